@@ -1,0 +1,31 @@
+//! `shinsei-protocol`: the permitted fields and the wire formats shared by the
+//! tablet agent, the relay and the provisioning tool.
+//!
+//! Nothing in this crate does I/O. Every type that can hold applicant data
+//! zeroizes itself on drop and has no `Debug` that shows its content.
+//!
+//! Modules, one concept each:
+//! - [`application`]: the application (permitted fields only) and its plaintext encoding.
+//! - [`photo`]: `FacePhoto`, a validated JPEG.
+//! - [`pins`]: `ExpressPins`, the PINs of express issuance.
+//! - [`device`]: `DeviceId`.
+//! - [`keys`]: relay HPKE keys, device signing keys, receipt keys.
+//! - [`hpke_suite`]: the single HPKE code path (RFC 9180) used by the envelope.
+//! - [`envelope`]: the sealed, signed envelope v1.
+//! - [`receipt`]: the relay's signed receipt.
+//! - [`signed`], [`bundle`], [`staff`]: CA-signed documents distributed to devices.
+#![forbid(unsafe_code)]
+
+pub mod application;
+pub mod bundle;
+pub mod device;
+pub mod envelope;
+pub mod hpke_suite;
+pub mod keys;
+pub mod photo;
+pub mod pins;
+pub mod receipt;
+pub mod signed;
+pub mod staff;
+
+pub(crate) mod ct;
