@@ -1,6 +1,8 @@
 //! Constant-time helpers.
 
-/// Compares two byte strings in constant time (for equal lengths).
+use subtle::ConstantTimeEq;
+
+/// Compares two byte strings in constant time (the length is not secret).
 pub fn eq(a: &[u8], b: &[u8]) -> bool {
-    ring::constant_time::verify_slices_are_equal(a, b).is_ok()
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }

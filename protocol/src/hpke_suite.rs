@@ -127,3 +127,34 @@ pub fn generate_keypair() -> (Zeroizing<[u8; KEY_LEN]>, [u8; KEY_LEN]) {
     pk.write_exact(&mut p);
     (s, p)
 }
+
+/// A "random" source that returns fixed bytes, for known-answer tests only (RFC 9180
+/// vectors and the committed envelope vectors). Compiled only with the `kat` feature,
+/// which only the crate's own tests enable.
+#[cfg(feature = "kat")]
+pub struct FixedIkm(pub [u8; 32]);
+
+#[cfg(feature = "kat")]
+impl hpke::rand_core::TryRng for FixedIkm {
+    type Error = core::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(u32::from_le_bytes([self.0[0], self.0[1], self.0[2], self.0[3]]))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.0[..8]);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for (d, s) in dst.iter_mut().zip(self.0.iter().cycle()) {
+            *d = *s;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "kat")]
+impl hpke::rand_core::TryCryptoRng for FixedIkm {}

@@ -28,4 +28,4 @@ pub mod receipt;
 pub mod signed;
 pub mod staff;
 
-pub(crate) mod ct;
+pub mod ct;
