@@ -1,1 +1,30 @@
-//! (in progress)
+//! `shinsei-agent`: the tablet agent, as a library. The binary (`main.rs`) is a thin
+//! command-line layer over [`cli`].
+//!
+//! One concept per module:
+//! - [`enroll`] — device key, CSR, bundle and staff-list installation.
+//! - [`transport`] — the mTLS client pinned to the relay; nothing else can be reached.
+//! - [`outbox`] — sealed envelopes waiting for a receipt, encrypted at rest.
+//! - [`session`] — staff login, lock-out, auto-lock.
+//! - [`audit`] — the hash-chained operation log (no personal data).
+//! - [`lease`] — the offline lease (lock, then wipe).
+//! - [`runtime`] — the submit flow, check-in, remote disable and wipe.
+//! - [`qr`] — application ID from the form's QR code.
+//! - [`photo_input`] — a JPEG file → `FacePhoto` (metadata stripped).
+//! - [`demo`] — the self-contained demonstration.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod demo;
+pub mod enroll;
+pub mod error;
+pub mod fsutil;
+pub mod lease;
+pub mod outbox;
+pub mod photo_input;
+pub mod qr;
+pub mod runtime;
+pub mod session;
+pub mod transport;

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Seal and open of an application with a ~300 KB photo, next to the raw AEAD
 //! throughput of the same machine (ring's AES-128-GCM and ChaCha20-Poly1305 over the
 //! same number of bytes): the ceiling the envelope can approach.

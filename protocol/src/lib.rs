@@ -5,15 +5,15 @@
 //! zeroizes itself on drop and has no `Debug` that shows its content.
 //!
 //! Modules, one concept each:
-//! - [`application`]: the application (permitted fields only) and its plaintext encoding.
-//! - [`photo`]: `FacePhoto`, a validated JPEG.
-//! - [`pins`]: `ExpressPins`, the PINs of express issuance.
-//! - [`device`]: `DeviceId`.
-//! - [`keys`]: relay HPKE keys, device signing keys, receipt keys.
-//! - [`hpke_suite`]: the single HPKE code path (RFC 9180) used by the envelope.
-//! - [`envelope`]: the sealed, signed envelope v1.
-//! - [`receipt`]: the relay's signed receipt.
-//! - [`signed`], [`bundle`], [`staff`]: CA-signed documents distributed to devices.
+//! - [`application`] — the application (permitted fields only) and its plaintext encoding.
+//! - [`photo`] — `FacePhoto`, a validated JPEG.
+//! - [`pins`] — `ExpressPins`, the PINs of express issuance.
+//! - [`device`] — `DeviceId`.
+//! - [`keys`] — relay HPKE keys, device signing keys, receipt keys.
+//! - [`hpke_suite`] — the single HPKE code path (RFC 9180) used by the envelope.
+//! - [`envelope`] — the sealed, signed envelope v1.
+//! - [`receipt`] — the relay's signed receipt.
+//! - [`signed`], [`bundle`], [`staff`] — CA-signed documents distributed to devices.
 #![forbid(unsafe_code)]
 
 pub mod application;

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `FacePhoto` validation against committed fixtures (made by
 //! `tests/fixtures/make_fixtures.py`, Pillow) and crafted inputs.
 

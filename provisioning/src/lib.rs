@@ -1,1 +1,30 @@
-//! (in progress)
+//! `shinsei-provisioning`: the ward's PKI, device enrollment (signing CSRs into device
+//! bundles), staff accounts and the fleet commands of `shinsei-provision`.
+//!
+//! The binary (`src/main.rs`) only parses arguments and calls [`cli::run`]; everything
+//! else is here and testable without sockets. The relay loads its key material with
+//! [`layout`] (`load_relay_material` and the per-file loaders).
+//!
+//! Never: print or log a private key, a password or a password hash; write a secret
+//! with a mode other than 0600; overwrite an existing key without being asked.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod device;
+pub mod error;
+pub mod fleet;
+pub mod fsutil;
+pub mod layout;
+pub mod pki;
+pub mod relay;
+pub mod staff;
+
+pub use error::ProvisionError;
+
+/// Seconds since the Unix epoch, from the system clock.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

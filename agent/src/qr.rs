@@ -1,0 +1,87 @@
+//! Reading the application ID from the form's QR code (rqrr).
+//!
+//! Images are read with bounded size (20 MB file, 8000×8000 pixels). rqrr is run inside
+//! `catch_unwind` (it is known to panic on some inputs); a panic is a failed read, never
+//! a crash. The decoded payload goes into a zeroizing buffer and is accepted only when
+//! it parses as an [`ApplicationId`]. The capture pipeline (issue 6) adds pre-processing
+//! and region tracking on top of [`decode_luma`].
+
+use std::io::Read;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use shinsei_protocol::application::{ApplicationId, ApplicationIdError};
+use zeroize::Zeroizing;
+
+pub const MAX_IMAGE_FILE: u64 = 20 * 1024 * 1024;
+pub const MAX_SIDE: u32 = 8000;
+
+/// Why no application ID was read.
+#[derive(Debug, thiserror::Error)]
+pub enum QrError {
+    #[error("画像を読めません: {0} / cannot read the image")]
+    Image(String),
+    #[error("QRコードが見つかりません / no QR code found")]
+    NoCode,
+    #[error("QRコードを読み取れません（汚れ・ぼけ） / QR code found but unreadable")]
+    Unreadable,
+    #[error("申請書のQRコードではありません: {0} / not an application form QR code")]
+    NotAnApplicationId(ApplicationIdError),
+}
+
+/// Decodes the application ID from an 8-bit greyscale image.
+pub fn decode_luma(width: usize, height: usize, luma: &[u8]) -> Result<ApplicationId, QrError> {
+    if luma.len() < width.saturating_mul(height) {
+        return Err(QrError::Image("buffer smaller than the image".into()));
+    }
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+            luma[y * width + x]
+        });
+        let grids = img.detect_grids();
+        if grids.is_empty() {
+            return Err(QrError::NoCode);
+        }
+        let mut last = QrError::Unreadable;
+        for g in grids {
+            let mut payload = Zeroizing::new(Vec::new());
+            if g.decode_to(&mut *payload).is_err() {
+                continue;
+            }
+            match ApplicationId::parse(&payload) {
+                Ok(id) => return Ok(id),
+                Err(e) => last = QrError::NotAnApplicationId(e),
+            }
+        }
+        Err(last)
+    }));
+    result.unwrap_or(Err(QrError::Unreadable))
+}
+
+/// Decodes the application ID from an image file (JPEG or PNG).
+pub fn decode_file(path: &Path) -> Result<ApplicationId, QrError> {
+    let f = std::fs::File::open(path).map_err(|e| QrError::Image(e.to_string()))?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    f.take(MAX_IMAGE_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| QrError::Image(e.to_string()))?;
+    if bytes.len() as u64 > MAX_IMAGE_FILE {
+        return Err(QrError::Image("file larger than 20 MB".into()));
+    }
+    decode_bytes(&bytes)
+}
+
+/// Decodes from encoded image bytes.
+pub fn decode_bytes(bytes: &[u8]) -> Result<ApplicationId, QrError> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| QrError::Image(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| QrError::Image(e.to_string()))?;
+    let luma = Zeroizing::new(img.to_luma8().into_raw());
+    decode_luma(img.width() as usize, img.height() as usize, &luma)
+}

@@ -1,0 +1,530 @@
+//! The agent runtime: from "an `Application` exists" to "the tablet holds nothing of
+//! it any more", plus check-in, remote disable/wipe and the offline lease.
+//!
+//! Flow of [`Agent::submit`]: session and device checks → seal and sign (protocol) →
+//! outbox (encrypted, flushed) → the `Application` is dropped, zeroizing every
+//! plaintext buffer → check-in → send → verify the receipt → delete the outbox entry
+//! (flushed). Only ciphertext reaches the disk or the HTTP client.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ring::rand::SecureRandom;
+use serde::{Deserialize, Serialize};
+use shinsei_protocol::application::Application;
+use shinsei_protocol::envelope::{self, EnvelopeId};
+use shinsei_protocol::keys::SigningKey;
+use shinsei_protocol::receipt::Receipt;
+
+use crate::audit::{AuditLog, Event};
+use crate::clock::Clock;
+use crate::enroll::{self, Enrollment};
+use crate::error::{AgentError, Result};
+use crate::fsutil;
+use crate::lease::{Lease, LeaseFile, LeaseVerdict};
+use crate::outbox::{Entry, Outbox};
+use crate::session::{Lockout, Session};
+use crate::transport::{PostOutcome, RelayClient, Status};
+
+/// Marker file left by a wipe; the agent refuses to start while it exists.
+pub const WIPED_MARKER: &str = "WIPED";
+
+/// Device state as last learned from the relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalState {
+    pub state: String,
+    pub version: u64,
+    pub last_checkin: Option<u64>,
+}
+
+impl Default for LocalState {
+    fn default() -> Self {
+        Self {
+            state: "active".into(),
+            version: 0,
+            last_checkin: None,
+        }
+    }
+}
+
+/// What happened to one submitted application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    /// The relay's receipt verified; the outbox entry is gone.
+    Delivered { envelope_id: EnvelopeId, received_at: u64 },
+    /// Kept in the outbox; it will be sent automatically.
+    Queued { envelope_id: EnvelopeId, reason: String },
+}
+
+/// Result of one pass over the outbox.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FlushReport {
+    pub delivered: Vec<EnvelopeId>,
+    pub pending: usize,
+    pub refused: Vec<(EnvelopeId, String)>,
+    pub expired: Vec<EnvelopeId>,
+    pub corrupt: Vec<EnvelopeId>,
+    pub last_error: Option<String>,
+}
+
+/// Status for `shinsei-agent status` and the UI's status bar.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub device_id: String,
+    pub state: String,
+    pub outbox: usize,
+    pub last_checkin: Option<u64>,
+    pub offline_secs: u64,
+    pub lease: String,
+    pub relay: String,
+    pub profile: String,
+}
+
+/// The agent of one data directory.
+pub struct Agent {
+    data_dir: PathBuf,
+    clock: Arc<dyn Clock>,
+    en: Enrollment,
+    signer: SigningKey,
+    outbox: Outbox,
+    audit: AuditLog,
+    client: RelayClient,
+    lease_file: LeaseFile,
+    lease: Lease,
+    mono: Instant,
+    local: LocalState,
+}
+
+fn state_path(d: &Path) -> PathBuf {
+    d.join("state.json")
+}
+
+/// Whether this data directory was wiped.
+pub fn is_wiped(data_dir: &Path) -> bool {
+    data_dir.join(WIPED_MARKER).exists()
+}
+
+impl Agent {
+    /// Opens the agent. Refuses a wiped or unenrolled tablet.
+    pub fn open(data_dir: &Path, clock: Arc<dyn Clock>, relay_addr: Option<SocketAddr>) -> Result<Self> {
+        if is_wiped(data_dir) {
+            return Err(AgentError::Wiped);
+        }
+        let en = enroll::load_enrollment(data_dir).map_err(|e| match e {
+            enroll::EnrollError::NotEnrolled | enroll::EnrollError::NotStarted => {
+                AgentError::NotEnrolled(e.to_string())
+            }
+            other => AgentError::Enroll(other.to_string()),
+        })?;
+        let signer = SigningKey::from_pkcs8(&en.device_key_pkcs8)
+            .map_err(|e| AgentError::Enroll(e.to_string()))?;
+        let outbox = Outbox::open(data_dir).map_err(|e| match e {
+            AgentError::CorruptOutbox(m) if m.contains("WouldBlock") || m.contains("lock") => {
+                AgentError::Internal(
+                    "送信待ちデータは別のエージェントが使用中です / the outbox is in use by another agent process".into(),
+                )
+            }
+            other => other,
+        })?;
+        let audit = AuditLog::open(data_dir)?;
+        let client = RelayClient::new(&en, relay_addr)?;
+        let now = clock.now();
+        let lease_file = LeaseFile::new(data_dir);
+        let lease = lease_file.load_or_start(now)?;
+        let local = std::fs::read(state_path(data_dir))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Ok(Self {
+            data_dir: data_dir.to_path_buf(),
+            clock,
+            en,
+            signer,
+            outbox,
+            audit,
+            client,
+            lease_file,
+            lease,
+            mono: Instant::now(),
+            local,
+        })
+    }
+
+    pub fn enrollment(&self) -> &Enrollment {
+        &self.en
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    fn record(&self, ev: Event<'_>) {
+        if let Err(e) = self.audit.append(self.now(), ev) {
+            tracing::error!("audit append failed: {e}");
+        }
+    }
+
+    fn store_local(&self) -> Result<()> {
+        let b = serde_json::to_vec(&self.local).map_err(|e| AgentError::Internal(e.to_string()))?;
+        fsutil::write_atomic(&state_path(&self.data_dir), &b, 0o600)
+    }
+
+    /// Updates the lease with the time that passed and acts on it.
+    pub fn tick_lease(&mut self) -> Result<LeaseVerdict> {
+        let delta = self.mono.elapsed().as_secs();
+        self.mono = Instant::now();
+        self.lease.observe(self.now(), delta);
+        self.lease_file.store(&self.lease)?;
+        let p = &self.en.policy;
+        let v = self.lease.verdict(p.offline_lock_secs, p.offline_wipe_secs);
+        if v == LeaseVerdict::Wipe {
+            self.record(Event {
+                detail: Some("offline lease expired".into()),
+                ..Event::new("wipe")
+            });
+            self.wipe_now("offline lease expired")?;
+            return Err(AgentError::Wiped);
+        }
+        Ok(v)
+    }
+
+    /// Fails unless the tablet may be used now (not disabled, lease not expired).
+    pub fn check_allowed(&mut self) -> Result<()> {
+        match self.tick_lease()? {
+            LeaseVerdict::Locked => return Err(AgentError::OfflineLocked),
+            LeaseVerdict::Wipe => return Err(AgentError::Wiped),
+            LeaseVerdict::Ok { .. } => {}
+        }
+        match self.local.state.as_str() {
+            "active" => Ok(()),
+            _ => Err(AgentError::Disabled),
+        }
+    }
+
+    /// Staff login against the installed, signed staff list.
+    pub fn login(&mut self, staff_id: &str, password: &[u8]) -> Result<Session> {
+        self.check_allowed()?;
+        let now = self.now();
+        let list = enroll::load_staff_list(&self.data_dir, now)
+            .map_err(|e| AgentError::Login(e.to_string()))?;
+        let lockout = Lockout::new(&self.data_dir, self.en.policy.lockout_threshold);
+        let r = lockout.login(
+            &list,
+            staff_id,
+            password,
+            u64::from(self.en.policy.auto_lock_secs),
+            now,
+        );
+        let staff = shinsei_protocol::staff::StaffId::parse(staff_id)
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|_| "?".into());
+        match &r {
+            Ok(_) => self.record(Event {
+                staff: Some(&staff),
+                ..Event::new("login")
+            }),
+            Err(AgentError::LockedOut(w)) => self.record(Event {
+                staff: Some(&staff),
+                detail: Some(format!("locked for {w} s")),
+                ..Event::new("lockout")
+            }),
+            Err(e) => self.record(Event {
+                staff: Some(&staff),
+                detail: Some(format!("exit {}", e.exit_code())),
+                ..Event::new("login_failed")
+            }),
+        }
+        r
+    }
+
+    pub fn logout(&mut self, session: &mut Session) {
+        session.logout();
+        self.record(Event {
+            staff: Some(session.staff_id()),
+            ..Event::new("logout")
+        });
+    }
+
+    /// Records a scan (the application ID only as a keyed reference).
+    pub fn record_scan(&self, session: &Session, application_id: &[u8]) {
+        self.record(Event {
+            staff: Some(session.staff_id()),
+            app_ref: Some(self.audit.app_ref(application_id)),
+            ..Event::new("scan")
+        });
+    }
+
+    /// Records a photo capture.
+    pub fn record_capture(&self, session: &Session) {
+        self.record(Event {
+            staff: Some(session.staff_id()),
+            ..Event::new("capture")
+        });
+    }
+
+    /// Seals the application, queues it durably, destroys the plaintext, and tries to
+    /// deliver it.
+    pub fn submit(&mut self, session: &mut Session, app: Application) -> Result<SubmitOutcome> {
+        session.check(self.now())?;
+        self.check_allowed()?;
+        if app.profile().as_str() != self.en.policy.profile.as_str() {
+            return Err(AgentError::Input(format!(
+                "この端末の申請種別は {} です / this tablet is set up for {} applications",
+                self.en.policy.profile.as_str(),
+                self.en.policy.profile.as_str()
+            )));
+        }
+        let created_at = self.now();
+        let app_ref = self.audit.app_ref(app.id().as_bytes());
+        let (id, bytes) = envelope::seal(
+            &app,
+            &self.en.device_id,
+            created_at,
+            &self.en.relay_public_key,
+            &self.signer,
+        )
+        .map_err(|e| AgentError::Internal(format!("seal: {e}")))?;
+        // The plaintext is no longer needed: every buffer of it zeroizes on drop.
+        drop(app);
+        self.outbox.put(&Entry {
+            id,
+            created_at,
+            attempts: 0,
+            next_attempt_at: 0,
+            last_error: None,
+            envelope: bytes,
+        })?;
+        self.record(Event {
+            staff: Some(session.staff_id()),
+            envelope: Some(id.to_hex()),
+            app_ref: Some(app_ref),
+            ..Event::new("seal")
+        });
+        let report = self.flush_outbox(true)?;
+        if report.delivered.contains(&id) {
+            let received_at = self.now();
+            return Ok(SubmitOutcome::Delivered {
+                envelope_id: id,
+                received_at,
+            });
+        }
+        if let Some((_, why)) = report.refused.iter().find(|(r, _)| *r == id) {
+            return Err(AgentError::RelayRefused(why.clone()));
+        }
+        Ok(SubmitOutcome::Queued {
+            envelope_id: id,
+            reason: report.last_error.unwrap_or_else(|| "pending".into()),
+        })
+    }
+
+    /// One check-in with the relay; acts on disable / enable / wipe.
+    pub fn checkin(&mut self, wait_secs: u64) -> Result<Status> {
+        let st = self.client.status(self.local.version, wait_secs)?;
+        let now = self.now();
+        self.lease.checked_in(now);
+        self.lease_file.store(&self.lease)?;
+        self.local.last_checkin = Some(now);
+        let changed = st.state != self.local.state;
+        self.local.version = st.version;
+        match st.state.as_str() {
+            "wipe_pending" | "wiped" => {
+                self.record(Event {
+                    detail: Some("remote wipe".into()),
+                    ..Event::new("wipe")
+                });
+                self.wipe_now("remote wipe")?;
+                return Err(AgentError::Wiped);
+            }
+            s => {
+                if changed {
+                    self.record(Event {
+                        detail: Some(format!("{} -> {s}", self.local.state)),
+                        ..Event::new(if s == "active" { "enable" } else { "disable" })
+                    });
+                }
+                self.local.state = s.to_string();
+            }
+        }
+        self.store_local()?;
+        Ok(st)
+    }
+
+    fn backoff_secs(attempts: u32) -> u64 {
+        let base = 5u64.saturating_mul(1u64 << attempts.min(8)).min(900);
+        let mut j = [0u8; 1];
+        let _ = ring::rand::SystemRandom::new().fill(&mut j);
+        // Jitter: 50 %–150 % of the base.
+        base / 2 + base * u64::from(j[0]) / 255
+    }
+
+    /// Sends every due envelope. With `force`, ignores the retry schedule.
+    pub fn flush_outbox(&mut self, force: bool) -> Result<FlushReport> {
+        let mut report = FlushReport::default();
+        let (entries, corrupt) = self.outbox.entries()?;
+        report.corrupt = corrupt;
+        let now = self.now();
+        let max_age = self.en.policy.outbox_max_age_secs;
+        let mut due = Vec::new();
+        for e in entries {
+            if now.saturating_sub(e.created_at) > max_age {
+                self.outbox.remove(&e.id)?;
+                self.record(Event {
+                    envelope: Some(e.id.to_hex()),
+                    ..Event::new("outbox_expired")
+                });
+                report.expired.push(e.id);
+            } else if force || e.next_attempt_at <= now {
+                due.push(e);
+            } else {
+                report.pending += 1;
+            }
+        }
+        if due.is_empty() {
+            return Ok(report);
+        }
+        // Check in before every send: a disabled or wiped tablet sends nothing.
+        match self.checkin(0) {
+            Ok(_) => {}
+            Err(AgentError::RelayUnreachable(m)) => {
+                report.last_error = Some(m.clone());
+                for mut e in due {
+                    e.attempts += 1;
+                    e.next_attempt_at = now + Self::backoff_secs(e.attempts);
+                    e.last_error = Some("relay unreachable".into());
+                    self.outbox.put(&e)?;
+                    report.pending += 1;
+                }
+                return Ok(report);
+            }
+            Err(e) => return Err(e),
+        }
+        if self.local.state != "active" {
+            return Err(AgentError::Disabled);
+        }
+        for mut e in due {
+            match self.client.post_envelope(&e.envelope) {
+                Ok(PostOutcome::Receipt(bytes)) => {
+                    match Receipt::verify(&bytes, &self.en.receipt_public_key, &e.id, &e.envelope) {
+                        Ok(r) => {
+                            self.outbox.remove(&e.id)?;
+                            self.record(Event {
+                                envelope: Some(e.id.to_hex()),
+                                detail: Some(format!("received_at {}", r.received_at)),
+                                ..Event::new("receipt")
+                            });
+                            report.delivered.push(e.id);
+                        }
+                        Err(err) => {
+                            e.attempts += 1;
+                            e.next_attempt_at = now + Self::backoff_secs(e.attempts);
+                            e.last_error = Some(format!("bad receipt: {err}"));
+                            report.last_error = e.last_error.clone();
+                            self.outbox.put(&e)?;
+                            report.pending += 1;
+                        }
+                    }
+                }
+                Ok(PostOutcome::Refused { status, code, message }) => {
+                    let why = format!("HTTP {status} {code} {message}");
+                    self.record(Event {
+                        envelope: Some(e.id.to_hex()),
+                        detail: Some(format!("refused {status} {code}")),
+                        ..Event::new("send_refused")
+                    });
+                    // Kept (never silently lost) until it expires; not retried
+                    // automatically except after a day, in case the relay was at fault.
+                    e.attempts += 1;
+                    e.next_attempt_at = now + 86_400;
+                    e.last_error = Some(why.clone());
+                    self.outbox.put(&e)?;
+                    report.refused.push((e.id, why));
+                }
+                Ok(PostOutcome::Retry(m)) | Err(AgentError::RelayUnreachable(m)) => {
+                    e.attempts += 1;
+                    e.next_attempt_at = now + Self::backoff_secs(e.attempts);
+                    e.last_error = Some(m.clone());
+                    report.last_error = Some(m);
+                    self.outbox.put(&e)?;
+                    report.pending += 1;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        self.record(Event {
+            detail: Some(format!(
+                "delivered {} pending {} refused {}",
+                report.delivered.len(),
+                report.pending,
+                report.refused.len()
+            )),
+            ..Event::new("send")
+        });
+        Ok(report)
+    }
+
+    /// Ships the audit log to the relay and prunes what it acknowledged.
+    pub fn ship_audit(&self) -> Result<usize> {
+        let entries = self.audit.entries()?;
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let acked = self.client.ship_audit(&entries)?;
+        self.audit.prune_through(acked)
+    }
+
+    /// Status for the operator.
+    pub fn status(&mut self) -> StatusReport {
+        let lease = match self.tick_lease() {
+            Ok(LeaseVerdict::Ok { remaining_secs }) => format!("ok ({remaining_secs} s left)"),
+            Ok(LeaseVerdict::Locked) => "locked (offline too long)".into(),
+            Ok(LeaseVerdict::Wipe) | Err(_) => "wipe".into(),
+        };
+        StatusReport {
+            device_id: self.en.device_id.to_string(),
+            state: self.local.state.clone(),
+            outbox: self.outbox.len(),
+            last_checkin: self.local.last_checkin,
+            offline_secs: self.lease.elapsed(),
+            lease,
+            relay: format!("{}:{}", self.en.relay_host, self.en.relay_port),
+            profile: self.en.policy.profile.as_str().into(),
+        }
+    }
+
+    /// Crypto-erase: destroys the outbox key and outbox, the staff list, cached
+    /// configuration and, after confirming to the relay when possible, the device key
+    /// and enrollment. Leaves only the `WIPED` marker.
+    pub fn wipe_now(&mut self, reason: &str) -> Result<()> {
+        tracing::warn!(reason, "wiping the tablet");
+        let d = self.data_dir.clone();
+        fsutil::shred(&Outbox::key_path(&d))?;
+        // Ship what the audit log holds while the device key still exists.
+        let _ = self.ship_audit();
+        let confirmed = self.client.confirm_wipe().is_ok();
+        for f in ["audit.key", "audit.log", "audit.head", "audit.anchor", "lease.json", "lockout.json", "state.json"] {
+            fsutil::shred(&d.join(f))?;
+        }
+        fsutil::shred_tree(&d.join(enroll::ENROLL_DIR))?;
+        fsutil::write_atomic(
+            &d.join(WIPED_MARKER),
+            format!("wiped: {reason}; relay confirmed: {confirmed}\n").as_bytes(),
+            0o600,
+        )?;
+        Ok(())
+    }
+
+    /// Removes the outbox's sled files (after `wipe_now`, once this handle is dropped).
+    pub fn remove_outbox_files(data_dir: &Path) -> Result<()> {
+        fsutil::shred_tree(&Outbox::db_dir(data_dir))
+    }
+}

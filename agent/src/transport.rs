@@ -1,0 +1,200 @@
+//! The only network client of the agent: HTTPS with mutual TLS to the relay named in
+//! the device bundle, and nothing else.
+//!
+//! - rustls with the `ring` provider, TLS 1.3 and 1.2 only;
+//! - trust anchors: only the ward root CA pinned at enrollment (no system roots);
+//! - client certificate: the device certificate (+ device CA) with the device key;
+//! - no proxies from the environment, no redirects, `https` only, and every URL is
+//!   built here from the bundle's host and port: there is no API to reach another host.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde::{Deserialize, Serialize};
+
+use crate::enroll::Enrollment;
+use crate::error::{AgentError, Result};
+
+/// Device state as the relay reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub device_id: String,
+    pub state: String,
+    pub version: u64,
+    pub server_time: u64,
+}
+
+/// Outcome of posting an envelope.
+#[derive(Debug)]
+pub enum PostOutcome {
+    /// 200 with receipt bytes.
+    Receipt(Vec<u8>),
+    /// The relay refused the envelope for good (4xx): code and message.
+    Refused { status: u16, code: String, message: String },
+    /// Try again later (5xx, 429, 503).
+    Retry(String),
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// Builds the TLS configuration (exposed so security tests can inspect it).
+pub fn tls_config(en: &Enrollment) -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    let root = en
+        .ca_chain_der
+        .first()
+        .ok_or_else(|| AgentError::Enroll("no pinned root CA".into()))?;
+    roots
+        .add(CertificateDer::from(root.clone()))
+        .map_err(|e| AgentError::Enroll(format!("pinned root CA: {e}")))?;
+    let mut chain = vec![CertificateDer::from(en.device_cert_der.clone())];
+    for ca in en.ca_chain_der.iter().skip(1) {
+        chain.push(CertificateDer::from(ca.clone()));
+    }
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(en.device_key_pkcs8.to_vec()));
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| AgentError::Internal(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| AgentError::Enroll(format!("device certificate/key: {e}")))?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// The relay client.
+pub struct RelayClient {
+    http: reqwest::blocking::Client,
+    base: String,
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        src = x.source();
+    }
+    s
+}
+
+impl RelayClient {
+    /// `address` optionally pins the IP address the relay host resolves to (set by the
+    /// deployment when there is no DNS entry; the certificate is still checked against
+    /// the bundle's host name).
+    pub fn new(en: &Enrollment, address: Option<SocketAddr>) -> Result<Self> {
+        let tls = tls_config(en)?;
+        let mut b = reqwest::blocking::Client::builder()
+            .use_preconfigured_tls(tls)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(true)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!("shinsei-agent/", env!("CARGO_PKG_VERSION")));
+        if let Some(a) = address {
+            b = b.resolve(&en.relay_host, a);
+        }
+        let http = b
+            .build()
+            .map_err(|e| AgentError::Internal(format!("HTTP client: {}", describe(&e))))?;
+        Ok(Self {
+            http,
+            base: format!("https://{}:{}", en.relay_host, en.relay_port),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// `GET /v1/status`, long-polling up to `wait` seconds for a change after `since`.
+    pub fn status(&self, since: u64, wait: u64) -> Result<Status> {
+        let r = self
+            .http
+            .get(self.url(&format!("/v1/status?since={since}&wait={wait}")))
+            .timeout(Duration::from_secs(wait + 20))
+            .send()
+            .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
+        if !r.status().is_success() {
+            return Err(AgentError::RelayRefused(format!("status: HTTP {}", r.status())));
+        }
+        r.json::<Status>()
+            .map_err(|e| AgentError::BadRelayAnswer(describe(&e)))
+    }
+
+    /// `POST /v1/envelopes`.
+    pub fn post_envelope(&self, envelope: &[u8]) -> Result<PostOutcome> {
+        let r = self
+            .http
+            .post(self.url("/v1/envelopes"))
+            .header("content-type", "application/octet-stream")
+            .body(envelope.to_vec())
+            .send()
+            .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
+        let status = r.status().as_u16();
+        let body = r
+            .bytes()
+            .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
+        if status == 200 {
+            return Ok(PostOutcome::Receipt(body.to_vec()));
+        }
+        let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(b) => (b.error, b.message),
+            Err(_) => (format!("http_{status}"), String::new()),
+        };
+        if status == 429 || status >= 500 {
+            return Ok(PostOutcome::Retry(format!("{code} {message}")));
+        }
+        Ok(PostOutcome::Refused {
+            status,
+            code,
+            message,
+        })
+    }
+
+    /// `POST /v1/wipe-confirm`.
+    pub fn confirm_wipe(&self) -> Result<()> {
+        let r = self
+            .http
+            .post(self.url("/v1/wipe-confirm"))
+            .send()
+            .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
+        if r.status().is_success() {
+            Ok(())
+        } else {
+            Err(AgentError::RelayRefused(format!("wipe-confirm: HTTP {}", r.status())))
+        }
+    }
+
+    /// `POST /v1/audit`: returns the highest sequence number the relay stored.
+    pub fn ship_audit(&self, entries: &[crate::audit::Entry]) -> Result<u64> {
+        #[derive(Deserialize)]
+        struct Ack {
+            acked_through: u64,
+        }
+        let r = self
+            .http
+            .post(self.url("/v1/audit"))
+            .json(&serde_json::json!({ "entries": entries }))
+            .send()
+            .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
+        if !r.status().is_success() {
+            return Err(AgentError::RelayRefused(format!("audit: HTTP {}", r.status())));
+        }
+        Ok(r.json::<Ack>()
+            .map_err(|e| AgentError::BadRelayAnswer(describe(&e)))?
+            .acked_through)
+    }
+}

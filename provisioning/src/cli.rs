@@ -1,0 +1,505 @@
+//! The `shinsei-provision` command line (clap). [`run`] does the work and returns what to
+//! print; `main.rs` only parses, calls and prints.
+
+use std::{
+    io::{BufRead, Read},
+    path::PathBuf,
+};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use shinsei_protocol::{bundle::Profile, device::DeviceId};
+use zeroize::Zeroizing;
+
+use crate::{
+    device::{self, SignOptions, DEFAULT_DEVICE_DAYS},
+    error::{ProvisionError, Result},
+    fleet::{self, AdminClient, DeviceAction},
+    layout::PkiLayout,
+    pki::{self, CaInitOptions},
+    relay::{self, RelayInitOptions},
+    staff,
+};
+
+/// shinsei-provision: 区役所の PKI・端末登録・職員アカウント・端末管理 /
+/// the ward's PKI, tablet enrollment, staff accounts and fleet commands.
+#[derive(Debug, Parser)]
+#[command(name = "shinsei-provision", version)]
+pub struct Cli {
+    /// PKI ディレクトリ / PKI directory
+    #[arg(long, global = true, default_value = "./pki", value_name = "DIR")]
+    pub pki: PathBuf,
+
+    /// 現在時刻を上書き（テスト用, Unix 秒） / override the current time (tests; unix seconds)
+    #[arg(long, global = true, hide = true, value_name = "UNIX_SECS")]
+    pub now: Option<u64>,
+
+    /// 詳細ログ / verbose logs
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// 認証局（ルートCA・端末CA） / certificate authorities (root CA, device CA)
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// リレー（TLS証明書・HPKE鍵・受付証明鍵） / the relay (TLS certificate, HPKE keys, receipt key)
+    #[command(subcommand)]
+    Relay(RelayCommand),
+    /// IT 管理者のクライアント証明書 / IT administrators' client certificates
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// 端末の登録と管理 / tablet enrollment and fleet commands
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// 職員アカウント / staff accounts
+    #[command(subcommand)]
+    Staff(StaffCommand),
+    /// リレーの監査ログを表示 / show the relay's audit log
+    Audit(FleetOpts),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// ルートCAと端末CAを作成 / create the root CA and the device CA
+    Init {
+        /// 組織名（区の名前） / organization name (the ward)
+        #[arg(long, default_value = "shinsei ward")]
+        org: String,
+        /// ルートCAの有効日数 / root CA validity in days
+        #[arg(long, default_value_t = 3650)]
+        days: u32,
+        /// 端末CAの有効日数 / device CA validity in days
+        #[arg(long, default_value_t = 1825)]
+        device_ca_days: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RelayCommand {
+    /// リレーの TLS 証明書・鍵・deployment.json を作成 / create the relay's TLS certificate, keys and deployment.json
+    Init {
+        /// リレーのホスト名（証明書の SAN） / relay host name (the certificate's SAN)
+        #[arg(long)]
+        host: String,
+        /// 端末用ポート / device API port
+        #[arg(long, default_value_t = 8443)]
+        port: u16,
+        /// 管理用ポート / admin API port
+        #[arg(long, default_value_t = 8444)]
+        admin_port: u16,
+        /// TLS 証明書の有効日数 / TLS certificate validity in days
+        #[arg(long, default_value_t = 397)]
+        days: u32,
+    },
+    /// 新しい HPKE 鍵を作成し、旧鍵に期限を設定 / make a new HPKE key and set an end on the old one
+    RotateKey {
+        /// 旧鍵で開封できる日数 / days the old key keeps opening envelopes
+        #[arg(long, default_value_t = 7, value_name = "DAYS")]
+        retire_old_after: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// 管理者証明書を発行（admins/NAME.pem, NAME.key） / issue an admin certificate (admins/NAME.pem, NAME.key)
+    Issue {
+        /// 管理者名 / administrator name
+        #[arg(long)]
+        name: String,
+        /// 有効日数 / validity in days
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProfileArg {
+    Standard,
+    Express,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Self {
+        match p {
+            ProfileArg::Standard => Profile::Standard,
+            ProfileArg::Express => Profile::Express,
+        }
+    }
+}
+
+/// Options of every fleet command.
+#[derive(Debug, Clone, Args)]
+pub struct FleetOpts {
+    /// 管理者証明書の名前（pki/admins/NAME.{pem,key}） / admin certificate name (pki/admins/NAME.{pem,key})
+    #[arg(long, value_name = "NAME")]
+    pub admin_cert: Option<String>,
+    /// 管理 API の URL（既定: deployment.json） / admin API URL (default: from deployment.json)
+    #[arg(long, value_name = "URL")]
+    pub admin_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// 端末の CSR に署名し端末バンドルを作成 / sign a tablet's CSR into a device bundle
+    Sign {
+        /// 端末が作成した CSR / the CSR made by the tablet
+        #[arg(long, value_name = "FILE")]
+        csr: PathBuf,
+        /// 端末ID（例 TAB-0001） / device ID (e.g. TAB-0001)
+        #[arg(long)]
+        device_id: String,
+        /// 運用プロファイル / operating profile
+        #[arg(long, value_enum, default_value = "standard")]
+        profile: ProfileArg,
+        /// 端末証明書の有効日数 / device certificate validity in days
+        #[arg(long, default_value_t = DEFAULT_DEVICE_DAYS)]
+        days: u32,
+        /// 出力する端末バンドル / output bundle file
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// ディレクトリ内の全 CSR (*.csr.pem) に署名 / sign every CSR (*.csr.pem) in a directory
+    SignBulk {
+        /// CSR のディレクトリ（ID.csr.pem） / directory of CSRs (ID.csr.pem)
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// バンドルの出力先（既定: --dir） / where to write bundles (default: --dir)
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        /// 運用プロファイル / operating profile
+        #[arg(long, value_enum, default_value = "standard")]
+        profile: ProfileArg,
+        /// 端末証明書の有効日数 / device certificate validity in days
+        #[arg(long, default_value_t = DEFAULT_DEVICE_DAYS)]
+        days: u32,
+    },
+    /// 端末一覧（リレー） / list devices (relay)
+    List(FleetOpts),
+    /// 端末を無効化（リレー） / disable a device (relay)
+    Disable {
+        /// 端末ID / device ID
+        id: String,
+        #[command(flatten)]
+        fleet: FleetOpts,
+    },
+    /// 端末を有効化（リレー） / enable a device (relay)
+    Enable {
+        /// 端末ID / device ID
+        id: String,
+        #[command(flatten)]
+        fleet: FleetOpts,
+    },
+    /// 端末にデータ消去を指示（リレー） / order a device to wipe itself (relay)
+    Wipe {
+        /// 端末ID / device ID
+        id: String,
+        #[command(flatten)]
+        fleet: FleetOpts,
+    },
+    /// 端末証明書を失効（リレー） / revoke a device (relay)
+    Revoke {
+        /// 端末ID / device ID
+        id: String,
+        #[command(flatten)]
+        fleet: FleetOpts,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// 職員を追加（パスワードは標準入力） / add a staff member (password on standard input)
+    Add {
+        /// 職員ID / staff ID
+        #[arg(long)]
+        id: String,
+        /// パスワードを標準入力から1行読む / read the password as one line from standard input
+        #[arg(long)]
+        password_stdin: bool,
+        /// 既存の職員のパスワードを置き換える / replace an existing staff member's password
+        #[arg(long)]
+        replace: bool,
+    },
+    /// 職員を無効化 / disable a staff member
+    Disable {
+        /// 職員ID / staff ID
+        #[arg(long)]
+        id: String,
+    },
+    /// 職員一覧 / list staff members
+    List,
+    /// 端末に配布する署名付き職員リストを作成 / write the signed staff list for the tablets
+    Publish {
+        /// 有効日数 / validity in days
+        #[arg(long, default_value_t = 30)]
+        valid_days: u32,
+        /// 出力ファイル / output file
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+/// Runs a parsed command. `stdin` is read only by `staff add --password-stdin`;
+/// progress lines (bulk signing) go to `progress`. Returns the text for standard output.
+pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -> Result<String> {
+    let l = PkiLayout::new(&cli.pki);
+    let now = cli.now.unwrap_or_else(crate::unix_now);
+    match &cli.command {
+        Command::Ca(CaCommand::Init {
+            org,
+            days,
+            device_ca_days,
+        }) => {
+            pki::ca_init(
+                &l,
+                &CaInitOptions {
+                    org: org.clone(),
+                    root_days: *days,
+                    device_ca_days: *device_ca_days,
+                },
+                now,
+            )?;
+            Ok(format!(
+                "ルートCAと端末CAを作成しました / created the root CA and the device CA\n  {}\n  {}\n\
+                 秘密鍵 (*.key) はオフラインで保管してください / keep the private keys (*.key) offline\n",
+                l.root_ca_cert().display(),
+                l.device_ca_cert().display()
+            ))
+        }
+        Command::Relay(RelayCommand::Init {
+            host,
+            port,
+            admin_port,
+            days,
+        }) => {
+            let r = relay::relay_init(
+                &l,
+                &RelayInitOptions {
+                    host: host.clone(),
+                    port: *port,
+                    admin_port: *admin_port,
+                    tls_days: *days,
+                },
+                now,
+            )?;
+            Ok(format!(
+                "リレーを初期化しました / relay initialised\n  リレー URL / relay URL: {}\n  管理 URL / admin URL: {}\n  HPKE 鍵ID / HPKE key ID: {}\n  {}\n",
+                r.deployment.relay_url,
+                r.deployment.admin_url,
+                r.hpke_key_id,
+                l.relay_dir().display()
+            ))
+        }
+        Command::Relay(RelayCommand::RotateKey { retire_old_after }) => {
+            let r = relay::rotate_key(&l, *retire_old_after, now)?;
+            let mut s = format!(
+                "新しい HPKE 鍵を作成しました / new HPKE key: {}\n",
+                r.new_key_id
+            );
+            for (id, t) in &r.retired {
+                s.push_str(&format!(
+                    "  旧鍵 {id} は {} まで開封に使えます / old key {id} opens envelopes until {}\n",
+                    pki::fmt_time(*t as i64),
+                    pki::fmt_time(*t as i64)
+                ));
+            }
+            for id in &r.removed {
+                s.push_str(&format!(
+                    "  期限切れの鍵 {id} を削除しました / removed expired key {id}\n"
+                ));
+            }
+            s.push_str("リレーを再起動して鍵を読み込ませてください / restart the relay to load the key ring\n");
+            Ok(s)
+        }
+        Command::Admin(AdminCommand::Issue { name, days }) => {
+            pki::admin_issue(&l, name, *days, now)?;
+            Ok(format!(
+                "管理者証明書を発行しました / issued admin certificate\n  {}\n  {}\n",
+                l.admin_cert(name).display(),
+                l.admin_key(name).display()
+            ))
+        }
+        Command::Device(DeviceCommand::Sign {
+            csr,
+            device_id,
+            profile,
+            days,
+            out,
+        }) => {
+            let id = DeviceId::parse(device_id)?;
+            let b = device::sign_to_file(
+                &l,
+                csr,
+                &id,
+                &SignOptions {
+                    profile: (*profile).into(),
+                    days: *days,
+                },
+                out,
+                now,
+            )?;
+            Ok(format!(
+                "端末バンドルを作成しました / wrote device bundle {}\n  端末ID / device: {}\n  シリアル / serial: {}\n  有効期限 / valid until: {}\n",
+                out.display(),
+                b.device_id,
+                b.serial_hex,
+                pki::fmt_time(b.not_after)
+            ))
+        }
+        Command::Device(DeviceCommand::SignBulk {
+            dir,
+            out_dir,
+            profile,
+            days,
+        }) => {
+            let out_dir = out_dir.clone().unwrap_or_else(|| dir.clone());
+            let items = device::sign_bulk(
+                &l,
+                dir,
+                &out_dir,
+                &SignOptions {
+                    profile: (*profile).into(),
+                    days: *days,
+                },
+                now,
+                |i, n, item| {
+                    let line = match &item.result {
+                        Ok(_) => format!("[{i}/{n}] {} ok / 完了", item.device_id),
+                        Err(e) => format!("[{i}/{n}] {} 失敗 / FAILED: {e}", item.device_id),
+                    };
+                    progress(&line);
+                },
+            )?;
+            let failed = items.iter().filter(|i| i.result.is_err()).count();
+            if failed > 0 {
+                return Err(ProvisionError::BulkFailed {
+                    failed,
+                    total: items.len(),
+                });
+            }
+            Ok(format!(
+                "{n} 台の端末バンドルを作成しました / wrote {n} device bundles to {}\n",
+                out_dir.display(),
+                n = items.len()
+            ))
+        }
+        Command::Device(DeviceCommand::List(f)) => {
+            let c = AdminClient::from_pki(&l, f.admin_cert.as_deref(), f.admin_url.as_deref())?;
+            Ok(fleet::devices_table(&c.list_devices()?))
+        }
+        Command::Device(
+            DeviceCommand::Disable { id, fleet: f }
+            | DeviceCommand::Enable { id, fleet: f }
+            | DeviceCommand::Wipe { id, fleet: f }
+            | DeviceCommand::Revoke { id, fleet: f },
+        ) => {
+            let action = match &cli.command {
+                Command::Device(DeviceCommand::Disable { .. }) => DeviceAction::Disable,
+                Command::Device(DeviceCommand::Enable { .. }) => DeviceAction::Enable,
+                Command::Device(DeviceCommand::Wipe { .. }) => DeviceAction::Wipe,
+                _ => DeviceAction::Revoke,
+            };
+            let id = DeviceId::parse(id)?;
+            let c = AdminClient::from_pki(&l, f.admin_cert.as_deref(), f.admin_url.as_deref())?;
+            let s = c.device_action(&id, action)?;
+            Ok(fleet::table(
+                &["端末ID / device", "状態 / state"],
+                &[vec![s.device_id, s.state]],
+            ))
+        }
+        Command::Audit(f) => {
+            let c = AdminClient::from_pki(&l, f.admin_cert.as_deref(), f.admin_url.as_deref())?;
+            Ok(fleet::audit_table(&c.audit()?))
+        }
+        Command::Staff(StaffCommand::Add {
+            id,
+            password_stdin,
+            replace,
+        }) => {
+            if !password_stdin {
+                return Err(ProvisionError::PasswordStdinRequired);
+            }
+            let password = read_password(stdin)?;
+            staff::add(&l, id, &password, *replace)?;
+            Ok(format!(
+                "職員 {id} を登録しました。`staff publish` で端末に配布してください / stored staff member {id}; run `staff publish` to distribute\n"
+            ))
+        }
+        Command::Staff(StaffCommand::Disable { id }) => {
+            staff::disable(&l, id)?;
+            Ok(format!(
+                "職員 {id} を無効にしました。`staff publish` で端末に配布してください / disabled staff member {id}; run `staff publish` to distribute\n"
+            ))
+        }
+        Command::Staff(StaffCommand::List) => {
+            let db = staff::StaffDb::load(&l)?;
+            let rows: Vec<Vec<String>> = db
+                .entries
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.staff_id.to_string(),
+                        if e.disabled {
+                            "無効 / disabled".to_owned()
+                        } else {
+                            "有効 / active".to_owned()
+                        },
+                    ]
+                })
+                .collect();
+            let mut s = fleet::table(&["職員ID / staff ID", "状態 / state"], &rows);
+            s.push_str(&format!(
+                "最後に配布した番号 / last published sequence: {}\n",
+                db.last_sequence
+            ));
+            Ok(s)
+        }
+        Command::Staff(StaffCommand::Publish { valid_days, out }) => {
+            let seq = staff::publish(&l, *valid_days, out, now)?;
+            Ok(format!(
+                "署名付き職員リストを作成しました / wrote signed staff list {}\n  番号 / sequence: {seq}\n  有効期限 / expires: {}\n",
+                out.display(),
+                pki::fmt_time(now.saturating_add(u64::from(*valid_days) * 86_400) as i64)
+            ))
+        }
+    }
+}
+
+/// Reads one line (the password) from standard input, without its line ending.
+fn read_password(stdin: &mut dyn BufRead) -> Result<Zeroizing<String>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(256));
+    stdin
+        .take(4096)
+        .read_until(b'\n', &mut buf)
+        .map_err(|e| ProvisionError::io("<stdin>", e))?;
+    while matches!(buf.last(), Some(b'\n' | b'\r')) {
+        buf.pop();
+    }
+    let s = std::str::from_utf8(&buf).map_err(|_| {
+        ProvisionError::io(
+            "<stdin>",
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "password is not UTF-8"),
+        )
+    })?;
+    Ok(Zeroizing::new(s.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn password_line_is_trimmed() {
+        let mut r = std::io::Cursor::new(b"secret pass\r\nnext".to_vec());
+        assert_eq!(read_password(&mut r).unwrap().as_str(), "secret pass");
+    }
+}

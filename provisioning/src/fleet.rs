@@ -1,0 +1,345 @@
+//! Fleet commands against the relay's admin API, over mutual TLS with an admin
+//! certificate. Only the ward root CA is trusted (no system roots), no proxies, no
+//! redirects.
+//!
+//! Contract (JSON; the relay implements it):
+//! - `GET  /admin/v1/devices` → `{"devices":[{"device_id","state","updated_at","history":[...]}]}`
+//! - `POST /admin/v1/devices/{id}/disable|enable|wipe|revoke` → `{"device_id","state"}`
+//! - `GET  /admin/v1/audit` → `{"entries":[{"at","admin","action","device_id"}]}`
+//! - errors: 4xx/5xx with `{"error": "..."}`.
+//!
+//! `updated_at` and `at` are unix seconds; `device_id` in an audit entry may be null.
+
+use std::{sync::Arc, time::Duration};
+
+use serde::Deserialize;
+use shinsei_protocol::device::DeviceId;
+
+use crate::{
+    error::{ProvisionError, Result},
+    layout::{self, PkiLayout},
+    pki,
+};
+
+/// A device as the relay reports it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeviceStatus {
+    pub device_id: String,
+    pub state: String,
+    #[serde(default)]
+    pub updated_at: Option<u64>,
+    #[serde(default)]
+    pub history: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeviceList {
+    pub devices: Vec<DeviceStatus>,
+}
+
+/// The answer to a device action.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeviceState {
+    pub device_id: String,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuditEntry {
+    pub at: u64,
+    pub admin: String,
+    pub action: String,
+    #[serde(default)]
+    pub device_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuditLog {
+    pub entries: Vec<AuditEntry>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+}
+
+/// What to do to a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceAction {
+    Disable,
+    Enable,
+    Wipe,
+    Revoke,
+}
+
+impl DeviceAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceAction::Disable => "disable",
+            DeviceAction::Enable => "enable",
+            DeviceAction::Wipe => "wipe",
+            DeviceAction::Revoke => "revoke",
+        }
+    }
+}
+
+/// A client of the relay admin API.
+pub struct AdminClient {
+    base: String,
+    http: reqwest::blocking::Client,
+}
+
+/// Picks the admin certificate: `name` if given, else the only one in `admins/`.
+pub fn choose_admin(l: &PkiLayout, name: Option<&str>) -> Result<String> {
+    if let Some(n) = name {
+        pki::check_name(n)?;
+        if !l.admin_cert(n).exists() || !l.admin_key(n).exists() {
+            return Err(ProvisionError::AdminCertMissing { name: n.to_owned() });
+        }
+        return Ok(n.to_owned());
+    }
+    let mut names: Vec<String> = std::fs::read_dir(l.admins_dir())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|f| f.strip_suffix(".pem"))
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    match names.len() {
+        0 => Err(ProvisionError::AdminCertMissing {
+            name: "(none)".into(),
+        }),
+        1 => Ok(names.remove(0)),
+        _ => Err(ProvisionError::AdminCertAmbiguous {
+            candidates: names.join(", "),
+        }),
+    }
+}
+
+/// Builds the rustls client configuration: trust only `root_der`, present `chain`/`key`.
+pub fn tls_config(
+    root_der: rustls_pki_types::CertificateDer<'static>,
+    chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+    key: rustls_pki_types::PrivateKeyDer<'static>,
+) -> Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(root_der)
+        .map_err(|e| ProvisionError::Tls(e.to_string()))?;
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ProvisionError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| ProvisionError::Tls(e.to_string()))
+}
+
+fn check_admin_url(url: &str) -> Result<String> {
+    let u = shinsei_protocol::bundle::RelayUrl::parse(url)
+        .map_err(|_| ProvisionError::BadAdminUrl(url.to_owned()))?;
+    Ok(u.to_string())
+}
+
+impl AdminClient {
+    /// Builds a client from the PKI directory: admin cert `admins/NAME.{pem,key}`, the
+    /// root CA, and the admin URL from `deployment.json` unless `admin_url` is given.
+    pub fn from_pki(l: &PkiLayout, admin: Option<&str>, admin_url: Option<&str>) -> Result<Self> {
+        let name = choose_admin(l, admin)?;
+        let base = match admin_url {
+            Some(u) => check_admin_url(u)?,
+            None => match layout::load_deployment(l) {
+                Ok(d) => check_admin_url(&d.admin_url)?,
+                Err(ProvisionError::RelayMissing) => return Err(ProvisionError::NoAdminUrl),
+                Err(e) => return Err(e),
+            },
+        };
+        let root =
+            layout::read_cert_pem(&l.root_ca_cert()).map_err(|_| ProvisionError::CaMissing {
+                path: l.root_ca_cert(),
+            })?;
+        let (chain, key) = layout::load_tls_server(&l.admin_cert(&name), &l.admin_key(&name))?;
+        let cfg = tls_config(root, chain, key)?;
+        Self::new(base, cfg)
+    }
+
+    /// Builds a client for `base` (`https://HOST:PORT`) with a prepared TLS configuration.
+    pub fn new(base: String, tls: rustls::ClientConfig) -> Result<Self> {
+        let http = reqwest::blocking::Client::builder()
+            .use_preconfigured_tls(tls)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(true)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| ProvisionError::Tls(e.to_string()))?;
+        Ok(Self { base, http })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn send<T: for<'de> Deserialize<'de>>(
+        &self,
+        req: reqwest::blocking::RequestBuilder,
+    ) -> Result<T> {
+        let resp = req.send().map_err(|e| ProvisionError::Connection {
+            url: self.base.clone(),
+            detail: error_chain(&e),
+        })?;
+        let status = resp.status();
+        let body = resp.bytes().map_err(|e| ProvisionError::Connection {
+            url: self.base.clone(),
+            detail: error_chain(&e),
+        })?;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<ErrorBody>(&body)
+                .map(|b| b.error)
+                .unwrap_or_else(|_| status.canonical_reason().unwrap_or("").to_owned());
+            return Err(ProvisionError::Http {
+                status: status.as_u16(),
+                message,
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| ProvisionError::BadResponse(e.to_string()))
+    }
+
+    /// `GET /admin/v1/devices`.
+    pub fn list_devices(&self) -> Result<DeviceList> {
+        self.send(self.http.get(format!("{}/admin/v1/devices", self.base)))
+    }
+
+    /// `POST /admin/v1/devices/{id}/{action}`.
+    pub fn device_action(&self, id: &DeviceId, action: DeviceAction) -> Result<DeviceState> {
+        self.send(self.http.post(format!(
+            "{}/admin/v1/devices/{}/{}",
+            self.base,
+            id.as_str(),
+            action.as_str()
+        )))
+    }
+
+    /// `GET /admin/v1/audit`.
+    pub fn audit(&self) -> Result<AuditLog> {
+        self.send(self.http.get(format!("{}/admin/v1/audit", self.base)))
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Renders rows as a plain text table with a header line.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut w: Vec<usize> = header.iter().map(|h| display_width(h)).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(x) = w.get_mut(i) {
+                *x = (*x).max(display_width(c));
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            s.push_str(c);
+            if i + 1 < cells.len() {
+                let pad = w
+                    .get(i)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(display_width(c))
+                    + 2;
+                s.push_str(&" ".repeat(pad));
+            }
+        }
+        s.push('\n');
+        s
+    };
+    let mut out = line(header.to_vec());
+    out.push_str(&line(
+        w.iter()
+            .map(|n| "-".repeat(*n))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    ));
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// Terminal width: CJK characters take two columns.
+fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
+        .sum()
+}
+
+/// Device list as a table.
+pub fn devices_table(list: &DeviceList) -> String {
+    let rows: Vec<Vec<String>> = list
+        .devices
+        .iter()
+        .map(|d| {
+            vec![
+                d.device_id.clone(),
+                d.state.clone(),
+                d.updated_at
+                    .map(|t| pki::fmt_time(i64::try_from(t).unwrap_or(i64::MAX)))
+                    .unwrap_or_else(|| "-".into()),
+                d.history.len().to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "端末ID / device",
+            "状態 / state",
+            "更新 / updated",
+            "履歴 / history",
+        ],
+        &rows,
+    )
+}
+
+/// Audit log as a table.
+pub fn audit_table(log: &AuditLog) -> String {
+    let rows: Vec<Vec<String>> = log
+        .entries
+        .iter()
+        .map(|e| {
+            vec![
+                pki::fmt_time(i64::try_from(e.at).unwrap_or(i64::MAX)),
+                e.admin.clone(),
+                e.action.clone(),
+                e.device_id.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "日時 / at",
+            "管理者 / admin",
+            "操作 / action",
+            "端末ID / device",
+        ],
+        &rows,
+    )
+}
