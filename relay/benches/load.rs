@@ -1,0 +1,395 @@
+//! Load generator: N tablets (each with its own device certificate from a test PKI)
+//! submit ~300 KB envelopes over mutual TLS (HTTP/1.1, one keep-alive connection per
+//! tablet) to the relay on loopback, and the same bodies to a bare hyper + rustls
+//! server that only reads and discards them (the ceiling). Prints submissions/s and
+//! p50/p99 latency for each N.
+//!
+//! ```text
+//! cargo bench -p shinsei-relay --bench load
+//! SHINSEI_LOAD_N=10,100,500 SHINSEI_LOAD_TOTAL=400 cargo bench -p shinsei-relay --bench load
+//! ```
+//! `SHINSEI_LOAD_TOTAL` is the number of submissions per run (spread over the N
+//! tablets, at least one each). Everything runs in one process on one machine, so
+//! the clients (TLS, sealing is done beforehand) share the CPU with the server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{body::Incoming, service::service_fn, Request, Response};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo},
+    server::conn::auto,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use shinsei_protocol::{
+    application::{Application, ApplicationId, BrailleWish, CertificateWish},
+    bundle::Profile as BundleProfile,
+    device::DeviceId,
+    envelope,
+    keys::{RelayPublicKey, SigningKey},
+    photo::FacePhoto,
+};
+use shinsei_provisioning::{
+    device::{self as pdevice, SignOptions},
+    layout::{self, PkiLayout},
+    pki::{self, CaInitOptions},
+    relay::{self as prelay, RelayInitOptions},
+};
+use shinsei_relay::{Config, Relay, RelayOptions};
+
+const HOST: &str = "relay.test";
+
+struct Tablet {
+    id: DeviceId,
+    cert: CertificateDer<'static>,
+    key_der: Vec<u8>,
+    signing: SigningKey,
+}
+
+fn now() -> u64 {
+    shinsei_provisioning::unix_now()
+}
+
+/// A baseline JPEG of roughly `target` bytes that `FacePhoto` accepts.
+fn photo(target: usize) -> FacePhoto {
+    let (w, h) = (900u32, 1200u32);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut img = image::RgbImage::new(w, h);
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let n = (seed % 48) as u8;
+        *p = image::Rgb([
+            (x * 200 / w) as u8 + n,
+            (y * 200 / h) as u8 + n / 2,
+            120 + n,
+        ]);
+    }
+    let mut best = None;
+    for q in [95u8, 90, 85, 80, 75, 70, 60, 50, 40, 30] {
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q)
+            .encode_image(&img)
+            .unwrap();
+        let len = out.len();
+        best = Some(out);
+        if len <= target {
+            break;
+        }
+    }
+    let bytes = shinsei_protocol::photo::strip_metadata(&best.unwrap()).unwrap();
+    FacePhoto::from_jpeg(bytes).expect("generated JPEG is a valid face photo")
+}
+
+fn client(root: &CertificateDer<'static>, t: &Tablet) -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root.clone()).unwrap();
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(
+        vec![t.cert.clone()],
+        PrivateKeyDer::Pkcs8(t.key_der.clone().into()),
+    )
+    .unwrap();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .use_preconfigured_tls(cfg)
+        .no_proxy()
+        .http1_only()
+        .pool_max_idle_per_host(1)
+        .resolve(HOST, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .timeout(Duration::from_secs(300))
+        .build()
+        .unwrap()
+}
+
+/// The ceiling: hyper + rustls with the same TLS configuration (client certificates
+/// verified against the device CA), reading each body to the end and answering 200.
+async fn bare_server(tls: Arc<rustls::ServerConfig>) -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = l.accept().await else {
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(s) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = service_fn(|req: Request<Incoming>| async move {
+                    let n = req.into_body().collect().await.map(|c| c.to_bytes().len());
+                    let _ = std::hint::black_box(n);
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                });
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+struct Stats {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    ok: usize,
+    failed: usize,
+}
+
+/// Every tablet first opens its connection (GET status), then submits its envelopes
+/// one after the other; all tablets run at once.
+async fn run(
+    addr: SocketAddr,
+    clients: &[reqwest::Client],
+    work: Vec<Vec<Vec<u8>>>,
+    warm_path: &str,
+) -> Stats {
+    for (c, _) in clients.iter().zip(&work) {
+        let _ = c
+            .get(format!("https://{HOST}:{}{warm_path}", addr.port()))
+            .send()
+            .await
+            .map(|r| r.status());
+    }
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, envs) in clients.iter().cloned().zip(work) {
+        let u = format!("https://{HOST}:{}/v1/envelopes", addr.port());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut failed = 0;
+            for e in envs {
+                let t = Instant::now();
+                let ok = match c.post(&u).body(e).send().await {
+                    Ok(r) => {
+                        let s = r.status();
+                        r.bytes().await.is_ok() && s.is_success()
+                    }
+                    Err(_) => false,
+                };
+                if ok {
+                    lat.push(t.elapsed());
+                } else {
+                    failed += 1;
+                }
+            }
+            (lat, failed)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut failed = 0;
+    for t in tasks {
+        let (l, f) = t.await.unwrap();
+        all.extend(l);
+        failed += f;
+    }
+    let wall = t0.elapsed();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or_default()
+    };
+    Stats {
+        rate: all.len() as f64 / wall.as_secs_f64(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+        ok: all.len(),
+        failed,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; ignore arguments.
+    let ns: Vec<usize> = std::env::var("SHINSEI_LOAD_N")
+        .unwrap_or_else(|_| "10,100,500".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let total: usize = std::env::var("SHINSEI_LOAD_TOTAL")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    let max_n = ns.iter().copied().max().unwrap_or(10);
+
+    let dir = tempfile::tempdir().unwrap();
+    let l = PkiLayout::new(dir.path().join("pki"));
+    let t = now() - 3600;
+    pki::ca_init(
+        &l,
+        &CaInitOptions {
+            org: "Load Ward".into(),
+            root_days: 3650,
+            device_ca_days: 1825,
+        },
+        t,
+    )
+    .unwrap();
+    prelay::relay_init(
+        &l,
+        &RelayInitOptions {
+            host: HOST.into(),
+            port: 8443,
+            admin_port: 8444,
+            tls_days: 397,
+        },
+        t,
+    )
+    .unwrap();
+    let d = layout::load_deployment(&l).unwrap();
+    let relay_key: RelayPublicKey = d.hpke_public_key().unwrap();
+    let root = layout::read_cert_pem(&l.root_ca_cert()).unwrap();
+
+    eprintln!("enrolling {max_n} tablets …");
+    let tablets: Vec<Tablet> = (0..max_n)
+        .map(|i| {
+            let id = format!("TAB-{i:04}");
+            let key = rcgen::KeyPair::generate().unwrap();
+            let mut p = rcgen::CertificateParams::default();
+            p.distinguished_name = rcgen::DistinguishedName::new();
+            p.distinguished_name
+                .push(rcgen::DnType::CommonName, id.as_str());
+            let csr = p.serialize_request(&key).unwrap().pem().unwrap();
+            let did = DeviceId::parse(&id).unwrap();
+            pdevice::sign_csr(
+                &l,
+                csr.as_bytes(),
+                &did,
+                &SignOptions {
+                    profile: BundleProfile::Standard,
+                    days: 30,
+                },
+                now() - 60,
+            )
+            .unwrap();
+            let key_der = key.serialize_der();
+            Tablet {
+                cert: layout::read_cert_pem(&l.device_cert(&id)).unwrap(),
+                signing: SigningKey::from_pkcs8(&key_der).unwrap(),
+                key_der,
+                id: did,
+            }
+        })
+        .collect();
+    let photo = photo(300_000);
+    let app = Application::standard(
+        ApplicationId::parse(b"12345678901234567890123").unwrap(),
+        photo,
+        CertificateWish::Yes,
+        BrailleWish::No,
+    );
+    let sample = envelope::seal(&app, &tablets[0].id, now(), &relay_key, &tablets[0].signing)
+        .unwrap()
+        .1;
+    eprintln!("envelope size: {} bytes", sample.len());
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut cfg = Config::with_paths(
+            l.dir().to_owned(),
+            dir.path().join("data"),
+            dir.path().join("spool"),
+        );
+        cfg.listen.device = SocketAddr::from(([127, 0, 0, 1], 0));
+        cfg.listen.admin = SocketAddr::from(([127, 0, 0, 1], 0));
+        cfg.limits.max_connections = 2048;
+        cfg.log_level = "warn".into();
+        let relay = Relay::new(cfg, RelayOptions::default())
+            .unwrap()
+            .start()
+            .await
+            .unwrap();
+
+        // The ceiling server: same certificate, same client verification (device CA).
+        let (chain, key) = layout::load_tls_server(&l.relay_tls_cert(), &l.relay_tls_key()).unwrap();
+        let dca = layout::read_cert_pem(&l.device_ca_cert()).unwrap();
+        let provider = shinsei_relay::tls::provider();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(dca).unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .unwrap();
+        let bare_tls = Arc::new(shinsei_relay::tls::server_config(provider, verifier, chain, key).unwrap());
+        let bare = bare_server(bare_tls).await;
+
+        println!();
+        println!(
+            "{} submissions per run, envelope {} KB, HTTP/1.1 keep-alive, mutual TLS, loopback, {} CPUs",
+            total,
+            sample.len() / 1000,
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        println!(
+            "{:>5}  {:<34}  {:>10}  {:>9}  {:>9}  {:>6}",
+            "N", "server", "subm./s", "p50 ms", "p99 ms", "failed"
+        );
+        for &n in &ns {
+            let per = total.div_ceil(n).max(1);
+            let clients: Vec<reqwest::Client> =
+                tablets[..n].iter().map(|t| client(&root, t)).collect();
+            // Seal everything beforehand (fresh envelope IDs for every submission).
+            let seal_all = || -> Vec<Vec<Vec<u8>>> {
+                tablets[..n]
+                    .iter()
+                    .map(|t| {
+                        (0..per)
+                            .map(|_| envelope::seal(&app, &t.id, now(), &relay_key, &t.signing).unwrap().1)
+                            .collect()
+                    })
+                    .collect()
+            };
+            let bare_clients: Vec<reqwest::Client> =
+                tablets[..n].iter().map(|t| client(&root, t)).collect();
+            let s = run(bare, &bare_clients, seal_all(), "/").await;
+            println!(
+                "{n:>5}  {:<34}  {:>10.1}  {:>9}  {:>9}  {:>6}",
+                "bare hyper+rustls (ceiling)",
+                s.rate,
+                ms(s.p50),
+                ms(s.p99),
+                s.failed
+            );
+            let s = run(relay.device_addr, &clients, seal_all(), "/v1/status").await;
+            println!(
+                "{n:>5}  {:<34}  {:>10.1}  {:>9}  {:>9}  {:>6}",
+                "shinsei-relay (store+flush+receipt)",
+                s.rate,
+                ms(s.p50),
+                ms(s.p99),
+                s.failed
+            );
+            let _ = s.ok;
+            drop(clients);
+            drop(bare_clients);
+        }
+        relay.shutdown().await;
+    });
+}

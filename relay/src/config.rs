@@ -1,0 +1,369 @@
+//! The relay's configuration file (TOML), with defaults and start-up checks.
+//!
+//! Every field has a default except `pki_dir`, `data_dir` and `spool_dir`. A file with
+//! an unknown key, a retention above 7 days, or a limit out of range is refused before
+//! anything listens.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use serde::Deserialize;
+
+/// Seven days: the longest any record may be kept (also the default).
+pub const MAX_RETENTION_SECS: u64 = 7 * 24 * 3600;
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// `[listen]`: where the two listeners bind.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenConfig {
+    /// Device API (mutual TLS with device certificates).
+    pub device: SocketAddr,
+    /// Admin API and `/metrics` (mutual TLS with admin certificates).
+    pub admin: SocketAddr,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        Self {
+            device: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            admin: SocketAddr::from(([0, 0, 0, 0], 8444)),
+        }
+    }
+}
+
+/// `[paths]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PathsConfig {
+    /// The PKI directory written by `shinsei-provision` (`relay/`, `root-ca.pem`,
+    /// `device-ca.pem`, `deployment.json`). Only the relay's files are read.
+    pub pki_dir: PathBuf,
+    /// sled database directory (created, mode 0700).
+    pub data_dir: PathBuf,
+    /// Spool directory of the spool upstream (created, mode 0700).
+    pub spool_dir: PathBuf,
+    /// CRLs (PEM or DER) issued by the device CA; re-read on SIGHUP and every
+    /// `reload_interval_secs`.
+    #[serde(default)]
+    pub crl_files: Vec<PathBuf>,
+    /// Optional deny-list file: one entry a line, `serial:HEX`, `spki:HEX` (SHA-256 of
+    /// the SubjectPublicKeyInfo DER) or `device:ID`; `#` starts a comment. Re-read like
+    /// the CRLs.
+    #[serde(default)]
+    pub deny_list_file: Option<PathBuf>,
+}
+
+/// `[retention]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Every record is deleted this long after receipt at the latest. At most 604800.
+    pub retention_secs: u64,
+    /// How often the purge runs.
+    pub purge_interval_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            retention_secs: MAX_RETENTION_SECS,
+            purge_interval_secs: 60,
+        }
+    }
+}
+
+/// `[clock]`: the accepted window for an envelope's `created_at`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockConfig {
+    /// How far in the future `created_at` may be.
+    pub max_future_secs: u64,
+    /// How old `created_at` may be (the agent's outbox keeps entries 72 h; plus slack).
+    pub max_age_secs: u64,
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        Self {
+            max_future_secs: 300,
+            max_age_secs: 72 * 3600 + 3600,
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest envelope body accepted (at most `MAX_ENVELOPE_LEN`).
+    pub max_envelope_bytes: usize,
+    /// Largest device-audit body.
+    pub max_audit_bytes: usize,
+    /// Open connections per listener; further connections wait in the kernel backlog.
+    pub max_connections: usize,
+    /// TLS handshake must finish within this.
+    pub handshake_timeout_secs: u64,
+    /// HTTP/1 request headers must arrive within this.
+    pub header_read_timeout_secs: u64,
+    /// A request body must arrive completely within this.
+    pub body_read_timeout_secs: u64,
+    /// A connection is closed after this long without a request.
+    pub idle_timeout_secs: u64,
+    /// Simultaneous waiting long-polls; beyond it, status answers at once.
+    pub max_long_polls: usize,
+    /// Longest long-poll wait (the `wait` parameter is capped to it).
+    pub max_long_poll_secs: u64,
+    /// HTTP/2 streams per connection.
+    pub max_h2_streams: u32,
+    /// Largest number of stored envelopes before `storage_full` (507).
+    pub max_stored_envelopes: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_envelope_bytes: shinsei_protocol::envelope::MAX_ENVELOPE_LEN,
+            max_audit_bytes: 256 * 1024,
+            max_connections: 1024,
+            handshake_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 60,
+            idle_timeout_secs: 120,
+            max_long_polls: 2000,
+            max_long_poll_secs: 60,
+            max_h2_streams: 16,
+            max_stored_envelopes: 200_000,
+        }
+    }
+}
+
+/// `[forward]`: delivery to the upstream.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardConfig {
+    /// First retry delay after a failure.
+    pub retry_initial_ms: u64,
+    /// Longest retry delay (exponential backoff up to this).
+    pub retry_max_ms: u64,
+    /// How often pending envelopes are looked at even without a new submission.
+    pub scan_interval_ms: u64,
+}
+
+impl Default for ForwardConfig {
+    fn default() -> Self {
+        Self {
+            retry_initial_ms: 1000,
+            retry_max_ms: 300_000,
+            scan_interval_ms: 5000,
+        }
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub listen: ListenConfig,
+    pub paths: PathsConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+    #[serde(default)]
+    pub clock: ClockConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub forward: ForwardConfig,
+    /// How often CRLs, the deny-list file and the HPKE key ring are re-read (also on
+    /// SIGHUP).
+    #[serde(default = "default_reload")]
+    pub reload_interval_secs: u64,
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+}
+
+fn default_reload() -> u64 {
+    300
+}
+
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+impl Config {
+    /// A configuration with defaults for everything but the three paths.
+    pub fn with_paths(pki_dir: PathBuf, data_dir: PathBuf, spool_dir: PathBuf) -> Self {
+        Self {
+            listen: ListenConfig::default(),
+            paths: PathsConfig {
+                pki_dir,
+                data_dir,
+                spool_dir,
+                crl_files: Vec::new(),
+                deny_list_file: None,
+            },
+            retention: RetentionConfig::default(),
+            clock: ClockConfig::default(),
+            limits: LimitsConfig::default(),
+            forward: ForwardConfig::default(),
+            reload_interval_secs: default_reload(),
+            log_level: default_log_level(),
+        }
+    }
+
+    /// Parses and validates TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let c: Config = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Reads, parses and validates a file (at most 1 MiB).
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let read_err = |source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(read_err)?;
+        if meta.len() > 1024 * 1024 {
+            return Err(ConfigError::Invalid("configuration file over 1 MiB".into()));
+        }
+        let text = std::fs::read_to_string(path).map_err(read_err)?;
+        Self::from_toml(&text)
+    }
+
+    /// Checks ranges. Called by [`Config::from_toml`]; call it yourself on a
+    /// configuration built in code.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        let r = &self.retention;
+        if r.retention_secs == 0 || r.retention_secs > MAX_RETENTION_SECS {
+            return bad(format!(
+                "retention.retention_secs must be 1..={MAX_RETENTION_SECS} (7 days), got {}",
+                r.retention_secs
+            ));
+        }
+        if r.purge_interval_secs == 0 || r.purge_interval_secs > 3600 {
+            return bad("retention.purge_interval_secs must be 1..=3600".into());
+        }
+        let l = &self.limits;
+        let max = shinsei_protocol::envelope::MAX_ENVELOPE_LEN;
+        if l.max_envelope_bytes == 0 || l.max_envelope_bytes > max {
+            return bad(format!("limits.max_envelope_bytes must be 1..={max}"));
+        }
+        if l.max_audit_bytes == 0 || l.max_audit_bytes > 1024 * 1024 {
+            return bad("limits.max_audit_bytes must be 1..=1048576".into());
+        }
+        if l.max_connections == 0 || l.max_connections > 100_000 {
+            return bad("limits.max_connections must be 1..=100000".into());
+        }
+        for (name, v) in [
+            ("handshake_timeout_secs", l.handshake_timeout_secs),
+            ("header_read_timeout_secs", l.header_read_timeout_secs),
+            ("body_read_timeout_secs", l.body_read_timeout_secs),
+            ("idle_timeout_secs", l.idle_timeout_secs),
+        ] {
+            if v == 0 || v > 3600 {
+                return bad(format!("limits.{name} must be 1..=3600"));
+            }
+        }
+        if l.max_long_poll_secs > 300 {
+            return bad("limits.max_long_poll_secs must be at most 300".into());
+        }
+        if l.idle_timeout_secs <= l.max_long_poll_secs {
+            return bad("limits.idle_timeout_secs must exceed limits.max_long_poll_secs".into());
+        }
+        if l.max_h2_streams == 0 || l.max_h2_streams > 1000 {
+            return bad("limits.max_h2_streams must be 1..=1000".into());
+        }
+        if l.max_stored_envelopes == 0 {
+            return bad("limits.max_stored_envelopes must be at least 1".into());
+        }
+        let f = &self.forward;
+        if f.retry_initial_ms == 0 || f.retry_max_ms < f.retry_initial_ms || f.scan_interval_ms == 0
+        {
+            return bad(
+                "forward: need 0 < retry_initial_ms <= retry_max_ms, scan_interval_ms > 0".into(),
+            );
+        }
+        if self.reload_interval_secs == 0 {
+            return bad("reload_interval_secs must be at least 1".into());
+        }
+        if !matches!(
+            self.log_level.as_str(),
+            "error" | "warn" | "info" | "debug" | "trace"
+        ) {
+            return bad("log_level must be error, warn, info, debug or trace".into());
+        }
+        if self.listen.device == self.listen.admin && self.listen.device.port() != 0 {
+            return bad("listen.device and listen.admin must differ".into());
+        }
+        Ok(())
+    }
+
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.limits.handshake_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const MIN: &str = r#"
+[paths]
+pki_dir = "/etc/shinsei/pki"
+data_dir = "/var/lib/shinsei-relay"
+spool_dir = "/var/spool/shinsei-relay"
+"#;
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_toml(MIN).unwrap();
+        assert_eq!(c.retention.retention_secs, MAX_RETENTION_SECS);
+        assert_eq!(c.listen.device.port(), 8443);
+        assert_eq!(c.listen.admin.port(), 8444);
+        assert_eq!(c.clock.max_future_secs, 300);
+    }
+
+    #[test]
+    fn retention_above_seven_days_refused() {
+        let t = format!("{MIN}\n[retention]\nretention_secs = 604801\n");
+        assert!(matches!(
+            Config::from_toml(&t),
+            Err(ConfigError::Invalid(_))
+        ));
+        let t = format!("{MIN}\n[retention]\nretention_secs = 3600\n");
+        assert_eq!(
+            Config::from_toml(&t).unwrap().retention.retention_secs,
+            3600
+        );
+    }
+
+    #[test]
+    fn unknown_key_refused() {
+        let t = format!("{MIN}\nfoo = 1\n");
+        assert!(matches!(Config::from_toml(&t), Err(ConfigError::Parse(_))));
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let t = include_str!("../dist/relay.toml");
+        Config::from_toml(t).unwrap();
+    }
+}

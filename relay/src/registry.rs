@@ -1,0 +1,478 @@
+//! The device registry: the state machine of a device (the "lost tablet" path), its
+//! history, the certificates it has used, and the long-poll notifications.
+//!
+//! ```text
+//!   active ⇄ disabled          (disable / enable)
+//!   active|disabled → wipe_pending → wiped   (wipe by admin, confirm by device)
+//!   wipe_pending → active      (enable: the wipe is called off)
+//!   any → revoked              (revoke)
+//!   wiped, revoked: final (enable refused)
+//! ```
+//! A device in `wiped` or `revoked` is put on the deny list (every certificate it has
+//! used, and its device ID), so it is refused at the TLS layer from then on.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use serde::{Deserialize, Serialize};
+use shinsei_protocol::device::DeviceId;
+use tokio::sync::watch;
+
+use crate::{
+    clock::Clock,
+    deny::DenyList,
+    identity::{CertFingerprint, DeviceIdentity},
+    store::{AdminAuditEntry, DenyEntry, Store, StoreError},
+};
+
+/// Most history entries kept per device.
+pub const MAX_HISTORY: usize = 100;
+/// Most certificates remembered per device.
+pub const MAX_CERTS: usize = 16;
+
+/// A device's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    Active,
+    Disabled,
+    WipePending,
+    Wiped,
+    Revoked,
+}
+
+impl DeviceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceState::Active => "active",
+            DeviceState::Disabled => "disabled",
+            DeviceState::WipePending => "wipe_pending",
+            DeviceState::Wiped => "wiped",
+            DeviceState::Revoked => "revoked",
+        }
+    }
+
+    /// Wiped and revoked devices are refused at the TLS layer.
+    pub fn is_denied(self) -> bool {
+        matches!(self, DeviceState::Wiped | DeviceState::Revoked)
+    }
+}
+
+/// What can happen to a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Disable,
+    Enable,
+    Wipe,
+    Revoke,
+    /// The device reports that it has wiped itself.
+    ConfirmWipe,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Disable => "disable",
+            Action::Enable => "enable",
+            Action::Wipe => "wipe",
+            Action::Revoke => "revoke",
+            Action::ConfirmWipe => "wipe_confirm",
+        }
+    }
+
+    pub fn parse_admin(s: &str) -> Option<Self> {
+        match s {
+            "disable" => Some(Action::Disable),
+            "enable" => Some(Action::Enable),
+            "wipe" => Some(Action::Wipe),
+            "revoke" => Some(Action::Revoke),
+            _ => None,
+        }
+    }
+}
+
+/// A refused transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {action} a device that is {from}")]
+pub struct TransitionError {
+    pub from: &'static str,
+    pub action: &'static str,
+}
+
+/// The state machine. Repeating an action in its target state is allowed (no change).
+pub fn transition(from: DeviceState, action: Action) -> Result<DeviceState, TransitionError> {
+    use Action as A;
+    use DeviceState as S;
+    let to = match (from, action) {
+        (S::Active | S::Disabled, A::Disable) => Some(S::Disabled),
+        (S::Active | S::Disabled | S::WipePending, A::Enable) => Some(S::Active),
+        (S::Active | S::Disabled | S::WipePending, A::Wipe) => Some(S::WipePending),
+        (_, A::Revoke) => Some(S::Revoked),
+        (S::WipePending | S::Wiped, A::ConfirmWipe) => Some(S::Wiped),
+        _ => None,
+    };
+    to.ok_or(TransitionError {
+        from: from.as_str(),
+        action: action.as_str(),
+    })
+}
+
+/// One history entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: u64,
+    pub state: DeviceState,
+    /// `admin:NAME`, `device` or `relay`.
+    pub by: String,
+}
+
+/// A device as the registry keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    pub device_id: String,
+    pub state: DeviceState,
+    /// Incremented on every state change (long-poll `since`).
+    pub version: u64,
+    pub updated_at: u64,
+    pub history: Vec<HistoryEntry>,
+    /// Certificates the device has connected with.
+    #[serde(default)]
+    pub certs: Vec<CertFingerprint>,
+}
+
+impl DeviceRecord {
+    fn new(device_id: &str, now: u64, by: &str) -> Self {
+        Self {
+            device_id: device_id.to_owned(),
+            state: DeviceState::Active,
+            version: 1,
+            updated_at: now,
+            history: vec![HistoryEntry {
+                at: now,
+                state: DeviceState::Active,
+                by: by.to_owned(),
+            }],
+            certs: Vec::new(),
+        }
+    }
+
+    fn set_state(&mut self, to: DeviceState, now: u64, by: &str) -> bool {
+        if self.state == to {
+            return false;
+        }
+        self.state = to;
+        self.version += 1;
+        self.updated_at = now;
+        self.history.push(HistoryEntry {
+            at: now,
+            state: to,
+            by: by.to_owned(),
+        });
+        if self.history.len() > MAX_HISTORY {
+            let extra = self.history.len() - MAX_HISTORY;
+            self.history.drain(..extra);
+        }
+        true
+    }
+}
+
+/// A registry failure.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The registry. State changes are serialised by one lock and stored durably before
+/// watchers are told.
+pub struct Registry {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    deny: Arc<DenyList>,
+    write: Mutex<()>,
+    watchers: Mutex<HashMap<String, watch::Sender<u64>>>,
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, deny: Arc<DenyList>) -> Self {
+        Self {
+            store,
+            clock,
+            deny,
+            write: Mutex::new(()),
+            watchers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Loads the persistent deny entries into the live deny list (start-up).
+    pub fn load_deny_list(&self) -> Result<usize, StoreError> {
+        let entries = self.store.deny_entries()?;
+        let mut set = crate::deny::DenySet::default();
+        for e in &entries {
+            match e.kind.as_str() {
+                "serial" => set.serials.insert(e.value.clone()),
+                "spki" => set.spkis.insert(e.value.clone()),
+                "device" => set.devices.insert(e.value.clone()),
+                _ => false,
+            };
+        }
+        self.deny.extend_registry(set);
+        Ok(entries.len())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.write.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A device record, if the device is known.
+    pub fn get(&self, device_id: &str) -> Result<Option<DeviceRecord>, StoreError> {
+        self.store.device(device_id)
+    }
+
+    /// All devices.
+    pub fn list(&self) -> Result<Vec<DeviceRecord>, StoreError> {
+        self.store.devices()
+    }
+
+    /// A device has connected with a verified certificate: registers it as `active` on
+    /// first contact, remembers the certificate, and (for a wiped or revoked device)
+    /// denies the certificate.
+    pub fn contact(&self, id: &DeviceIdentity) -> Result<DeviceRecord, StoreError> {
+        let dev = id.device_id.as_str();
+        if let Some(r) = self.store.device(dev)? {
+            if r.certs.contains(&id.fingerprint) {
+                if r.state.is_denied() {
+                    self.deny_cert(dev, &id.fingerprint)?;
+                }
+                return Ok(r);
+            }
+        }
+        let _g = self.lock();
+        let now = self.clock.now();
+        let mut r = match self.store.device(dev)? {
+            Some(r) => r,
+            None => {
+                tracing::info!(device_id = %dev, "device registered on first contact");
+                DeviceRecord::new(dev, now, "relay")
+            }
+        };
+        if !r.certs.contains(&id.fingerprint) {
+            r.certs.push(id.fingerprint.clone());
+            if r.certs.len() > MAX_CERTS {
+                r.certs.remove(0);
+            }
+        }
+        self.store.put_device(&r)?;
+        if r.state.is_denied() {
+            self.deny_cert(dev, &id.fingerprint)?;
+        }
+        Ok(r)
+    }
+
+    fn deny_cert(&self, device_id: &str, fp: &CertFingerprint) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        for (kind, value) in [("serial", &fp.serial_hex), ("spki", &fp.spki_sha256_hex)] {
+            self.store.add_deny(&DenyEntry {
+                kind: kind.into(),
+                value: value.clone(),
+                device_id: device_id.to_owned(),
+                at: now,
+            })?;
+        }
+        self.deny.deny_cert(fp);
+        Ok(())
+    }
+
+    fn deny_all(&self, r: &DeviceRecord) -> Result<(), StoreError> {
+        for fp in &r.certs {
+            self.deny_cert(&r.device_id, fp)?;
+        }
+        self.store.add_deny(&DenyEntry {
+            kind: "device".into(),
+            value: r.device_id.clone(),
+            device_id: r.device_id.clone(),
+            at: self.clock.now(),
+        })?;
+        self.deny.deny_device(&r.device_id);
+        Ok(())
+    }
+
+    fn apply(
+        &self,
+        device_id: &str,
+        action: Action,
+        by: &str,
+        create: bool,
+    ) -> Result<DeviceRecord, RegistryError> {
+        let _g = self.lock();
+        let now = self.clock.now();
+        let mut r = match self.store.device(device_id)? {
+            Some(r) => r,
+            None if create => DeviceRecord::new(device_id, now, by),
+            None => {
+                return Err(TransitionError {
+                    from: "unknown",
+                    action: action.as_str(),
+                }
+                .into())
+            }
+        };
+        let to = transition(r.state, action)?;
+        let changed = r.set_state(to, now, by);
+        self.store.put_device(&r)?;
+        if to.is_denied() {
+            self.deny_all(&r)?;
+        }
+        if changed {
+            tracing::info!(device_id = %device_id, state = to.as_str(), by, "device state changed");
+            self.notify(&r);
+        }
+        Ok(r)
+    }
+
+    /// An admin action; recorded in the admin audit log whether it succeeds or not. An
+    /// unknown device is registered first (a tablet can be disabled before it ever
+    /// connected).
+    pub fn admin_action(
+        &self,
+        device_id: &DeviceId,
+        action: Action,
+        admin: &str,
+    ) -> Result<DeviceRecord, RegistryError> {
+        let r = self.apply(device_id.as_str(), action, &format!("admin:{admin}"), true);
+        let outcome = match &r {
+            Ok(_) => action.as_str().to_owned(),
+            Err(_) => format!("{} (refused)", action.as_str()),
+        };
+        self.audit(admin, &outcome, Some(device_id.as_str()))?;
+        r
+    }
+
+    /// Appends an entry to the admin audit log.
+    pub fn audit(
+        &self,
+        admin: &str,
+        action: &str,
+        device_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.store.append_admin_audit(&AdminAuditEntry {
+            at: self.clock.now(),
+            admin: admin.to_owned(),
+            action: action.to_owned(),
+            device_id: device_id.map(str::to_owned),
+        })
+    }
+
+    /// The device confirms its wipe.
+    pub fn confirm_wipe(&self, id: &DeviceIdentity) -> Result<DeviceRecord, RegistryError> {
+        self.apply(id.device_id.as_str(), Action::ConfirmWipe, "device", false)
+    }
+
+    /// A receiver that sees the device's state version change.
+    pub fn subscribe(&self, device_id: &str) -> watch::Receiver<u64> {
+        let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        // Drop senders nobody listens to any more.
+        if w.len() > 1024 {
+            w.retain(|_, s| s.receiver_count() > 0);
+        }
+        w.entry(device_id.to_owned())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    fn notify(&self, r: &DeviceRecord) {
+        let w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = w.get(&r.device_id) {
+            s.send_replace(r.version);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{clock::ManualClock, store::SledStore};
+    use DeviceState as S;
+
+    #[test]
+    fn state_machine() {
+        assert_eq!(transition(S::Active, Action::Disable), Ok(S::Disabled));
+        assert_eq!(transition(S::Disabled, Action::Enable), Ok(S::Active));
+        assert_eq!(transition(S::Active, Action::Wipe), Ok(S::WipePending));
+        assert_eq!(
+            transition(S::WipePending, Action::ConfirmWipe),
+            Ok(S::Wiped)
+        );
+        assert_eq!(transition(S::WipePending, Action::Enable), Ok(S::Active));
+        assert!(transition(S::Wiped, Action::Enable).is_err());
+        assert!(transition(S::Revoked, Action::Enable).is_err());
+        assert!(transition(S::Wiped, Action::Disable).is_err());
+        assert!(transition(S::WipePending, Action::Disable).is_err());
+        assert!(transition(S::Active, Action::ConfirmWipe).is_err());
+        assert_eq!(transition(S::Wiped, Action::Revoke), Ok(S::Revoked));
+        assert_eq!(transition(S::Revoked, Action::Revoke), Ok(S::Revoked));
+    }
+
+    fn ident(dev: &str, serial: &str) -> DeviceIdentity {
+        let (_d, k) = shinsei_protocol::keys::SigningKey::generate().unwrap();
+        DeviceIdentity {
+            device_id: DeviceId::parse(dev).unwrap(),
+            fingerprint: CertFingerprint {
+                serial_hex: serial.into(),
+                spki_sha256_hex: format!("{serial}ff"),
+            },
+            verifying_key: k.public_key(),
+        }
+    }
+
+    #[test]
+    fn registry_flow_history_deny_and_notify() {
+        let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+        let clock = ManualClock::new(1000);
+        let deny = Arc::new(DenyList::new());
+        let reg = Registry::new(store.clone(), Arc::new(clock.clone()), deny.clone());
+        let id = ident("TAB-0001", "01");
+        let r = reg.contact(&id).unwrap();
+        assert_eq!((r.state, r.version), (S::Active, 1));
+        let mut rx = reg.subscribe("TAB-0001");
+        clock.advance(5);
+        let dev = DeviceId::parse("TAB-0001").unwrap();
+        let r = reg.admin_action(&dev, Action::Disable, "alice").unwrap();
+        assert_eq!((r.state, r.version), (S::Disabled, 2));
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(*rx.borrow_and_update(), 2);
+        // Repeat: no change, no notification, still audited.
+        reg.admin_action(&dev, Action::Disable, "alice").unwrap();
+        assert!(!rx.has_changed().unwrap());
+        reg.admin_action(&dev, Action::Wipe, "alice").unwrap();
+        assert!(!deny.is_denied(&id.fingerprint, "TAB-0001"));
+        let r = reg.confirm_wipe(&id).unwrap();
+        assert_eq!(r.state, S::Wiped);
+        assert!(deny.is_denied(&id.fingerprint, "TAB-0001"));
+        assert!(reg.admin_action(&dev, Action::Enable, "bob").is_err());
+        let audit = store.admin_audit(100).unwrap();
+        assert_eq!(audit.len(), 4);
+        assert_eq!(audit[3].action, "enable (refused)");
+        assert_eq!(audit[3].admin, "bob");
+        let hist: Vec<_> = r.history.iter().map(|h| (h.state, h.by.as_str())).collect();
+        assert_eq!(
+            hist,
+            vec![
+                (S::Active, "relay"),
+                (S::Disabled, "admin:alice"),
+                (S::WipePending, "admin:alice"),
+                (S::Wiped, "device"),
+            ]
+        );
+        // The deny list survives a restart.
+        let deny2 = Arc::new(DenyList::new());
+        let reg2 = Registry::new(store, Arc::new(clock), deny2.clone());
+        reg2.load_deny_list().unwrap();
+        assert!(deny2.is_denied(&id.fingerprint, "TAB-0001"));
+    }
+}

@@ -1,0 +1,213 @@
+//! The submission pipeline: from the bytes of a `POST /v1/envelopes` to a stored
+//! envelope and a signed receipt. No sockets here; the HTTP layer calls [`submit`] on a
+//! blocking thread.
+//!
+//! Order: parse → header device ID = certificate CN → device active → `created_at` in
+//! the window → deduplicate by envelope ID → verify the signature with the
+//! certificate's key → open with the key ring (keys past `not_after` excluded) → decode
+//! and re-validate every field → store the **sealed** bytes durably → receipt.
+//! Nothing is stored unless every step passed.
+
+use hyper::StatusCode;
+use shinsei_protocol::{
+    envelope::{Envelope, EnvelopeError},
+    keys::{KeyId, RelayKeyRing, RelaySecretKey},
+    receipt::{envelope_digest, Receipt, ReceiptStatus},
+};
+use shinsei_provisioning::layout::HpkeKeyRing;
+
+use crate::{
+    core::RelayCore,
+    error::ApiError,
+    identity::DeviceIdentity,
+    registry::{DeviceRecord, DeviceState},
+    store::{EnvelopeMeta, InsertOutcome},
+};
+
+/// An accepted submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The receipt bytes (protocol receipt v1).
+    pub receipt: Vec<u8>,
+    /// `true` if the envelope had been stored before (the same receipt is returned).
+    pub duplicate: bool,
+}
+
+/// The key ring as seen at one instant: keys past their `not_after` do not open.
+struct RingAt<'a> {
+    ring: &'a HpkeKeyRing,
+    now: u64,
+}
+
+impl RelayKeyRing for RingAt<'_> {
+    fn secret_key(&self, key_id: &KeyId) -> Option<&RelaySecretKey> {
+        self.ring.secret_key_at(key_id, self.now)
+    }
+}
+
+fn forbidden(code: &'static str, msg: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, code, msg)
+}
+
+/// The refusal for a device that may not do what it asked, if any.
+pub fn state_refusal(r: &DeviceRecord, allowed: &[DeviceState]) -> Option<ApiError> {
+    if allowed.contains(&r.state) {
+        return None;
+    }
+    Some(match r.state {
+        DeviceState::Active => forbidden("device_active", "not allowed while the device is active"),
+        DeviceState::Disabled => forbidden("device_disabled", "the device is disabled"),
+        DeviceState::WipePending => forbidden(
+            "wipe_pending",
+            "the device must wipe itself (POST /v1/wipe-confirm)",
+        ),
+        DeviceState::Wiped => forbidden("device_wiped", "the device has been wiped"),
+        DeviceState::Revoked => forbidden("device_revoked", "the device has been revoked"),
+    })
+}
+
+fn unprocessable(code: &'static str, msg: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, msg)
+}
+
+fn envelope_refusal(e: &EnvelopeError) -> ApiError {
+    match e {
+        EnvelopeError::TooLarge => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "envelope too large",
+        ),
+        EnvelopeError::BadSignature => unprocessable(
+            "bad_signature",
+            "the signature does not verify with the client certificate's key",
+        ),
+        EnvelopeError::UnknownRelayKey(id) => unprocessable(
+            "unknown_relay_key",
+            format!("relay key {id} is unknown or retired"),
+        ),
+        EnvelopeError::Decrypt => unprocessable("decrypt_failed", "the ciphertext does not open"),
+        // The application error's text names the field rule, never a value.
+        EnvelopeError::Application(a) => unprocessable("invalid_application", a.to_string()),
+        other => ApiError::new(StatusCode::BAD_REQUEST, "malformed", other.to_string()),
+    }
+}
+
+fn replay_answer(
+    existing: &EnvelopeMeta,
+    device: &str,
+    digest: &[u8; 32],
+) -> Result<Accepted, ApiError> {
+    let same_bytes = existing
+        .digest_bytes()
+        .is_some_and(|d| shinsei_protocol::ct::eq(&d, digest));
+    if same_bytes && existing.device_id == device {
+        let receipt = existing
+            .receipt_bytes()
+            .ok_or_else(|| ApiError::internal("stored receipt is not hex"))?;
+        return Ok(Accepted {
+            receipt,
+            duplicate: true,
+        });
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "duplicate_conflict",
+        "an envelope with this ID and different bytes was already accepted",
+    ))
+}
+
+/// Runs the pipeline for one envelope from `device`.
+pub fn submit(
+    core: &RelayCore,
+    device: &DeviceIdentity,
+    body: &[u8],
+) -> Result<Accepted, ApiError> {
+    let limit = core.config.limits.max_envelope_bytes;
+    if body.len() > limit {
+        return Err(ApiError::too_large(limit));
+    }
+    let env = Envelope::parse(body).map_err(|e| envelope_refusal(&e))?;
+    let h = env.header();
+    let id = h.envelope_id;
+    if h.device_id != device.device_id {
+        return Err(forbidden(
+            "device_mismatch",
+            "the envelope names another device than the client certificate",
+        ));
+    }
+    let rec = core.registry.contact(device)?;
+    if let Some(e) = state_refusal(&rec, &[DeviceState::Active]) {
+        return Err(e);
+    }
+    let now = core.clock.now();
+    let w = &core.config.clock;
+    if h.created_at > now.saturating_add(w.max_future_secs) {
+        return Err(unprocessable(
+            "clock_skew",
+            format!(
+                "created_at is more than {} s in the future",
+                w.max_future_secs
+            ),
+        ));
+    }
+    if h.created_at.saturating_add(w.max_age_secs) < now {
+        return Err(unprocessable(
+            "clock_skew",
+            format!("created_at is more than {} s in the past", w.max_age_secs),
+        ));
+    }
+    let digest = envelope_digest(body);
+    if let Some(existing) = core.store.envelope_meta(&id)? {
+        return replay_answer(&existing, device.device_id.as_str(), &digest);
+    }
+    let verified = env
+        .verify(&device.verifying_key)
+        .map_err(|e| envelope_refusal(&e))?;
+    {
+        let ring = core.key_ring();
+        // The application zeroizes itself when dropped at the end of this block.
+        let _app = verified
+            .open(&RingAt { ring: &ring, now })
+            .map_err(|e| envelope_refusal(&e))?;
+    }
+    if core.store.envelope_count() >= core.config.limits.max_stored_envelopes {
+        return Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "storage_full",
+            "the relay holds the most envelopes it may; retry later",
+        ));
+    }
+    let receipt = Receipt {
+        status: ReceiptStatus::Accepted,
+        envelope_id: id,
+        envelope_sha256: digest,
+        received_at: now,
+    }
+    .sign(core.receipt_key())
+    .map_err(ApiError::internal)?;
+    let meta = EnvelopeMeta {
+        device_id: device.device_id.as_str().to_owned(),
+        digest: hex::encode(digest),
+        receipt: hex::encode(&receipt),
+        received_at: now,
+        device_key: hex::encode(device.verifying_key.as_bytes()),
+        forwarded: false,
+    };
+    match core
+        .store
+        .insert_envelope(&id, &meta, verified.as_bytes())?
+    {
+        InsertOutcome::Inserted => {
+            tracing::info!(envelope_id = %id, device_id = %device.device_id, "envelope accepted");
+            core.forward_wakeup.notify_one();
+            Ok(Accepted {
+                receipt,
+                duplicate: false,
+            })
+        }
+        // A concurrent submission of the same ID won the race.
+        InsertOutcome::Existing(existing) => {
+            replay_answer(&existing, device.device_id.as_str(), &digest)
+        }
+    }
+}

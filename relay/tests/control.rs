@@ -1,0 +1,259 @@
+//! Device control over real TLS: long-polled status, disable reaching a waiting tablet,
+//! the wipe flow, the admin API and its audit log, device audit uploads.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disable_reaches_a_long_polling_device() {
+    let env = Env::new();
+    let relay = env.start_default().await;
+    let t = tablet(&env.pki, "TAB-0001");
+    let adm = client(&env.pki.root, Some(&admin(&env.pki, "alice")), false);
+    for h2 in [false, true] {
+        let c = client(&env.pki.root, Some(&t.ident), h2);
+        let v: Value = c
+            .get(url(relay.device_addr, "/v1/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let version = v["version"].as_u64().unwrap();
+        assert!(v["server_time"].as_u64().unwrap() > 1_700_000_000);
+
+        // Long-poll for up to 30 s; the admin disables the device after 300 ms.
+        let u = url(
+            relay.device_addr,
+            &format!("/v1/status?wait=30&since={version}"),
+        );
+        let poll = tokio::spawn(async move {
+            let t0 = Instant::now();
+            let v: Value = c.get(u).send().await.unwrap().json().await.unwrap();
+            (v, t0.elapsed())
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            relay
+                .core()
+                .metrics
+                .long_polls_open
+                .load(std::sync::atomic::Ordering::SeqCst),
+            1
+        );
+        let action = if h2 { "enable" } else { "disable" };
+        let t_cmd = Instant::now();
+        let (s, _) = admin_post(&adm, relay.admin_addr, "TAB-0001", action).await;
+        assert_eq!(s, 200);
+        let (v, waited) = poll.await.unwrap();
+        let expect = if h2 { "active" } else { "disabled" };
+        assert_eq!(v["state"], expect);
+        assert_eq!(v["version"].as_u64().unwrap(), version + 1);
+        // Well before the long-poll's own 30 s timeout.
+        assert!(waited < Duration::from_secs(25), "{waited:?}");
+        eprintln!(
+            "state change reached the tablet {:?} after the admin command",
+            t_cmd.elapsed()
+        );
+    }
+    // A long-poll with nothing new returns at its timeout with the same version.
+    let c = client(&env.pki.root, Some(&t.ident), false);
+    let v: Value = c
+        .get(url(relay.device_addr, "/v1/status?wait=1&since=3"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["version"], 3);
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wipe_flow_and_admin_audit() {
+    let env = Env::new();
+    let relay = env.start_default().await;
+    let t = tablet(&env.pki, "TAB-0002");
+    let alice = client(&env.pki.root, Some(&admin(&env.pki, "alice")), false);
+    let c = client(&env.pki.root, Some(&t.ident), false);
+    let r = c
+        .get(url(relay.device_addr, "/v1/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Audit upload while active.
+    let body = serde_json::json!({"entries":[
+        {"seq":1,"at":1_750_000_000u64,"event":"login","staff":"S001"},
+        {"seq":2,"at":1_750_000_100u64,"event":"submit","ok":true},
+    ]});
+    let r = c
+        .post(url(relay.device_addr, "/v1/audit"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["acked_through"], 2);
+    assert_eq!(
+        relay.core().store.device_audit("TAB-0002").unwrap().len(),
+        2
+    );
+
+    let (s, v) = admin_post(&alice, relay.admin_addr, "TAB-0002", "wipe").await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("wipe_pending")));
+
+    // wipe_pending: status yes, submissions and audit no.
+    let v: Value = c
+        .get(url(relay.device_addr, "/v1/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["state"], "wipe_pending");
+    let (_, e) = t.seal(&env.pki, &standard_app(), now());
+    let (s, b) = post_envelope(&c, relay.device_addr, e).await.unwrap();
+    assert_eq!((s, error_code(&b).as_str()), (403, "wipe_pending"));
+    let r = c
+        .post(url(relay.device_addr, "/v1/audit"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // Confirm: wiped, then refused at the TLS layer.
+    let r = c
+        .post(url(relay.device_addr, "/v1/wipe-confirm"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["state"], "wiped");
+    let fresh = client(&env.pki.root, Some(&t.ident), false);
+    assert!(fresh
+        .get(url(relay.device_addr, "/v1/status"))
+        .send()
+        .await
+        .is_err());
+    let (s, v) = admin_post(&alice, relay.admin_addr, "TAB-0002", "enable").await;
+    assert_eq!((s, v["error"].as_str()), (409, Some("invalid_transition")));
+
+    // A device never seen can be disabled ahead of time; bad IDs are refused.
+    let (s, v) = admin_post(&alice, relay.admin_addr, "TAB-0099", "disable").await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("disabled")));
+    let (s, _) = admin_post(&alice, relay.admin_addr, "tab_0099", "disable").await;
+    assert_eq!(s, 400);
+    let (s, _) = admin_post(&alice, relay.admin_addr, "TAB-0099", "explode").await;
+    assert_eq!(s, 404);
+
+    // Device list with history.
+    let v: Value = alice
+        .get(url(relay.admin_addr, "/admin/v1/devices"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let devs = v["devices"].as_array().unwrap();
+    let d = devs.iter().find(|d| d["device_id"] == "TAB-0002").unwrap();
+    assert_eq!(d["state"], "wiped");
+    let states: Vec<&str> = d["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["active", "wipe_pending", "wiped"]);
+    assert_eq!(d["history"][1]["by"], "admin:alice");
+    assert_eq!(d["history"][2]["by"], "device");
+    assert!(d["updated_at"].as_u64().unwrap() > 1_700_000_000);
+
+    // The admin audit log: who, what, when.
+    let v: Value = alice
+        .get(url(relay.admin_addr, "/admin/v1/audit"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = v["entries"].as_array().unwrap();
+    let actions: Vec<(&str, &str, Option<&str>)> = entries
+        .iter()
+        .map(|e| {
+            assert!(e["at"].as_u64().unwrap() > 1_700_000_000);
+            (
+                e["admin"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+                e["device_id"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("alice", "wipe", Some("TAB-0002")),
+            ("alice", "enable (refused)", Some("TAB-0002")),
+            ("alice", "disable", Some("TAB-0099")),
+            ("alice", "list_devices", None),
+            ("alice", "read_audit", None),
+        ]
+    );
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_client_of_provisioning_talks_to_the_relay() {
+    // `shinsei-provision device …` uses provisioning::fleet::AdminClient: the contract
+    // end to end (relay certificate for 127.0.0.1, so no resolver is needed).
+    use shinsei_protocol::device::DeviceId;
+    use shinsei_provisioning::fleet::{audit_table, devices_table, AdminClient, DeviceAction};
+    let env = Env::for_host("127.0.0.1");
+    let relay = env.start_default().await;
+    admin(&env.pki, "alice");
+    let base = format!("https://127.0.0.1:{}", relay.admin_addr.port());
+    let l = env.pki.layout.clone();
+    let (list, state, audit, refused) = tokio::task::spawn_blocking(move || {
+        let c = AdminClient::from_pki(&l, Some("alice"), Some(&base)).unwrap();
+        let id = DeviceId::parse("TAB-0042").unwrap();
+        let state = c.device_action(&id, DeviceAction::Wipe).unwrap();
+        let refused = c.device_action(&id, DeviceAction::Disable).unwrap_err();
+        (
+            c.list_devices().unwrap(),
+            state,
+            c.audit().unwrap(),
+            refused,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (state.device_id.as_str(), state.state.as_str()),
+        ("TAB-0042", "wipe_pending")
+    );
+    assert!(
+        refused.to_string().contains("invalid_transition"),
+        "{refused}"
+    );
+    assert_eq!(list.devices.len(), 1);
+    assert_eq!(list.devices[0].history.len(), 2);
+    assert!(devices_table(&list).contains("wipe_pending"));
+    assert_eq!(audit.entries[0].action, "wipe");
+    assert_eq!(audit.entries[0].device_id.as_deref(), Some("TAB-0042"));
+    assert!(audit_table(&audit).contains("alice"));
+    relay.shutdown().await;
+}

@@ -1,0 +1,350 @@
+//! Forwarding and retention: the spool layout, retry after upstream failures with
+//! exactly-once delivery, and the purge deleting records on time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use common::*;
+use serde_json::Value;
+use shinsei_protocol::envelope::EnvelopeId;
+use shinsei_relay::{
+    clock::ManualClock,
+    forward::{Delivery, SpoolUpstream, Upstream, UpstreamError},
+    retention, RelayOptions,
+};
+
+async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spool_holds_exactly_the_permitted_fields() {
+    let env = Env::new();
+    let relay = env.start_default().await;
+    let t = tablet(&env.pki, "TAB-0001");
+    let c = client(&env.pki.root, Some(&t.ident), false);
+    let (ide, express) = t.seal(&env.pki, &express_app(), now());
+    let (ids, standard) = t.seal(&env.pki, &standard_app(), now());
+    for b in [express, standard] {
+        assert_eq!(
+            post_envelope(&c, relay.device_addr, b).await.unwrap().0,
+            200
+        );
+    }
+    let store = relay.core().store.clone();
+    wait_for("forwarding", || {
+        store
+            .pending_forward(10)
+            .map(|p| p.is_empty())
+            .unwrap_or(false)
+    })
+    .await;
+    let photo = photo();
+    for (id, profile) in [(ide, "express"), (ids, "standard")] {
+        let dir = env.spool().join(id.to_hex());
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["application.json", "photo.jpg"]);
+        assert_eq!(
+            std::fs::read(dir.join("photo.jpg")).unwrap(),
+            photo.as_bytes()
+        );
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("application.json")).unwrap()).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        let mut want = vec![
+            "application_id",
+            "braille",
+            "e_certificate",
+            "profile",
+            "received_at",
+        ];
+        if profile == "express" {
+            want.push("pins");
+            want.sort();
+            let mut pk: Vec<&str> = v["pins"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            pk.sort();
+            assert_eq!(
+                pk,
+                [
+                    "card_info",
+                    "resident_registry",
+                    "signature_password",
+                    "user_certificate"
+                ]
+            );
+            assert_eq!(v["pins"]["signature_password"], "ABC123");
+            assert_eq!(v["pins"]["card_info"], "3333");
+            assert_eq!(v["e_certificate"], false);
+            assert_eq!(v["braille"], true);
+        } else {
+            assert_eq!(v["e_certificate"], true);
+            assert_eq!(v["braille"], false);
+        }
+        assert_eq!(keys, want);
+        assert_eq!(v["application_id"], APP_ID);
+        assert_eq!(v["profile"], profile);
+        // Forwarded: the sealed bytes are gone from the store, the receipt stays.
+        assert!(store.sealed_envelope(&id).unwrap().is_none());
+        let m = store.envelope_meta(&id).unwrap().unwrap();
+        assert!(m.forwarded);
+    }
+    // No temporary directories left behind.
+    let entries: Vec<_> = std::fs::read_dir(env.spool()).unwrap().collect();
+    assert_eq!(entries.len(), 2);
+    relay.shutdown().await;
+}
+
+/// Fails the first `fail` deliveries, then delegates to a spool; counts deliveries.
+struct Flaky {
+    spool: SpoolUpstream,
+    fail: AtomicUsize,
+    attempts: AtomicUsize,
+    delivered: Mutex<HashMap<EnvelopeId, usize>>,
+}
+
+impl Upstream for Flaky {
+    fn deliver(&self, d: &Delivery<'_>) -> Result<(), UpstreamError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        if self
+            .fail
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(UpstreamError("J-LIS unavailable (test)".into()));
+        }
+        self.spool.deliver(d)?;
+        *self
+            .delivered
+            .lock()
+            .unwrap()
+            .entry(d.envelope_id)
+            .or_insert(0) += 1;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_retries_after_failures_and_delivers_once() {
+    let env = Env::new();
+    let flaky = Arc::new(Flaky {
+        spool: SpoolUpstream::new(env.spool()).unwrap(),
+        fail: AtomicUsize::new(3),
+        attempts: AtomicUsize::new(0),
+        delivered: Mutex::new(HashMap::new()),
+    });
+    let relay = env
+        .start(
+            env.config(),
+            RelayOptions {
+                upstream: Some(flaky.clone()),
+                ..RelayOptions::default()
+            },
+        )
+        .await;
+    let t = tablet(&env.pki, "TAB-0002");
+    let c = client(&env.pki.root, Some(&t.ident), false);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (id, b) = t.seal(&env.pki, &standard_app(), now());
+        assert_eq!(
+            post_envelope(&c, relay.device_addr, b.clone())
+                .await
+                .unwrap()
+                .0,
+            200
+        );
+        // A replay never causes a second delivery.
+        assert_eq!(
+            post_envelope(&c, relay.device_addr, b).await.unwrap().0,
+            200
+        );
+        ids.push(id);
+    }
+    let store = relay.core().store.clone();
+    wait_for("all delivered", || {
+        store
+            .pending_forward(10)
+            .map(|p| p.is_empty())
+            .unwrap_or(false)
+    })
+    .await;
+    // Give the forwarder a few more passes to show it does not deliver again.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let delivered = flaky.delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 3);
+    for id in &ids {
+        assert_eq!(delivered.get(id), Some(&1), "{id}");
+        assert!(env
+            .spool()
+            .join(id.to_hex())
+            .join("application.json")
+            .exists());
+    }
+    assert!(flaky.attempts.load(Ordering::SeqCst) >= 6);
+    let m = &relay.core().metrics;
+    assert_eq!(m.forwarded.load(Ordering::Relaxed), 3);
+    assert_eq!(m.forward_failures.load(Ordering::Relaxed), 3);
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_survives_a_restart() {
+    // Accepted while the upstream is down, relay restarted, delivered afterwards.
+    let env = Env::new();
+    let down = Arc::new(Flaky {
+        spool: SpoolUpstream::new(env.spool()).unwrap(),
+        fail: AtomicUsize::new(usize::MAX),
+        attempts: AtomicUsize::new(0),
+        delivered: Mutex::new(HashMap::new()),
+    });
+    let relay = env
+        .start(
+            env.config(),
+            RelayOptions {
+                upstream: Some(down.clone()),
+                ..RelayOptions::default()
+            },
+        )
+        .await;
+    let t = tablet(&env.pki, "TAB-0003");
+    let c = client(&env.pki.root, Some(&t.ident), false);
+    let (id, b) = t.seal(&env.pki, &standard_app(), now());
+    assert_eq!(
+        post_envelope(&c, relay.device_addr, b).await.unwrap().0,
+        200
+    );
+    wait_for("a failed attempt", || {
+        down.attempts.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    relay.shutdown().await;
+    drop(c);
+
+    let relay = env.start_default().await;
+    let store = relay.core().store.clone();
+    wait_for("delivery after restart", || {
+        store
+            .pending_forward(10)
+            .map(|p| p.is_empty())
+            .unwrap_or(false)
+    })
+    .await;
+    assert!(env.spool().join(id.to_hex()).join("photo.jpg").exists());
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_purge_deletes_on_time() {
+    let env = Env::new();
+    let start = now();
+    let clock = ManualClock::new(start);
+    let mut cfg = env.config();
+    cfg.retention.retention_secs = 3 * 86_400;
+    cfg.retention.purge_interval_secs = 60;
+    let relay = env
+        .start(cfg, opts_with_clock(Arc::new(clock.clone())))
+        .await;
+    let core = relay.core().clone();
+    let t = tablet(&env.pki, "TAB-0004");
+    let c = client(&env.pki.root, Some(&t.ident), false);
+
+    // Two envelopes a day apart, each checked before and at its own deadline.
+    let (id1, b1) = t.seal(&env.pki, &standard_app(), start);
+    assert_eq!(
+        post_envelope(&c, relay.device_addr, b1.clone())
+            .await
+            .unwrap()
+            .0,
+        200
+    );
+    let store = core.store.clone();
+    wait_for("forwarding", || {
+        store
+            .pending_forward(10)
+            .map(|p| p.is_empty())
+            .unwrap_or(false)
+    })
+    .await;
+    clock.advance(86_400);
+    let t2 = now() + 86_400;
+    let (id2, b2) = t.seal(&env.pki, &standard_app(), t2);
+    assert_eq!(
+        post_envelope(&c, relay.device_addr, b2).await.unwrap().0,
+        200
+    );
+    let audit = serde_json::json!({"entries":[{"seq":1,"at":start,"event":"login"}]});
+    let r = c
+        .post(url(relay.device_addr, "/v1/audit"))
+        .json(&audit)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(env.spool().join(id1.to_hex()).exists());
+
+    // Just before the first deadline (minus one purge interval): nothing goes.
+    clock.set(start + 3 * 86_400 - 61);
+    let r = retention::purge(&core).unwrap();
+    assert_eq!(r.envelopes, 0);
+    assert!(store.envelope_meta(&id1).unwrap().is_some());
+
+    // At the deadline (a purge interval early at most): the first record, its receipt,
+    // its idempotency entry and its spool copy are gone.
+    clock.set(start + 3 * 86_400);
+    let r = retention::purge(&core).unwrap();
+    assert_eq!(r.envelopes, 1);
+    assert!(store.envelope_meta(&id1).unwrap().is_none());
+    assert!(!env.spool().join(id1.to_hex()).exists());
+    assert!(store.envelope_meta(&id2).unwrap().is_some());
+    assert_eq!(store.envelope_count(), 1);
+
+    // A day later the second one (forwarded or not) and the device audit entry go too.
+    clock.set(start + 4 * 86_400);
+    let r = retention::purge(&core).unwrap();
+    assert_eq!(r.envelopes, 1);
+    assert_eq!(r.device_audit, 1);
+    assert_eq!(store.envelope_count(), 0);
+    assert!(store.pending_forward(10).unwrap().is_empty());
+    assert!(store.sealed_envelope(&id2).unwrap().is_none());
+    // A replay after the purge is outside the clock window now.
+    let (s, b) = post_envelope(&c, relay.device_addr, b1).await.unwrap();
+    assert_eq!((s, error_code(&b).as_str()), (422, "clock_skew"));
+    relay.shutdown().await;
+}
+
+#[test]
+fn retention_above_seven_days_is_refused_at_start() {
+    let env = Env::new();
+    let mut cfg = env.config();
+    cfg.retention.retention_secs = 7 * 86_400 + 1;
+    assert!(matches!(
+        shinsei_relay::Relay::new(cfg, RelayOptions::default()),
+        Err(shinsei_relay::StartError::Config(_))
+    ));
+}
