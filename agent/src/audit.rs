@@ -219,7 +219,10 @@ impl AuditLog {
             }
             let mac = mac_of(&self.key, e)?;
             if !shinsei_protocol::ct::eq(e.mac.as_bytes(), hex::encode(mac).as_bytes()) {
-                return Err(AgentError::AuditBroken(format!("entry {} was modified", e.seq)));
+                return Err(AgentError::AuditBroken(format!(
+                    "entry {} was modified",
+                    e.seq
+                )));
             }
             prev = Mark { seq: e.seq, mac };
         }
@@ -306,12 +309,20 @@ mod tests {
         rewrite(&l, |v| {
             v.remove(1);
         });
-        assert!(l.verify().unwrap_err().to_string().contains("removed or reordered"));
+        assert!(l
+            .verify()
+            .unwrap_err()
+            .to_string()
+            .contains("removed or reordered"));
         let (_d2, l2) = log_with(5);
         rewrite(&l2, |v| {
             v.pop();
         });
-        assert!(l2.verify().unwrap_err().to_string().contains("entries removed"));
+        assert!(l2
+            .verify()
+            .unwrap_err()
+            .to_string()
+            .contains("entries removed"));
     }
 
     #[test]

@@ -19,10 +19,19 @@ use crate::runtime::{self, Agent, SubmitOutcome};
 use crate::{demo, enroll, photo_input, qr};
 
 #[derive(Parser, Debug)]
-#[command(name = "shinsei-agent", version, about = "マイナンバーカード申請補助端末エージェント / shinsei tablet agent")]
+#[command(
+    name = "shinsei-agent",
+    version,
+    about = "マイナンバーカード申請補助端末エージェント / shinsei tablet agent"
+)]
 pub struct Cli {
     /// Data directory (keys, outbox, audit log). Env: SHINSEI_AGENT_DATA.
-    #[arg(long, global = true, env = "SHINSEI_AGENT_DATA", default_value = "/var/lib/shinsei-agent")]
+    #[arg(
+        long,
+        global = true,
+        env = "SHINSEI_AGENT_DATA",
+        default_value = "/var/lib/shinsei-agent"
+    )]
     pub data_dir: PathBuf,
     /// IP address and port the relay's host name resolves to (when there is no DNS
     /// entry). The certificate is still checked against the bundle's host name.
@@ -163,10 +172,15 @@ fn clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock::from_env())
 }
 
-fn read_line(lines: &mut impl Iterator<Item = std::io::Result<String>>, what: &str) -> Result<Zeroizing<String>> {
+fn read_line(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    what: &str,
+) -> Result<Zeroizing<String>> {
     match lines.next() {
         Some(Ok(l)) => Ok(Zeroizing::new(l.trim_end_matches(['\r', '\n']).to_string())),
-        _ => Err(AgentError::Input(format!("標準入力に{what}がありません / missing {what} on standard input"))),
+        _ => Err(AgentError::Input(format!(
+            "標準入力に{what}がありません / missing {what} on standard input"
+        ))),
     }
 }
 
@@ -199,14 +213,23 @@ pub fn run(cli: Cli) -> Result<()> {
             root_ca,
             out: csr_out,
             bundle,
-        } => enroll_cmd(&cli.data_dir, device_id.as_deref(), root_ca.as_deref(), csr_out.as_deref(), bundle.as_deref()),
+        } => enroll_cmd(
+            &cli.data_dir,
+            device_id.as_deref(),
+            root_ca.as_deref(),
+            csr_out.as_deref(),
+            bundle.as_deref(),
+        ),
         Command::StaffList {
             action: StaffListAction::Install { file },
         } => {
             let bytes = std::fs::read(file).map_err(|e| AgentError::file(file, e))?;
             let list = enroll::install_staff_list(&cli.data_dir, &bytes, clock().now())
                 .map_err(|e| AgentError::Enroll(e.to_string()))?;
-            out(&format!("職員リストを登録しました / staff list installed: {} entries", list.entries.len()));
+            out(&format!(
+                "職員リストを登録しました / staff list installed: {} entries",
+                list.entries.len()
+            ));
             Ok(())
         }
         Command::Submit {
@@ -230,22 +253,37 @@ pub fn run(cli: Cli) -> Result<()> {
             drop(password);
             let id = match (qr_image, application_id) {
                 (Some(f), _) => qr::decode_file(f).map_err(|e| AgentError::Input(e.to_string()))?,
-                (None, Some(s)) => ApplicationId::parse(s.as_bytes()).map_err(|e| AgentError::Input(e.to_string()))?,
-                (None, None) => return Err(AgentError::Input("QR image or application ID required".into())),
+                (None, Some(s)) => ApplicationId::parse(s.as_bytes())
+                    .map_err(|e| AgentError::Input(e.to_string()))?,
+                (None, None) => {
+                    return Err(AgentError::Input(
+                        "QR image or application ID required".into(),
+                    ))
+                }
             };
             agent.record_scan(&session, id.as_bytes());
-            let photo = photo_input::photo_from_file(photo).map_err(|e| AgentError::Input(e.to_string()))?;
+            let photo = photo_input::photo_from_file(photo)
+                .map_err(|e| AgentError::Input(e.to_string()))?;
             agent.record_capture(&session);
-            let cw = if *e_cert == YesNo::Yes { CertificateWish::Yes } else { CertificateWish::No };
-            let bw = if *braille == YesNo::Yes { BrailleWish::Yes } else { BrailleWish::No };
+            let cw = if *e_cert == YesNo::Yes {
+                CertificateWish::Yes
+            } else {
+                CertificateWish::No
+            };
+            let bw = if *braille == YesNo::Yes {
+                BrailleWish::Yes
+            } else {
+                BrailleWish::No
+            };
             let masked = id.masked();
             let app = if *express {
                 let sig = read_line(&mut lines, "署名用パスワード / signature password")?;
                 let a = read_line(&mut lines, "利用者証明用暗証番号 / user-certificate PIN")?;
                 let b = read_line(&mut lines, "住民基本台帳用暗証番号 / resident-registry PIN")?;
                 let c = read_line(&mut lines, "券面事項入力補助用暗証番号 / card-info PIN")?;
-                let pins = ExpressPins::new(sig.as_bytes(), a.as_bytes(), b.as_bytes(), c.as_bytes())
-                    .map_err(|e| AgentError::Input(e.to_string()))?;
+                let pins =
+                    ExpressPins::new(sig.as_bytes(), a.as_bytes(), b.as_bytes(), c.as_bytes())
+                        .map_err(|e| AgentError::Input(e.to_string()))?;
                 Application::express(id, photo, cw, bw, pins)
             } else {
                 Application::standard(id, photo, cw, bw)
@@ -253,11 +291,17 @@ pub fn run(cli: Cli) -> Result<()> {
             let r = agent.submit(&mut session, app);
             agent.logout(&mut session);
             match r {
-                Ok(SubmitOutcome::Delivered { envelope_id, received_at }) => {
+                Ok(SubmitOutcome::Delivered {
+                    envelope_id,
+                    received_at,
+                }) => {
                     out(&format!("送信しました / delivered: {masked} envelope {envelope_id} at {received_at}"));
                     Ok(())
                 }
-                Ok(SubmitOutcome::Queued { envelope_id, reason }) => {
+                Ok(SubmitOutcome::Queued {
+                    envelope_id,
+                    reason,
+                }) => {
                     out(&format!(
                         "送信待ちに保存しました。自動で送信します / queued, will send automatically: {masked} envelope {envelope_id} ({reason}); outbox {}",
                         agent.outbox().len()
@@ -281,7 +325,12 @@ pub fn run(cli: Cli) -> Result<()> {
                 out(&format!("端末 / device: {} ({})", s.device_id, s.profile));
                 out(&format!("状態 / state: {}", s.state));
                 out(&format!("送信待ち / outbox: {}", s.outbox));
-                out(&format!("最終接続 / last check-in: {}", s.last_checkin.map(|t| t.to_string()).unwrap_or_else(|| "-".into())));
+                out(&format!(
+                    "最終接続 / last check-in: {}",
+                    s.last_checkin
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "-".into())
+                ));
                 out(&format!("オフライン期限 / offline lease: {}", s.lease));
                 out(&format!("中継サーバー / relay: {}", s.relay));
             }
@@ -293,7 +342,13 @@ pub fn run(cli: Cli) -> Result<()> {
                 OutboxAction::List => {
                     let (entries, corrupt) = agent.outbox().entries()?;
                     for e in entries {
-                        out(&format!("{} created {} attempts {} {}", e.id, e.created_at, e.attempts, e.last_error.unwrap_or_default()));
+                        out(&format!(
+                            "{} created {} attempts {} {}",
+                            e.id,
+                            e.created_at,
+                            e.attempts,
+                            e.last_error.unwrap_or_default()
+                        ));
                     }
                     for c in corrupt {
                         out(&format!("{c} CORRUPT"));
@@ -313,7 +368,9 @@ pub fn run(cli: Cli) -> Result<()> {
                                 out(&format!("期限切れで破棄 / expired and destroyed: {id}"));
                             }
                             if r.pending > 0 {
-                                return Err(AgentError::RelayUnreachable(r.last_error.unwrap_or_default()));
+                                return Err(AgentError::RelayUnreachable(
+                                    r.last_error.unwrap_or_default(),
+                                ));
                             }
                             Ok(())
                         }
@@ -328,19 +385,24 @@ pub fn run(cli: Cli) -> Result<()> {
             match action {
                 AuditAction::Verify => {
                     let n = log.verify()?;
-                    out(&format!("監査ログは正常です / audit log intact: {n} entries"));
+                    out(&format!(
+                        "監査ログは正常です / audit log intact: {n} entries"
+                    ));
                     Ok(())
                 }
                 AuditAction::Show => {
                     for e in log.entries()? {
-                        out(&serde_json::to_string(&e).map_err(|e| AgentError::Internal(e.to_string()))?);
+                        out(&serde_json::to_string(&e)
+                            .map_err(|e| AgentError::Internal(e.to_string()))?);
                     }
                     Ok(())
                 }
                 AuditAction::Ship => {
                     let agent = open_agent(&cli)?;
                     let n = agent.ship_audit()?;
-                    out(&format!("監査ログを送信しました / shipped and pruned {n} entries"));
+                    out(&format!(
+                        "監査ログを送信しました / shipped and pruned {n} entries"
+                    ));
                     Ok(())
                 }
             }
@@ -358,7 +420,9 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
             }
             if failed {
-                Err(AgentError::Input("one or more files had no application ID".into()))
+                Err(AgentError::Input(
+                    "one or more files had no application ID".into(),
+                ))
             } else {
                 Ok(())
             }
@@ -386,14 +450,20 @@ fn enroll_cmd(
             let csr = enroll::create_key_and_csr(data_dir, &id, &root_pem)
                 .map_err(|e| AgentError::Enroll(e.to_string()))?;
             crate::fsutil::write_atomic(csr_path, csr.as_bytes(), 0o644)?;
-            out(&format!("CSR を作成しました / CSR written: {} (device {id})", csr_path.display()));
+            out(&format!(
+                "CSR を作成しました / CSR written: {} (device {id})",
+                csr_path.display()
+            ));
             Ok(())
         }
         (None, _, _, Some(b)) => {
             let bytes = std::fs::read(b).map_err(|e| AgentError::file(b, e))?;
             let i = enroll::install_bundle(data_dir, &bytes, clock().now())
                 .map_err(|e| AgentError::Enroll(e.to_string()))?;
-            out(&format!("登録しました / enrolled: {} → {}", i.device_id, i.relay_url));
+            out(&format!(
+                "登録しました / enrolled: {} → {}",
+                i.device_id, i.relay_url
+            ));
             Ok(())
         }
         _ => Err(AgentError::Input(
@@ -407,7 +477,10 @@ fn run_daemon(cli: &Cli, for_secs: Option<u64>) -> Result<()> {
     let started = std::time::Instant::now();
     let mut failures = 0u32;
     let mut last_audit_ship = std::time::Instant::now() - Duration::from_secs(3600);
-    out(&format!("起動しました / running as {}", agent.enrollment().device_id));
+    out(&format!(
+        "起動しました / running as {}",
+        agent.enrollment().device_id
+    ));
     loop {
         if let Some(s) = for_secs {
             if started.elapsed() >= Duration::from_secs(s) {
@@ -428,7 +501,11 @@ fn run_daemon(cli: &Cli, for_secs: Option<u64>) -> Result<()> {
                     match agent.flush_outbox(false) {
                         Err(AgentError::Wiped) => return Err(after_wipe(&cli.data_dir, agent)),
                         Err(e) => tracing::warn!("outbox: {e}"),
-                        Ok(r) => tracing::info!(delivered = r.delivered.len(), pending = r.pending, "outbox"),
+                        Ok(r) => tracing::info!(
+                            delivered = r.delivered.len(),
+                            pending = r.pending,
+                            "outbox"
+                        ),
                     }
                 }
                 if last_audit_ship.elapsed() > Duration::from_secs(60) {

@@ -41,14 +41,20 @@ pub fn synthetic_photo_jpeg(seed: u32) -> Zeroizing<Vec<u8>> {
 pub fn run_protocol_demo() -> Result<Vec<String>> {
     let mut out = Vec::new();
     let relay = RelaySecretKey::generate();
-    let (_pkcs8, device) = SigningKey::generate().map_err(|e| AgentError::Internal(e.to_string()))?;
+    let (_pkcs8, device) =
+        SigningKey::generate().map_err(|e| AgentError::Internal(e.to_string()))?;
     let device_id = DeviceId::parse("TAB-DEMO").map_err(|e| AgentError::Internal(e.to_string()))?;
     let photo = photo_input::photo_from_jpeg(&synthetic_photo_jpeg(7))
         .map_err(|e| AgentError::Input(e.to_string()))?;
     let id = ApplicationId::parse(b"https://example.invalid/form?id=12345678901234567890123")
         .map_err(|e| AgentError::Input(e.to_string()))?;
     out.push(format!("申請書ID / application ID: {}", id.masked()));
-    out.push(format!("写真 / photo: {}x{} JPEG, {} bytes", photo.width(), photo.height(), photo.as_bytes().len()));
+    out.push(format!(
+        "写真 / photo: {}x{} JPEG, {} bytes",
+        photo.width(),
+        photo.height(),
+        photo.as_bytes().len()
+    ));
     let app = Application::standard(id, photo, CertificateWish::Yes, BrailleWish::No);
     let (eid, sealed) = envelope::seal(&app, &device_id, 1_767_225_600, relay.public(), &device)
         .map_err(|e| AgentError::Internal(e.to_string()))?;

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 pub enum AgentError {
     #[error("この端末は登録されていません。IT担当に連絡してください / this tablet is not enrolled: contact IT ({0})")]
     NotEnrolled(String),
-    #[error("この端末は消去済みです。再登録が必要です / this tablet was wiped and must be re-enrolled")]
+    #[error(
+        "この端末は消去済みです。再登録が必要です / this tablet was wiped and must be re-enrolled"
+    )]
     Wiped,
     #[error("この端末は停止されています。IT担当に連絡してください / this tablet is disabled: contact IT")]
     Disabled,

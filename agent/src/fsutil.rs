@@ -85,9 +85,9 @@ pub fn load_or_create_key(path: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>> {
     match fs::read(path) {
         Ok(b) => {
             let b = zeroize::Zeroizing::new(b);
-            let arr: [u8; 32] = b[..]
-                .try_into()
-                .map_err(|_| AgentError::Internal(format!("{} is not a 32-byte key", path.display())))?;
+            let arr: [u8; 32] = b[..].try_into().map_err(|_| {
+                AgentError::Internal(format!("{} is not a 32-byte key", path.display()))
+            })?;
             Ok(zeroize::Zeroizing::new(arr))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

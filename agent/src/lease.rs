@@ -93,9 +93,8 @@ impl LeaseFile {
     /// Loads the record, or starts one at `now` (first run after enrollment).
     pub fn load_or_start(&self, now: u64) -> Result<Lease> {
         match std::fs::read(&self.path) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-                AgentError::Internal(format!("lease record unreadable: {e}"))
-            }),
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| AgentError::Internal(format!("lease record unreadable: {e}"))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let l = Lease::new(now);
                 self.store(&l)?;
@@ -121,7 +120,12 @@ mod tests {
     #[test]
     fn locks_then_wipes() {
         let mut l = Lease::new(1000);
-        assert_eq!(l.verdict(LOCK, WIPE), LeaseVerdict::Ok { remaining_secs: LOCK });
+        assert_eq!(
+            l.verdict(LOCK, WIPE),
+            LeaseVerdict::Ok {
+                remaining_secs: LOCK
+            }
+        );
         l.observe(1000 + LOCK - 1, 0);
         assert!(matches!(l.verdict(LOCK, WIPE), LeaseVerdict::Ok { .. }));
         l.observe(1000 + LOCK, 0);

@@ -107,13 +107,19 @@ impl Outbox {
         let mut buf = ct.to_vec();
         let plain = self
             .key
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(&id.0), &mut buf)
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(&id.0),
+                &mut buf,
+            )
             .map_err(|_| corrupt())?;
         if plain.len() < 23 || plain[0] != RECORD_VERSION {
             return Err(corrupt());
         }
         let u64_at = |i: usize| -> Result<u64> {
-            Ok(u64::from_be_bytes(plain[i..i + 8].try_into().map_err(|_| corrupt())?))
+            Ok(u64::from_be_bytes(
+                plain[i..i + 8].try_into().map_err(|_| corrupt())?,
+            ))
         };
         let created_at = u64_at(1)?;
         let attempts = u32::from_be_bytes(plain[9..13].try_into().map_err(|_| corrupt())?);
@@ -231,7 +237,11 @@ mod tests {
         }
         for f in walk(d.path()) {
             let b = std::fs::read(&f).unwrap();
-            assert!(!b.windows(20).any(|w| w == b"MARKER-MARKER-MARKER"), "{}", f.display());
+            assert!(
+                !b.windows(20).any(|w| w == b"MARKER-MARKER-MARKER"),
+                "{}",
+                f.display()
+            );
         }
         fsutil::shred(&Outbox::key_path(d.path())).unwrap();
         let o = Outbox::open(d.path()).unwrap();

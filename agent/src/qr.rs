@@ -35,9 +35,8 @@ pub fn decode_luma(width: usize, height: usize, luma: &[u8]) -> Result<Applicati
         return Err(QrError::Image("buffer smaller than the image".into()));
     }
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let mut img = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
-            luma[y * width + x]
-        });
+        let mut img =
+            rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| luma[y * width + x]);
         let grids = img.detect_grids();
         if grids.is_empty() {
             return Err(QrError::NoCode);

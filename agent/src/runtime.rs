@@ -28,6 +28,16 @@ use crate::outbox::{Entry, Outbox};
 use crate::session::{Lockout, Session};
 use crate::transport::{PostOutcome, RelayClient, Status};
 
+/// Fault injection for end-to-end tests: `SHINSEI_TEST_CRASH_AT=sealed|received` makes
+/// the process abort (no destructors, like SIGKILL) at that point. It can only stop the
+/// agent, never change what it sends.
+fn crash_point(name: &str) {
+    if std::env::var("SHINSEI_TEST_CRASH_AT").as_deref() == Ok(name) {
+        tracing::error!(point = name, "SHINSEI_TEST_CRASH_AT: aborting");
+        std::process::abort();
+    }
+}
+
 /// Marker file left by a wipe; the agent refuses to start while it exists.
 pub const WIPED_MARKER: &str = "WIPED";
 
@@ -53,9 +63,15 @@ impl Default for LocalState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubmitOutcome {
     /// The relay's receipt verified; the outbox entry is gone.
-    Delivered { envelope_id: EnvelopeId, received_at: u64 },
+    Delivered {
+        envelope_id: EnvelopeId,
+        received_at: u64,
+    },
     /// Kept in the outbox; it will be sent automatically.
-    Queued { envelope_id: EnvelopeId, reason: String },
+    Queued {
+        envelope_id: EnvelopeId,
+        reason: String,
+    },
 }
 
 /// Result of one pass over the outbox.
@@ -108,7 +124,11 @@ pub fn is_wiped(data_dir: &Path) -> bool {
 
 impl Agent {
     /// Opens the agent. Refuses a wiped or unenrolled tablet.
-    pub fn open(data_dir: &Path, clock: Arc<dyn Clock>, relay_addr: Option<SocketAddr>) -> Result<Self> {
+    pub fn open(
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        relay_addr: Option<SocketAddr>,
+    ) -> Result<Self> {
         if is_wiped(data_dir) {
             return Err(AgentError::Wiped);
         }
@@ -304,6 +324,7 @@ impl Agent {
             last_error: None,
             envelope: bytes,
         })?;
+        crash_point("sealed");
         self.record(Event {
             staff: Some(session.staff_id()),
             envelope: Some(id.to_hex()),
@@ -416,6 +437,7 @@ impl Agent {
                 Ok(PostOutcome::Receipt(bytes)) => {
                     match Receipt::verify(&bytes, &self.en.receipt_public_key, &e.id, &e.envelope) {
                         Ok(r) => {
+                            crash_point("received");
                             self.outbox.remove(&e.id)?;
                             self.record(Event {
                                 envelope: Some(e.id.to_hex()),
@@ -434,7 +456,11 @@ impl Agent {
                         }
                     }
                 }
-                Ok(PostOutcome::Refused { status, code, message }) => {
+                Ok(PostOutcome::Refused {
+                    status,
+                    code,
+                    message,
+                }) => {
                     let why = format!("HTTP {status} {code} {message}");
                     self.record(Event {
                         envelope: Some(e.id.to_hex()),
@@ -511,7 +537,15 @@ impl Agent {
         // Ship what the audit log holds while the device key still exists.
         let _ = self.ship_audit();
         let confirmed = self.client.confirm_wipe().is_ok();
-        for f in ["audit.key", "audit.log", "audit.head", "audit.anchor", "lease.json", "lockout.json", "state.json"] {
+        for f in [
+            "audit.key",
+            "audit.log",
+            "audit.head",
+            "audit.anchor",
+            "lease.json",
+            "lockout.json",
+            "state.json",
+        ] {
             fsutil::shred(&d.join(f))?;
         }
         fsutil::shred_tree(&d.join(enroll::ENROLL_DIR))?;

@@ -105,7 +105,11 @@ impl Lockout {
             .ok()
             .and_then(|id| list.entry(&id).map(|_| ()))
             .is_some();
-        let key = if known { staff_id.to_string() } else { "*".to_string() };
+        let key = if known {
+            staff_id.to_string()
+        } else {
+            "*".to_string()
+        };
         let f = m.entry(key.clone()).or_default();
         if f.locked_until > now {
             return Err(AgentError::LockedOut(f.locked_until - now));
@@ -163,7 +167,11 @@ mod tests {
         assert!(s.check(698).is_ok());
         assert!(matches!(s.check(998), Err(AgentError::LoginRequired)));
         assert!(s.is_locked(998));
-        let mut t = Session { locked: false, last_activity: 0, ..s };
+        let mut t = Session {
+            locked: false,
+            last_activity: 0,
+            ..s
+        };
         t.logout();
         assert!(t.check(1).is_err());
     }

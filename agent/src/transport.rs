@@ -32,7 +32,11 @@ pub enum PostOutcome {
     /// 200 with receipt bytes.
     Receipt(Vec<u8>),
     /// The relay refused the envelope for good (4xx): code and message.
-    Refused { status: u16, code: String, message: String },
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
     /// Try again later (5xx, 429, 503).
     Retry(String),
 }
@@ -128,7 +132,10 @@ impl RelayClient {
             .send()
             .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
         if !r.status().is_success() {
-            return Err(AgentError::RelayRefused(format!("status: HTTP {}", r.status())));
+            return Err(AgentError::RelayRefused(format!(
+                "status: HTTP {}",
+                r.status()
+            )));
         }
         r.json::<Status>()
             .map_err(|e| AgentError::BadRelayAnswer(describe(&e)))
@@ -174,7 +181,10 @@ impl RelayClient {
         if r.status().is_success() {
             Ok(())
         } else {
-            Err(AgentError::RelayRefused(format!("wipe-confirm: HTTP {}", r.status())))
+            Err(AgentError::RelayRefused(format!(
+                "wipe-confirm: HTTP {}",
+                r.status()
+            )))
         }
     }
 
@@ -191,7 +201,10 @@ impl RelayClient {
             .send()
             .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
         if !r.status().is_success() {
-            return Err(AgentError::RelayRefused(format!("audit: HTTP {}", r.status())));
+            return Err(AgentError::RelayRefused(format!(
+                "audit: HTTP {}",
+                r.status()
+            )));
         }
         Ok(r.json::<Ack>()
             .map_err(|e| AgentError::BadRelayAnswer(describe(&e)))?

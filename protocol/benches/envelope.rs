@@ -53,7 +53,9 @@ fn bench(c: &mut Criterion) {
         )
     };
     let a = app();
-    let sealed = envelope::seal(&a, &device_id, 1, relay.public(), &device).expect("seal").1;
+    let sealed = envelope::seal(&a, &device_id, 1, relay.public(), &device)
+        .expect("seal")
+        .1;
 
     let mut g = c.benchmark_group(format!("envelope_{}kB", n / 1000));
     g.throughput(Throughput::Bytes(n as u64));

@@ -34,8 +34,7 @@ pub const MAX_ID_INPUT: usize = 1024;
 /// Plaintext format byte of v1.
 pub const PLAINTEXT_FORMAT_V1: u8 = 0x01;
 /// Longest encoded application, bytes.
-pub const MAX_ENCODED_LEN: usize =
-    26 + 1 + SIGNATURE_PASSWORD_MAX + 12 + 4 + MAX_PHOTO_BYTES;
+pub const MAX_ENCODED_LEN: usize = 26 + 1 + SIGNATURE_PASSWORD_MAX + 12 + 4 + MAX_PHOTO_BYTES;
 
 /// The 23-digit application ID printed as a QR code on the paper form.
 ///
@@ -53,7 +52,9 @@ pub enum ApplicationIdError {
     TooLong,
     #[error("application ID must be 23 digits, got {0} / 申請書IDは23桁です（{0}桁でした）")]
     WrongLength(usize),
-    #[error("application ID has a non-digit at position {0} / 申請書IDの{0}文字目が数字ではありません")]
+    #[error(
+        "application ID has a non-digit at position {0} / 申請書IDの{0}文字目が数字ではありません"
+    )]
     NonDigit(usize),
     #[error("{0} different 23-digit numbers found; cannot tell which is the ID / 23桁の番号が複数あります")]
     Ambiguous(usize),
@@ -459,7 +460,10 @@ mod tests {
         assert_eq!(ApplicationId::parse(two.as_bytes()), Err(E::Ambiguous(2)));
         assert_eq!(ApplicationId::parse(b"hello world"), Err(E::NotFound));
         let long_run = format!("id={}", "1".repeat(24));
-        assert_eq!(ApplicationId::parse(long_run.as_bytes()), Err(E::WrongLength(24)));
+        assert_eq!(
+            ApplicationId::parse(long_run.as_bytes()),
+            Err(E::WrongLength(24))
+        );
         assert_eq!(
             ApplicationId::parse("１２３４５６７８９０１２３４５６７８９０１２３".as_bytes()),
             Err(E::NotFound)

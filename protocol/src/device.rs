@@ -36,7 +36,10 @@ impl DeviceId {
             return Err(DeviceIdError::TooLong);
         }
         let up = s.to_ascii_uppercase();
-        if !up.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-') {
+        if !up
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+        {
             return Err(DeviceIdError::BadCharacter);
         }
         let edge_ok = |b: Option<u8>| b.is_some_and(|b| b != b'-');
@@ -84,7 +87,10 @@ mod tests {
     #[test]
     fn refuses() {
         assert_eq!(DeviceId::parse(""), Err(DeviceIdError::Empty));
-        assert_eq!(DeviceId::parse(&"A".repeat(33)), Err(DeviceIdError::TooLong));
+        assert_eq!(
+            DeviceId::parse(&"A".repeat(33)),
+            Err(DeviceIdError::TooLong)
+        );
         assert_eq!(DeviceId::parse("TAB_1"), Err(DeviceIdError::BadCharacter));
         assert_eq!(DeviceId::parse("タブ"), Err(DeviceIdError::BadCharacter));
         assert_eq!(DeviceId::parse("-TAB"), Err(DeviceIdError::BadEdge));

@@ -270,8 +270,8 @@ impl Envelope {
         let header_len = r.pos;
         let enc: [u8; ENC_LEN] = r.array()?;
         let ct_len = u32::from_be_bytes(r.array()?);
-        let ct_usize = usize::try_from(ct_len)
-            .map_err(|_| EnvelopeError::CiphertextLength(ct_len.into()))?;
+        let ct_usize =
+            usize::try_from(ct_len).map_err(|_| EnvelopeError::CiphertextLength(ct_len.into()))?;
         if !(MIN_CIPHERTEXT_LEN..=MAX_CIPHERTEXT_LEN).contains(&ct_usize) {
             return Err(EnvelopeError::CiphertextLength(ct_len.into()));
         }

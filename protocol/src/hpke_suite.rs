@@ -139,7 +139,9 @@ impl hpke::rand_core::TryRng for FixedIkm {
     type Error = core::convert::Infallible;
 
     fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(u32::from_le_bytes([self.0[0], self.0[1], self.0[2], self.0[3]]))
+        Ok(u32::from_le_bytes([
+            self.0[0], self.0[1], self.0[2], self.0[3],
+        ]))
     }
 
     fn try_next_u64(&mut self) -> Result<u64, Self::Error> {

@@ -136,7 +136,10 @@ fn parse_segments(bytes: &[u8]) -> Result<img_parts::jpeg::Jpeg, PhotoError> {
 
 fn jfif_without_thumbnail(contents: &[u8]) -> bool {
     // "JFIF\0", version (2), units (1), x/y density (2+2), thumbnail w/h (1+1) = 14 bytes.
-    contents.len() == 14 && contents.starts_with(b"JFIF\0") && contents[12] == 0 && contents[13] == 0
+    contents.len() == 14
+        && contents.starts_with(b"JFIF\0")
+        && contents[12] == 0
+        && contents[13] == 0
 }
 
 /// Returns whether the JPEG is progressive.

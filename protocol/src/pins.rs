@@ -44,7 +44,9 @@ pub enum PinError {
     SignatureCharset,
     #[error("signature password needs at least one letter / 署名用パスワードには英字が1文字以上必要です")]
     SignatureNeedsLetter,
-    #[error("signature password needs at least one digit / 署名用パスワードには数字が1文字以上必要です")]
+    #[error(
+        "signature password needs at least one digit / 署名用パスワードには数字が1文字以上必要です"
+    )]
     SignatureNeedsDigit,
     #[error("{0}: exactly 4 digits / 暗証番号は数字4桁です")]
     Pin(PinKind),
@@ -210,7 +212,9 @@ mod tests {
     fn reference_rule(s: &[u8]) -> bool {
         let up: Vec<u8> = s.iter().map(u8::to_ascii_uppercase).collect();
         (6..=16).contains(&up.len())
-            && up.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && up
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
             && up.iter().any(u8::is_ascii_uppercase)
             && up.iter().any(u8::is_ascii_digit)
     }

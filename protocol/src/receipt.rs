@@ -156,7 +156,10 @@ mod tests {
         let bytes = r.sign(&key).unwrap();
         assert_eq!(bytes.len(), RECEIPT_LEN);
         let pk = key.public_key();
-        assert_eq!(Receipt::verify(&bytes, &pk, &EnvelopeId([9; 16]), sent).unwrap(), r);
+        assert_eq!(
+            Receipt::verify(&bytes, &pk, &EnvelopeId([9; 16]), sent).unwrap(),
+            r
+        );
         assert_eq!(
             Receipt::verify(&bytes, &pk, &EnvelopeId([8; 16]), sent),
             Err(ReceiptError::WrongEnvelope)
@@ -167,18 +170,30 @@ mod tests {
         );
         let mut bad = bytes.clone();
         bad[60] ^= 1;
-        assert_eq!(Receipt::parse_and_verify(&bad, &pk), Err(ReceiptError::BadSignature));
+        assert_eq!(
+            Receipt::parse_and_verify(&bad, &pk),
+            Err(ReceiptError::BadSignature)
+        );
         let (_d2, other) = SigningKey::generate().unwrap();
         assert_eq!(
             Receipt::parse_and_verify(&bytes, &other.public_key()),
             Err(ReceiptError::BadSignature)
         );
-        assert_eq!(Receipt::parse_and_verify(&bytes[1..], &pk), Err(ReceiptError::Length));
+        assert_eq!(
+            Receipt::parse_and_verify(&bytes[1..], &pk),
+            Err(ReceiptError::Length)
+        );
         let mut fmt = bytes.clone();
         fmt[0] = b'X';
-        assert_eq!(Receipt::parse_and_verify(&fmt, &pk), Err(ReceiptError::Format));
+        assert_eq!(
+            Receipt::parse_and_verify(&fmt, &pk),
+            Err(ReceiptError::Format)
+        );
         let mut st = bytes;
         st[5] = 7;
-        assert_eq!(Receipt::parse_and_verify(&st, &pk), Err(ReceiptError::Status));
+        assert_eq!(
+            Receipt::parse_and_verify(&st, &pk),
+            Err(ReceiptError::Status)
+        );
     }
 }

@@ -17,8 +17,11 @@ use zeroize::Zeroizing;
 const ID: &str = "12345678901234567890123";
 
 fn photo() -> FacePhoto {
-    let b = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/baseline.jpg"))
-        .unwrap();
+    let b = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/baseline.jpg"
+    ))
+    .unwrap();
     FacePhoto::from_jpeg(Zeroizing::new(b)).unwrap()
 }
 
@@ -56,7 +59,15 @@ fn keys() -> Keys {
 }
 
 fn seal(k: &Keys, app: &Application) -> Vec<u8> {
-    envelope::seal(app, &k.device_id, 1_750_000_000, k.relay.public(), &k.device).unwrap().1
+    envelope::seal(
+        app,
+        &k.device_id,
+        1_750_000_000,
+        k.relay.public(),
+        &k.device,
+    )
+    .unwrap()
+    .1
 }
 
 fn open(k: &Keys, bytes: &[u8]) -> Result<(Header, Application), EnvelopeError> {
@@ -66,9 +77,14 @@ fn open(k: &Keys, bytes: &[u8]) -> Result<(Header, Application), EnvelopeError> 
 #[test]
 fn round_trip_standard_and_express() {
     let k = keys();
-    let (id, bytes) =
-        envelope::seal(&standard(), &k.device_id, 1_750_000_000, k.relay.public(), &k.device)
-            .unwrap();
+    let (id, bytes) = envelope::seal(
+        &standard(),
+        &k.device_id,
+        1_750_000_000,
+        k.relay.public(),
+        &k.device,
+    )
+    .unwrap();
     let (h, app) = open(&k, &bytes).unwrap();
     assert_eq!(h.envelope_id, id);
     assert_eq!(h.profile, Profile::Standard);
@@ -129,7 +145,11 @@ fn every_header_byte_is_signed() {
     for i in [7, 23, 31] {
         let mut t = bytes.clone();
         t[i] ^= 0x80;
-        assert_eq!(open(&k, &t).unwrap_err(), EnvelopeError::BadSignature, "byte {i}");
+        assert_eq!(
+            open(&k, &t).unwrap_err(),
+            EnvelopeError::BadSignature,
+            "byte {i}"
+        );
     }
 }
 
@@ -144,7 +164,11 @@ fn header_is_bound_to_the_ciphertext_even_if_resigned() {
         let mut body = bytes[..sig_at].to_vec();
         body[i] ^= 0x01;
         let resigned = envelope::sign_body(body, &k.device).unwrap();
-        assert_eq!(open(&k, &resigned).unwrap_err(), EnvelopeError::Decrypt, "byte {i}");
+        assert_eq!(
+            open(&k, &resigned).unwrap_err(),
+            EnvelopeError::Decrypt,
+            "byte {i}"
+        );
     }
     // Profile changed from standard to express, re-signed: refused too.
     let mut body = bytes[..sig_at].to_vec();
@@ -161,16 +185,28 @@ fn ciphertext_and_signature_bit_flips() {
     for i in [60, 90, n / 2, n - 65] {
         let mut t = bytes.clone();
         t[i] ^= 0x04;
-        assert_eq!(open(&k, &t).unwrap_err(), EnvelopeError::BadSignature, "byte {i}");
+        assert_eq!(
+            open(&k, &t).unwrap_err(),
+            EnvelopeError::BadSignature,
+            "byte {i}"
+        );
         let mut body = t[..n - 64].to_vec();
         body.truncate(n - 64);
         let resigned = envelope::sign_body(body, &k.device).unwrap();
-        assert_eq!(open(&k, &resigned).unwrap_err(), EnvelopeError::Decrypt, "byte {i}");
+        assert_eq!(
+            open(&k, &resigned).unwrap_err(),
+            EnvelopeError::Decrypt,
+            "byte {i}"
+        );
     }
     for i in [n - 64, n - 33, n - 1] {
         let mut t = bytes.clone();
         t[i] ^= 0x01;
-        assert_eq!(open(&k, &t).unwrap_err(), EnvelopeError::BadSignature, "byte {i}");
+        assert_eq!(
+            open(&k, &t).unwrap_err(),
+            EnvelopeError::BadSignature,
+            "byte {i}"
+        );
     }
 }
 
@@ -206,13 +242,19 @@ fn truncated_oversized_and_trailing() {
     }
     let mut long = bytes.clone();
     long.push(0);
-    assert_eq!(Envelope::parse(&long).unwrap_err(), EnvelopeError::TrailingBytes(1));
+    assert_eq!(
+        Envelope::parse(&long).unwrap_err(),
+        EnvelopeError::TrailingBytes(1)
+    );
     let huge = vec![0u8; MAX_ENVELOPE_LEN + 1];
     assert_eq!(Envelope::parse(&huge).unwrap_err(), EnvelopeError::TooLarge);
     let mut bad_len = bytes.clone();
     let hl = Envelope::parse(&bytes).unwrap().header().encode().len();
     bad_len[hl + 32..hl + 36].copy_from_slice(&u32::MAX.to_be_bytes());
-    assert!(matches!(Envelope::parse(&bad_len).unwrap_err(), EnvelopeError::CiphertextLength(_)));
+    assert!(matches!(
+        Envelope::parse(&bad_len).unwrap_err(),
+        EnvelopeError::CiphertextLength(_)
+    ));
 }
 
 /// What a relay sees when a (compromised) device seals something that is not an
@@ -229,8 +271,8 @@ fn relay_refuses_smuggled_fields() {
     };
     let seal_raw = |plaintext: &[u8]| {
         let h = header.encode();
-        let (enc, ct) = hpke_suite::seal(k.relay.public().as_bytes(), HPKE_INFO, &h, plaintext)
-            .unwrap();
+        let (enc, ct) =
+            hpke_suite::seal(k.relay.public().as_bytes(), HPKE_INFO, &h, plaintext).unwrap();
         let mut body = h;
         body.extend_from_slice(&enc);
         body.extend_from_slice(&(ct.len() as u32).to_be_bytes());
@@ -244,7 +286,11 @@ fn relay_refuses_smuggled_fields() {
         EnvelopeError::Application(ApplicationError::TrailingBytes(22))
     );
     assert_eq!(
-        open(&k, &seal_raw(b"{\"name\":\"YAMADA TARO\",\"birth\":\"1970-01-01\"}")).unwrap_err(),
+        open(
+            &k,
+            &seal_raw(b"{\"name\":\"YAMADA TARO\",\"birth\":\"1970-01-01\"}")
+        )
+        .unwrap_err(),
         EnvelopeError::Application(ApplicationError::UnknownFormat(b'{'))
     );
     let mut reserved = standard().encode().to_vec();
@@ -288,12 +334,24 @@ fn vectors_dir() -> String {
 }
 
 fn app_of(v: &EnvelopeVector) -> Application {
-    let b = std::fs::read(format!("{}/tests/fixtures/{}", env!("CARGO_MANIFEST_DIR"), v.photo_file))
-        .unwrap();
+    let b = std::fs::read(format!(
+        "{}/tests/fixtures/{}",
+        env!("CARGO_MANIFEST_DIR"),
+        v.photo_file
+    ))
+    .unwrap();
     let photo = FacePhoto::from_jpeg(Zeroizing::new(b)).unwrap();
     let id = ApplicationId::parse(v.application_id.as_bytes()).unwrap();
-    let c = if v.certificate_wish { CertificateWish::Yes } else { CertificateWish::No };
-    let b = if v.braille_wish { BrailleWish::Yes } else { BrailleWish::No };
+    let c = if v.certificate_wish {
+        CertificateWish::Yes
+    } else {
+        CertificateWish::No
+    };
+    let b = if v.braille_wish {
+        BrailleWish::Yes
+    } else {
+        BrailleWish::No
+    };
     match &v.pins {
         None => Application::standard(id, photo, c, b),
         Some([s, u, r, ci]) => Application::express(
@@ -307,7 +365,10 @@ fn app_of(v: &EnvelopeVector) -> Application {
 }
 
 fn relay_of(v: &EnvelopeVector) -> RelaySecretKey {
-    let sk: [u8; 32] = hex::decode(&v.relay_secret_key).unwrap().try_into().unwrap();
+    let sk: [u8; 32] = hex::decode(&v.relay_secret_key)
+        .unwrap()
+        .try_into()
+        .unwrap();
     RelaySecretKey::from_secret_bytes(Zeroizing::new(sk)).unwrap()
 }
 
@@ -339,8 +400,7 @@ fn committed_envelope_vectors() {
         let app = app_of(v);
         let header = header_of(v, &relay, &app);
         let ikm: [u8; 32] = hex::decode(&v.ikm_e).unwrap().try_into().unwrap();
-        let body =
-            envelope::seal_body(&app, &header, relay.public(), &mut FixedIkm(ikm)).unwrap();
+        let body = envelope::seal_body(&app, &header, relay.public(), &mut FixedIkm(ikm)).unwrap();
         let path = format!("{dir}/{}", v.envelope_file);
         if write {
             std::fs::write(&path, envelope::sign_body(body.clone(), &device).unwrap()).unwrap();

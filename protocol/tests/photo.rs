@@ -6,7 +6,11 @@ use shinsei_protocol::photo::{strip_metadata, FacePhoto, PhotoError};
 use zeroize::Zeroizing;
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn check(bytes: Vec<u8>) -> Result<FacePhoto, PhotoError> {
@@ -18,7 +22,10 @@ fn accepts_baseline_progressive_and_greyscale() {
     let p = check(fixture("baseline.jpg")).unwrap();
     assert_eq!((p.width(), p.height()), (600, 772));
     assert!(!p.is_progressive() && !p.is_greyscale());
-    assert_eq!(format!("{p:?}"), format!("FacePhoto(600x772, {} bytes)", p.as_bytes().len()));
+    assert_eq!(
+        format!("{p:?}"),
+        format!("FacePhoto(600x772, {} bytes)", p.as_bytes().len())
+    );
     assert!(check(fixture("progressive.jpg")).unwrap().is_progressive());
     assert!(check(fixture("greyscale.jpg")).unwrap().is_greyscale());
 }
@@ -28,10 +35,16 @@ fn refuses_cmyk() {
     let e = check(fixture("cmyk.jpg")).unwrap_err();
     // Pillow writes an Adobe APP14 segment with CMYK; either refusal is right, but it
     // must be refused before decoding, and the stripped file must still be refused as CMYK.
-    assert!(matches!(e, PhotoError::Metadata(0xEE) | PhotoError::Cmyk), "{e:?}");
+    assert!(
+        matches!(e, PhotoError::Metadata(0xEE) | PhotoError::Cmyk),
+        "{e:?}"
+    );
     let stripped = strip_metadata(&fixture("cmyk.jpg")).unwrap();
     let e = check(stripped.to_vec()).unwrap_err();
-    assert!(matches!(e, PhotoError::Cmyk | PhotoError::Components(4)), "{e:?}");
+    assert!(
+        matches!(e, PhotoError::Cmyk | PhotoError::Components(4)),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -57,14 +70,23 @@ fn refuses_comment_segment() {
 
 #[test]
 fn refuses_sizes_and_dimensions() {
-    assert!(matches!(check(fixture("tiny-bytes.jpg")).unwrap_err(), PhotoError::TooFewBytes(_)));
+    assert!(matches!(
+        check(fixture("tiny-bytes.jpg")).unwrap_err(),
+        PhotoError::TooFewBytes(_)
+    ));
     assert_eq!(
         check(fixture("too-narrow.jpg")).unwrap_err(),
-        PhotoError::Dimensions { width: 400, height: 515 }
+        PhotoError::Dimensions {
+            width: 400,
+            height: 515
+        }
     );
     let mut huge = fixture("baseline.jpg");
     huge.resize(7_000_001, 0);
-    assert_eq!(check(huge).unwrap_err(), PhotoError::TooManyBytes(7_000_001));
+    assert_eq!(
+        check(huge).unwrap_err(),
+        PhotoError::TooManyBytes(7_000_001)
+    );
 }
 
 #[test]
@@ -74,7 +96,10 @@ fn refuses_non_jpeg_and_corruption() {
     assert_eq!(check(png_like).unwrap_err(), PhotoError::NotJpeg);
     let b = fixture("baseline.jpg");
     let truncated = b[..b.len() / 2].to_vec();
-    assert!(matches!(check(truncated).unwrap_err(), PhotoError::Corrupt(_)));
+    assert!(matches!(
+        check(truncated).unwrap_err(),
+        PhotoError::Corrupt(_)
+    ));
 }
 
 #[test]
@@ -85,7 +110,10 @@ fn refuses_crafted_huge_dimensions_before_decoding() {
     b[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
     assert_eq!(
         check(b).unwrap_err(),
-        PhotoError::Dimensions { width: 60000, height: 60000 }
+        PhotoError::Dimensions {
+            width: 60000,
+            height: 60000
+        }
     );
 }
 
@@ -94,7 +122,10 @@ fn refuses_other_codings() {
     let mut b = fixture("baseline.jpg");
     let sof = b.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
     b[sof + 1] = 0xC9; // arithmetic-coded
-    assert_eq!(check(b).unwrap_err(), PhotoError::UnsupportedCoding("arithmetic"));
+    assert_eq!(
+        check(b).unwrap_err(),
+        PhotoError::UnsupportedCoding("arithmetic")
+    );
 }
 
 #[test]

@@ -51,7 +51,11 @@ fn suite_is_the_one_in_the_vector() {
 #[test]
 fn seal_matches_rfc9180_a_2_1() {
     let v = vector();
-    let first = v.encryptions.iter().find(|e| e.sequence_number == 0).unwrap();
+    let first = v
+        .encryptions
+        .iter()
+        .find(|e| e.sequence_number == 0)
+        .unwrap();
     let (enc, ct) = hpke_suite::seal_with_rng(
         &arr(&v.pk_rm),
         &h(&v.info),
@@ -67,7 +71,11 @@ fn seal_matches_rfc9180_a_2_1() {
 #[test]
 fn open_matches_rfc9180_a_2_1() {
     let v = vector();
-    let first = v.encryptions.iter().find(|e| e.sequence_number == 0).unwrap();
+    let first = v
+        .encryptions
+        .iter()
+        .find(|e| e.sequence_number == 0)
+        .unwrap();
     let pt = hpke_suite::open(
         &arr(&v.sk_rm),
         &arr(&v.enc),
@@ -77,8 +85,25 @@ fn open_matches_rfc9180_a_2_1() {
     )
     .unwrap();
     assert_eq!(&pt[..], &h(&first.pt)[..]);
-    assert_eq!(hpke_suite::public_key_of(&arr(&v.sk_rm)).unwrap(), arr(&v.pk_rm));
+    assert_eq!(
+        hpke_suite::public_key_of(&arr(&v.sk_rm)).unwrap(),
+        arr(&v.pk_rm)
+    );
     // The same ciphertext under another aad or info does not open.
-    assert!(hpke_suite::open(&arr(&v.sk_rm), &arr(&v.enc), &h(&v.info), b"Count-9", &h(&first.ct)).is_err());
-    assert!(hpke_suite::open(&arr(&v.sk_rm), &arr(&v.enc), b"other", &h(&first.aad), &h(&first.ct)).is_err());
+    assert!(hpke_suite::open(
+        &arr(&v.sk_rm),
+        &arr(&v.enc),
+        &h(&v.info),
+        b"Count-9",
+        &h(&first.ct)
+    )
+    .is_err());
+    assert!(hpke_suite::open(
+        &arr(&v.sk_rm),
+        &arr(&v.enc),
+        b"other",
+        &h(&first.aad),
+        &h(&first.ct)
+    )
+    .is_err());
 }

@@ -1,0 +1,666 @@
+//! Fast, robust reading of the form's QR code (rqrr underneath).
+//!
+//! rqrr alone spends ~15 ms thresholding and ~25 ms finding grids on a 1080p frame, and
+//! fails on very small modules, inverted codes and heavy blur. This scanner does the
+//! cheap part itself and hands rqrr only a small, pre-binarised region:
+//!
+//! 1. **Locate.** The frame is box-downscaled (2× for frames of 720 lines or more),
+//!    binarised with an adaptive (Bradley) threshold from an integral image, and every
+//!    row is scanned for the finder pattern's 1:1:3:1:1 run ratio, in both polarities
+//!    (dark-on-light and inverted). Each hit is cross-checked vertically; hits are merged,
+//!    then clustered into candidate code regions (finder centres within 60 modules).
+//! 2. **Decode the region at full resolution.** Each region (finder bounding box plus a
+//!    9-module margin) is cropped from the full-resolution frame, binarised with a window
+//!    sized from the measured module size, and given to rqrr through
+//!    `PreparedImage::prepare_from_bitmap` (inverted regions get the negated bitmap).
+//!    If that fails, rqrr's own thresholding is tried on the same crop.
+//! 3. **Fallbacks.** No region decoded: locate again at full resolution (small modules),
+//!    then rqrr on the whole frame (our bitmap, then rqrr's own greyscale path).
+//!
+//! A decoded payload is accepted only when it parses as an [`ApplicationId`]. rqrr runs
+//! inside `catch_unwind`: a panic is an unreadable frame, never a crash.
+//!
+//! [`QrTracker`] adds frame-to-frame state: the region of the last code is tried first
+//! (≈5 ms per 1080p frame), and the expensive whole-frame fallbacks run only every few frames, so a
+//! stream never spends more than one frame's budget on most frames.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use shinsei_protocol::application::ApplicationId;
+use zeroize::Zeroizing;
+
+use super::imgops::{self, Rect};
+use crate::qr::QrError;
+
+/// Finder-pattern candidate (full-resolution coordinates).
+#[derive(Debug, Clone, Copy)]
+struct Finder {
+    x: f32,
+    y: f32,
+    module: f32,
+    inverted: bool,
+    hits: u32,
+}
+
+/// Where a code was read.
+#[derive(Debug)]
+pub struct ScanHit {
+    pub id: ApplicationId,
+    /// The region (full-resolution pixels) that was decoded.
+    pub region: Rect,
+    /// The code was light-on-dark.
+    pub inverted: bool,
+    /// Estimated module size, full-resolution pixels.
+    pub module: f32,
+    /// Which stage succeeded (for diagnostics and benchmarks).
+    pub stage: Stage,
+}
+
+/// The pipeline stage that read the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Stage {
+    Tracked,
+    Located,
+    LocatedFullRes,
+    WholeFrame,
+    WholeFrameGreyscale,
+}
+
+/// How far to go before giving up on a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effort {
+    /// Locate at working resolution only.
+    Fast,
+    /// Also locate at full resolution.
+    Medium,
+    /// Everything, including rqrr over the whole frame.
+    Thorough,
+}
+
+/// Running verdict: the best error seen so far (NotAnApplicationId > Unreadable > NoCode).
+struct Outcome {
+    err: QrError,
+}
+
+impl Outcome {
+    fn new() -> Self {
+        Self {
+            err: QrError::NoCode,
+        }
+    }
+    fn note(&mut self, e: QrError) {
+        let rank = |e: &QrError| match e {
+            QrError::NoCode => 0,
+            QrError::Image(_) => 0,
+            QrError::Unreadable => 1,
+            QrError::NotAnApplicationId(_) => 2,
+        };
+        if rank(&e) > rank(&self.err) {
+            self.err = e;
+        }
+    }
+}
+
+/// Reads the application ID from an 8-bit greyscale frame, trying every stage.
+pub fn scan_luma(width: usize, height: usize, luma: &[u8]) -> Result<ApplicationId, QrError> {
+    scan_detailed(width, height, luma, None, Effort::Thorough).map(|h| h.id)
+}
+
+/// A region to try first: where the last code was, its module size and polarity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hint {
+    pub region: Rect,
+    pub module: f32,
+    pub inverted: bool,
+}
+
+/// Like [`scan_luma`] with a hint region (tried first) and a chosen effort.
+pub fn scan_detailed(
+    width: usize,
+    height: usize,
+    luma: &[u8],
+    hint: Option<Hint>,
+    effort: Effort,
+) -> Result<ScanHit, QrError> {
+    if width == 0 || height == 0 {
+        return Err(QrError::Image("empty image".into()));
+    }
+    if luma.len() < width.saturating_mul(height) {
+        return Err(QrError::Image("buffer smaller than the image".into()));
+    }
+    let mut outcome = Outcome::new();
+
+    if let Some(Hint {
+        region,
+        module,
+        inverted,
+    }) = hint
+    {
+        match decode_region(luma, width, height, region, module, inverted) {
+            Ok(id) => {
+                return Ok(ScanHit {
+                    id,
+                    region,
+                    inverted,
+                    module,
+                    stage: Stage::Tracked,
+                })
+            }
+            Err(e) => outcome.note(e),
+        }
+    }
+
+    let factor = if width.min(height) >= 720 { 2 } else { 1 };
+    let mut passes = vec![(factor, Stage::Located)];
+    if factor > 1 && effort != Effort::Fast {
+        passes.push((1, Stage::LocatedFullRes));
+    }
+    for (f, stage) in passes {
+        let finders = locate(luma, width, height, f);
+        for (region, module, inverted) in regions(&finders, width, height) {
+            match decode_region(luma, width, height, region, module, inverted) {
+                Ok(id) => {
+                    return Ok(ScanHit {
+                        id,
+                        region,
+                        inverted,
+                        module,
+                        stage,
+                    })
+                }
+                Err(e) => outcome.note(e),
+            }
+        }
+    }
+
+    if effort == Effort::Thorough {
+        let whole = Rect::new(0.0, 0.0, width as f64, height as f64);
+        let r = (width.min(height) / 16).max(8);
+        let bin = imgops::adaptive_binarize(luma, width, height, r, 10);
+        for inverted in [false, true] {
+            match rqrr_bitmap(&bin, width, height, inverted) {
+                Ok(id) => {
+                    return Ok(ScanHit {
+                        id,
+                        region: whole,
+                        inverted,
+                        module: 0.0,
+                        stage: Stage::WholeFrame,
+                    })
+                }
+                Err(e) => outcome.note(e),
+            }
+        }
+        match rqrr_greyscale(luma, width, height, false) {
+            Ok(id) => {
+                return Ok(ScanHit {
+                    id,
+                    region: whole,
+                    inverted: false,
+                    module: 0.0,
+                    stage: Stage::WholeFrameGreyscale,
+                })
+            }
+            Err(e) => outcome.note(e),
+        }
+    }
+    Err(outcome.err)
+}
+
+/// Frame-to-frame QR reading: follows the last code's region and spreads the costly
+/// fallbacks over frames (medium effort every 2nd frame, thorough every 8th).
+#[derive(Debug, Default)]
+pub struct QrTracker {
+    last: Option<Hint>,
+    frame: u64,
+    misses: u32,
+}
+
+impl QrTracker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Region of the last code read, if it is still being followed.
+    pub fn last_region(&self) -> Option<Rect> {
+        self.last.map(|h| h.region)
+    }
+
+    /// Scans one frame.
+    pub fn scan(&mut self, width: usize, height: usize, luma: &[u8]) -> Result<ScanHit, QrError> {
+        self.frame = self.frame.wrapping_add(1);
+        let effort = if self.frame & 7 == 0 {
+            Effort::Thorough
+        } else if self.frame & 1 == 0 {
+            Effort::Medium
+        } else {
+            Effort::Fast
+        };
+        let hint = self.last.map(|h| Hint {
+            region: h.region.grow(h.region.w.max(h.region.h) * 0.25),
+            ..h
+        });
+        match scan_detailed(width, height, luma, hint, effort) {
+            Ok(hit) => {
+                self.misses = 0;
+                // Whole-frame hits carry no useful region.
+                self.last = match hit.stage {
+                    Stage::WholeFrame | Stage::WholeFrameGreyscale => None,
+                    // Keep the located region (the hint was a grown copy of it).
+                    Stage::Tracked => self.last,
+                    _ => Some(Hint {
+                        region: hit.region,
+                        module: hit.module,
+                        inverted: hit.inverted,
+                    }),
+                };
+                Ok(hit)
+            }
+            Err(e) => {
+                self.misses += 1;
+                if self.misses > 15 {
+                    self.last = None;
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Locating finder patterns
+
+/// Finds finder-pattern candidates on the frame downscaled by `factor`.
+fn locate(luma: &[u8], w: usize, h: usize, factor: usize) -> Vec<Finder> {
+    let (small, sw, sh);
+    let (img, iw, ih): (&[u8], usize, usize) = if factor > 1 {
+        (small, sw, sh) = imgops::downscale(luma, w, h, factor);
+        (&small, sw, sh)
+    } else {
+        (luma, w, h)
+    };
+    if iw < 21 || ih < 21 {
+        return Vec::new();
+    }
+    let r = (iw.min(ih) / 20).max(8);
+    let bin = imgops::adaptive_binarize(img, iw, ih, r, 10);
+    let mut found: Vec<Finder> = Vec::new();
+    let mut runs: Vec<(u8, usize, usize)> = Vec::with_capacity(iw / 2);
+    for y in 0..ih {
+        let row = &bin[y * iw..(y + 1) * iw];
+        runs.clear();
+        let mut start = 0;
+        for x in 1..=iw {
+            if x == iw || row[x] != row[start] {
+                runs.push((row[start], start, x - start));
+                start = x;
+            }
+        }
+        if runs.len() < 5 {
+            continue;
+        }
+        for i in 0..runs.len() - 4 {
+            let lens = [
+                runs[i].2,
+                runs[i + 1].2,
+                runs[i + 2].2,
+                runs[i + 3].2,
+                runs[i + 4].2,
+            ];
+            let Some(module) = ratio_ok(&lens) else {
+                continue;
+            };
+            let dark = runs[i].0;
+            let cx = runs[i + 2].1 + runs[i + 2].2 / 2;
+            let total_h: usize = lens.iter().sum();
+            let Some((cy, total_v)) = cross_check_vertical(&bin, iw, ih, cx, y, dark, total_h)
+            else {
+                continue;
+            };
+            let tv = total_v as f32;
+            let th = total_h as f32;
+            if tv > th * 2.5 || th > tv * 2.5 {
+                continue;
+            }
+            let m = (module + tv / 7.0) / 2.0;
+            let f = factor as f32;
+            merge(
+                &mut found,
+                Finder {
+                    x: (cx as f32 + 0.5) * f,
+                    y: (cy + 0.5) * f,
+                    module: m * f,
+                    inverted: dark == 0,
+                    hits: 1,
+                },
+            );
+        }
+    }
+    found.retain(|c| c.hits >= 2);
+    found
+}
+
+/// 1:1:3:1:1 within tolerance → module size.
+fn ratio_ok(lens: &[usize; 5]) -> Option<f32> {
+    let total: usize = lens.iter().sum();
+    if total < 6 {
+        return None;
+    }
+    let m = total as f32 / 7.0;
+    let tol = (m * 0.6).max(1.0);
+    let ok = |l: usize, e: f32| (l as f32 - m * e).abs() <= tol * e.sqrt().max(1.0) * e.min(2.0);
+    if ok(lens[0], 1.0)
+        && ok(lens[1], 1.0)
+        && ok(lens[2], 3.0)
+        && ok(lens[3], 1.0)
+        && ok(lens[4], 1.0)
+    {
+        Some(m)
+    } else {
+        None
+    }
+}
+
+/// Walks up and down column `x` from `y` through the five runs; returns the centre row
+/// of the middle run and the vertical total.
+fn cross_check_vertical(
+    bin: &[u8],
+    w: usize,
+    h: usize,
+    x: usize,
+    y: usize,
+    dark: u8,
+    total_h: usize,
+) -> Option<(f32, usize)> {
+    let max = total_h * 3;
+    let at = |yy: usize| bin[yy * w + x];
+    if at(y) != dark {
+        return None;
+    }
+    // Up.
+    let mut lens_up = [0usize; 3];
+    let mut yy = y as isize;
+    for (k, want) in [dark, 1 - dark, dark].into_iter().enumerate() {
+        while yy >= 0 && at(yy as usize) == want && lens_up[k] <= max {
+            lens_up[k] += 1;
+            yy -= 1;
+        }
+        if lens_up[k] == 0 || lens_up[k] > max {
+            return None;
+        }
+    }
+    let top_of_centre = y + 1 - lens_up[0];
+    let mut lens_down = [0usize; 3];
+    let mut yy = y + 1;
+    for (k, want) in [dark, 1 - dark, dark].into_iter().enumerate() {
+        while yy < h && at(yy) == want && lens_down[k] <= max {
+            lens_down[k] += 1;
+            yy += 1;
+        }
+        if (k > 0 && lens_down[k] == 0) || lens_down[k] > max {
+            return None;
+        }
+    }
+    let centre = lens_up[0] + lens_down[0];
+    let lens = [lens_up[2], lens_up[1], centre, lens_down[1], lens_down[2]];
+    ratio_ok(&lens)?;
+    let total: usize = lens.iter().sum();
+    Some((top_of_centre as f32 + centre as f32 / 2.0 - 0.5, total))
+}
+
+fn merge(found: &mut Vec<Finder>, c: Finder) {
+    for f in found.iter_mut() {
+        if f.inverted != c.inverted {
+            continue;
+        }
+        let d = ((f.x - c.x).powi(2) + (f.y - c.y).powi(2)).sqrt();
+        let ratio = f.module.max(c.module) / f.module.min(c.module).max(0.01);
+        if d < (f.module * 2.5).max(3.0) && ratio < 2.0 {
+            let n = f.hits as f32;
+            f.x = (f.x * n + c.x) / (n + 1.0);
+            f.y = (f.y * n + c.y) / (n + 1.0);
+            f.module = (f.module * n + c.module) / (n + 1.0);
+            f.hits += 1;
+            return;
+        }
+    }
+    if found.len() < 4096 {
+        found.push(c);
+    }
+}
+
+/// Groups finders into candidate code regions, most promising first.
+fn regions(finders: &[Finder], w: usize, h: usize) -> Vec<(Rect, f32, bool)> {
+    let n = finders.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn root(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    for i in 0..n {
+        for j in i + 1..n {
+            let (a, b) = (&finders[i], &finders[j]);
+            if a.inverted != b.inverted {
+                continue;
+            }
+            let ratio = a.module.max(b.module) / a.module.min(b.module).max(0.01);
+            let m = (a.module + b.module) / 2.0;
+            let d = ((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt();
+            if ratio < 1.8 && d < 60.0 * m && d > 6.0 * m {
+                let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
+                parent[ri] = rj;
+            }
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut index_of_root = vec![usize::MAX; n];
+    for i in 0..n {
+        let r = root(&mut parent, i);
+        if index_of_root[r] == usize::MAX {
+            index_of_root[r] = groups.len();
+            groups.push(Vec::new());
+        }
+        groups[index_of_root[r]].push(i);
+    }
+    // Candidate (score, finder indices); lower score is better.
+    let mut cands: Vec<(f32, Vec<usize>)> = Vec::new();
+    for mut g in groups {
+        if g.len() < 2 {
+            continue;
+        }
+        if g.len() == 2 {
+            cands.push((1.0e3, g));
+            continue;
+        }
+        // The best right-isosceles triples: corner `a`, arms `ab`, `ac`.
+        g.sort_by_key(|&i| u32::MAX - finders[i].hits);
+        g.truncate(12);
+        let mut triples: Vec<(f32, Vec<usize>)> = Vec::new();
+        for ia in 0..g.len() {
+            for ib in 0..g.len() {
+                for ic in ib + 1..g.len() {
+                    if ia == ib || ia == ic {
+                        continue;
+                    }
+                    let (a, b, c) = (&finders[g[ia]], &finders[g[ib]], &finders[g[ic]]);
+                    let (abx, aby) = (b.x - a.x, b.y - a.y);
+                    let (acx, acy) = (c.x - a.x, c.y - a.y);
+                    let lab = (abx * abx + aby * aby).sqrt();
+                    let lac = (acx * acx + acy * acy).sqrt();
+                    if lab < 1.0 || lac < 1.0 {
+                        continue;
+                    }
+                    let len_err = (lab - lac).abs() / lab.max(lac);
+                    let cos = ((abx * acx + aby * acy) / (lab * lac)).abs();
+                    let m = (a.module + b.module + c.module) / 3.0;
+                    let modules = lab.max(lac) / m;
+                    // Finder centres of a QR code are 14 + 4(v−1) modules apart.
+                    if len_err > 0.45 || cos > 0.5 || modules < 10.0 {
+                        continue;
+                    }
+                    triples.push((len_err + cos, vec![g[ia], g[ib], g[ic]]));
+                }
+            }
+        }
+        triples.sort_by(|x, y| x.0.total_cmp(&y.0));
+        if triples.is_empty() {
+            cands.push((1.0e3, g));
+        }
+        cands.extend(triples.into_iter().take(3));
+    }
+    cands.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let mut out: Vec<(Rect, f32, bool)> = Vec::new();
+    for (_, g) in cands {
+        let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+        let mut m = 0.0;
+        for &i in &g {
+            let f = &finders[i];
+            x0 = x0.min(f.x);
+            y0 = y0.min(f.y);
+            x1 = x1.max(f.x);
+            y1 = y1.max(f.y);
+            m += f.module;
+        }
+        m /= g.len() as f32;
+        // Two finders only: the third may lie on either side; take the square around them.
+        let extra = if g.len() == 2 {
+            (x1 - x0).max(y1 - y0)
+        } else {
+            0.0
+        };
+        let margin = 9.0 * m + extra;
+        let rect = Rect::new(
+            f64::from(x0 - margin),
+            f64::from(y0 - margin),
+            f64::from(x1 - x0 + 2.0 * margin),
+            f64::from(y1 - y0 + 2.0 * margin),
+        );
+        let (cx0, cy0, cx1, cy1) = rect.clamp_to(w, h);
+        if cx1 <= cx0 || cy1 <= cy0 {
+            continue;
+        }
+        // Skip a region already covered by an earlier one.
+        if out.iter().any(|(r, _, inv)| {
+            *inv == finders[g[0]].inverted && r.intersection_area(&rect) > 0.9 * rect.w * rect.h
+        }) {
+            continue;
+        }
+        out.push((rect, m, finders[g[0]].inverted));
+        if out.len() >= 6 {
+            break;
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------
+// Decoding
+
+/// Detects and decodes every grid of a prepared rqrr image (a macro because rqrr does
+/// not export the prepared image's buffer type).
+macro_rules! decode_grids {
+    ($img:expr) => {{
+        let grids = $img.detect_grids();
+        if grids.is_empty() {
+            Err(QrError::NoCode)
+        } else {
+            let mut last = QrError::Unreadable;
+            let mut found = None;
+            for g in grids {
+                let mut payload = Zeroizing::new(Vec::new());
+                if g.decode_to(&mut *payload).is_err() {
+                    continue;
+                }
+                match ApplicationId::parse(&payload) {
+                    Ok(id) => {
+                        found = Some(id);
+                        break;
+                    }
+                    Err(e) => last = QrError::NotAnApplicationId(e),
+                }
+            }
+            found.ok_or(last)
+        }
+    }};
+}
+
+fn decode_region(
+    luma: &[u8],
+    w: usize,
+    h: usize,
+    region: Rect,
+    module: f32,
+    inverted: bool,
+) -> Result<ApplicationId, QrError> {
+    let bounds = region.clamp_to(w, h);
+    let (x0, y0, x1, y1) = bounds;
+    let (cw, ch) = (x1 - x0, y1 - y0);
+    if cw < 21 || ch < 21 {
+        return Err(QrError::NoCode);
+    }
+    let crop = imgops::crop_luma(luma, w, bounds);
+    // Small modules: upscale the crop so rqrr's grid sampling has ≥ 4 px per module.
+    let up = if module < 2.2 {
+        3
+    } else if module < 4.0 {
+        2
+    } else {
+        1
+    };
+    let (crop, cw, ch) = if up > 1 && cw * ch * up * up <= 4_000_000 {
+        let (nw, nh) = (cw * up, ch * up);
+        (imgops::resize_luma(&crop, cw, ch, nw, nh), nw, nh)
+    } else {
+        (crop, cw, ch)
+    };
+    let module = module * up as f32;
+    let mut outcome = Outcome::new();
+    let r = ((module * 4.0) as usize).clamp(6, 64);
+    for t in [10, 0] {
+        let bin = imgops::adaptive_binarize(&crop, cw, ch, r, t);
+        match rqrr_bitmap(&bin, cw, ch, inverted) {
+            Ok(id) => return Ok(id),
+            Err(e) => outcome.note(e),
+        }
+    }
+    match rqrr_greyscale(&crop, cw, ch, inverted) {
+        Ok(id) => return Ok(id),
+        Err(e) => outcome.note(e),
+    }
+    Err(outcome.err)
+}
+
+fn rqrr_bitmap(bin: &[u8], w: usize, h: usize, inverted: bool) -> Result<ApplicationId, QrError> {
+    guarded(|| {
+        let mut img = rqrr::PreparedImage::prepare_from_bitmap(w, h, |x, y| {
+            (bin[y * w + x] == 1) != inverted
+        });
+        decode_grids!(img)
+    })
+}
+
+fn rqrr_greyscale(
+    luma: &[u8],
+    w: usize,
+    h: usize,
+    inverted: bool,
+) -> Result<ApplicationId, QrError> {
+    guarded(|| {
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
+            let v = luma[y * w + x];
+            if inverted {
+                255 - v
+            } else {
+                v
+            }
+        });
+        decode_grids!(img)
+    })
+}
+
+fn guarded(f: impl FnOnce() -> Result<ApplicationId, QrError>) -> Result<ApplicationId, QrError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(Err(QrError::Unreadable))
+}

@@ -1,0 +1,229 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Face detection, 35:45 crop and quality checks on the public-domain NASA portrait
+//! of Eileen Collins (scikit-image's `astronaut.png`), installed by
+//! `scripts/fetch-test-faces.sh` into `target/test-faces/` (or `$SHINSEI_TEST_FACES`).
+//! Every check is exercised with an image that passes and one that fails; the failing
+//! images are derived from the portrait (darkened, blurred, rotated, shrunk, shifted).
+
+use std::path::PathBuf;
+
+use image::ImageEncoder;
+use shinsei_agent::capture::crop::{self, CropReport, Verdict};
+use shinsei_agent::capture::{synth, CaptureError};
+
+fn faces_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("SHINSEI_TEST_FACES") {
+        return PathBuf::from(d);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-faces")
+}
+
+/// The portrait as RGB8 (512×512).
+fn astronaut() -> (Vec<u8>, u32, u32) {
+    let path = faces_dir().join("astronaut.png");
+    let img = image::open(&path).unwrap_or_else(|e| {
+        panic!(
+            "test face image missing ({}: {e}); run scripts/fetch-test-faces.sh first",
+            path.display()
+        )
+    });
+    let rgb = img.to_rgb8();
+    let (w, h) = rgb.dimensions();
+    (rgb.into_raw(), w, h)
+}
+
+fn png(rgb: &[u8], w: u32, h: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(rgb, w, h, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
+fn run(rgb: &[u8], w: u32, h: u32) -> Result<CropReport, CaptureError> {
+    crop::crop_report(&png(rgb, w, h)).map(|(_, r)| r)
+}
+
+fn verdict(r: &CropReport, id: &str) -> (Verdict, f64) {
+    let c = r.checks.iter().find(|c| c.check == id).unwrap();
+    (c.verdict, c.value)
+}
+
+fn map_rgb(rgb: &[u8], f: impl Fn(f64) -> f64) -> Vec<u8> {
+    rgb.iter()
+        .map(|&v| f(f64::from(v)).round().clamp(0.0, 255.0) as u8)
+        .collect()
+}
+
+fn blur_rgb(rgb: &[u8], w: u32, h: u32, sigma: f64) -> Vec<u8> {
+    let (w, h) = (w as usize, h as usize);
+    let mut out = rgb.to_vec();
+    for ch in 0..3 {
+        let mut plane: Vec<u8> = rgb.iter().skip(ch).step_by(3).copied().collect();
+        synth::gaussian_blur(&mut plane, w, h, sigma);
+        for (i, v) in plane.into_iter().enumerate() {
+            out[i * 3 + ch] = v;
+        }
+    }
+    out
+}
+
+fn sub_image(rgb: &[u8], w: u32, x0: u32, y0: u32, x1: u32, y1: u32) -> (Vec<u8>, u32, u32) {
+    let mut out = Vec::new();
+    for y in y0..y1 {
+        let s = ((y * w + x0) * 3) as usize;
+        out.extend_from_slice(&rgb[s..s + ((x1 - x0) * 3) as usize]);
+    }
+    (out, x1 - x0, y1 - y0)
+}
+
+fn resize_rgb(rgb: &[u8], w: u32, h: u32, f: f64) -> (Vec<u8>, u32, u32) {
+    let img = image::RgbImage::from_raw(w, h, rgb.to_vec()).unwrap();
+    let (nw, nh) = ((w as f64 * f) as u32, (h as f64 * f) as u32);
+    let out = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle);
+    (out.into_raw(), nw, nh)
+}
+
+/// Asserts `id` has `want`; prints the value.
+fn expect(label: &str, r: &CropReport, id: &str, want: Verdict) {
+    let (v, value) = verdict(r, id);
+    println!("{label:<28} {id:<12} value {value:>9.3} → {v:?}");
+    assert_eq!(v, want, "{label}: check {id} = {value}\n{}", r.to_json());
+}
+
+#[test]
+fn reference_portrait_passes_every_check_and_output_is_a_valid_photo() {
+    let (rgb, w, h) = astronaut();
+    let (jpeg, r) = crop::crop_report(&png(&rgb, w, h)).unwrap();
+    for c in &r.checks {
+        println!(
+            "reference {:<12} value {:>9.3} threshold {}",
+            c.check, c.value, c.threshold
+        );
+    }
+    assert!(r.accepted, "{}", r.to_json());
+    let photo = shinsei_agent::photo_input::photo_from_jpeg(&jpeg).unwrap();
+    assert_eq!((photo.width(), photo.height()), (crop::OUT_W, crop::OUT_H));
+    let crop_box = r.crop_box.unwrap();
+    assert!((crop_box.w / crop_box.h - 35.0 / 45.0).abs() < 1e-6);
+    // JSON report carries every check.
+    let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(json["checks"].as_array().unwrap().len(), 8);
+}
+
+#[test]
+fn exposure_checks() {
+    let (rgb, w, h) = astronaut();
+    let dark = map_rgb(&rgb, |v| v * 0.3);
+    let r = run(&dark, w, h).unwrap();
+    expect("darkened ×0.3", &r, "too_dark", Verdict::Fail);
+    let bright = map_rgb(&rgb, |v| v * 1.5 + 40.0);
+    let r = run(&bright, w, h).unwrap();
+    expect("brightened ×1.5+40", &r, "overexposed", Verdict::Fail);
+    let slightly = map_rgb(&rgb, |v| v * 0.8);
+    let r = run(&slightly, w, h).unwrap();
+    expect("darkened ×0.8", &r, "too_dark", Verdict::Pass);
+    expect("darkened ×0.8", &r, "overexposed", Verdict::Pass);
+}
+
+#[test]
+fn blur_check() {
+    let (rgb, w, h) = astronaut();
+    let r = run(&blur_rgb(&rgb, w, h, 2.5), w, h).unwrap();
+    expect("gaussian σ2.5", &r, "blur", Verdict::Fail);
+    let r = run(&blur_rgb(&rgb, w, h, 0.5), w, h).unwrap();
+    expect("gaussian σ0.5", &r, "blur", Verdict::Pass);
+}
+
+#[test]
+fn roll_check() {
+    let (rgb, w, h) = astronaut();
+    for deg in [-16.0, 16.0] {
+        let r = run(&synth::rotate_rgb(&rgb, w as usize, h as usize, deg), w, h).unwrap();
+        expect(&format!("rotated {deg}°"), &r, "roll", Verdict::Fail);
+    }
+    for deg in [-2.0, 2.0] {
+        let r = run(&synth::rotate_rgb(&rgb, w as usize, h as usize, deg), w, h).unwrap();
+        expect(&format!("rotated {deg}°"), &r, "roll", Verdict::Pass);
+    }
+}
+
+#[test]
+fn size_cut_off_and_centring_checks() {
+    let (rgb, w, h) = astronaut();
+    let (small, sw, sh) = resize_rgb(&rgb, w, h, 0.6);
+    let r = run(&small, sw, sh).unwrap();
+    expect("shrunk ×0.6", &r, "face_size", Verdict::Fail);
+    // Top 25 rows removed: the crown touches the frame's top edge.
+    let (top, tw, th) = sub_image(&rgb, w, 0, 25, w, h);
+    let r = run(&top, tw, th).unwrap();
+    expect("top 25 rows cut", &r, "cut_off", Verdict::Fail);
+    // Left 175 columns removed: the face sits at the left edge.
+    let (left, lw, lh) = sub_image(&rgb, w, 175, 0, w, h);
+    let r = run(&left, lw, lh).unwrap();
+    expect("left 175 columns cut", &r, "off_centre", Verdict::Fail);
+    // Left 100 columns removed: still room for a centred crop.
+    let (left, lw, lh) = sub_image(&rgb, w, 100, 0, w, h);
+    let r = run(&left, lw, lh).unwrap();
+    expect("left 100 columns cut", &r, "off_centre", Verdict::Pass);
+    expect("left 100 columns cut", &r, "cut_off", Verdict::Pass);
+}
+
+#[test]
+fn face_count_checks() {
+    let (rgb, w, h) = astronaut();
+    // Two portraits side by side.
+    let mut two = Vec::with_capacity(rgb.len() * 2);
+    for y in 0..h as usize {
+        let row = &rgb[y * w as usize * 3..(y + 1) * w as usize * 3];
+        two.extend_from_slice(row);
+        two.extend_from_slice(row);
+    }
+    match run(&two, w * 2, h) {
+        Err(CaptureError::Rejected { report_json, .. }) => {
+            assert!(report_json.contains("\"face_count\""));
+            assert!(report_json.contains("several faces"));
+        }
+        other => panic!("two faces accepted: {other:?}"),
+    }
+    // A scene without a face.
+    let bg = synth::background(640, 480, 3);
+    let rgb_bg: Vec<u8> = bg.iter().flat_map(|&v| [v, v, v]).collect();
+    match run(&rgb_bg, 640, 480) {
+        Err(CaptureError::Rejected { reasons, .. }) => assert!(reasons.contains("no face")),
+        other => panic!("no-face scene accepted: {other:?}"),
+    }
+}
+
+#[test]
+fn corrupt_inputs_are_typed_errors() {
+    assert!(matches!(
+        crop::crop_report(b"not an image"),
+        Err(CaptureError::Image(_))
+    ));
+    let (rgb, w, h) = astronaut();
+    let mut bytes = png(&rgb, w, h);
+    bytes.truncate(bytes.len() / 2);
+    assert!(crop::crop_report(&bytes).is_err());
+    assert!(crop::crop_report(&[]).is_err());
+}
+
+#[test]
+fn crop_cli_writes_only_accepted_photos() {
+    let (rgb, w, h) = astronaut();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    std::fs::write(&input, png(&rgb, w, h)).unwrap();
+    let out = dir.path().join("out.jpg");
+    let json = crop::run_crop_cli(&input, &out).unwrap();
+    assert!(json.contains("\"accepted\": true"));
+    assert!(shinsei_agent::photo_input::photo_from_file(&out).is_ok());
+    let dark_in = dir.path().join("dark.png");
+    std::fs::write(&dark_in, png(&map_rgb(&rgb, |v| v * 0.3), w, h)).unwrap();
+    let out2 = dir.path().join("out2.jpg");
+    assert!(matches!(
+        crop::run_crop_cli(&dark_in, &out2),
+        Err(CaptureError::Rejected { .. })
+    ));
+    assert!(!out2.exists());
+}

@@ -1,0 +1,135 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The generated QR corpus: application-ID codes printed on paper in a cluttered
+//! 1920×1080 scene, by category (clean, perspective, rotation, blur, noise, low contrast,
+//! small modules, inverted). Prints the decode rate per category and asserts each is at
+//! least what the scanner achieves reliably.
+//!
+//! `SHINSEI_QR_CORPUS=DIR cargo test -p shinsei-agent --test capture_qr` also writes the
+//! corpus as PNGs (plus `truth.tsv`) for `scripts/bench-qr-compare.sh`.
+
+mod qr_corpus {
+    include!("../benches/support/qr_corpus.rs");
+}
+
+use qr_corpus::{corpus, CATEGORIES};
+use shinsei_agent::capture::qr_scan::{self, QrTracker};
+use shinsei_agent::qr::QrError;
+
+#[test]
+fn corpus_decode_rates() {
+    let frames = corpus();
+    if let Ok(dir) = std::env::var("SHINSEI_QR_CORPUS") {
+        qr_corpus::write_corpus(std::path::Path::new(&dir), &frames);
+    }
+    // Minimum decodes per category out of the frames of that category.
+    let minimum = |cat: &str| match cat {
+        "blur" => 2,
+        "small" => 5,
+        _ => qr_corpus::PER_CATEGORY,
+    };
+    let mut failures = Vec::new();
+    let mut all_ms = Vec::new();
+    let mut all_ok = 0;
+    for cat in CATEGORIES {
+        let mut ok = 0;
+        let mut n = 0;
+        let mut total_ms = 0.0;
+        for f in frames.iter().filter(|f| f.category == *cat) {
+            n += 1;
+            let t = std::time::Instant::now();
+            let r =
+                qr_scan::scan_detailed(f.width, f.height, &f.luma, None, qr_scan::Effort::Thorough);
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            total_ms += ms;
+            all_ms.push(ms);
+            if std::env::var_os("QR_VERBOSE").is_some() {
+                eprintln!(
+                    "  {} {:.1} ms {:?}",
+                    f.name,
+                    ms,
+                    r.as_ref().map(|h| h.stage)
+                );
+            }
+            match r.map(|h| h.id) {
+                Ok(id) => {
+                    assert_eq!(id.as_str(), f.payload_id, "{}: wrong ID", f.name);
+                    ok += 1;
+                    all_ok += 1;
+                }
+                Err(e) => eprintln!("  {}: {e}", f.name),
+            }
+        }
+        println!(
+            "qr corpus {cat:<13} {ok}/{n} decoded (mean {:.1} ms)",
+            total_ms / n as f64
+        );
+        if ok < minimum(cat) {
+            failures.push(format!("{cat}: {ok}/{n} < {}", minimum(cat)));
+        }
+    }
+    all_ms.sort_by(f64::total_cmp);
+    println!(
+        "qr corpus ALL           {all_ok}/{} decoded (median {:.1} ms, p95 {:.1} ms; {} build)",
+        all_ms.len(),
+        all_ms[all_ms.len() / 2],
+        all_ms[(all_ms.len() - 1) * 95 / 100],
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+    assert!(failures.is_empty(), "below the floor: {failures:?}");
+}
+
+#[test]
+fn empty_scene_is_no_code() {
+    let (w, h) = (1280, 720);
+    let luma = shinsei_agent::capture::synth::background(w, h, 99);
+    assert!(matches!(
+        qr_scan::scan_luma(w, h, &luma),
+        Err(QrError::NoCode)
+    ));
+}
+
+#[test]
+fn non_application_code_is_refused() {
+    let f = qr_corpus::render_frame("https://example.invalid/not-an-id", 1280, 720, 7, |_| {});
+    match qr_scan::scan_luma(f.width, f.height, &f.luma) {
+        Err(QrError::NotAnApplicationId(_)) => {}
+        other => panic!("expected NotAnApplicationId, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_buffers_are_errors_not_panics() {
+    assert!(matches!(
+        qr_scan::scan_luma(0, 0, &[]),
+        Err(QrError::Image(_))
+    ));
+    assert!(matches!(
+        qr_scan::scan_luma(100, 100, &[0u8; 50]),
+        Err(QrError::Image(_))
+    ));
+    // Tiny and degenerate images.
+    for (w, h) in [(1, 1), (3, 500), (500, 3), (21, 21)] {
+        let luma = vec![128u8; w * h];
+        assert!(qr_scan::scan_luma(w, h, &luma).is_err());
+    }
+    // Pseudo-random noise never panics.
+    let mut rng = shinsei_agent::capture::synth::Rng::new(5);
+    let luma: Vec<u8> = (0..640 * 480).map(|_| rng.next_u64() as u8).collect();
+    let _ = qr_scan::scan_luma(640, 480, &luma);
+}
+
+#[test]
+fn tracker_follows_the_code() {
+    let frames = corpus();
+    let f = frames.iter().find(|f| f.category == "clean").unwrap();
+    let mut tracker = QrTracker::new();
+    let first = tracker.scan(f.width, f.height, &f.luma).unwrap();
+    assert_eq!(first.id.as_str(), f.payload_id);
+    assert!(tracker.last_region().is_some());
+    let second = tracker.scan(f.width, f.height, &f.luma).unwrap();
+    assert_eq!(second.stage, qr_scan::Stage::Tracked);
+}

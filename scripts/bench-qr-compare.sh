@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Compares shinsei's QR scanner with zxing-cpp and zbar on the same generated corpus.
+#
+# 1. Writes the 1080p corpus (PNG + truth.tsv) to target/qr-corpus/ by running the
+#    corpus test with SHINSEI_QR_CORPUS set (release build).
+# 2. Installs zxing-cpp and pyzbar from PyPI into a private venv (target/qr-bench-venv);
+#    pyzbar needs the zbar shared library: Debian package `libzbar0` (installed with
+#    apt-get when missing and running as root).
+# 3. Runs ours (the corpus test prints per-category rates, overall rate and median) and scripts/qr_compare.py for zxing-cpp and zbar: decode rate and median ms each.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+corpus="$here/target/qr-corpus"
+venv="$here/target/qr-bench-venv"
+
+echo "== shinsei (rqrr + pre-processing, release, one core); also writes the corpus to $corpus"
+SHINSEI_QR_CORPUS="$corpus" cargo test --release -q -p shinsei-agent --test capture_qr \
+  corpus_decode_rates -- --nocapture --test-threads 1 2>&1 | grep -E "^qr corpus" | sed 's/^/  /'
+
+if ! ldconfig -p 2>/dev/null | grep -q libzbar.so; then
+  if [[ "$(id -u)" == 0 ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzbar0 >/dev/null || echo "warning: libzbar0 not installed; zbar skipped"
+  else
+    echo "warning: libzbar0 missing (apt-get install libzbar0); zbar skipped"
+  fi
+fi
+if [[ ! -x "$venv/bin/python" ]]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check zxing-cpp pyzbar pillow
+
+echo "== zxing-cpp / zbar"
+"$venv/bin/python" "$here/scripts/qr_compare.py" "$corpus"
