@@ -1,1 +1,403 @@
-//! (in progress)
+//! A harness that drives the real binaries (`shinsei-provision`, `shinsei-relay`,
+//! `shinsei-agent`) as separate processes over real TLS on loopback, with real files.
+//! Used by the end-to-end tests in `tests/tests/` and by the demo.
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Host name of the relay in tests: resolves to loopback everywhere.
+pub const RELAY_HOST: &str = "localhost";
+pub const ADMIN: &str = "it-admin";
+pub const STAFF_ID: &str = "S0001";
+pub const STAFF_PASSWORD: &str = "correct-horse-battery-1";
+
+pub type Result<T> = std::result::Result<T, String>;
+
+/// Directory holding the workspace's binaries (built on first use).
+pub fn bin_dir() -> Result<&'static Path> {
+    static DIR: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut dir = exe.parent().ok_or("no exe dir")?.to_path_buf();
+        if dir.ends_with("deps") {
+            dir.pop();
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let profile_release = dir.ends_with("release");
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "-q",
+            "-p",
+            "shinsei-agent",
+            "-p",
+            "shinsei-relay",
+            "-p",
+            "shinsei-provisioning",
+            "--bins",
+        ]);
+        if profile_release {
+            cmd.arg("--release");
+        }
+        let st = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
+        if !st.success() {
+            return Err("building the binaries failed".into());
+        }
+        Ok(dir)
+    })
+    .as_ref()
+    .map(PathBuf::as_path)
+    .map_err(Clone::clone)
+}
+
+pub fn bin(name: &str) -> Result<PathBuf> {
+    Ok(bin_dir()?.join(name))
+}
+
+/// Runs a command, feeding `stdin`, and returns its output.
+pub fn run(cmd: &mut Command, stdin: &str) -> Result<Output> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn {cmd:?}: {e}"))?;
+    if let Some(mut i) = child.stdin.take() {
+        let _ = i.write_all(stdin.as_bytes());
+    }
+    child.wait_with_output().map_err(|e| e.to_string())
+}
+
+/// Runs and requires success.
+pub fn ok(cmd: &mut Command, stdin: &str) -> Result<String> {
+    let o = run(cmd, stdin)?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    if o.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{cmd:?} failed ({}): {text}", o.status))
+    }
+}
+
+pub fn free_port() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// A ward: PKI, relay keys, one admin, one staff member and a published staff list.
+pub struct Ward {
+    pub dir: PathBuf,
+    pub pki: PathBuf,
+    pub port: u16,
+    pub admin_port: u16,
+    pub staff_list: PathBuf,
+}
+
+impl Ward {
+    pub fn create(dir: &Path) -> Result<Self> {
+        let pki = dir.join("pki");
+        let port = free_port()?;
+        let admin_port = free_port()?;
+        let p = bin("shinsei-provision")?;
+        let pki_s = pki.to_string_lossy().to_string();
+        ok(
+            Command::new(&p).args(["--pki", &pki_s, "ca", "init", "--org", "Demo Ward"]),
+            "",
+        )?;
+        ok(
+            Command::new(&p).args([
+                "--pki",
+                &pki_s,
+                "relay",
+                "init",
+                "--host",
+                RELAY_HOST,
+                "--port",
+                &port.to_string(),
+                "--admin-port",
+                &admin_port.to_string(),
+            ]),
+            "",
+        )?;
+        ok(
+            Command::new(&p).args(["--pki", &pki_s, "admin", "issue", "--name", ADMIN]),
+            "",
+        )?;
+        ok(
+            Command::new(&p).args([
+                "--pki",
+                &pki_s,
+                "staff",
+                "add",
+                "--id",
+                STAFF_ID,
+                "--password-stdin",
+            ]),
+            &format!("{STAFF_PASSWORD}\n"),
+        )?;
+        let staff_list = dir.join("staff-list.json");
+        ok(
+            Command::new(&p).args([
+                "--pki",
+                &pki_s,
+                "staff",
+                "publish",
+                "--out",
+                &staff_list.to_string_lossy(),
+            ]),
+            "",
+        )?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            pki,
+            port,
+            admin_port,
+            staff_list,
+        })
+    }
+
+    pub fn provision(&self) -> Result<Command> {
+        let mut c = Command::new(bin("shinsei-provision")?);
+        c.arg("--pki").arg(&self.pki);
+        Ok(c)
+    }
+
+    /// `shinsei-provision device <action> <id>` with the admin certificate.
+    pub fn fleet(&self, action: &str, device: &str) -> Result<String> {
+        let mut c = self.provision()?;
+        c.args(["device", action, device, "--admin-cert", ADMIN]);
+        ok(&mut c, "")
+    }
+
+    pub fn root_ca(&self) -> PathBuf {
+        self.pki.join("root-ca.pem")
+    }
+}
+
+/// A running relay process (killed on drop).
+pub struct Relay {
+    pub child: Child,
+    pub config: PathBuf,
+    pub data: PathBuf,
+    pub spool: PathBuf,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl Relay {
+    pub fn config_text(ward: &Ward, data: &Path, spool: &Path, extra: &str) -> String {
+        format!(
+            "[listen]\ndevice = \"127.0.0.1:{}\"\nadmin = \"127.0.0.1:{}\"\n\n[paths]\npki_dir = {:?}\ndata_dir = {:?}\nspool_dir = {:?}\n{extra}",
+            ward.port, ward.admin_port, ward.pki, data, spool
+        )
+    }
+
+    pub fn start(ward: &Ward, name: &str) -> Result<Self> {
+        let base = ward.dir.join(name);
+        std::fs::create_dir_all(&base).map_err(|e| e.to_string())?;
+        let data = base.join("data");
+        let spool = base.join("spool");
+        let config = base.join("relay.toml");
+        std::fs::write(&config, Self::config_text(ward, &data, &spool, ""))
+            .map_err(|e| e.to_string())?;
+        Self::start_with(ward, config, data, spool, base.join("relay.log"))
+    }
+
+    pub fn start_with(
+        ward: &Ward,
+        config: PathBuf,
+        data: PathBuf,
+        spool: PathBuf,
+        log: PathBuf,
+    ) -> Result<Self> {
+        let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let child = Command::new(bin("shinsei-relay")?)
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(logf)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], ward.port));
+        let mut r = Self {
+            child,
+            config,
+            data,
+            spool,
+            addr,
+            log,
+        };
+        r.wait_listening()?;
+        Ok(r)
+    }
+
+    fn wait_listening(&mut self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                return Err(format!("relay exited ({st}): {log}"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err("relay did not start listening".into())
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Envelope directories in the spool.
+    pub fn spooled(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&self.spool)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.is_dir()
+                            && !p
+                                .file_name()
+                                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// An enrolled tablet (a data directory).
+pub struct Tablet {
+    pub data: PathBuf,
+    pub device_id: String,
+    pub relay_addr: SocketAddr,
+}
+
+impl Tablet {
+    pub fn enroll(ward: &Ward, device_id: &str, profile: &str) -> Result<Self> {
+        let data = ward.dir.join(format!("tablet-{device_id}"));
+        let t = Self {
+            data,
+            device_id: device_id.to_string(),
+            relay_addr: SocketAddr::from(([127, 0, 0, 1], ward.port)),
+        };
+        let csr = ward.dir.join(format!("{device_id}.csr.pem"));
+        let bundle = ward.dir.join(format!("{device_id}.bundle.json"));
+        ok(
+            t.agent()?
+                .args(["enroll", "--device-id", device_id, "--root-ca"])
+                .arg(ward.root_ca())
+                .arg("--out")
+                .arg(&csr),
+            "",
+        )?;
+        ok(
+            ward.provision()?
+                .args([
+                    "device",
+                    "sign",
+                    "--device-id",
+                    device_id,
+                    "--profile",
+                    profile,
+                    "--csr",
+                ])
+                .arg(&csr)
+                .arg("--out")
+                .arg(&bundle),
+            "",
+        )?;
+        ok(t.agent()?.args(["enroll", "--bundle"]).arg(&bundle), "")?;
+        ok(
+            t.agent()?
+                .args(["staff-list", "install"])
+                .arg(&ward.staff_list),
+            "",
+        )?;
+        Ok(t)
+    }
+
+    pub fn agent(&self) -> Result<Command> {
+        let mut c = Command::new(bin("shinsei-agent")?);
+        c.arg("--data-dir")
+            .arg(&self.data)
+            .arg("--relay-addr")
+            .arg(self.relay_addr.to_string());
+        Ok(c)
+    }
+
+    /// Headless submit; `pins` are the four express lines.
+    pub fn submit(
+        &self,
+        application_id: &str,
+        photo: &Path,
+        extra: &[&str],
+        pins: Option<[&str; 4]>,
+    ) -> Result<Output> {
+        let mut c = self.agent()?;
+        c.args(["submit", "--application-id", application_id, "--photo"])
+            .arg(photo)
+            .args(extra);
+        let mut input = format!("{STAFF_ID}\n{STAFF_PASSWORD}\n");
+        if let Some(p) = pins {
+            c.args(["--express", "--pins-from-stdin"]);
+            for x in p {
+                input.push_str(x);
+                input.push('\n');
+            }
+        }
+        run(&mut c, &input)
+    }
+
+    /// Every byte stored under the tablet's data directory.
+    pub fn all_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        walk(&self.data)
+    }
+}
+
+pub fn walk(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else if let Ok(b) = std::fs::read(&p) {
+                out.push((p, b));
+            }
+        }
+    }
+    out
+}
+
+/// Does `hay` contain `needle`?
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Writes a synthetic photo (no person) to `path`.
+pub fn write_photo(path: &Path, seed: u32) -> Result<Vec<u8>> {
+    let b = shinsei_agent::demo::synthetic_photo_jpeg(seed).to_vec();
+    std::fs::write(path, &b).map_err(|e| e.to_string())?;
+    Ok(b)
+}

@@ -1,0 +1,390 @@
+//! End to end over the real binaries: provisioning → relay → agent, real TLS on loopback,
+//! real files, real processes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use shinsei_tests::{contains, ok, run, write_photo, Relay, Tablet, Ward};
+
+const ID1: &str = "12345678901234567890123";
+const ID2: &str = "23456789012345678901234";
+
+fn wait_for(mut f: impl FnMut() -> bool, secs: u64) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f()
+}
+
+fn spool_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("application.json")).unwrap()).unwrap()
+}
+
+fn assert_nothing_left(t: &Tablet, id: &str, photo: &[u8], pins: &[&str]) {
+    for (path, bytes) in t.all_files() {
+        assert!(
+            !contains(&bytes, id.as_bytes()),
+            "application ID in {}",
+            path.display()
+        );
+        for chunk in photo[200..].chunks(64).take(40) {
+            assert!(
+                !contains(&bytes, chunk),
+                "photo bytes in {}",
+                path.display()
+            );
+        }
+        for p in pins {
+            assert!(!contains(&bytes, p.as_bytes()), "PIN in {}", path.display());
+        }
+    }
+}
+
+fn outbox_len(t: &Tablet) -> u64 {
+    let o = ok(t.agent().unwrap().args(["status", "--json"]), "").unwrap();
+    let v: serde_json::Value = serde_json::from_str(o.lines().next().unwrap()).unwrap();
+    v["outbox"].as_u64().unwrap()
+}
+
+#[test]
+fn submit_standard_and_express_deliver_only_permitted_fields_and_leave_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let relay = Relay::start(&ward, "relay").unwrap();
+    let std_tab = Tablet::enroll(&ward, "TAB-0001", "standard").unwrap();
+    let exp_tab = Tablet::enroll(&ward, "TAB-0002", "express").unwrap();
+    let p1 = tmp.path().join("p1.jpg");
+    let p2 = tmp.path().join("p2.jpg");
+    let b1 = write_photo(&p1, 1).unwrap();
+    let b2 = write_photo(&p2, 2).unwrap();
+
+    let o = std_tab
+        .submit(ID1, &p1, &["--e-cert", "yes"], None)
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("delivered"));
+    let pins = ["XYZ789", "4321", "8765", "1357"];
+    let o = exp_tab
+        .submit(ID2, &p2, &["--braille", "yes"], Some(pins))
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    assert!(
+        wait_for(|| relay.spooled().len() == 2, 30),
+        "spool: {:?}",
+        relay.spooled()
+    );
+    let mut seen = Vec::new();
+    for d in relay.spooled() {
+        let mut files: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["application.json", "photo.jpg"]);
+        let v = spool_json(&d);
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        let id = v["application_id"].as_str().unwrap().to_string();
+        let photo = std::fs::read(d.join("photo.jpg")).unwrap();
+        if id == ID1 {
+            assert_eq!(
+                keys,
+                [
+                    "application_id",
+                    "braille",
+                    "e_certificate",
+                    "profile",
+                    "received_at"
+                ]
+            );
+            assert_eq!(v["e_certificate"], true);
+            assert_eq!(v["braille"], false);
+            assert_eq!(v["profile"], "standard");
+            assert_eq!(photo, b1);
+        } else {
+            assert_eq!(id, ID2);
+            assert_eq!(
+                keys,
+                [
+                    "application_id",
+                    "braille",
+                    "e_certificate",
+                    "pins",
+                    "profile",
+                    "received_at"
+                ]
+            );
+            assert_eq!(v["pins"]["signature_password"], "XYZ789");
+            assert_eq!(v["pins"]["card_info"], "1357");
+            assert_eq!(v["profile"], "express");
+            assert_eq!(photo, b2);
+        }
+        seen.push(id);
+    }
+    seen.sort();
+    assert_eq!(seen, [ID1, ID2]);
+
+    assert_eq!(outbox_len(&std_tab), 0);
+    assert_eq!(outbox_len(&exp_tab), 0);
+    assert_nothing_left(&std_tab, ID1, &b1, &[]);
+    assert_nothing_left(&exp_tab, ID2, &b2, &pins);
+    // The relay stores the sealed envelope only: no plaintext in its data directory.
+    for (path, bytes) in shinsei_tests::walk(&relay.data) {
+        assert!(!contains(&bytes, ID1.as_bytes()), "{}", path.display());
+        assert!(!contains(&bytes, b"XYZ789"), "{}", path.display());
+    }
+    let audit = ok(std_tab.agent().unwrap().args(["audit", "verify"]), "").unwrap();
+    assert!(audit.contains("intact"), "{audit}");
+}
+
+#[test]
+fn relay_down_queues_then_delivers_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let mut relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0003", "standard").unwrap();
+    // A first check-in registers the device.
+    ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+    relay.stop();
+    let p = tmp.path().join("p.jpg");
+    let b = write_photo(&p, 3).unwrap();
+    let o = tab.submit(ID1, &p, &[], None).unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("queued"));
+    assert_eq!(outbox_len(&tab), 1);
+    assert_nothing_left(&tab, ID1, &b, &[]);
+
+    let relay = Relay::start_with(
+        &ward,
+        relay.config.clone(),
+        relay.data.clone(),
+        relay.spool.clone(),
+        tmp.path().join("relay2.log"),
+    )
+    .unwrap();
+    ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+    assert_eq!(outbox_len(&tab), 0);
+    assert!(wait_for(|| relay.spooled().len() == 1, 30));
+    // Flushing again sends nothing more.
+    ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(relay.spooled().len(), 1);
+}
+
+#[test]
+fn agent_killed_between_seal_and_send_or_before_delete_delivers_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0004", "standard").unwrap();
+    let p = tmp.path().join("p.jpg");
+    write_photo(&p, 4).unwrap();
+    for (point, id) in [("sealed", ID1), ("received", ID2)] {
+        let mut c = tab.agent().unwrap();
+        c.env("SHINSEI_TEST_CRASH_AT", point);
+        c.args(["submit", "--application-id", id, "--photo"])
+            .arg(&p);
+        let o = run(
+            &mut c,
+            &format!(
+                "{}\n{}\n",
+                shinsei_tests::STAFF_ID,
+                shinsei_tests::STAFF_PASSWORD
+            ),
+        )
+        .unwrap();
+        assert!(!o.status.success(), "the agent was to be killed at {point}");
+        assert_eq!(outbox_len(&tab), 1, "{point}");
+        ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+        assert_eq!(outbox_len(&tab), 0, "{point}");
+    }
+    assert!(wait_for(|| relay.spooled().len() == 2, 30));
+    std::thread::sleep(Duration::from_millis(500));
+    let ids: Vec<String> = relay
+        .spooled()
+        .iter()
+        .map(|d| {
+            spool_json(d)["application_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&ID1.to_string()) && ids.contains(&ID2.to_string()));
+}
+
+#[test]
+fn remote_disable_and_wipe_reach_a_running_agent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let _relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0005", "standard").unwrap();
+    let p = tmp.path().join("p.jpg");
+    write_photo(&p, 5).unwrap();
+    ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+
+    // Disable while the agent runs (long-poll), then the agent refuses to submit.
+    let mut daemon = tab
+        .agent()
+        .unwrap()
+        .args(["run", "--for-secs", "4"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    ward.fleet("disable", "TAB-0005").unwrap();
+    daemon.wait().unwrap();
+    let st = ok(tab.agent().unwrap().args(["status", "--json"]), "").unwrap();
+    assert!(st.contains("\"state\":\"disabled\""), "{st}");
+    let o = tab.submit(ID1, &p, &[], None).unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    ward.fleet("enable", "TAB-0005").unwrap();
+    ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+    let st = ok(tab.agent().unwrap().args(["status", "--json"]), "").unwrap();
+    assert!(st.contains("\"state\":\"active\""), "{st}");
+
+    // Wipe while the agent runs: it erases itself and exits with code 6.
+    let mut daemon = tab
+        .agent()
+        .unwrap()
+        .args(["run", "--for-secs", "30"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let t0 = Instant::now();
+    ward.fleet("wipe", "TAB-0005").unwrap();
+    let status = daemon.wait().unwrap();
+    let took = t0.elapsed();
+    eprintln!(
+        "figure: remote wipe to keys erased (online): {} ms",
+        took.as_millis()
+    );
+    assert_eq!(status.code(), Some(6));
+    assert!(tab.data.join("WIPED").exists());
+    assert!(!tab.data.join("enrollment").exists());
+    assert!(!tab.data.join("outbox.key").exists());
+    let o = run(tab.agent().unwrap().args(["status"]), "").unwrap();
+    assert_eq!(o.status.code(), Some(6));
+    // The relay now refuses the wiped device at the TLS layer: re-enrolling is the only way back.
+    let devices = ok(
+        ward.provision()
+            .unwrap()
+            .args(["device", "list", "--admin-cert", shinsei_tests::ADMIN]),
+        "",
+    )
+    .unwrap();
+    assert!(devices.contains("wiped"), "{devices}");
+}
+
+#[test]
+fn offline_lease_locks_then_wipes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0006", "standard").unwrap();
+    ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+    drop(relay);
+    let p = tmp.path().join("p.jpg");
+    write_photo(&p, 6).unwrap();
+    let with_clock = |secs: u64| {
+        let mut c = tab.agent().unwrap();
+        c.env("SHINSEI_CLOCK_FORWARD_SECS", secs.to_string());
+        c
+    };
+    // 25 hours without a check-in: locked.
+    let mut c = with_clock(25 * 3600);
+    c.args(["submit", "--application-id", ID1, "--photo"])
+        .arg(&p);
+    let o = run(
+        &mut c,
+        &format!(
+            "{}\n{}\n",
+            shinsei_tests::STAFF_ID,
+            shinsei_tests::STAFF_PASSWORD
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Setting the clock back does not unlock: the high-water mark persists.
+    let o = run(with_clock(0).args(["status", "--json"]), "").unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("locked"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // 8 days: wiped.
+    let o = run(with_clock(8 * 86400).args(["status"]), "").unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(tab.data.join("WIPED").exists());
+    let o = run(
+        Command::new(shinsei_tests::bin("shinsei-agent").unwrap())
+            .arg("--data-dir")
+            .arg(&tab.data)
+            .arg("status"),
+        "",
+    )
+    .unwrap();
+    assert_eq!(o.status.code(), Some(6));
+}
+
+#[test]
+fn staff_lockout_after_failures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let _relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0007", "standard").unwrap();
+    let p = tmp.path().join("p.jpg");
+    write_photo(&p, 7).unwrap();
+    let attempt = |pw: &str| {
+        let mut c = tab.agent().unwrap();
+        c.args(["submit", "--application-id", ID1, "--photo"])
+            .arg(&p);
+        run(&mut c, &format!("{}\n{pw}\n", shinsei_tests::STAFF_ID)).unwrap()
+    };
+    for i in 0..4 {
+        let o = attempt("wrong-password-000");
+        assert_eq!(o.status.code(), Some(3), "attempt {i}");
+    }
+    let o = attempt("wrong-password-000");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("locked out"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Even the right password is refused while locked out.
+    let o = attempt(shinsei_tests::STAFF_PASSWORD);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("locked out"));
+    let log = ok(tab.agent().unwrap().args(["audit", "show"]), "").unwrap();
+    assert!(log.contains("\"event\":\"lockout\""), "{log}");
+    assert!(!log.contains("wrong-password"), "passwords never logged");
+}
