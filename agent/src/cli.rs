@@ -111,6 +111,14 @@ pub enum Command {
     },
     /// Read application IDs from QR images.
     ScanQr { files: Vec<PathBuf> },
+    /// Crop a photo to the 35:45 ID-photo format with quality checks; prints a JSON
+    /// report (face box, crop box, every check). Writes the photo only if all pass.
+    Crop {
+        #[arg(long = "in")]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -318,7 +326,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 return Err(AgentError::Wiped);
             }
             let mut agent = open_agent(&cli)?;
-            let s = agent.status();
+            let s = match agent.status() {
+                Err(AgentError::Wiped) => return Err(after_wipe(&cli.data_dir, agent)),
+                other => other?,
+            };
             if *json {
                 out(&serde_json::to_string(&s).map_err(|e| AgentError::Internal(e.to_string()))?);
             } else {
@@ -356,7 +367,10 @@ pub fn run(cli: Cli) -> Result<()> {
                     Ok(())
                 }
                 OutboxAction::Flush => {
-                    agent.check_allowed()?;
+                    match agent.sync_state() {
+                        Err(AgentError::Wiped) => return Err(after_wipe(&cli.data_dir, agent)),
+                        other => other?,
+                    }
                     match agent.flush_outbox(true) {
                         Ok(r) => {
                             out(&format!(
@@ -408,6 +422,22 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Run { for_secs } => run_daemon(&cli, *for_secs),
+        Command::Crop { input, out: output } => {
+            match crate::capture::crop::run_crop_cli(input, output) {
+                Ok(json) => {
+                    out(&json);
+                    Ok(())
+                }
+                Err(crate::capture::CaptureError::Rejected {
+                    reasons,
+                    report_json,
+                }) => {
+                    out(&report_json);
+                    Err(AgentError::Input(reasons))
+                }
+                Err(e) => Err(AgentError::Input(e.to_string())),
+            }
+        }
         Command::ScanQr { files } => {
             let mut failed = false;
             for f in files {

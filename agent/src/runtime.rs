@@ -231,6 +231,20 @@ impl Agent {
         }
     }
 
+    /// Brings the device state up to date before an operator command: acts on the
+    /// offline lease (a wipe verdict wipes), then checks in once so that a tablet
+    /// re-enabled (or re-connected after an offline lock) by IT learns it, and finally
+    /// fails unless the tablet may be used. An unreachable relay is not an error here:
+    /// the cached state and the lease decide.
+    pub fn sync_state(&mut self) -> Result<()> {
+        self.tick_lease()?;
+        match self.checkin(0) {
+            Ok(_) | Err(AgentError::RelayUnreachable(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.check_allowed()
+    }
+
     /// Staff login against the installed, signed staff list.
     pub fn login(&mut self, staff_id: &str, password: &[u8]) -> Result<Session> {
         self.check_allowed()?;
@@ -508,14 +522,15 @@ impl Agent {
         self.audit.prune_through(acked)
     }
 
-    /// Status for the operator.
-    pub fn status(&mut self) -> StatusReport {
-        let lease = match self.tick_lease() {
-            Ok(LeaseVerdict::Ok { remaining_secs }) => format!("ok ({remaining_secs} s left)"),
-            Ok(LeaseVerdict::Locked) => "locked (offline too long)".into(),
-            Ok(LeaseVerdict::Wipe) | Err(_) => "wipe".into(),
+    /// Status for the operator. Reading it also acts on the offline lease: a tablet
+    /// past its wipe deadline wipes itself here and reports [`AgentError::Wiped`].
+    pub fn status(&mut self) -> Result<StatusReport> {
+        let lease = match self.tick_lease()? {
+            LeaseVerdict::Ok { remaining_secs } => format!("ok ({remaining_secs} s left)"),
+            LeaseVerdict::Locked => "locked (offline too long)".into(),
+            LeaseVerdict::Wipe => return Err(AgentError::Wiped),
         };
-        StatusReport {
+        Ok(StatusReport {
             device_id: self.en.device_id.to_string(),
             state: self.local.state.clone(),
             outbox: self.outbox.len(),
@@ -524,7 +539,7 @@ impl Agent {
             lease,
             relay: format!("{}:{}", self.en.relay_host, self.en.relay_port),
             profile: self.en.policy.profile.as_str().into(),
-        }
+        })
     }
 
     /// Crypto-erase: destroys the outbox key and outbox, the staff list, cached

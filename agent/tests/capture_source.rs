@@ -77,12 +77,40 @@ fn mailbox_keeps_only_the_newest() {
     assert!(mb.take(Duration::from_secs(5)).is_none());
 }
 
+/// A source the test paces: each `next_frame` waits for the test to hand it a frame,
+/// and reports the end once the test drops its sender.
+struct GatedSource(std::sync::mpsc::Receiver<Frame>);
+
+impl FrameSource for GatedSource {
+    fn next_frame(&mut self) -> Result<Frame, CaptureError> {
+        self.0.recv().map_err(|_| CaptureError::EndOfStream)
+    }
+}
+
 #[test]
 fn threaded_source_delivers_then_reports_the_end() {
+    // Paced: every frame is taken before the next is produced, so all must arrive in order.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut src =
+        ThreadedSource::spawn(move || Ok(GatedSource(rx)), Duration::from_secs(10)).unwrap();
+    for i in 0..5u8 {
+        tx.send(frame(i)).unwrap();
+        assert_eq!(src.next_frame().unwrap().data()[0], i);
+    }
+    drop(tx);
+    assert!(matches!(src.next_frame(), Err(CaptureError::EndOfStream)));
+    assert!(matches!(src.next_frame(), Err(CaptureError::EndOfStream)));
+    assert_eq!(src.dropped_frames(), 0);
+}
+
+#[test]
+fn threaded_source_never_reorders_a_fast_producer() {
+    // Unpaced: the producer may overwrite frames (newest wins, possibly all of them before
+    // the end marker), but what is delivered is strictly increasing and the end is reported.
     let frames: Vec<Frame> = (0..50).map(frame).collect();
     let mut src = ThreadedSource::spawn(
         move || Ok(MemorySource::new(frames)),
-        Duration::from_secs(2),
+        Duration::from_secs(10),
     )
     .unwrap();
     let mut seen = Vec::new();
@@ -93,8 +121,9 @@ fn threaded_source_delivers_then_reports_the_end() {
             Err(e) => panic!("{e}"),
         }
     }
-    // Newest wins: frames may be skipped but never reordered, and the count is bounded.
-    assert!(!seen.is_empty() && seen.windows(2).all(|w| w[0] < w[1]));
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    // Every frame was either delivered or counted as dropped; the end marker is never lost.
+    assert_eq!(seen.len() as u64 + src.dropped_frames(), 50);
     assert!(matches!(src.next_frame(), Err(CaptureError::EndOfStream)));
 }
 
