@@ -1,7 +1,7 @@
 //! The command-line interface (headless; scriptable by tests and IT). Exit codes and
 //! messages are documented in `agent/README.md`.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,11 +11,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use shinsei_protocol::application::{Application, ApplicationId, BrailleWish, CertificateWish};
 use shinsei_protocol::device::DeviceId;
 use shinsei_protocol::pins::ExpressPins;
-use zeroize::Zeroizing;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{AgentError, Result};
 use crate::runtime::{self, Agent, SubmitOutcome};
+use crate::secret_input::{SecretInputError, SecretLine, SecretLines};
 use crate::{demo, enroll, photo_input, qr};
 
 #[derive(Parser, Debug)]
@@ -75,9 +75,13 @@ pub enum Command {
         /// The 23-digit application ID typed in (fallback to the QR code).
         #[arg(long, conflicts_with = "qr_image")]
         application_id: Option<String>,
-        /// The applicant's photo (JPEG, already cropped).
+        /// The applicant's photo (JPEG, already cropped unless --crop).
         #[arg(long)]
         photo: PathBuf,
+        /// Crop the photo to 35:45 first, with the same checks as `crop` (the photo is
+        /// refused when a check fails).
+        #[arg(long)]
+        crop: bool,
         #[arg(long, value_enum, default_value_t = YesNo::No)]
         e_cert: YesNo,
         #[arg(long, value_enum, default_value_t = YesNo::No)]
@@ -180,16 +184,28 @@ fn clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock::from_env())
 }
 
-fn read_line(
-    lines: &mut impl Iterator<Item = std::io::Result<String>>,
-    what: &str,
-) -> Result<Zeroizing<String>> {
-    match lines.next() {
-        Some(Ok(l)) => Ok(Zeroizing::new(l.trim_end_matches(['\r', '\n']).to_string())),
-        _ => Err(AgentError::Input(format!(
+fn read_line(lines: &mut SecretLines<impl std::io::Read>, what: &str) -> Result<SecretLine> {
+    lines.next_line().map_err(|e| match e {
+        SecretInputError::Missing => AgentError::Input(format!(
             "標準入力に{what}がありません / missing {what} on standard input"
-        ))),
+        )),
+        other => AgentError::Input(format!("{what}: {other}")),
+    })
+}
+
+/// The photo through the cropping pipeline: refused unless every check passes.
+fn crop_photo_file(path: &Path) -> Result<shinsei_protocol::photo::FacePhoto> {
+    use crate::capture::{crop, CaptureError};
+    let bytes = crate::capture::source::read_bounded(path, crate::qr::MAX_IMAGE_FILE)
+        .map_err(|e| AgentError::Input(e.to_string()))?;
+    let (jpeg, report) = crop::crop_report(&bytes).map_err(|e| match e {
+        CaptureError::Rejected { reasons, .. } => AgentError::Input(reasons),
+        other => AgentError::Input(other.to_string()),
+    })?;
+    if !report.accepted {
+        return Err(AgentError::Input(report.reasons()));
     }
+    photo_input::photo_from_jpeg(&jpeg).map_err(|e| AgentError::Input(e.to_string()))
 }
 
 fn open_agent(cli: &Cli) -> Result<Agent> {
@@ -244,14 +260,18 @@ pub fn run(cli: Cli) -> Result<()> {
             qr_image,
             application_id,
             photo,
+            crop,
             e_cert,
             braille,
             express,
             pins_from_stdin: _,
         } => {
-            let stdin = std::io::stdin();
-            let mut lines = stdin.lock().lines();
+            let mut lines = SecretLines::stdin().map_err(|e| AgentError::Input(e.to_string()))?;
             let staff = read_line(&mut lines, "職員ID / staff ID")?;
+            let staff = staff
+                .as_str()
+                .map_err(|e| AgentError::Input(e.to_string()))?
+                .to_string();
             let password = read_line(&mut lines, "パスワード / password")?;
             let mut agent = open_agent(&cli)?;
             let mut session = match agent.login(&staff, password.as_bytes()) {
@@ -270,8 +290,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 }
             };
             agent.record_scan(&session, id.as_bytes());
-            let photo = photo_input::photo_from_file(photo)
-                .map_err(|e| AgentError::Input(e.to_string()))?;
+            let photo = if *crop {
+                crop_photo_file(photo)?
+            } else {
+                photo_input::photo_from_file(photo).map_err(|e| AgentError::Input(e.to_string()))?
+            };
             agent.record_capture(&session);
             let cw = if *e_cert == YesNo::Yes {
                 CertificateWish::Yes

@@ -10,9 +10,12 @@
 //! - [`lease`] — the offline lease (lock, then wipe).
 //! - [`runtime`] — the submit flow, check-in, remote disable and wipe.
 //! - [`qr`] — application ID from the form's QR code.
+//! - [`secret_input`] — password and PIN lines read unbuffered into locked memory.
 //! - [`photo_input`] — a JPEG file → `FacePhoto` (metadata stripped).
+//! - [`memguard`] — zeroize-on-free allocator, locked secret buffers, no core dumps
+//!   (the crate's only `unsafe` code).
 //! - [`demo`] — the self-contained demonstration.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod audit;
 pub mod capture;
@@ -23,9 +26,11 @@ pub mod enroll;
 pub mod error;
 pub mod fsutil;
 pub mod lease;
+pub mod memguard;
 pub mod outbox;
 pub mod photo_input;
 pub mod qr;
 pub mod runtime;
+pub mod secret_input;
 pub mod session;
 pub mod transport;
