@@ -88,6 +88,13 @@ impl ZeroizingAlloc {
     pub fn active() -> bool {
         ZERO_ON_FREE.load(Ordering::Relaxed)
     }
+
+    /// Turns clearing on or off, for the allocator benchmark only: the feature
+    /// `bench-hooks` is never enabled in a build that ships.
+    #[cfg(feature = "bench-hooks")]
+    pub fn set_active_for_benchmark(on: bool) {
+        ZERO_ON_FREE.store(on, Ordering::Relaxed);
+    }
 }
 
 /// Why a [`LockedBuf`] could not take another byte.
