@@ -3,6 +3,7 @@
 
 use std::{
     io::{BufRead, Read},
+    net::{IpAddr, SocketAddr},
     path::PathBuf,
 };
 
@@ -13,6 +14,9 @@ use zeroize::Zeroizing;
 use crate::{
     device::{self, SignOptions, DEFAULT_DEVICE_DAYS},
     error::{ProvisionError, Result},
+    firmware::{
+        self, FirmwareInput, FirmwareOptions, Ssid, WifiConfig, WifiPassword, WifiSecurity,
+    },
     fleet::{self, AdminClient, DeviceAction},
     layout::PkiLayout,
     pki::{self, CaInitOptions},
@@ -60,6 +64,60 @@ pub enum Command {
     Staff(StaffCommand),
     /// リレーの監査ログを表示 / show the relay's audit log
     Audit(FleetOpts),
+    /// 端末の OS 設定（ファイアウォール・Wi-Fi・systemd）/ the tablet's OS configuration (firewall, Wi-Fi, systemd)
+    #[command(subcommand)]
+    Firmware(FirmwareCommand),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WifiSecurityArg {
+    /// WPA2-Personal (PSK, CCMP only)
+    Wpa2,
+    /// WPA3-Personal (SAE, PMF required)
+    Wpa3,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FirmwareCommand {
+    /// 端末バンドルから nftables・Wi-Fi・systemd の設定ファイルを生成 / render the nftables ruleset, Wi-Fi profile and systemd units from a device bundle
+    Render {
+        /// 端末バンドル（`device sign` の出力） / the device bundle (output of `device sign`)
+        #[arg(long, value_name = "FILE")]
+        bundle: PathBuf,
+        /// 出力ディレクトリ（既存のファイルは上書きしません） / output directory (existing files are not overwritten)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// バンドルを検証するルートCA（既定: PKI の root-ca.pem） / root CA to verify the bundle with (default: the PKI's root-ca.pem)
+        #[arg(long, value_name = "FILE")]
+        root_ca: Option<PathBuf>,
+        /// リレーの IP アドレス（リレーが DNS 名のとき必須、複数可、先頭に固定） / the relay's IP address (required when the relay host is a DNS name; repeatable; the agent is pinned to the first)
+        #[arg(long, value_name = "IP")]
+        relay_ip: Vec<IpAddr>,
+        /// 許可する DNS リゾルバ（複数可） / DNS resolver the tablet may use (repeatable)
+        #[arg(long, value_name = "IP")]
+        dns: Vec<IpAddr>,
+        /// 許可する NTP サーバ（複数可） / NTP server the tablet may use (repeatable)
+        #[arg(long, value_name = "IP")]
+        ntp: Vec<IpAddr>,
+        /// セキュリティ更新用のプロキシ（apt, freshclam） / proxy for security updates (apt, freshclam)
+        #[arg(long, value_name = "IP:PORT")]
+        update_proxy: Option<SocketAddr>,
+        /// 非公開 SSID（指定時は Wi-Fi プロファイルを生成） / hidden SSID (renders the Wi-Fi profile)
+        #[arg(long, value_name = "SSID", requires = "wifi_password_stdin")]
+        wifi_ssid: Option<String>,
+        /// Wi-Fi パスワードを標準入力から1行読む / read the Wi-Fi password as one line from standard input
+        #[arg(long, requires = "wifi_ssid")]
+        wifi_password_stdin: bool,
+        /// Wi-Fi の方式 / Wi-Fi security
+        #[arg(long, value_enum, default_value = "wpa3")]
+        wifi_security: WifiSecurityArg,
+        /// 端末上のエージェントのパス / path of the agent binary on the tablet
+        #[arg(long, value_name = "PATH", default_value = firmware::DEFAULT_AGENT_BIN)]
+        agent_bin: String,
+        /// カメラのデバイス / camera device node
+        #[arg(long, value_name = "DEV", default_value = firmware::DEFAULT_CAMERA)]
+        camera: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -413,6 +471,90 @@ pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -
         Command::Audit(f) => {
             let c = AdminClient::from_pki(&l, f.admin_cert.as_deref(), f.admin_url.as_deref())?;
             Ok(fleet::audit_table(&c.audit()?))
+        }
+        Command::Firmware(FirmwareCommand::Render {
+            bundle,
+            out,
+            root_ca,
+            relay_ip,
+            dns,
+            ntp,
+            update_proxy,
+            wifi_ssid,
+            wifi_password_stdin,
+            wifi_security,
+            agent_bin,
+            camera,
+        }) => {
+            let root = match root_ca {
+                Some(p) => crate::layout::read_cert_pem(p)?,
+                None => pki::load_root_cert_only(&l, now)?,
+            };
+            let b = firmware::load_bundle(bundle, &root, now)?;
+            let wifi = match wifi_ssid {
+                None => None,
+                Some(ssid) => {
+                    let ssid = Ssid::parse(ssid)?;
+                    if !wifi_password_stdin {
+                        return Err(ProvisionError::WifiPasswordStdinRequired);
+                    }
+                    let password = WifiPassword::parse(&read_password(stdin)?)?;
+                    Some(WifiConfig {
+                        ssid,
+                        password,
+                        security: match wifi_security {
+                            WifiSecurityArg::Wpa2 => WifiSecurity::Wpa2,
+                            WifiSecurityArg::Wpa3 => WifiSecurity::Wpa3,
+                        },
+                    })
+                }
+            };
+            let input = FirmwareInput::from_bundle(
+                &b,
+                FirmwareOptions {
+                    relay_ips: relay_ip.clone(),
+                    dns: dns.clone(),
+                    ntp: ntp.clone(),
+                    update_proxy: *update_proxy,
+                    wifi,
+                    agent_bin: Some(agent_bin.clone()),
+                    camera: Some(camera.clone()),
+                },
+            )?;
+            let files = firmware::render(&input);
+            firmware::write_rendered(out, &files)?;
+            let rows: Vec<Vec<String>> = files
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.name.to_owned(),
+                        f.install_path.to_owned(),
+                        if f.secret { "0600" } else { "0644" }.to_owned(),
+                    ]
+                })
+                .collect();
+            let mut s = format!(
+                "端末 {} の設定ファイルを {} に作成しました / wrote the configuration of tablet {} to {}\n\
+                 リレー / relay: {}:{} ({})\n",
+                b.device_id,
+                out.display(),
+                b.device_id,
+                out.display(),
+                input.relay_host,
+                input.relay_port,
+                input
+                    .relay_ips
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            s.push_str(&fleet::table(
+                &["ファイル / file", "配置先 / install as", "モード / mode"],
+                &rows,
+            ));
+            s.push_str("手順は firmware-notes/README.md を参照 / see firmware-notes/README.md for the steps\n");
+            Ok(s)
         }
         Command::Staff(StaffCommand::Add {
             id,

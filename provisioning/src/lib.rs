@@ -2,7 +2,8 @@
 //! bundles), staff accounts and the fleet commands of `shinsei-provision`.
 //!
 //! The binary (`src/main.rs`) only parses arguments and calls [`cli::run`]; everything
-//! else is here and testable without sockets. The relay loads its key material with
+//! else is here and testable without sockets. [`firmware`] renders a tablet's OS
+//! configuration (firewall, Wi-Fi, sandboxed agent unit, kiosk target) from its bundle. The relay loads its key material with
 //! [`layout`] (`load_relay_material` and the per-file loaders).
 //!
 //! Never: print or log a private key, a password or a password hash; write a secret
@@ -12,6 +13,7 @@
 pub mod cli;
 pub mod device;
 pub mod error;
+pub mod firmware;
 pub mod fleet;
 pub mod fsutil;
 pub mod layout;

@@ -118,6 +118,8 @@ fn help_on_every_subcommand() {
         &["staff", "list"],
         &["staff", "publish"],
         &["audit"],
+        &["firmware"],
+        &["firmware", "render"],
     ];
     for c in cmds {
         Command::new(env!("CARGO_BIN_EXE_shinsei-provision"))
