@@ -82,6 +82,11 @@ pub enum Command {
         /// refused when a check fails).
         #[arg(long)]
         crop: bool,
+        /// Send again although this application ID was already submitted from this
+        /// tablet (e.g. with a retaken photo). Without it, a second submission of the
+        /// same ID is refused (exit 11), so a retry after a crash never duplicates.
+        #[arg(long)]
+        resend: bool,
         #[arg(long, value_enum, default_value_t = YesNo::No)]
         e_cert: YesNo,
         #[arg(long, value_enum, default_value_t = YesNo::No)]
@@ -261,6 +266,7 @@ pub fn run(cli: Cli) -> Result<()> {
             application_id,
             photo,
             crop,
+            resend,
             e_cert,
             braille,
             express,
@@ -319,7 +325,7 @@ pub fn run(cli: Cli) -> Result<()> {
             } else {
                 Application::standard(id, photo, cw, bw)
             };
-            let r = agent.submit(&mut session, app);
+            let r = agent.submit_with(&mut session, app, *resend);
             agent.logout(&mut session);
             match r {
                 Ok(SubmitOutcome::Delivered {

@@ -43,6 +43,8 @@ pub enum AgentError {
     AuditBroken(String),
     #[error("登録: {0} / enrollment")]
     Enroll(String),
+    #[error("この申請書IDは送信済みです（{0}）。撮り直して再送信する場合は --resend を指定してください / this application ID was already submitted ({0}); use --resend to send it again")]
+    AlreadySubmitted(String),
     #[error("内部エラー: {0} / internal error")]
     Internal(String),
 }
@@ -60,6 +62,7 @@ impl AgentError {
             AgentError::RelayRefused(_) | AgentError::BadRelayAnswer(_) => 8,
             AgentError::DiskFull(_) | AgentError::CorruptOutbox(_) | AgentError::File { .. } => 9,
             AgentError::AuditBroken(_) => 10,
+            AgentError::AlreadySubmitted(_) => 11,
             AgentError::Internal(_) => 70,
         }
     }

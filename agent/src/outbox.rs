@@ -36,6 +36,10 @@ const RECORD_VERSION: u8 = 1;
 pub struct Outbox {
     db: sled::Db,
     tree: sled::Tree,
+    /// Application references (keyed HMAC of the ID, as in the audit log: no personal
+    /// data) of recent submissions → created_at ‖ envelope ID. Written in the same
+    /// transaction as the envelope, so a retry after a crash can be recognised.
+    submitted: sled::Tree,
     key: LessSafeKey,
     rng: SystemRandom,
 }
@@ -62,9 +66,11 @@ impl Outbox {
             .open()
             .map_err(from_sled)?;
         let tree = db.open_tree("envelopes").map_err(from_sled)?;
+        let submitted = db.open_tree("submitted").map_err(from_sled)?;
         Ok(Self {
             db,
             tree,
+            submitted,
             key,
             rng: SystemRandom::new(),
         })
@@ -149,6 +155,69 @@ impl Outbox {
         self.flush()
     }
 
+    /// Stores a new entry and records `app_ref` as submitted, atomically and durably.
+    pub fn put_new(&self, e: &Entry, app_ref: &[u8]) -> Result<()> {
+        use sled::Transactional;
+        let v = self.encode(e)?;
+        let mut rec = Vec::with_capacity(24);
+        rec.extend_from_slice(&e.created_at.to_be_bytes());
+        rec.extend_from_slice(&e.id.0);
+        (&self.tree, &self.submitted)
+            .transaction(|(t, s)| {
+                t.insert(&e.id.0, v.as_slice())?;
+                s.insert(app_ref, rec.as_slice())?;
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|err| match err {
+                sled::transaction::TransactionError::Storage(e) => from_sled(e),
+                sled::transaction::TransactionError::Abort(()) => {
+                    AgentError::Internal("outbox transaction aborted".into())
+                }
+            })?;
+        self.flush()
+    }
+
+    /// The earlier submission of `app_ref` made at or after `since`, if any:
+    /// (created_at, envelope ID).
+    pub fn submitted_since(&self, app_ref: &[u8], since: u64) -> Result<Option<(u64, EnvelopeId)>> {
+        let Some(v) = self.submitted.get(app_ref).map_err(from_sled)? else {
+            return Ok(None);
+        };
+        let (Some(t), Some(id)) = (v.get(..8), v.get(8..24)) else {
+            return Ok(None);
+        };
+        let at = u64::from_be_bytes(
+            t.try_into()
+                .map_err(|_| AgentError::CorruptOutbox("submitted".into()))?,
+        );
+        let id: [u8; 16] = id
+            .try_into()
+            .map_err(|_| AgentError::CorruptOutbox("submitted".into()))?;
+        Ok((at >= since).then_some((at, EnvelopeId(id))))
+    }
+
+    /// Forgets submissions made before `before` (kept no longer than the outbox keeps
+    /// envelopes).
+    pub fn prune_submitted(&self, before: u64) -> Result<usize> {
+        let mut n = 0;
+        for kv in self.submitted.iter() {
+            let (k, v) = kv.map_err(from_sled)?;
+            let at = v
+                .get(..8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            if at < before {
+                self.submitted.remove(k).map_err(from_sled)?;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.flush()?;
+        }
+        Ok(n)
+    }
+
     /// Deletes an entry durably.
     pub fn remove(&self, id: &EnvelopeId) -> Result<bool> {
         let existed = self.tree.remove(id.0).map_err(from_sled)?.is_some();
@@ -160,6 +229,11 @@ impl Outbox {
         self.tree.flush().map_err(from_sled)?;
         self.db.flush().map_err(from_sled)?;
         Ok(())
+    }
+
+    /// Whether the envelope is still queued.
+    pub fn contains(&self, id: &EnvelopeId) -> Result<bool> {
+        self.tree.contains_key(id.0).map_err(from_sled)
     }
 
     pub fn len(&self) -> usize {

@@ -309,6 +309,20 @@ impl Agent {
     /// Seals the application, queues it durably, destroys the plaintext, and tries to
     /// deliver it.
     pub fn submit(&mut self, session: &mut Session, app: Application) -> Result<SubmitOutcome> {
+        self.submit_with(session, app, false)
+    }
+
+    /// Seals, queues and sends one application. Unless `resend`, an application ID
+    /// already submitted from this tablet within the outbox's age limit is refused with
+    /// [`AgentError::AlreadySubmitted`]: a clerk retrying after a crash or a killed
+    /// process never creates a duplicate (the earlier envelope is still queued or was
+    /// delivered). `resend` is the clerk's explicit choice (e.g. a retaken photo).
+    pub fn submit_with(
+        &mut self,
+        session: &mut Session,
+        app: Application,
+        resend: bool,
+    ) -> Result<SubmitOutcome> {
         session.check(self.now())?;
         self.check_allowed()?;
         if app.profile().as_str() != self.en.policy.profile.as_str() {
@@ -320,6 +334,23 @@ impl Agent {
         }
         let created_at = self.now();
         let app_ref = self.audit.app_ref(app.id().as_bytes());
+        let window_start = created_at.saturating_sub(self.en.policy.outbox_max_age_secs);
+        self.outbox.prune_submitted(window_start)?;
+        if !resend {
+            if let Some((at, env)) = self
+                .outbox
+                .submitted_since(app_ref.as_bytes(), window_start)?
+            {
+                let state = if self.outbox.contains(&env)? {
+                    "送信待ち / queued"
+                } else {
+                    "送信済み / delivered"
+                };
+                return Err(AgentError::AlreadySubmitted(format!(
+                    "envelope {env} at {at}, {state}"
+                )));
+            }
+        }
         let (id, bytes) = envelope::seal(
             &app,
             &self.en.device_id,
@@ -330,14 +361,17 @@ impl Agent {
         .map_err(|e| AgentError::Internal(format!("seal: {e}")))?;
         // The plaintext is no longer needed: every buffer of it zeroizes on drop.
         drop(app);
-        self.outbox.put(&Entry {
-            id,
-            created_at,
-            attempts: 0,
-            next_attempt_at: 0,
-            last_error: None,
-            envelope: bytes,
-        })?;
+        self.outbox.put_new(
+            &Entry {
+                id,
+                created_at,
+                attempts: 0,
+                next_attempt_at: 0,
+                last_error: None,
+                envelope: bytes,
+            },
+            app_ref.as_bytes(),
+        )?;
         crash_point("sealed");
         self.record(Event {
             staff: Some(session.staff_id()),

@@ -165,6 +165,69 @@ impl Ward {
         })
     }
 
+    /// Like [`Ward::create`], but the relay is `host` (a name or an address, put in the
+    /// relay's certificate and the bundles) on the given ports. Used by the network tests,
+    /// whose relay runs in a network namespace under a DNS name.
+    pub fn create_with_host(dir: &Path, host: &str, port: u16, admin_port: u16) -> Result<Self> {
+        let pki = dir.join("pki");
+        let p = bin("shinsei-provision")?;
+        let pki_s = pki.to_string_lossy().to_string();
+        ok(
+            Command::new(&p).args(["--pki", &pki_s, "ca", "init", "--org", "Demo Ward"]),
+            "",
+        )?;
+        ok(
+            Command::new(&p).args([
+                "--pki",
+                &pki_s,
+                "relay",
+                "init",
+                "--host",
+                host,
+                "--port",
+                &port.to_string(),
+                "--admin-port",
+                &admin_port.to_string(),
+            ]),
+            "",
+        )?;
+        ok(
+            Command::new(&p).args(["--pki", &pki_s, "admin", "issue", "--name", ADMIN]),
+            "",
+        )?;
+        ok(
+            Command::new(&p).args([
+                "--pki",
+                &pki_s,
+                "staff",
+                "add",
+                "--id",
+                STAFF_ID,
+                "--password-stdin",
+            ]),
+            &format!("{STAFF_PASSWORD}\n"),
+        )?;
+        let staff_list = dir.join("staff-list.json");
+        ok(
+            Command::new(&p).args([
+                "--pki",
+                &pki_s,
+                "staff",
+                "publish",
+                "--out",
+                &staff_list.to_string_lossy(),
+            ]),
+            "",
+        )?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            pki,
+            port,
+            admin_port,
+            staff_list,
+        })
+    }
+
     pub fn provision(&self) -> Result<Command> {
         let mut c = Command::new(bin("shinsei-provision")?);
         c.arg("--pki").arg(&self.pki);

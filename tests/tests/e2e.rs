@@ -207,6 +207,15 @@ fn agent_killed_between_seal_and_send_or_before_delete_delivers_exactly_once() {
         .unwrap();
         assert!(!o.status.success(), "the agent was to be killed at {point}");
         assert_eq!(outbox_len(&tab), 1, "{point}");
+        // The clerk retries the same form: recognised, nothing new is sealed.
+        let again = tab.submit(id, &p, &[], None).unwrap();
+        assert_eq!(
+            again.status.code(),
+            Some(11),
+            "{point}: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+        assert_eq!(outbox_len(&tab), 1, "{point}");
         ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
         assert_eq!(outbox_len(&tab), 0, "{point}");
     }
@@ -224,6 +233,10 @@ fn agent_killed_between_seal_and_send_or_before_delete_delivers_exactly_once() {
         .collect();
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert!(ids.contains(&ID1.to_string()) && ids.contains(&ID2.to_string()));
+    // An explicit resend (e.g. a retaken photo) is the clerk's choice and goes through.
+    let o = tab.submit(ID1, &p, &["--resend"], None).unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(wait_for(|| relay.spooled().len() == 3, 30));
 }
 
 #[test]
