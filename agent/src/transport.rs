@@ -93,9 +93,10 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 impl RelayClient {
-    /// `address` optionally pins the IP address the relay host resolves to (set by the
-    /// deployment when there is no DNS entry; the certificate is still checked against
-    /// the bundle's host name).
+    /// `address` optionally pins the IP address and port the relay is reached at (set by
+    /// the deployment when there is no DNS entry; the certificate is still checked
+    /// against the bundle's host name). reqwest's resolver override ignores the port, so
+    /// the port goes into the URL.
     pub fn new(en: &Enrollment, address: Option<SocketAddr>) -> Result<Self> {
         let tls = tls_config(en)?;
         let mut b = reqwest::blocking::Client::builder()
@@ -113,9 +114,10 @@ impl RelayClient {
         let http = b
             .build()
             .map_err(|e| AgentError::Internal(format!("HTTP client: {}", describe(&e))))?;
+        let port = address.map_or(en.relay_port, |a| a.port());
         Ok(Self {
             http,
-            base: format!("https://{}:{}", en.relay_host, en.relay_port),
+            base: format!("https://{}:{port}", en.relay_host),
         })
     }
 
