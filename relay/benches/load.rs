@@ -11,6 +11,11 @@
 //! `SHINSEI_LOAD_TOTAL` is the number of submissions per run (spread over the N
 //! tablets, at least one each). Everything runs in one process on one machine, so
 //! the clients (TLS, sealing is done beforehand) share the CPU with the server.
+//!
+//! With PostgreSQL available (`SHINSEI_TEST_PG_URL`, or Debian's packages from which
+//! a throw-away cluster is started, see `tests/common/pg.rs`), two more rows per N:
+//! one relay node on PostgreSQL, and two relay nodes on the same database with the
+//! tablets split between them. `SHINSEI_LOAD_PG=0` leaves them out.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::{
@@ -42,7 +47,10 @@ use shinsei_provisioning::{
     pki::{self, CaInitOptions},
     relay::{self as prelay, RelayInitOptions},
 };
-use shinsei_relay::{Config, Relay, RelayOptions};
+use shinsei_relay::{config::StoreBackend, Config, Relay, RelayOptions, RunningRelay};
+
+#[path = "../tests/common/pg.rs"]
+mod pg;
 
 const HOST: &str = "relay.test";
 
@@ -157,22 +165,23 @@ struct Stats {
 /// Every tablet first opens its connection (GET status), then submits its envelopes
 /// one after the other; all tablets run at once.
 async fn run(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     clients: &[reqwest::Client],
     work: Vec<Vec<Vec<u8>>>,
     warm_path: &str,
 ) -> Stats {
-    for (c, _) in clients.iter().zip(&work) {
+    let addr_of = |i: usize| addrs[i % addrs.len()];
+    for (i, (c, _)) in clients.iter().zip(&work).enumerate() {
         let _ = c
-            .get(format!("https://{HOST}:{}{warm_path}", addr.port()))
+            .get(format!("https://{HOST}:{}{warm_path}", addr_of(i).port()))
             .send()
             .await
             .map(|r| r.status());
     }
     let t0 = Instant::now();
     let mut tasks = Vec::new();
-    for (c, envs) in clients.iter().cloned().zip(work) {
-        let u = format!("https://{HOST}:{}/v1/envelopes", addr.port());
+    for (i, (c, envs)) in clients.iter().cloned().zip(work).enumerate() {
+        let u = format!("https://{HOST}:{}/v1/envelopes", addr_of(i).port());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut failed = 0;
@@ -325,6 +334,51 @@ fn main() {
             .await
             .unwrap();
 
+        // Two relay nodes on one PostgreSQL database, if there is one.
+        let _pg_db;
+        let pg_nodes: Option<Vec<RunningRelay>> = if std::env::var("SHINSEI_LOAD_PG").is_ok_and(|v| v == "0") {
+            println!("PostgreSQL rows left out (SHINSEI_LOAD_PG=0)");
+            None
+        } else {
+            match pg::try_server() {
+                Ok(server) => {
+                    let db = server.create_db();
+                    let mut nodes = Vec::new();
+                    for i in 0..2 {
+                        let mut c = Config::with_paths(
+                            l.dir().to_owned(),
+                            dir.path().join(format!("data-pg{i}")),
+                            dir.path().join("spool-pg"),
+                        );
+                        c.listen.device = SocketAddr::from(([127, 0, 0, 1], 0));
+                        c.listen.admin = SocketAddr::from(([127, 0, 0, 1], 0));
+                        c.limits.max_connections = 2048;
+                        c.log_level = "warn".into();
+                        c.store.backend = StoreBackend::Postgres;
+                        c.store.url = Some(db.url.clone());
+                        nodes.push(
+                            Relay::new(c, RelayOptions::default())
+                                .unwrap()
+                                .start()
+                                .await
+                                .unwrap(),
+                        );
+                    }
+                    println!(
+                        "PostgreSQL: {} cluster, fsync on, database {}",
+                        if server.own { "throw-away local" } else { "SHINSEI_TEST_PG_URL" },
+                        db.name
+                    );
+                    _pg_db = Some(db);
+                    Some(nodes)
+                }
+                Err(e) => {
+                    println!("PostgreSQL rows left out: {e}");
+                    None
+                }
+            }
+        };
+
         // The ceiling server: same certificate, same client verification (device CA).
         let (chain, key) = layout::load_tls_server(&l.relay_tls_cert(), &l.relay_tls_key()).unwrap();
         let dca = layout::read_cert_pem(&l.device_ca_cert()).unwrap();
@@ -368,7 +422,7 @@ fn main() {
             };
             let bare_clients: Vec<reqwest::Client> =
                 tablets[..n].iter().map(|t| client(&root, t)).collect();
-            let s = run(bare, &bare_clients, seal_all(), "/").await;
+            let s = run(&[bare], &bare_clients, seal_all(), "/").await;
             println!(
                 "{n:>5}  {:<34}  {:>10.1}  {:>9}  {:>9}  {:>6}",
                 "bare hyper+rustls (ceiling)",
@@ -377,19 +431,37 @@ fn main() {
                 ms(s.p99),
                 s.failed
             );
-            let s = run(relay.device_addr, &clients, seal_all(), "/v1/status").await;
+            let s = run(&[relay.device_addr], &clients, seal_all(), "/v1/status").await;
             println!(
                 "{n:>5}  {:<34}  {:>10.1}  {:>9}  {:>9}  {:>6}",
-                "shinsei-relay (store+flush+receipt)",
+                "shinsei-relay, sled (1 node)",
                 s.rate,
                 ms(s.p50),
                 ms(s.p99),
                 s.failed
             );
+            if let Some(nodes) = &pg_nodes {
+                for k in [1usize, 2] {
+                    let addrs: Vec<SocketAddr> =
+                        nodes[..k].iter().map(|r| r.device_addr).collect();
+                    let s = run(&addrs, &clients, seal_all(), "/v1/status").await;
+                    println!(
+                        "{n:>5}  {:<34}  {:>10.1}  {:>9}  {:>9}  {:>6}",
+                        format!("shinsei-relay, PostgreSQL ({k} node{})", if k > 1 { "s" } else { "" }),
+                        s.rate,
+                        ms(s.p50),
+                        ms(s.p99),
+                        s.failed
+                    );
+                }
+            }
             let _ = s.ok;
             drop(clients);
             drop(bare_clients);
         }
         relay.shutdown().await;
+        for r in pg_nodes.into_iter().flatten() {
+            r.shutdown().await;
+        }
     });
 }

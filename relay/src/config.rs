@@ -51,7 +51,9 @@ pub struct PathsConfig {
     /// The PKI directory written by `shinsei-provision` (`relay/`, `root-ca.pem`,
     /// `device-ca.pem`, `deployment.json`). Only the relay's files are read.
     pub pki_dir: PathBuf,
-    /// sled database directory (created, mode 0700).
+    /// sled database directory (created, mode 0700). Required with the sled backend,
+    /// unused with PostgreSQL.
+    #[serde(default)]
     pub data_dir: PathBuf,
     /// Spool directory of the spool upstream (created, mode 0700).
     pub spool_dir: PathBuf,
@@ -172,6 +174,67 @@ impl Default for ForwardConfig {
     }
 }
 
+/// Which storage backend.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// Embedded sled database in `paths.data_dir` (one node).
+    #[default]
+    Sled,
+    /// A PostgreSQL database shared by one or more relay nodes.
+    Postgres,
+}
+
+/// `[store]`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sled` (default) or `postgres`.
+    pub backend: StoreBackend,
+    /// PostgreSQL connection string (`postgresql://user@host:5432/db` or
+    /// `host=/run/postgresql dbname=shinsei`); several hosts with
+    /// `target_session_attrs=read-write` for failover. Required with `postgres`.
+    pub url: Option<String>,
+    /// Connections (and worker threads) of this node.
+    pub pool_size: usize,
+    /// How long a node's claim on an envelope it is forwarding lasts; another node
+    /// takes the envelope over only after it expired. Must exceed the longest
+    /// upstream delivery.
+    pub claim_lease_secs: u64,
+    /// Connection attempts per operation before it fails with 503 `unavailable`
+    /// (100 ms, 200 ms, 400 ms … between them).
+    pub retry_attempts: u32,
+    /// `connect_timeout` and server-side `statement_timeout`.
+    pub timeout_secs: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Sled,
+            url: None,
+            pool_size: 4,
+            claim_lease_secs: 60,
+            retry_attempts: 6,
+            timeout_secs: 10,
+        }
+    }
+}
+
+// The URL may carry a password: never print it.
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("backend", &self.backend)
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("pool_size", &self.pool_size)
+            .field("claim_lease_secs", &self.claim_lease_secs)
+            .field("retry_attempts", &self.retry_attempts)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -187,6 +250,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub forward: ForwardConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
     /// How often CRLs, the deny-list file and the HPKE key ring are re-read (also on
     /// SIGHUP).
     #[serde(default = "default_reload")]
@@ -220,6 +285,7 @@ impl Config {
             clock: ClockConfig::default(),
             limits: LimitsConfig::default(),
             forward: ForwardConfig::default(),
+            store: StoreConfig::default(),
             reload_interval_secs: default_reload(),
             log_level: default_log_level(),
         }
@@ -300,6 +366,36 @@ impl Config {
                 "forward: need 0 < retry_initial_ms <= retry_max_ms, scan_interval_ms > 0".into(),
             );
         }
+        let st = &self.store;
+        match st.backend {
+            StoreBackend::Sled => {
+                if self.paths.data_dir.as_os_str().is_empty() {
+                    return bad("paths.data_dir is required with store.backend = \"sled\"".into());
+                }
+            }
+            StoreBackend::Postgres => {
+                if st.url.as_deref().is_none_or(|u| u.trim().is_empty()) {
+                    return bad("store.url is required with store.backend = \"postgres\"".into());
+                }
+                if let Some(u) = &st.url {
+                    if u.parse::<postgres::Config>().is_err() {
+                        return bad("store.url is not a valid PostgreSQL connection string".into());
+                    }
+                }
+            }
+        }
+        if st.pool_size == 0 || st.pool_size > 64 {
+            return bad("store.pool_size must be 1..=64".into());
+        }
+        if st.claim_lease_secs == 0 || st.claim_lease_secs > 3600 {
+            return bad("store.claim_lease_secs must be 1..=3600".into());
+        }
+        if st.retry_attempts == 0 || st.retry_attempts > 20 {
+            return bad("store.retry_attempts must be 1..=20".into());
+        }
+        if st.timeout_secs == 0 || st.timeout_secs > 600 {
+            return bad("store.timeout_secs must be 1..=600".into());
+        }
         if self.reload_interval_secs == 0 {
             return bad("reload_interval_secs must be at least 1".into());
         }
@@ -359,6 +455,30 @@ spool_dir = "/var/spool/shinsei-relay"
     fn unknown_key_refused() {
         let t = format!("{MIN}\nfoo = 1\n");
         assert!(matches!(Config::from_toml(&t), Err(ConfigError::Parse(_))));
+    }
+
+    #[test]
+    fn store_section() {
+        let c = Config::from_toml(MIN).unwrap();
+        assert_eq!(c.store.backend, StoreBackend::Sled);
+        let t = format!("{MIN}\n[store]\nbackend = \"postgres\"\n");
+        assert!(matches!(
+            Config::from_toml(&t),
+            Err(ConfigError::Invalid(m)) if m.contains("store.url")
+        ));
+        let t = format!(
+            "{MIN}\n[store]\nbackend = \"postgres\"\nurl = \"postgresql://shinsei:secret@db1,db2/shinsei?target_session_attrs=read-write\"\n"
+        );
+        let c = Config::from_toml(&t).unwrap();
+        assert_eq!(c.store.backend, StoreBackend::Postgres);
+        assert!(!format!("{c:?}").contains("secret"));
+        let t = format!("{MIN}\n[store]\nbackend = \"mysql\"\n");
+        assert!(Config::from_toml(&t).is_err());
+        // data_dir may be left out with PostgreSQL, not with sled.
+        let no_data = "[paths]\npki_dir = \"/p\"\nspool_dir = \"/s\"\n";
+        assert!(Config::from_toml(no_data).is_err());
+        let t = format!("{no_data}[store]\nbackend = \"postgres\"\nurl = \"host=/run/postgresql dbname=shinsei\"\n");
+        Config::from_toml(&t).unwrap();
     }
 
     #[test]

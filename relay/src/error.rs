@@ -51,6 +51,14 @@ impl From<crate::store::StoreError> for ApiError {
                 "storage_full",
                 "the relay's storage is full",
             ),
+            crate::store::StoreError::Unavailable(e) => {
+                tracing::error!(error = %e, "storage unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the relay's storage is unreachable; retry later",
+                )
+            }
             other => Self::internal(other),
         }
     }

@@ -4,7 +4,9 @@
 //! application to the upstream, and drops it (every field zeroizes itself). An
 //! application is marked forwarded — durably, and its sealed bytes deleted — only after
 //! the upstream confirmed it; until then it is retried with exponential backoff. One
-//! forwarder task works through the pending envelopes in order, so nothing is delivered
+//! forwarder task per node works through the pending envelopes in order, and with
+//! several nodes on one database each envelope is claimed by one node before it is
+//! delivered ([`crate::store::Store::claim_for_forward`]), so nothing is delivered
 //! twice by the relay; an upstream must still be idempotent by envelope ID (a crash
 //! between delivery and marking repeats the delivery), which the spool upstream is.
 
@@ -229,13 +231,8 @@ impl Forwarder {
 
     fn deliver_one(core: &RelayCore, id: &EnvelopeId) -> Result<bool, UpstreamError> {
         let store = |e: crate::store::StoreError| UpstreamError(format!("store: {e}"));
-        let Some(meta) = core.store.envelope_meta(id).map_err(store)? else {
-            return Ok(false); // purged meanwhile
-        };
-        if meta.forwarded {
-            return Ok(false);
-        }
-        let Some(sealed) = core.store.sealed_envelope(id).map_err(store)? else {
+        // Forwarded, purged meanwhile, or being forwarded by another node.
+        let Some((meta, sealed)) = core.store.claim_for_forward(id).map_err(store)? else {
             return Ok(false);
         };
         let key_bytes = hex::decode(&meta.device_key)

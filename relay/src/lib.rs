@@ -1,7 +1,8 @@
 //! `shinsei-relay`: the reference relay between the ward's tablets and J-LIS.
 //!
 //! It accepts HPKE-sealed, device-signed envelopes over mutual TLS, re-validates them,
-//! stores them sealed (sled, flushed before the receipt), forwards them through an
+//! stores them sealed (sled, or PostgreSQL shared by several nodes; durable before the
+//! receipt), forwards them through an
 //! [`forward::Upstream`] (a spool directory by default), deletes every record within 7
 //! days, and controls devices (disable, wipe, revoke) with a long-polled status
 //! endpoint. See `relay/README.md` for the API and the configuration.
@@ -19,6 +20,7 @@ pub mod forward;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod pg;
 pub mod registry;
 pub mod retention;
 pub mod server;

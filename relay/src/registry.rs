@@ -24,7 +24,7 @@ use crate::{
     clock::Clock,
     deny::DenyList,
     identity::{CertFingerprint, DeviceIdentity},
-    store::{AdminAuditEntry, DenyEntry, Store, StoreError},
+    store::{AdminAuditEntry, ChangeSink, DenyEntry, Store, StoreError},
 };
 
 /// Most history entries kept per device.
@@ -187,45 +187,92 @@ pub enum RegistryError {
     Store(#[from] StoreError),
 }
 
-/// The registry. State changes are serialised by one lock and stored durably before
-/// watchers are told.
+/// The registry. State changes are read-modify-written atomically by the store (safe
+/// with several relay nodes on one database) and stored durably before watchers are
+/// told; changes made through other nodes reach the watchers through
+/// [`Store::watch_changes`].
 pub struct Registry {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     deny: Arc<DenyList>,
-    write: Mutex<()>,
-    watchers: Mutex<HashMap<String, watch::Sender<u64>>>,
+    watchers: Arc<Watchers>,
+}
+
+/// Long-poll watchers of this node, and the live deny list: the [`ChangeSink`] of
+/// the store.
+struct Watchers {
+    map: Mutex<HashMap<String, watch::Sender<u64>>>,
+    deny: Arc<DenyList>,
+}
+
+impl Watchers {
+    fn bump(&self, device_id: &str, version: u64) {
+        let w = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = w.get(device_id) {
+            s.send_if_modified(|v| {
+                if version > *v {
+                    *v = version;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+    }
+}
+
+fn deny_set(entries: &[DenyEntry]) -> crate::deny::DenySet {
+    let mut set = crate::deny::DenySet::default();
+    for e in entries {
+        match e.kind.as_str() {
+            "serial" => set.serials.insert(e.value.clone()),
+            "spki" => set.spkis.insert(e.value.clone()),
+            "device" => set.devices.insert(e.value.clone()),
+            _ => false,
+        };
+    }
+    set
+}
+
+impl ChangeSink for Watchers {
+    fn device_changed(&self, device_id: &str, version: u64) {
+        self.bump(device_id, version);
+    }
+
+    fn deny_added(&self, entry: &DenyEntry) {
+        self.deny
+            .extend_registry(deny_set(std::slice::from_ref(entry)));
+    }
+
+    fn resync(&self, versions: &[(String, u64)], deny: &[DenyEntry]) {
+        self.deny.extend_registry(deny_set(deny));
+        for (d, v) in versions {
+            self.bump(d, *v);
+        }
+    }
 }
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, deny: Arc<DenyList>) -> Self {
+        let watchers = Arc::new(Watchers {
+            map: Mutex::new(HashMap::new()),
+            deny: deny.clone(),
+        });
+        let sink: Arc<dyn ChangeSink> = watchers.clone();
+        store.watch_changes(Arc::downgrade(&sink));
         Self {
             store,
             clock,
             deny,
-            write: Mutex::new(()),
-            watchers: Mutex::new(HashMap::new()),
+            watchers,
         }
     }
 
     /// Loads the persistent deny entries into the live deny list (start-up).
     pub fn load_deny_list(&self) -> Result<usize, StoreError> {
         let entries = self.store.deny_entries()?;
-        let mut set = crate::deny::DenySet::default();
-        for e in &entries {
-            match e.kind.as_str() {
-                "serial" => set.serials.insert(e.value.clone()),
-                "spki" => set.spkis.insert(e.value.clone()),
-                "device" => set.devices.insert(e.value.clone()),
-                _ => false,
-            };
-        }
-        self.deny.extend_registry(set);
+        self.deny.extend_registry(deny_set(&entries));
         Ok(entries.len())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.write.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A device record, if the device is known.
@@ -251,22 +298,32 @@ impl Registry {
                 return Ok(r);
             }
         }
-        let _g = self.lock();
         let now = self.clock.now();
-        let mut r = match self.store.device(dev)? {
-            Some(r) => r,
-            None => {
-                tracing::info!(device_id = %dev, "device registered on first contact");
-                DeviceRecord::new(dev, now, "relay")
+        let mut created = false;
+        let mut unchanged = None;
+        let written = self.store.update_device(dev, &mut |cur| {
+            created = cur.is_none();
+            unchanged = None;
+            let mut r = match cur {
+                Some(r) => r,
+                None => DeviceRecord::new(dev, now, "relay"),
+            };
+            if r.certs.contains(&id.fingerprint) {
+                unchanged = Some(r);
+                return None;
             }
-        };
-        if !r.certs.contains(&id.fingerprint) {
             r.certs.push(id.fingerprint.clone());
             if r.certs.len() > MAX_CERTS {
                 r.certs.remove(0);
             }
+            Some(r)
+        })?;
+        let r = written
+            .or(unchanged)
+            .ok_or_else(|| StoreError::Backend("device update wrote nothing".into()))?;
+        if created {
+            tracing::info!(device_id = %dev, "device registered on first contact");
         }
-        self.store.put_device(&r)?;
         if r.state.is_denied() {
             self.deny_cert(dev, &id.fingerprint)?;
         }
@@ -308,27 +365,38 @@ impl Registry {
         by: &str,
         create: bool,
     ) -> Result<DeviceRecord, RegistryError> {
-        let _g = self.lock();
         let now = self.clock.now();
-        let mut r = match self.store.device(device_id)? {
-            Some(r) => r,
-            None if create => DeviceRecord::new(device_id, now, by),
-            None => {
-                return Err(TransitionError {
-                    from: "unknown",
-                    action: action.as_str(),
+        let mut outcome: Result<bool, TransitionError> = Ok(false);
+        let r = self.store.update_device(device_id, &mut |cur| {
+            let mut r = match cur {
+                Some(r) => r,
+                None if create => DeviceRecord::new(device_id, now, by),
+                None => {
+                    outcome = Err(TransitionError {
+                        from: "unknown",
+                        action: action.as_str(),
+                    });
+                    return None;
                 }
-                .into())
+            };
+            match transition(r.state, action) {
+                Ok(to) => {
+                    outcome = Ok(r.set_state(to, now, by));
+                    Some(r)
+                }
+                Err(e) => {
+                    outcome = Err(e);
+                    None
+                }
             }
-        };
-        let to = transition(r.state, action)?;
-        let changed = r.set_state(to, now, by);
-        self.store.put_device(&r)?;
-        if to.is_denied() {
+        })?;
+        let changed = outcome?;
+        let r = r.ok_or_else(|| StoreError::Backend("device update wrote nothing".into()))?;
+        if r.state.is_denied() {
             self.deny_all(&r)?;
         }
         if changed {
-            tracing::info!(device_id = %device_id, state = to.as_str(), by, "device state changed");
+            tracing::info!(device_id = %device_id, state = r.state.as_str(), by, "device state changed");
             self.notify(&r);
         }
         Ok(r)
@@ -374,7 +442,7 @@ impl Registry {
 
     /// A receiver that sees the device's state version change.
     pub fn subscribe(&self, device_id: &str) -> watch::Receiver<u64> {
-        let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = self.watchers.map.lock().unwrap_or_else(|p| p.into_inner());
         // Drop senders nobody listens to any more.
         if w.len() > 1024 {
             w.retain(|_, s| s.receiver_count() > 0);
@@ -385,10 +453,7 @@ impl Registry {
     }
 
     fn notify(&self, r: &DeviceRecord) {
-        let w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = w.get(&r.device_id) {
-            s.send_replace(r.version);
-        }
+        self.watchers.bump(&r.device_id, r.version);
     }
 }
 

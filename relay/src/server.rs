@@ -28,12 +28,13 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::{
     clock::{Clock, SystemClock},
-    config::Config,
+    config::{Config, StoreBackend},
     core::{RelayCore, RelayKeys},
     deny::{AdminClientVerifier, DeviceClientVerifier},
     forward::{forward_loop, SpoolUpstream, Upstream},
     http::{handle_admin, handle_device},
     identity::{AdminIdentity, DeviceIdentity},
+    pg::PgStore,
     retention::purge_loop,
     store::{SledStore, Store},
     tls,
@@ -61,12 +62,21 @@ pub enum StartError {
     },
 }
 
+/// Opens the store the configuration names (`[store] backend`).
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    Ok(match config.store.backend {
+        StoreBackend::Sled => Arc::new(SledStore::open(&config.paths.data_dir)?),
+        StoreBackend::Postgres => Arc::new(PgStore::open(&config.store)?),
+    })
+}
+
 /// Replaceable parts (tests): the clock, the upstream and the store.
 pub struct RelayOptions {
     pub clock: Arc<dyn Clock>,
     /// Default: a [`SpoolUpstream`] on `paths.spool_dir`.
     pub upstream: Option<Arc<dyn Upstream>>,
-    /// Default: a [`SledStore`] on `paths.data_dir`.
+    /// Default: what `[store]` names ([`SledStore`] on `paths.data_dir`, or
+    /// [`PgStore`]).
     pub store: Option<Arc<dyn Store>>,
 }
 
@@ -107,7 +117,7 @@ impl Relay {
         let m = layout::load_relay_material(&layout, now)?;
         let store: Arc<dyn Store> = match opts.store {
             Some(s) => s,
-            None => Arc::new(SledStore::open(&config.paths.data_dir)?),
+            None => open_store(&config)?,
         };
         let upstream: Arc<dyn Upstream> = match opts.upstream {
             Some(u) => u,
@@ -594,14 +604,17 @@ pub fn check(config: &Config) -> Result<String, StartError> {
         })
         .collect();
     Ok(format!(
-        "configuration OK\n  device listener: {}\n  admin listener:  {}\n  relay URL:       {}\n  HPKE keys:       {}\n  receipt key:     {}\n  CRLs:            {}\n  data dir:        {}\n  spool dir:       {}\n  retention:       {} s",
+        "configuration OK\n  device listener: {}\n  admin listener:  {}\n  relay URL:       {}\n  HPKE keys:       {}\n  receipt key:     {}\n  CRLs:            {}\n  store:           {}\n  spool dir:       {}\n  retention:       {} s",
         config.listen.device,
         config.listen.admin,
         m.deployment.relay_url,
         keys.join(", "),
         m.deployment.receipt_public_key,
         crls.len(),
-        config.paths.data_dir.display(),
+        match config.store.backend {
+            StoreBackend::Sled => format!("sled in {}", config.paths.data_dir.display()),
+            StoreBackend::Postgres => "postgres (connection not tried by --check-config)".into(),
+        },
         config.paths.spool_dir.display(),
         config.retention.retention_secs,
     ))

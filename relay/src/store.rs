@@ -1,4 +1,5 @@
-//! Durable storage behind a [`Store`] trait (sled today; PostgreSQL can follow).
+//! Durable storage behind a [`Store`] trait: [`SledStore`] (embedded, one node, the
+//! default) and [`crate::pg::PgStore`] (PostgreSQL, several nodes on one database).
 //!
 //! What is kept, and for how long:
 //! - envelopes by ID: the **sealed** envelope bytes (never a plaintext), their SHA-256,
@@ -31,6 +32,10 @@ pub enum StoreError {
     Full,
     #[error("storage: {0}")]
     Backend(String),
+    /// The database cannot be reached (after retries): nothing was written, or the
+    /// operation is safe to repeat. Answered with 503.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     #[error("corrupt record: {0}")]
     Corrupt(String),
 }
@@ -109,6 +114,19 @@ pub struct DeviceAuditRecord {
     pub entry: Vec<u8>,
 }
 
+/// Receives changes made by any relay node on the same database (PostgreSQL
+/// `LISTEN/NOTIFY`), so that long-polls and the live deny list on this node follow
+/// them. Called from the store's listener thread.
+pub trait ChangeSink: Send + Sync {
+    /// A device record was written; `version` is its state version.
+    fn device_changed(&self, device_id: &str, version: u64);
+    /// A deny-list entry was added.
+    fn deny_added(&self, entry: &DenyEntry);
+    /// Notifications may have been missed (the listening connection was lost and is
+    /// back): every device's current version and the whole deny list.
+    fn resync(&self, versions: &[(String, u64)], deny: &[DenyEntry]);
+}
+
 /// Storage operations of the relay. Methods block (disk I/O); call them from a blocking
 /// context.
 pub trait Store: Send + Sync + 'static {
@@ -133,10 +151,43 @@ pub trait Store: Send + Sync + 'static {
     /// Number of stored envelope records.
     fn envelope_count(&self) -> u64;
 
+    /// Claims a pending envelope for forwarding by this node and returns its record
+    /// and sealed bytes; `None` if it is forwarded, gone, or claimed by another node
+    /// whose claim has not expired. A single-node store needs no claim.
+    fn claim_for_forward(
+        &self,
+        id: &EnvelopeId,
+    ) -> Result<Option<(EnvelopeMeta, Vec<u8>)>, StoreError> {
+        let Some(meta) = self.envelope_meta(id)? else {
+            return Ok(None);
+        };
+        if meta.forwarded {
+            return Ok(None);
+        }
+        Ok(self.sealed_envelope(id)?.map(|s| (meta, s)))
+    }
+
     fn device(&self, device_id: &str) -> Result<Option<DeviceRecord>, StoreError>;
-    /// Writes a device record (durable).
+    /// Writes a device record (durable). Prefer [`Store::update_device`], which is safe
+    /// against concurrent writers on other nodes.
     fn put_device(&self, rec: &DeviceRecord) -> Result<(), StoreError>;
+    /// Atomically reads a device record, lets `f` compute the new one (`None`: write
+    /// nothing) and writes it (durable). `f` may be called more than once (on a
+    /// concurrent change it is re-run on the newer record). Returns what `f` returned
+    /// last.
+    fn update_device(
+        &self,
+        device_id: &str,
+        f: &mut dyn FnMut(Option<DeviceRecord>) -> Option<DeviceRecord>,
+    ) -> Result<Option<DeviceRecord>, StoreError>;
     fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError>;
+
+    /// Starts delivering changes made through other nodes to `sink` (kept weakly).
+    /// Single-node stores have no other writers: the default does nothing.
+    fn watch_changes(&self, _sink: std::sync::Weak<dyn ChangeSink>) {}
+
+    /// A short name of the backend (logs, `--check-config`).
+    fn backend_name(&self) -> &'static str;
 
     /// Appends to the admin audit log (durable).
     fn append_admin_audit(&self, e: &AdminAuditEntry) -> Result<(), StoreError>;
@@ -167,6 +218,8 @@ pub struct SledStore {
     device_audit: sled::Tree,
     deny: sled::Tree,
     count: AtomicU64,
+    /// Serialises read-modify-write of device records (one process owns a sled db).
+    device_lock: std::sync::Mutex<()>,
 }
 
 fn json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
@@ -231,6 +284,7 @@ impl SledStore {
             meta,
             db,
             count,
+            device_lock: std::sync::Mutex::new(()),
         })
     }
 
@@ -366,6 +420,24 @@ impl Store for SledStore {
     fn put_device(&self, rec: &DeviceRecord) -> Result<(), StoreError> {
         self.devices.insert(rec.device_id.as_bytes(), json(rec)?)?;
         self.flush()
+    }
+
+    fn update_device(
+        &self,
+        device_id: &str,
+        f: &mut dyn FnMut(Option<DeviceRecord>) -> Option<DeviceRecord>,
+    ) -> Result<Option<DeviceRecord>, StoreError> {
+        let _g = self.device_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let cur = self.device(device_id)?;
+        let next = f(cur);
+        if let Some(r) = &next {
+            self.put_device(r)?;
+        }
+        Ok(next)
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "sled"
     }
 
     fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {

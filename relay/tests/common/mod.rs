@@ -2,6 +2,8 @@
 //! loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+pub mod pg;
+
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -213,10 +215,31 @@ pub fn url(addr: SocketAddr, path: &str) -> String {
     format!("https://{HOST}:{}{path}", addr.port())
 }
 
-/// A test environment: PKI, data and spool directories.
+/// A test environment: PKI, data and spool directories; with
+/// `SHINSEI_TEST_BACKEND=postgres`, a PostgreSQL database that `config()` names (so
+/// the whole suite can be run against PostgreSQL).
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub pki: Pki,
+    pub db: Option<pg::TestDb>,
+}
+
+/// Whether this suite runs its relays on PostgreSQL: `SHINSEI_TEST_BACKEND=postgres`,
+/// or the test binary `on_postgres` (which includes the HTTP-level suites again).
+pub fn on_postgres() -> bool {
+    std::env::var("SHINSEI_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+        || std::env::current_exe().is_ok_and(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("on_postgres"))
+        })
+}
+
+/// Points `c` at a PostgreSQL database.
+pub fn use_postgres(c: &mut Config, db: &pg::TestDb) {
+    c.store.backend = shinsei_relay::config::StoreBackend::Postgres;
+    c.store.url = Some(db.url.clone());
+    c.store.claim_lease_secs = 3;
 }
 
 impl Env {
@@ -228,7 +251,8 @@ impl Env {
     pub fn for_host(host: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let pki = make_pki_for(dir.path(), "pki", host);
-        Self { dir, pki }
+        let db = if on_postgres() { pg::test_db() } else { None };
+        Self { dir, pki, db }
     }
 
     pub fn spool(&self) -> PathBuf {
@@ -247,6 +271,9 @@ impl Env {
         c.forward.retry_initial_ms = 50;
         c.forward.retry_max_ms = 400;
         c.forward.scan_interval_ms = 200;
+        if let Some(db) = &self.db {
+            use_postgres(&mut c, db);
+        }
         c
     }
 

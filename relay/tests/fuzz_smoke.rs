@@ -1,0 +1,74 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Stable-toolchain smoke of the `relay/fuzz` target `http_bodies` (CI machines have no
+//! nightly for `cargo fuzz`): the same entry point and invariants, driven by proptest
+//! with arbitrary bytes and with structured, almost-valid audit bodies.
+
+use proptest::prelude::*;
+use shinsei_relay::http::{parse_audit, MAX_AUDIT_ENTRIES};
+
+fn check(body: &[u8]) {
+    if let Ok(entries) = parse_audit(body) {
+        assert!(entries.len() <= MAX_AUDIT_ENTRIES);
+        for (_, e) in entries {
+            assert!(serde_json::from_slice::<serde_json::Value>(&e).is_ok());
+        }
+    }
+}
+
+fn scalar() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        any::<u64>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "[a-z_.-]{0,70}".prop_map(serde_json::Value::from),
+        ".{0,300}".prop_map(serde_json::Value::from),
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        Just(serde_json::json!({"nested": [1, 2]})),
+    ]
+}
+
+fn entry() -> impl Strategy<Value = serde_json::Value> {
+    proptest::collection::btree_map(
+        prop_oneof![
+            Just("seq".to_string()),
+            Just("at".to_string()),
+            Just("event".to_string()),
+            "[a-z]{1,12}"
+        ],
+        scalar(),
+        0..6,
+    )
+    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        check(&body);
+    }
+
+    #[test]
+    fn structured_bodies_hold_the_invariants(
+        entries in proptest::collection::vec(entry(), 0..20),
+        extra in proptest::option::of("[a-z]{1,8}"),
+    ) {
+        let mut body = serde_json::json!({ "entries": entries });
+        if let Some(k) = extra {
+            body[k] = serde_json::Value::from(1);
+        }
+        check(&serde_json::to_vec(&body).unwrap());
+    }
+}
+
+#[test]
+fn a_valid_body_is_accepted_and_oversized_ones_are_not() {
+    let ok = br#"{"entries":[{"seq":1,"at":1700000000,"event":"login","staff":"S0001"}]}"#;
+    assert_eq!(parse_audit(ok).unwrap().len(), 1);
+    let many: Vec<_> = (0..=MAX_AUDIT_ENTRIES as u64)
+        .map(|i| serde_json::json!({"seq": i, "at": 1, "event": "x"}))
+        .collect();
+    let body = serde_json::to_vec(&serde_json::json!({ "entries": many })).unwrap();
+    assert!(parse_audit(&body).is_err());
+}
