@@ -1,4 +1,5 @@
 //! `shinsei-provision`: thin wrapper over [`shinsei_provisioning::cli`].
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
