@@ -150,7 +150,7 @@ pub enum RelayCommand {
         #[arg(long, default_value_t = 8444)]
         admin_port: u16,
         /// TLS 証明書の有効日数 / TLS certificate validity in days
-        #[arg(long, default_value_t = 397)]
+        #[arg(long, default_value_t = 365)]
         days: u32,
     },
     /// 新しい HPKE 鍵を作成し、旧鍵に期限を設定 / make a new HPKE key and set an end on the old one

@@ -44,7 +44,7 @@ fn make(dir: &Path) -> PkiLayout {
             host: "relay.openssl.example".into(),
             port: 8443,
             admin_port: 8444,
-            tls_days: 397,
+            tls_days: 365,
         },
         now,
     )

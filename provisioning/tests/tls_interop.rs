@@ -59,7 +59,7 @@ fn make_pki(dir: &Path, host: &str, age_days: u64) -> PkiLayout {
             host: host.into(),
             port: 8443,
             admin_port: 8444,
-            tls_days: 397,
+            tls_days: 365,
         },
         t,
     )

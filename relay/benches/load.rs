@@ -262,7 +262,7 @@ fn main() {
             host: HOST.into(),
             port: 8443,
             admin_port: 8444,
-            tls_days: 397,
+            tls_days: 365,
         },
         t,
     )

@@ -166,9 +166,16 @@ impl Ward {
     }
 
     /// Like [`Ward::create`], but the relay is `host` (a name or an address, put in the
-    /// relay's certificate and the bundles) on the given ports. Used by the network tests,
-    /// whose relay runs in a network namespace under a DNS name.
-    pub fn create_with_host(dir: &Path, host: &str, port: u16, admin_port: u16) -> Result<Self> {
+    /// relay's certificate and the bundles) on the given ports, and `relay_init_args` are
+    /// added to `shinsei-provision relay init` (e.g. `--days 365`). Used by the network
+    /// tests, whose relay runs in a network namespace under a DNS name.
+    pub fn create_with_host(
+        dir: &Path,
+        host: &str,
+        port: u16,
+        admin_port: u16,
+        relay_init_args: &[&str],
+    ) -> Result<Self> {
         let pki = dir.join("pki");
         let p = bin("shinsei-provision")?;
         let pki_s = pki.to_string_lossy().to_string();
@@ -177,18 +184,20 @@ impl Ward {
             "",
         )?;
         ok(
-            Command::new(&p).args([
-                "--pki",
-                &pki_s,
-                "relay",
-                "init",
-                "--host",
-                host,
-                "--port",
-                &port.to_string(),
-                "--admin-port",
-                &admin_port.to_string(),
-            ]),
+            Command::new(&p)
+                .args([
+                    "--pki",
+                    &pki_s,
+                    "relay",
+                    "init",
+                    "--host",
+                    host,
+                    "--port",
+                    &port.to_string(),
+                    "--admin-port",
+                    &admin_port.to_string(),
+                ])
+                .args(relay_init_args),
             "",
         )?;
         ok(

@@ -68,7 +68,7 @@ pub fn make_pki_for(dir: &std::path::Path, name: &str, host: &str) -> Pki {
             host: host.into(),
             port: 8443,
             admin_port: 8444,
-            tls_days: 397,
+            tls_days: 365,
         },
         t,
     )
