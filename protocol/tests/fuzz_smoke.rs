@@ -1,0 +1,89 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Stable-toolchain smoke of every `protocol/fuzz` target (CI machines have no nightly
+//! for `cargo fuzz`): the same entry points and invariants, driven by proptest with
+//! arbitrary bytes and with inputs close to valid ones.
+
+use proptest::prelude::*;
+use shinsei_protocol::application::{Application, ApplicationId, Profile};
+use shinsei_protocol::keys::SigningKey;
+use shinsei_protocol::photo::{strip_metadata, FacePhoto};
+use shinsei_protocol::receipt::Receipt;
+use shinsei_protocol::{bundle, envelope, signed, staff};
+use zeroize::Zeroizing;
+
+fn application_id(data: &[u8]) {
+    if let Ok(id) = ApplicationId::parse(data) {
+        assert!(id.as_bytes().iter().all(u8::is_ascii_digit));
+        assert_eq!(id.as_str().len(), 23);
+    }
+}
+
+fn application(data: &[u8]) {
+    for p in [Profile::Standard, Profile::Express] {
+        if let Ok(app) = Application::decode(data, p) {
+            assert_eq!(&app.encode()[..], data);
+        }
+    }
+}
+
+fn documents(data: &[u8]) {
+    let _ = signed::parse(data);
+    let _ = bundle::parse(data);
+    let _ = staff::parse(data);
+}
+
+fn photo(data: &[u8]) {
+    let _ = FacePhoto::from_jpeg(Zeroizing::new(data.to_vec()));
+    if let Ok(stripped) = strip_metadata(data) {
+        let _ = FacePhoto::from_jpeg(stripped);
+    }
+}
+
+fn env(data: &[u8]) {
+    if let Ok(e) = envelope::Envelope::parse(data) {
+        let _ = e.header().encode();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..1024)) {
+        application_id(&data);
+        application(&data);
+        documents(&data);
+        photo(&data);
+        env(&data);
+    }
+
+    #[test]
+    fn qr_like_text(pre in ".{0,60}", digits in "[0-9]{0,30}", post in ".{0,60}") {
+        application_id(format!("{pre}{digits}{post}").as_bytes());
+    }
+
+    #[test]
+    fn json_like_documents(body in r#"\{"[a-z_]{1,12}":("[ -~]{0,40}"|[0-9]{1,12}|\{\}|\[\]|null)(,"[a-z_]{1,12}":[0-9]{1,5}){0,4}\}"#) {
+        documents(body.as_bytes());
+    }
+
+    #[test]
+    fn jpeg_like_prefixes(tail in proptest::collection::vec(any::<u8>(), 0..512), marker in any::<u8>()) {
+        let mut d = vec![0xFF, 0xD8, 0xFF, marker, 0x00, 0x10];
+        d.extend_from_slice(&tail);
+        photo(&d);
+    }
+}
+
+#[test]
+fn receipts_of_arbitrary_bytes_are_refused() {
+    let (_der, k) = SigningKey::generate().unwrap();
+    let pk = k.public_key();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(500));
+    runner
+        .run(&proptest::collection::vec(any::<u8>(), 0..300), |data| {
+            prop_assert!(Receipt::parse_and_verify(&data, &pk).is_err());
+            Ok(())
+        })
+        .unwrap();
+}
