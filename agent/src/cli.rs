@@ -201,15 +201,10 @@ fn read_line(lines: &mut SecretLines<impl std::io::Read>, what: &str) -> Result<
 /// The photo through the cropping pipeline: refused unless every check passes.
 fn crop_photo_file(path: &Path) -> Result<shinsei_protocol::photo::FacePhoto> {
     use crate::capture::{crop, CaptureError};
-    let bytes = crate::capture::source::read_bounded(path, crate::qr::MAX_IMAGE_FILE)
-        .map_err(|e| AgentError::Input(e.to_string()))?;
-    let (jpeg, report) = crop::crop_report(&bytes).map_err(|e| match e {
+    let (jpeg, _) = crop::crop_file(path).map_err(|e| match e {
         CaptureError::Rejected { reasons, .. } => AgentError::Input(reasons),
         other => AgentError::Input(other.to_string()),
     })?;
-    if !report.accepted {
-        return Err(AgentError::Input(report.reasons()));
-    }
     photo_input::photo_from_jpeg(&jpeg).map_err(|e| AgentError::Input(e.to_string()))
 }
 

@@ -104,71 +104,14 @@ pub struct Ward {
 
 impl Ward {
     pub fn create(dir: &Path) -> Result<Self> {
-        let pki = dir.join("pki");
-        let port = free_port()?;
-        let admin_port = free_port()?;
-        let p = bin("shinsei-provision")?;
-        let pki_s = pki.to_string_lossy().to_string();
-        ok(
-            Command::new(&p).args(["--pki", &pki_s, "ca", "init", "--org", "Demo Ward"]),
-            "",
-        )?;
-        ok(
-            Command::new(&p).args([
-                "--pki",
-                &pki_s,
-                "relay",
-                "init",
-                "--host",
-                RELAY_HOST,
-                "--port",
-                &port.to_string(),
-                "--admin-port",
-                &admin_port.to_string(),
-            ]),
-            "",
-        )?;
-        ok(
-            Command::new(&p).args(["--pki", &pki_s, "admin", "issue", "--name", ADMIN]),
-            "",
-        )?;
-        ok(
-            Command::new(&p).args([
-                "--pki",
-                &pki_s,
-                "staff",
-                "add",
-                "--id",
-                STAFF_ID,
-                "--password-stdin",
-            ]),
-            &format!("{STAFF_PASSWORD}\n"),
-        )?;
-        let staff_list = dir.join("staff-list.json");
-        ok(
-            Command::new(&p).args([
-                "--pki",
-                &pki_s,
-                "staff",
-                "publish",
-                "--out",
-                &staff_list.to_string_lossy(),
-            ]),
-            "",
-        )?;
-        Ok(Self {
-            dir: dir.to_path_buf(),
-            pki,
-            port,
-            admin_port,
-            staff_list,
-        })
+        Self::create_with_host(dir, RELAY_HOST, free_port()?, free_port()?, &[])
     }
 
-    /// Like [`Ward::create`], but the relay is `host` (a name or an address, put in the
-    /// relay's certificate and the bundles) on the given ports, and `relay_init_args` are
-    /// added to `shinsei-provision relay init` (e.g. `--days 365`). Used by the network
-    /// tests, whose relay runs in a network namespace under a DNS name.
+    /// A ward whose relay is `host` (a name or an address, put in the relay's certificate
+    /// and the bundles) on the given ports; `relay_init_args` are added to
+    /// `shinsei-provision relay init` (e.g. `--days 365`). [`Ward::create`] is this with
+    /// `localhost` on free ports; the network tests use it for a relay in a network
+    /// namespace under a DNS name.
     pub fn create_with_host(
         dir: &Path,
         host: &str,

@@ -531,22 +531,29 @@ pub fn crop_report(input_jpeg: &[u8]) -> Result<(Zeroizing<Vec<u8>>, CropReport)
     Ok((jpeg, report))
 }
 
+/// Reads a photo file (bounded) and crops it; the photo only when every check passes,
+/// otherwise [`CaptureError::Rejected`] with the JSON report. Used by `crop` and by
+/// `submit --crop`.
+pub fn crop_file(input: &Path) -> Result<(Zeroizing<Vec<u8>>, CropReport), CaptureError> {
+    let bytes = read_bounded(input, crate::qr::MAX_IMAGE_FILE)?;
+    let (jpeg, report) = crop_report(&bytes)?;
+    if !report.accepted {
+        return Err(CaptureError::Rejected {
+            reasons: report.reasons(),
+            report_json: report.to_json(),
+        });
+    }
+    Ok((jpeg, report))
+}
+
 /// `shinsei-agent crop --in FILE --out FILE.jpg`: writes the photo when every check
 /// passes and returns the JSON report; otherwise writes nothing and returns
 /// [`CaptureError::Rejected`] (with the JSON report inside).
 pub fn run_crop_cli(input: &Path, output: &Path) -> Result<String, CaptureError> {
-    let bytes = read_bounded(input, crate::qr::MAX_IMAGE_FILE)?;
-    let (jpeg, report) = crop_report(&bytes)?;
-    let json = report.to_json();
-    if !report.accepted {
-        return Err(CaptureError::Rejected {
-            reasons: report.reasons(),
-            report_json: json,
-        });
-    }
+    let (jpeg, report) = crop_file(input)?;
     std::fs::write(output, &*jpeg)
         .map_err(|e| CaptureError::Io(format!("{}: {e}", output.display())))?;
-    Ok(json)
+    Ok(report.to_json())
 }
 
 #[cfg(test)]
