@@ -118,6 +118,27 @@ pub enum Command {
         #[arg(long)]
         for_secs: Option<u64>,
     },
+    /// The counter kiosk: full-screen touch UI (login, scan, photo, choices, PINs, send).
+    #[cfg(feature = "ui")]
+    Ui {
+        /// Camera frames from a directory of images (replayed in a loop) instead of a
+        /// camera: demonstrations and tests.
+        #[arg(long, conflicts_with = "camera")]
+        replay_camera: Option<PathBuf>,
+        /// Camera index (feature `camera`). Without a camera or replay, only typed
+        /// application IDs are possible and no photo can be taken.
+        #[arg(long)]
+        camera: Option<u32>,
+        /// A 1280×800 window instead of full screen.
+        #[arg(long)]
+        windowed: bool,
+        /// Close by itself after this many seconds (smoke tests).
+        #[arg(long)]
+        exit_after_secs: Option<f64>,
+        /// With --exit-after-secs: save a PNG screenshot of the window before closing.
+        #[arg(long, requires = "exit_after_secs")]
+        screenshot: Option<PathBuf>,
+    },
     /// Read application IDs from QR images.
     ScanQr { files: Vec<PathBuf> },
     /// Crop a photo to the 35:45 ID-photo format with quality checks; prints a JSON
@@ -216,6 +237,65 @@ fn open_agent(cli: &Cli) -> Result<Agent> {
         }
         other => other,
     }
+}
+
+#[cfg(feature = "ui")]
+fn ui_cmd(
+    cli: &Cli,
+    replay: Option<&Path>,
+    camera: Option<u32>,
+    windowed: bool,
+    exit_after_secs: Option<f64>,
+    screenshot: Option<PathBuf>,
+) -> Result<()> {
+    use crate::capture::source::{open_camera_threaded, ReplaySource};
+    use crate::ui::{self, AgentBackend, Block, Unavailable, Worker};
+
+    let vision = match (replay, camera) {
+        (Some(dir), _) => {
+            let src =
+                ReplaySource::open(dir, true).map_err(|e| AgentError::Input(e.to_string()))?;
+            Some(ui::vision::Vision::new(Box::new(src)))
+        }
+        (None, Some(i)) => match open_camera_threaded(i, 1280, 720, 30) {
+            Ok(src) => Some(ui::vision::Vision::new(Box::new(src))),
+            Err(e) => {
+                tracing::error!("camera: {e}");
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    // A tablet that cannot open its agent still shows the kiosk: the blocked screen.
+    let data_dir = cli.data_dir.clone();
+    let relay_addr = cli.relay_addr;
+    let backend: Box<dyn FnOnce() -> std::io::Result<Worker>> =
+        Box::new(move || match Agent::open(&data_dir, clock(), relay_addr) {
+            Ok(agent) => Worker::spawn(AgentBackend::new(agent, clock())),
+            Err(e) => {
+                if matches!(e, AgentError::Wiped) {
+                    let _ = Agent::remove_outbox_files(&data_dir);
+                }
+                tracing::error!("agent: {e}");
+                let b = match e {
+                    AgentError::Wiped => Block::Wiped,
+                    AgentError::NotEnrolled(_) | AgentError::Enroll(_) => Block::NotEnrolled,
+                    _ => Block::Fatal,
+                };
+                Worker::spawn(Unavailable(b))
+            }
+        });
+    let opts = ui::KioskOptions {
+        fullscreen: !windowed,
+        exit: ui::AutoExit {
+            screenshot,
+            after_secs: exit_after_secs,
+        },
+    };
+    if let Some(p) = ui::run_kiosk(backend, vision, clock(), opts)? {
+        out(&format!("画面を保存しました / screenshot: {}", p.display()));
+    }
+    Ok(())
 }
 
 fn after_wipe(data_dir: &Path, agent: Agent) -> AgentError {
@@ -446,6 +526,21 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Run { for_secs } => run_daemon(&cli, *for_secs),
+        #[cfg(feature = "ui")]
+        Command::Ui {
+            replay_camera,
+            camera,
+            windowed,
+            exit_after_secs,
+            screenshot,
+        } => ui_cmd(
+            &cli,
+            replay_camera.as_deref(),
+            *camera,
+            *windowed,
+            *exit_after_secs,
+            screenshot.clone(),
+        ),
         Command::Crop { input, out: output } => {
             match crate::capture::crop::run_crop_cli(input, output) {
                 Ok(json) => {

@@ -15,6 +15,7 @@
 //! - [`memguard`] — zeroize-on-free allocator, locked secret buffers, no core dumps
 //!   (the crate's only `unsafe` code).
 //! - [`demo`] — the self-contained demonstration.
+//! - [`ui`] — the counter kiosk (feature `ui`, on by default).
 #![deny(unsafe_code)]
 
 pub mod audit;
@@ -34,3 +35,5 @@ pub mod runtime;
 pub mod secret_input;
 pub mod session;
 pub mod transport;
+#[cfg(feature = "ui")]
+pub mod ui;

@@ -58,6 +58,15 @@ impl Session {
         self.locked || now.saturating_sub(self.last_activity) >= self.auto_lock_secs
     }
 
+    /// Records activity seen by the kiosk (a touch on the screen), so a clerk who is
+    /// working is not locked out in the middle of an application. A locked or already
+    /// idle-expired session stays locked.
+    pub fn touch(&mut self, now: u64) {
+        if !self.is_locked(now) {
+            self.last_activity = now;
+        }
+    }
+
     /// Explicit logout (or lock).
     pub fn logout(&mut self) {
         self.locked = true;

@@ -1,0 +1,777 @@
+//! The kiosk's state machine: which screen, what has been gathered for the current
+//! applicant, what the clerk may do next. No egui here — the view ([`super::view`])
+//! draws this state and calls its methods; tests can drive it directly.
+//!
+//! Flow: login → scan (or typed ID) → photo → review → choices → (PINs, express only)
+//! → summary → sending → receipt → next applicant. Disabled, wiped or offline-locked
+//! tablets show a blocked screen with no way past it. Idle for the policy's auto-lock
+//! time, the kiosk logs out and forgets the applicant.
+//!
+//! What is held about the applicant (ID, photo, PINs) lives in zeroizing buffers and
+//! is dropped — so wiped — on "next applicant", logout, auto-lock and block.
+
+use std::sync::Arc;
+
+use shinsei_protocol::application::{
+    Application, ApplicationId, BrailleWish, CertificateWish, Profile,
+};
+use zeroize::Zeroizing;
+
+use super::backend::{LoginInfo, Reply, Request, StatusInfo, Worker};
+use super::entry::{Entry, Kind, PinForm};
+use super::i18n::{self, Lang, T};
+use super::vision::{Captured, PhotoView, ScanView, Vision};
+use crate::capture::CaptureError;
+use crate::clock::Clock;
+use crate::error::AgentError;
+use crate::runtime::SubmitOutcome;
+
+/// Seconds between status ticks (check-in, outbox, status bar).
+pub const TICK_SECS: f64 = 10.0;
+/// Seconds between camera frames processed.
+pub const FRAME_SECS: f64 = 1.0 / 15.0;
+/// Countdown before the automatic capture, seconds.
+pub const COUNTDOWN_SECS: f64 = 3.0;
+
+/// Why the tablet cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block {
+    Disabled,
+    Wiped,
+    OfflineLocked,
+    NotEnrolled,
+    Fatal,
+}
+
+impl Block {
+    pub fn title(self) -> T {
+        match self {
+            Block::Disabled => T::BlockedDisabled,
+            Block::Wiped => T::BlockedWiped,
+            Block::OfflineLocked => T::BlockedOffline,
+            Block::NotEnrolled => T::BlockedNotEnrolled,
+            Block::Fatal => T::BlockedFatal,
+        }
+    }
+
+    /// What the clerk should do.
+    pub fn advice(self) -> T {
+        match self {
+            Block::OfflineLocked => T::BlockedOfflineWhat,
+            _ => T::BlockedContactIt,
+        }
+    }
+
+    fn of(e: &AgentError) -> Option<Self> {
+        match e {
+            AgentError::Disabled => Some(Block::Disabled),
+            AgentError::Wiped => Some(Block::Wiped),
+            AgentError::OfflineLocked => Some(Block::OfflineLocked),
+            AgentError::NotEnrolled(_) | AgentError::Enroll(_) => Some(Block::NotEnrolled),
+            AgentError::CorruptOutbox(_) | AgentError::AuditBroken(_) => Some(Block::Fatal),
+            _ => None,
+        }
+    }
+}
+
+/// The screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Login,
+    Scan,
+    ManualId,
+    Photo,
+    Review,
+    Choices,
+    Pins,
+    Summary,
+    Sending,
+    Receipt,
+    Blocked(Block),
+}
+
+/// Which login field the keyboard types into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginField {
+    StaffId,
+    Password,
+}
+
+/// A banner message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Banner {
+    pub error: bool,
+    /// In the chosen language.
+    pub text: String,
+    /// Technical detail for IT (may be empty).
+    pub detail: String,
+}
+
+/// The receipt screen's facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptInfo {
+    pub masked_id: String,
+    /// Japan time, "YYYY-MM-DD HH:MM".
+    pub time: String,
+    pub delivered: bool,
+}
+
+/// The whole kiosk.
+pub struct Kiosk {
+    pub lang: Lang,
+    pub screen: Screen,
+    worker: Worker,
+    vision: Option<Vision>,
+    clock: Arc<dyn Clock>,
+
+    pub staff_id: Zeroizing<String>,
+    pub password: Entry,
+    pub login_field: LoginField,
+    pub login: Option<LoginInfo>,
+    pub busy: bool,
+    /// The lock-out ends at this kiosk time (seconds).
+    lockout_until: Option<f64>,
+    pub banner: Option<Banner>,
+    /// Error kept to re-render the banner in the other language.
+    banner_error: Option<AgentError>,
+    banner_text: Option<T>,
+
+    now: f64,
+    last_activity: f64,
+    last_touch_sent: f64,
+    last_frame: f64,
+    last_tick: Option<f64>,
+    pub status: Option<StatusInfo>,
+    pub camera_error: Option<String>,
+    /// Incremented with every camera frame processed (the view re-uploads its texture).
+    pub frame_serial: u64,
+
+    pub scan: Option<ScanView>,
+    pub found: Option<ApplicationId>,
+    pub manual: Entry,
+    pub photo: Option<PhotoView>,
+    countdown_from: Option<f64>,
+    pub captured: Option<Captured>,
+    pub cert: Option<bool>,
+    pub braille: Option<bool>,
+    pub pins: PinForm,
+    pub receipt: Option<ReceiptInfo>,
+    /// The relay said this ID was sent before: offer an explicit resend.
+    pub offer_resend: bool,
+}
+
+impl Kiosk {
+    /// `vision`: `None` when the tablet has no camera (typed IDs only; photos cannot
+    /// be taken, so applications cannot be completed — the screen says so).
+    pub fn new(worker: Worker, vision: Option<Vision>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            lang: Lang::Ja,
+            screen: Screen::Login,
+            worker,
+            vision,
+            clock,
+            staff_id: Zeroizing::new(String::new()),
+            password: Entry::new(Kind::StaffPassword),
+            login_field: LoginField::StaffId,
+            login: None,
+            busy: false,
+            lockout_until: None,
+            banner: None,
+            banner_error: None,
+            banner_text: None,
+            now: 0.0,
+            last_activity: 0.0,
+            last_touch_sent: 0.0,
+            last_frame: f64::NEG_INFINITY,
+            last_tick: None,
+            status: None,
+            camera_error: None,
+            frame_serial: 0,
+            scan: None,
+            found: None,
+            manual: Entry::new(Kind::ApplicationId),
+            photo: None,
+            countdown_from: None,
+            captured: None,
+            cert: None,
+            braille: None,
+            pins: PinForm::new(),
+            receipt: None,
+            offer_resend: false,
+        }
+    }
+
+    pub fn profile(&self) -> Option<Profile> {
+        self.login.as_ref().map(|l| l.profile)
+    }
+
+    pub fn has_camera(&self) -> bool {
+        self.vision.is_some()
+    }
+
+    // ---------------------------------------------------------------- messages
+
+    fn show_error(&mut self, e: AgentError) {
+        let (text, detail) = i18n::error_text(&e, self.lang);
+        self.banner = Some(Banner {
+            error: true,
+            text,
+            detail,
+        });
+        self.banner_error = Some(e);
+        self.banner_text = None;
+    }
+
+    fn show_text(&mut self, t: T, error: bool) {
+        self.banner = Some(Banner {
+            error,
+            text: t.get(self.lang).to_string(),
+            detail: String::new(),
+        });
+        self.banner_text = Some(t);
+        self.banner_error = None;
+    }
+
+    pub fn clear_banner(&mut self) {
+        self.banner = None;
+        self.banner_error = None;
+        self.banner_text = None;
+    }
+
+    /// Switches the language; everything on screen, banners included, follows.
+    pub fn toggle_lang(&mut self) {
+        self.lang = self.lang.other();
+        if let Some(e) = self.banner_error.take() {
+            self.show_error(e);
+        } else if let Some(t) = self.banner_text {
+            let err = self.banner.as_ref().is_some_and(|b| b.error);
+            self.show_text(t, err);
+        }
+    }
+
+    /// Seconds left of a lock-out, for the countdown on the login screen.
+    pub fn lockout_remaining(&self) -> Option<u64> {
+        self.lockout_until
+            .map(|t| (t - self.now).ceil())
+            .filter(|s| *s > 0.0)
+            .map(|s| s as u64)
+    }
+
+    // ---------------------------------------------------------------- time
+
+    /// Called once per frame with the kiosk time (seconds, monotonic) and whether the
+    /// clerk touched anything. Handles replies, ticks, auto-lock, camera frames and the
+    /// capture countdown.
+    pub fn update(&mut self, now: f64, activity: bool) {
+        self.now = now;
+        if activity {
+            self.last_activity = now;
+            if self.login.is_some() && now - self.last_touch_sent > 5.0 {
+                self.worker.send(Request::Touch);
+                self.last_touch_sent = now;
+            }
+        }
+        while let Some(r) = self.worker.poll() {
+            self.on_reply(r);
+        }
+        if let Some(l) = &self.login {
+            if now - self.last_activity >= l.auto_lock_secs as f64 && !self.busy {
+                self.logout();
+                self.show_text(T::AutoLocked, false);
+            }
+        }
+        if self.last_tick.is_none_or(|t| now - t >= TICK_SECS) && self.worker.pending() == 0 {
+            self.worker.send(Request::Tick);
+            self.last_tick = Some(now);
+        }
+        if let Some(s) = self.lockout_remaining() {
+            if let Some(b) = &mut self.banner {
+                b.text = i18n::locked_out(s, self.lang);
+            }
+        } else if self.lockout_until.take().is_some() {
+            self.clear_banner();
+        }
+        if now - self.last_frame >= FRAME_SECS {
+            match self.screen {
+                Screen::Scan if self.found.is_none() => {
+                    self.last_frame = now;
+                    self.scan_frame();
+                }
+                Screen::Photo => {
+                    self.last_frame = now;
+                    self.photo_frame();
+                }
+                _ => {}
+            }
+        }
+        if self.screen == Screen::Photo {
+            match (
+                self.countdown_from,
+                self.photo.as_ref().map(PhotoView::accepted),
+            ) {
+                (Some(t), Some(true)) if now - t >= COUNTDOWN_SECS => self.take_photo(),
+                (None, Some(true)) => self.countdown_from = Some(now),
+                (_, Some(false)) => self.countdown_from = None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Whole seconds left before the automatic capture.
+    pub fn countdown(&self) -> Option<u32> {
+        self.countdown_from
+            .map(|t| (COUNTDOWN_SECS - (self.now - t)).ceil().max(1.0) as u32)
+    }
+
+    /// Whether something is in progress that needs frequent redraws.
+    pub fn animating(&self) -> bool {
+        self.busy
+            || self.worker.pending() > 0
+            || matches!(self.screen, Screen::Scan | Screen::Photo)
+            || self.lockout_until.is_some()
+    }
+
+    fn on_reply(&mut self, r: Reply) {
+        match r {
+            Reply::Login(r) => {
+                self.busy = false;
+                self.password.clear();
+                match r {
+                    Ok(info) => {
+                        self.clear_banner();
+                        self.lockout_until = None;
+                        self.login = Some(info);
+                        self.last_activity = self.now;
+                        self.new_applicant();
+                    }
+                    Err(AgentError::LockedOut(s)) => {
+                        self.lockout_until = Some(self.now + s as f64);
+                        self.show_error(AgentError::LockedOut(s));
+                    }
+                    Err(e) => self.fail(e),
+                }
+            }
+            Reply::Submit(r) => {
+                self.busy = false;
+                match r {
+                    Ok(o) => self.on_sent(o),
+                    Err(AgentError::AlreadySubmitted(d)) => {
+                        self.screen = Screen::Summary;
+                        self.offer_resend = true;
+                        self.show_error(AgentError::AlreadySubmitted(d));
+                    }
+                    Err(AgentError::LoginRequired) => {
+                        self.logout();
+                        self.show_error(AgentError::LoginRequired);
+                    }
+                    Err(e) => {
+                        self.screen = Screen::Summary;
+                        self.fail(e);
+                    }
+                }
+            }
+            Reply::Tick(r) => match r {
+                Ok(s) => {
+                    if let Screen::Blocked(b) = self.screen {
+                        // IT re-enabled the tablet, or it came back online.
+                        if matches!(b, Block::Disabled | Block::OfflineLocked)
+                            && s.device_state == "active"
+                        {
+                            self.screen = Screen::Login;
+                            self.clear_banner();
+                        }
+                    }
+                    self.status = Some(s);
+                }
+                Err(e) => {
+                    if Block::of(&e).is_some() {
+                        self.fail(e);
+                    } else {
+                        tracing::warn!("status: {e}");
+                    }
+                }
+            },
+        }
+    }
+
+    /// An error: a blocking one ends the session and shows the blocked screen.
+    fn fail(&mut self, e: AgentError) {
+        if let Some(b) = Block::of(&e) {
+            self.logout();
+            self.clear_banner();
+            self.screen = Screen::Blocked(b);
+            if let Some(s) = &mut self.status {
+                s.device_state = match b {
+                    Block::Disabled => "disabled".into(),
+                    Block::Wiped => "wiped".into(),
+                    _ => s.device_state.clone(),
+                };
+            }
+        } else {
+            self.show_error(e);
+        }
+    }
+
+    // ---------------------------------------------------------------- login
+
+    /// Types a character into the focused login field.
+    pub fn login_type(&mut self, c: char) {
+        match self.login_field {
+            LoginField::StaffId => {
+                if self.staff_id.len() < 32 && (c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                    self.staff_id.push(c);
+                }
+            }
+            LoginField::Password => {
+                self.password.push(c);
+            }
+        }
+    }
+
+    pub fn login_backspace(&mut self) {
+        match self.login_field {
+            LoginField::StaffId => {
+                self.staff_id.pop();
+            }
+            LoginField::Password => self.password.backspace(),
+        }
+    }
+
+    pub fn can_login(&self) -> bool {
+        !self.busy
+            && self.lockout_remaining().is_none()
+            && !self.staff_id.is_empty()
+            && !self.password.is_empty()
+    }
+
+    /// Sends the login; the password buffer goes to the worker, which wipes it.
+    pub fn submit_login(&mut self) {
+        if !self.can_login() {
+            return;
+        }
+        let mut pw = Entry::new(Kind::StaffPassword);
+        std::mem::swap(&mut pw, &mut self.password);
+        self.busy = true;
+        self.worker.send(Request::Login {
+            staff_id: self.staff_id.to_string(),
+            password: pw.into_buf(),
+        });
+    }
+
+    pub fn logout(&mut self) {
+        if self.login.take().is_some() {
+            self.worker.send(Request::Logout);
+        }
+        self.forget_applicant();
+        self.staff_id.clear();
+        self.password.clear();
+        self.login_field = LoginField::StaffId;
+        if !matches!(self.screen, Screen::Blocked(_)) {
+            self.screen = Screen::Login;
+        }
+    }
+
+    // ---------------------------------------------------------------- applicant
+
+    /// Wipes everything about the current applicant.
+    fn forget_applicant(&mut self) {
+        self.scan = None;
+        self.found = None;
+        self.manual.clear();
+        self.photo = None;
+        self.countdown_from = None;
+        self.captured = None;
+        self.cert = None;
+        self.braille = None;
+        self.pins.clear();
+        self.receipt = None;
+        self.offer_resend = false;
+        if let Some(v) = &mut self.vision {
+            v.reset();
+        }
+    }
+
+    /// Starts over for the next applicant.
+    pub fn new_applicant(&mut self) {
+        self.forget_applicant();
+        self.clear_banner();
+        self.screen = if self.has_camera() {
+            Screen::Scan
+        } else {
+            Screen::ManualId
+        };
+    }
+
+    fn camera_failed(&mut self, e: CaptureError) {
+        self.camera_error = Some(e.to_string());
+        self.show_text(T::ErrCamera, true);
+        tracing::warn!("camera: {e}");
+    }
+
+    fn scan_frame(&mut self) {
+        let Some(v) = &mut self.vision else { return };
+        match v.scan_step() {
+            Ok(Some(view)) => {
+                if let Some(id) = &view.id {
+                    self.found = Some(id.duplicate());
+                }
+                self.scan = Some(view);
+                self.frame_serial += 1;
+                self.camera_error = None;
+            }
+            Ok(None) => {}
+            Err(e) => self.camera_failed(e),
+        }
+    }
+
+    /// The clerk checked the last four digits against the form.
+    pub fn confirm_scan(&mut self) {
+        if let Some(id) = &self.found {
+            self.worker.send(Request::RecordScan(id.duplicate()));
+            self.clear_banner();
+            self.screen = Screen::Photo;
+        }
+    }
+
+    pub fn rescan(&mut self) {
+        self.found = None;
+        self.scan = None;
+        if let Some(v) = &mut self.vision {
+            v.reset();
+        }
+    }
+
+    pub fn manual_entry(&mut self) {
+        self.manual.clear();
+        self.screen = Screen::ManualId;
+    }
+
+    pub fn back_to_camera(&mut self) {
+        if self.has_camera() {
+            self.rescan();
+            self.screen = Screen::Scan;
+        }
+    }
+
+    /// The typed ID, accepted when it is 23 valid digits.
+    pub fn confirm_manual(&mut self) {
+        match self.manual.application_id() {
+            Some(id) => {
+                self.found = Some(id);
+                self.confirm_scan();
+            }
+            None => self.show_text(T::ErrInput, true),
+        }
+    }
+
+    fn photo_frame(&mut self) {
+        let Some(v) = &mut self.vision else { return };
+        match v.photo_step() {
+            Ok(Some(view)) => {
+                self.photo = Some(view);
+                self.frame_serial += 1;
+                self.camera_error = None;
+            }
+            Ok(None) => {}
+            Err(e) => self.camera_failed(e),
+        }
+    }
+
+    pub fn can_take_photo(&self) -> bool {
+        self.vision.as_ref().is_some_and(Vision::can_capture)
+    }
+
+    pub fn take_photo(&mut self) {
+        self.countdown_from = None;
+        let Some(v) = &mut self.vision else { return };
+        match v.capture() {
+            Ok(c) => {
+                self.captured = Some(c);
+                self.worker.send(Request::RecordCapture);
+                self.clear_banner();
+                self.screen = Screen::Review;
+            }
+            Err(e) => {
+                tracing::warn!("capture: {e}");
+                self.show_text(T::ErrPhoto, true);
+            }
+        }
+    }
+
+    pub fn retake(&mut self) {
+        self.captured = None;
+        self.photo = None;
+        self.countdown_from = None;
+        if let Some(v) = &mut self.vision {
+            v.reset();
+        }
+        self.screen = Screen::Photo;
+    }
+
+    pub fn use_photo(&mut self) {
+        if self.captured.is_some() {
+            self.screen = Screen::Choices;
+        }
+    }
+
+    pub fn choices_done(&self) -> bool {
+        self.cert.is_some() && self.braille.is_some()
+    }
+
+    pub fn after_choices(&mut self) {
+        if !self.choices_done() {
+            return;
+        }
+        self.screen = if self.profile() == Some(Profile::Express) {
+            Screen::Pins
+        } else {
+            Screen::Summary
+        };
+    }
+
+    pub fn after_pins(&mut self) {
+        if self.pins.all_ok() {
+            self.screen = Screen::Summary;
+        }
+    }
+
+    /// Goes one step back in the applicant's flow.
+    pub fn back(&mut self) {
+        self.clear_banner();
+        self.offer_resend = false;
+        self.screen = match self.screen {
+            Screen::ManualId | Screen::Photo => {
+                self.rescan();
+                self.found = None;
+                if self.has_camera() {
+                    Screen::Scan
+                } else {
+                    Screen::ManualId
+                }
+            }
+            Screen::Review => {
+                self.retake();
+                Screen::Photo
+            }
+            Screen::Choices => Screen::Review,
+            Screen::Pins => Screen::Choices,
+            Screen::Summary if self.profile() == Some(Profile::Express) => Screen::Pins,
+            Screen::Summary => Screen::Choices,
+            s => s,
+        };
+    }
+
+    /// Builds the application from what was gathered (the draft stays until the
+    /// relay's receipt or a queued outcome, so a refused send can be retried).
+    fn build(&self) -> Result<Application, AgentError> {
+        let id = self
+            .found
+            .as_ref()
+            .map(ApplicationId::duplicate)
+            .ok_or_else(|| AgentError::Input("application ID".into()))?;
+        let c = self
+            .captured
+            .as_ref()
+            .ok_or_else(|| AgentError::Input("photo".into()))?;
+        let photo = crate::photo_input::photo_from_jpeg(c.jpeg())
+            .map_err(|e| AgentError::Input(e.to_string()))?;
+        let cert = if self.cert == Some(true) {
+            CertificateWish::Yes
+        } else {
+            CertificateWish::No
+        };
+        let braille = if self.braille == Some(true) {
+            BrailleWish::Yes
+        } else {
+            BrailleWish::No
+        };
+        Ok(match self.profile() {
+            Some(Profile::Express) => {
+                let pins = self
+                    .pins
+                    .build()
+                    .map_err(|e| AgentError::Input(e.to_string()))?;
+                Application::express(id, photo, cert, braille, pins)
+            }
+            _ => Application::standard(id, photo, cert, braille),
+        })
+    }
+
+    /// Seals and sends (on the worker); `resend` after an "already sent" answer.
+    pub fn send(&mut self, resend: bool) {
+        if self.busy {
+            return;
+        }
+        match self.build() {
+            Ok(app) => {
+                self.busy = true;
+                self.offer_resend = false;
+                self.clear_banner();
+                self.screen = Screen::Sending;
+                self.worker.send(Request::Submit { app, resend });
+            }
+            Err(e) => self.show_error(e),
+        }
+    }
+
+    fn on_sent(&mut self, o: SubmitOutcome) {
+        let masked = self
+            .found
+            .as_ref()
+            .map(ApplicationId::masked)
+            .unwrap_or_default();
+        let delivered = matches!(o, SubmitOutcome::Delivered { .. });
+        let time = jst(self.clock.now());
+        // The relay has it (or the outbox does, encrypted): forget the plaintext now.
+        self.forget_applicant();
+        self.receipt = Some(ReceiptInfo {
+            masked_id: masked,
+            time,
+            delivered,
+        });
+        if let Some(s) = &mut self.status {
+            if !delivered {
+                s.outbox += 1;
+                s.online = false;
+            }
+        }
+        self.screen = Screen::Receipt;
+        // Refresh the status bar soon.
+        self.last_tick = Some(self.now - TICK_SECS + 0.5);
+    }
+}
+
+/// Unix seconds as Japan time, "YYYY-MM-DD HH:MM" (JST has no daylight saving).
+pub fn jst(unix: u64) -> String {
+    let t = unix + 9 * 3600;
+    let (days, secs) = (t / 86_400, t % 86_400);
+    // Civil-from-days (H. Hinnant), for days since 1970-01-01.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jst_formats_japan_time() {
+        assert_eq!(jst(0), "1970-01-01 09:00");
+        // 2026-11-23 12:00 UTC = 21:00 JST.
+        assert_eq!(jst(1_795_435_200), "2026-11-23 21:00");
+        // Leap day, crossing midnight in JST.
+        assert_eq!(jst(1_709_218_800), "2024-03-01 00:00");
+    }
+}
