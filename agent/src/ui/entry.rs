@@ -340,15 +340,17 @@ mod tests {
             f.push(c);
         }
         assert_eq!(
-            f.focus, 7,
+            f.focus, 6,
             "each full PIN moves the focus to the next field"
         );
-        assert!(!f.all_ok(), "card-info confirmation is still empty");
         for c in "4444".chars() {
             f.push(c);
         }
+        assert_eq!(f.focus, 7, "on to the card-info confirmation");
+        assert!(!f.field_ok(3), "card-info confirmation is still empty");
         // 1111/2222 are user PIN + confirmation: they differ.
         assert!(!f.field_ok(1));
+        assert!(!f.all_ok());
         f.clear();
         for (i, s) in [
             "ABC123", "ABC123", "1111", "1111", "2222", "2222", "3333", "3333",
