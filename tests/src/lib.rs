@@ -44,6 +44,23 @@ pub fn bin_dir() -> Result<&'static Path> {
         if profile_release {
             cmd.arg("--release");
         }
+        // The variables cargo sets for this test binary would leak into the nested
+        // build and look like a changed environment to build scripts (ring reruns on
+        // CARGO_MANIFEST_DIR), rebuilding ring and everything above it twice per run.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if k == "CARGO_MANIFEST_DIR"
+                || k == "CARGO_MANIFEST_PATH"
+                || k == "CARGO_CRATE_NAME"
+                || k == "CARGO_PRIMARY_PACKAGE"
+                || k == "CARGO_TARGET_TMPDIR"
+                || k == "OUT_DIR"
+                || k.starts_with("CARGO_PKG_")
+                || k.starts_with("CARGO_BIN_EXE_")
+            {
+                cmd.env_remove(k.as_ref());
+            }
+        }
         let st = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
         if !st.success() {
             return Err("building the binaries failed".into());

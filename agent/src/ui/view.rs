@@ -98,18 +98,23 @@ fn big_button(ui: &mut Ui, text: &str, enabled: bool) -> bool {
 }
 
 fn primary_button(ui: &mut Ui, text: &str, enabled: bool) -> bool {
-    ui.add_enabled(
-        enabled,
-        Button::new(
-            RichText::new(text)
-                .size(28.0)
-                .strong()
-                .color(Color32::WHITE),
+    // Disabled: grey, drawn opaque (egui's faded look is too faint for a counter).
+    let (fill, ink) = if enabled {
+        (ACCENT, Color32::WHITE)
+    } else {
+        (Color32::from_gray(200), Color32::from_gray(90))
+    };
+    ui.scope(|ui| {
+        ui.visuals_mut().disabled_alpha = 1.0;
+        ui.add_enabled(
+            enabled,
+            Button::new(RichText::new(text).size(28.0).color(ink))
+                .fill(fill)
+                .min_size(Vec2::new(280.0, 80.0)),
         )
-        .fill(ACCENT)
-        .min_size(Vec2::new(280.0, 80.0)),
-    )
-    .clicked()
+        .clicked()
+    })
+    .inner
 }
 
 fn button(ui: &mut Ui, text: &str) -> bool {
