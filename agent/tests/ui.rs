@@ -258,43 +258,13 @@ fn astronaut() -> Rgb {
     }
 }
 
-/// The applicant's portrait and, lower left on the desk, the form's QR code (the bare
-/// 23 digits): one frame serves the scan and the photo screens.
+mod scene {
+    include!("support/counter_scene.rs");
+}
+
 fn counter_frame(payload: &str) -> Rgb {
-    let face = astronaut();
-    let (w, h) = (1100usize, 640usize);
-    let mut data = vec![150u8; w * h * 3];
-    let (fx, fy) = (400usize, 64usize);
-    for y in 0..face.h as usize {
-        let src = y * face.w as usize * 3;
-        let dst = ((fy + y) * w + fx) * 3;
-        data[dst..dst + face.w as usize * 3]
-            .copy_from_slice(&face.data[src..src + face.w as usize * 3]);
-    }
-    let code = qrcode::QrCode::new(payload.as_bytes()).unwrap();
-    let n = code.width();
-    let colors = code.to_colors();
-    let m = 6usize;
-    let side = (n + 8) * m;
-    let (ox, oy) = (20usize, h - side - 20);
-    for y in 0..side {
-        for x in 0..side {
-            let (mx, my) = ((x / m) as isize - 4, (y / m) as isize - 4);
-            let dark = mx >= 0
-                && my >= 0
-                && (mx as usize) < n
-                && (my as usize) < n
-                && colors[my as usize * n + mx as usize] == qrcode::Color::Dark;
-            let v = if dark { 20 } else { 245 };
-            let i = ((oy + y) * w + ox + x) * 3;
-            data[i..i + 3].copy_from_slice(&[v, v, v]);
-        }
-    }
-    Rgb {
-        w: w as u32,
-        h: h as u32,
-        data,
-    }
+    let (w, h, data) = scene::counter_scene(&faces_dir().join("astronaut.png"), payload);
+    Rgb { w, h, data }
 }
 
 /// Plays its frames in order, then repeats the last one forever (or fails).
