@@ -112,6 +112,7 @@ struct FakeState {
     sent: Vec<Sent>,
     log: Vec<String>,
     wiped: bool,
+    offline_locked: bool,
 }
 
 #[derive(Clone)]
@@ -130,6 +131,7 @@ impl Fake {
             sent: Vec::new(),
             log: Vec::new(),
             wiped: false,
+            offline_locked: false,
         })))
     }
     fn with<R>(&self, f: impl FnOnce(&mut FakeState) -> R) -> R {
@@ -216,6 +218,9 @@ impl CounterBackend for Fake {
         self.with(|s| {
             if s.wiped {
                 return Err(AgentError::Wiped);
+            }
+            if s.offline_locked {
+                return Err(AgentError::OfflineLocked);
             }
             if s.device_state == "disabled" {
                 return Err(AgentError::Disabled);
@@ -890,4 +895,64 @@ fn a_camera_that_fails_says_so_and_typing_still_works() {
     );
     click(&mut h, "申請書IDを手で入力");
     assert_eq!(h.state().kiosk.screen, Screen::ManualId);
+}
+
+#[test]
+fn offline_too_long_locks_until_the_tablet_is_back_online() {
+    let fake = Fake::new(Profile::Standard);
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "correct-horse");
+    step_until(&mut h, "login", |k| k.screen == Screen::Scan);
+    fake.with(|s| s.offline_locked = true);
+    step_until(&mut h, "the offline lock", |k| {
+        k.screen == Screen::Blocked(Block::OfflineLocked)
+    });
+    let labels = all_labels(&h);
+    assert!(labels
+        .iter()
+        .any(|l| l == "長時間オフラインのためロックされました"));
+    assert!(labels
+        .iter()
+        .any(|l| l.contains("ネットワークに接続してください")));
+    assert!(h.state().kiosk.login.is_none());
+    snapshot(&mut h, "16_blocked_offline");
+    fake.with(|s| s.offline_locked = false);
+    step_until(&mut h, "the login screen", |k| k.screen == Screen::Login);
+}
+
+/// WCAG 2 contrast ratio of two sRGB colours.
+fn contrast(a: egui::Color32, b: egui::Color32) -> f64 {
+    let lum = |c: egui::Color32| {
+        let f = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.039_28 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * f(c.r()) + 0.7152 * f(c.g()) + 0.0722 * f(c.b())
+    };
+    let (x, y) = (lum(a) + 0.05, lum(b) + 0.05);
+    x.max(y) / x.min(y)
+}
+
+#[test]
+fn colours_have_high_contrast() {
+    use shinsei_agent::ui::view::{ACCENT, BAD, BAR, INK, OK, PAPER};
+    let white = egui::Color32::WHITE;
+    for (name, fg, bg) in [
+        ("text on page", INK, PAPER),
+        ("primary button", white, ACCENT),
+        ("status bar", white, BAR),
+        ("failed check", BAD, PAPER),
+        ("passed check", OK, PAPER),
+        ("key caps", INK, egui::Color32::from_rgb(0xE4, 0xE8, 0xF0)),
+    ] {
+        let r = contrast(fg, bg);
+        assert!(
+            r >= 7.0 || (name.contains("check") && r >= 4.5),
+            "{name}: {r:.1}:1"
+        );
+    }
 }
