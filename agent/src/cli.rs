@@ -258,7 +258,9 @@ fn ui_cmd(
             Some(ui::vision::Vision::new(Box::new(src)))
         }
         (None, Some(i)) => match open_camera_threaded(i, 1280, 720, 30) {
-            Ok(src) => Some(ui::vision::Vision::new(Box::new(src))),
+            Ok(src) => Some(ui::vision::Vision::new(Box::new(
+                src.with_timeout(Duration::ZERO),
+            ))),
             Err(e) => {
                 tracing::error!("camera: {e}");
                 None
@@ -269,9 +271,9 @@ fn ui_cmd(
     // A tablet that cannot open its agent still shows the kiosk: the blocked screen.
     let data_dir = cli.data_dir.clone();
     let relay_addr = cli.relay_addr;
-    let backend: Box<dyn FnOnce() -> std::io::Result<Worker>> =
+    let backend: Box<dyn FnOnce() -> std::io::Result<(Worker, Option<Block>)>> =
         Box::new(move || match Agent::open(&data_dir, clock(), relay_addr) {
-            Ok(agent) => Worker::spawn(AgentBackend::new(agent, clock())),
+            Ok(agent) => Ok((Worker::spawn(AgentBackend::new(agent, clock()))?, None)),
             Err(e) => {
                 if matches!(e, AgentError::Wiped) {
                     let _ = Agent::remove_outbox_files(&data_dir);
@@ -282,7 +284,7 @@ fn ui_cmd(
                     AgentError::NotEnrolled(_) | AgentError::Enroll(_) => Block::NotEnrolled,
                     _ => Block::Fatal,
                 };
-                Worker::spawn(Unavailable(b))
+                Ok((Worker::spawn(Unavailable(b))?, Some(b)))
             }
         });
     let opts = ui::KioskOptions {

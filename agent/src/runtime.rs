@@ -172,6 +172,11 @@ impl Agent {
         })
     }
 
+    /// The data directory this agent works in.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     pub fn enrollment(&self) -> &Enrollment {
         &self.en
     }

@@ -113,6 +113,10 @@ struct FakeState {
     log: Vec<String>,
     wiped: bool,
     offline_locked: bool,
+    /// Each send takes this long (a slow mobile line).
+    send_delay_ms: u64,
+    /// The next status tick panics (a bug in the agent).
+    panic_on_tick: bool,
 }
 
 #[derive(Clone)]
@@ -132,6 +136,8 @@ impl Fake {
             log: Vec::new(),
             wiped: false,
             offline_locked: false,
+            send_delay_ms: 0,
+            panic_on_tick: false,
         })))
     }
     fn with<R>(&self, f: impl FnOnce(&mut FakeState) -> R) -> R {
@@ -170,6 +176,8 @@ impl CounterBackend for Fake {
         self.with(|s| s.log.push("capture".into()));
     }
     fn submit(&mut self, app: Application, resend: bool) -> Result<SubmitOutcome> {
+        let delay = self.with(|s| s.send_delay_ms);
+        std::thread::sleep(std::time::Duration::from_millis(delay));
         self.with(|s| {
             let id = EnvelopeId([7; 16]);
             match s.send {
@@ -215,6 +223,9 @@ impl CounterBackend for Fake {
         })
     }
     fn tick(&mut self) -> Result<StatusInfo> {
+        if self.with(|s| s.panic_on_tick) {
+            panic!("simulated bug in the agent");
+        }
         self.with(|s| {
             if s.wiped {
                 return Err(AgentError::Wiped);
@@ -955,4 +966,79 @@ fn colours_have_high_contrast() {
             "{name}: {r:.1}:1"
         );
     }
+}
+
+#[test]
+fn a_slow_send_cannot_be_logged_out_of_and_ends_on_its_receipt() {
+    let fake = Fake::new(Profile::Standard);
+    fake.with(|s| s.send_delay_ms = 800);
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "correct-horse");
+    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    assert!(h.query_by_label("ログアウト").is_some());
+    click(&mut h, "この申請書IDで進む");
+    step_until(&mut h, "the capture", |k| k.screen == Screen::Review);
+    click(&mut h, "この写真を使う");
+    h.get_all_by_label("希望しない").next().unwrap().click();
+    h.step();
+    h.get_all_by_label("希望しない").nth(1).unwrap().click();
+    h.step();
+    click(&mut h, "次へ");
+    click(&mut h, "送信する");
+    assert_eq!(h.state().kiosk.screen, Screen::Sending);
+    assert!(
+        h.query_by_label("ログアウト").is_none(),
+        "no logout while a send is in flight"
+    );
+    assert!(h.query_by_label("送信する").is_none(), "no second send");
+    step_until(&mut h, "the receipt", |k| k.screen == Screen::Receipt);
+    assert_eq!(fake.with(|s| s.sent.len()), 1);
+}
+
+#[test]
+fn going_back_during_the_countdown_does_not_carry_it_over() {
+    let fake = Fake::new(Profile::Standard);
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "correct-horse");
+    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    click(&mut h, "この申請書IDで進む");
+    step_until(&mut h, "the countdown", |k| k.countdown().is_some());
+    click(&mut h, "戻る");
+    assert_eq!(h.state().kiosk.screen, Screen::Scan);
+    h.run_steps(40); // well past the old countdown
+    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    click(&mut h, "この申請書IDで進む");
+    // A fresh countdown: the photo is not taken the moment the screen opens.
+    assert_eq!(h.state().kiosk.screen, Screen::Photo);
+    step_until(&mut h, "a new countdown", |k| k.countdown().is_some());
+    assert_eq!(h.state().kiosk.countdown(), Some(3));
+    assert_eq!(h.state().kiosk.screen, Screen::Photo);
+}
+
+#[test]
+fn a_dead_agent_worker_blocks_the_kiosk_and_forgets_the_applicant() {
+    let fake = Fake::new(Profile::Standard);
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "correct-horse");
+    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    fake.with(|s| s.panic_on_tick = true);
+    step_until(&mut h, "the fatal screen", |k| {
+        k.screen == Screen::Blocked(Block::Fatal)
+    });
+    let k = &h.state().kiosk;
+    assert!(k.login.is_none() && k.found.is_none() && k.scan.is_none());
+    assert!(all_labels(&h).iter().any(|l| l == "端末に問題があります"));
+}
+
+#[test]
+fn the_password_keypad_has_capitals_symbols_and_space() {
+    let fake = Fake::new(Profile::Standard);
+    let mut h = harness(&fake, None);
+    h.step();
+    click(&mut h, "パスワード");
+    for key in ["c", "a→A", "H", "A→a", "-", "␣", "1", "@"] {
+        click(&mut h, key);
+    }
+    assert_eq!(h.state().kiosk.password.as_bytes(), b"cH- 1@");
+    assert_eq!(h.state().kiosk.password.display(), "●●●●●●");
 }

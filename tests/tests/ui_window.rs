@@ -126,8 +126,19 @@ fn kiosk_window_starts_on_the_login_screen_and_exits_cleanly_under_xvfb() {
         "only {} colours: blank window?",
         colours.len()
     );
-    // Nothing about an applicant was written by starting the kiosk.
+    // Starting and closing the kiosk did not disturb the tablet.
     assert!(!tab.data.join("WIPED").exists());
+    let st = tab
+        .agent()
+        .unwrap()
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
 }
 
 #[test]

@@ -405,6 +405,13 @@ impl ThreadedSource {
         })
     }
 
+    /// How long `next_frame` waits for a frame before [`CaptureError::Timeout`]. The
+    /// kiosk polls with a zero wait so its screen never stalls on the camera.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
     /// Frames overwritten before the consumer took them.
     pub fn dropped_frames(&self) -> u64 {
         self.mailbox.replaced_count()

@@ -57,9 +57,12 @@ pub trait CounterBackend: Send + 'static {
     fn tick(&mut self) -> Result<StatusInfo>;
 }
 
-/// The real backend: one [`Agent`] and the current staff session.
+/// The real backend: one [`Agent`] and the current staff session. Once the agent
+/// reports the tablet wiped, it is closed, its outbox files removed (as the command
+/// line does), and every later call answers [`AgentError::Wiped`].
 pub struct AgentBackend {
-    agent: Agent,
+    agent: Option<Agent>,
+    data_dir: std::path::PathBuf,
     clock: Arc<dyn Clock>,
     session: Option<Session>,
     online: bool,
@@ -68,15 +71,33 @@ pub struct AgentBackend {
 impl AgentBackend {
     pub fn new(agent: Agent, clock: Arc<dyn Clock>) -> Self {
         Self {
-            agent,
+            data_dir: agent.data_dir().to_path_buf(),
+            agent: Some(agent),
             clock,
             session: None,
             online: false,
         }
     }
 
+    fn agent(&mut self) -> Result<&mut Agent> {
+        self.agent.as_mut().ok_or(AgentError::Wiped)
+    }
+
+    /// Closes the agent after a wipe and removes what is left of the outbox.
+    fn after<T>(&mut self, r: Result<T>) -> Result<T> {
+        if matches!(r, Err(AgentError::Wiped)) && self.agent.is_some() {
+            self.session = None;
+            drop(self.agent.take());
+            if let Err(e) = Agent::remove_outbox_files(&self.data_dir) {
+                tracing::error!("after the wipe: {e}");
+            }
+        }
+        r
+    }
+
     fn status_info(&mut self) -> Result<StatusInfo> {
-        let r = self.agent.status()?;
+        let online = self.online;
+        let r = self.agent()?.status()?;
         let relay = r
             .relay
             .rsplit_once(':')
@@ -87,33 +108,62 @@ impl AgentBackend {
                 &std::fs::read_to_string("/proc/net/route").unwrap_or_default(),
                 &std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default(),
             ),
-            online: self.online,
+            online,
             device_state: r.state,
             outbox: r.outbox,
             relay,
         })
     }
+
+    fn tick_inner(&mut self) -> Result<StatusInfo> {
+        // As `Agent::sync_state`, but noting whether the relay answered.
+        let agent = self.agent()?;
+        agent.tick_lease()?;
+        let online = match agent.checkin(0) {
+            Ok(_) => true,
+            Err(e @ AgentError::Wiped) => return Err(e),
+            Err(e) => {
+                tracing::warn!("check-in: {e}");
+                false
+            }
+        };
+        agent.check_allowed()?;
+        if online && !agent.outbox().is_empty() {
+            match agent.flush_outbox(false) {
+                Err(e @ AgentError::Wiped) => return Err(e),
+                Err(e) => tracing::warn!("outbox: {e}"),
+                Ok(_) => {}
+            }
+        }
+        self.online = online;
+        self.status_info()
+    }
 }
 
 impl CounterBackend for AgentBackend {
     fn login(&mut self, staff_id: &str, password: &[u8]) -> Result<LoginInfo> {
-        let s = self.agent.login(staff_id, password)?;
-        let p = &self.agent.enrollment().policy;
-        let info = LoginInfo {
-            staff_id: s.staff_id().to_string(),
-            auto_lock_secs: u64::from(p.auto_lock_secs),
-            profile: match p.profile {
-                shinsei_protocol::bundle::Profile::Express => Profile::Express,
-                shinsei_protocol::bundle::Profile::Standard => Profile::Standard,
-            },
-        };
+        let r = (|| {
+            let agent = self.agent()?;
+            let s = agent.login(staff_id, password)?;
+            let p = &agent.enrollment().policy;
+            let info = LoginInfo {
+                staff_id: s.staff_id().to_string(),
+                auto_lock_secs: u64::from(p.auto_lock_secs),
+                profile: match p.profile {
+                    shinsei_protocol::bundle::Profile::Express => Profile::Express,
+                    shinsei_protocol::bundle::Profile::Standard => Profile::Standard,
+                },
+            };
+            Ok((s, info))
+        })();
+        let (s, info) = self.after(r)?;
         self.session = Some(s);
         Ok(info)
     }
 
     fn logout(&mut self) {
-        if let Some(mut s) = self.session.take() {
-            self.agent.logout(&mut s);
+        if let (Some(mut s), Some(agent)) = (self.session.take(), self.agent.as_mut()) {
+            agent.logout(&mut s);
         }
     }
 
@@ -125,46 +175,32 @@ impl CounterBackend for AgentBackend {
     }
 
     fn record_scan(&mut self, id: &ApplicationId) {
-        if let Some(s) = &self.session {
-            self.agent.record_scan(s, id.as_bytes());
+        if let (Some(s), Some(agent)) = (&self.session, &self.agent) {
+            agent.record_scan(s, id.as_bytes());
         }
     }
 
     fn record_capture(&mut self) {
-        if let Some(s) = &self.session {
-            self.agent.record_capture(s);
+        if let (Some(s), Some(agent)) = (&self.session, &self.agent) {
+            agent.record_capture(s);
         }
     }
 
     fn submit(&mut self, app: Application, resend: bool) -> Result<SubmitOutcome> {
-        let Some(s) = self.session.as_mut() else {
-            return Err(AgentError::LoginRequired);
+        let r = match (self.session.as_mut(), self.agent.as_mut()) {
+            (Some(s), Some(agent)) => agent.submit_with(s, app, resend),
+            (_, None) => Err(AgentError::Wiped),
+            (None, _) => Err(AgentError::LoginRequired),
         };
-        let r = self.agent.submit_with(s, app, resend);
-        self.online = !matches!(r, Ok(SubmitOutcome::Queued { .. }));
-        r
+        if r.is_ok() {
+            self.online = !matches!(r, Ok(SubmitOutcome::Queued { .. }));
+        }
+        self.after(r)
     }
 
     fn tick(&mut self) -> Result<StatusInfo> {
-        // As `Agent::sync_state`, but noting whether the relay answered.
-        self.agent.tick_lease()?;
-        match self.agent.checkin(0) {
-            Ok(_) => self.online = true,
-            Err(e @ AgentError::Wiped) => return Err(e),
-            Err(e) => {
-                self.online = false;
-                tracing::warn!("check-in: {e}");
-            }
-        }
-        self.agent.check_allowed()?;
-        if self.online && !self.agent.outbox().is_empty() {
-            match self.agent.flush_outbox(false) {
-                Err(e @ AgentError::Wiped) => return Err(e),
-                Err(e) => tracing::warn!("outbox: {e}"),
-                Ok(_) => {}
-            }
-        }
-        self.status_info()
+        let r = self.tick_inner();
+        self.after(r)
     }
 }
 
@@ -220,6 +256,8 @@ pub struct Worker {
     handle: Option<JoinHandle<()>>,
     /// Requests sent whose reply has not arrived.
     pending: usize,
+    /// The thread is gone (it panicked): nothing will ever answer.
+    dead: bool,
 }
 
 impl Worker {
@@ -270,20 +308,24 @@ impl Worker {
             rx,
             handle: Some(handle),
             pending: 0,
+            dead: false,
         })
     }
 
-    /// Sends a request (fire and forget for those without a reply).
-    pub fn send(&mut self, r: Request) {
+    /// Sends a request (fire and forget for those without a reply); `false` when the
+    /// worker is gone.
+    pub fn send(&mut self, r: Request) -> bool {
         let expects_reply = matches!(
             r,
             Request::Login { .. } | Request::Submit { .. } | Request::Tick
         );
-        if let Some(tx) = &self.tx {
-            if tx.send(r).is_ok() && expects_reply {
-                self.pending += 1;
-            }
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(r).is_ok());
+        if !sent {
+            self.dead = true;
+        } else if expects_reply {
+            self.pending += 1;
         }
+        sent
     }
 
     /// A reply, if one arrived.
@@ -293,8 +335,17 @@ impl Worker {
                 self.pending = self.pending.saturating_sub(1);
                 Some(r)
             }
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                self.dead = true;
+                None
+            }
         }
+    }
+
+    /// The worker thread ended (a panic): the kiosk must stop.
+    pub fn is_dead(&self) -> bool {
+        self.dead
     }
 
     /// Waits up to `timeout` for a reply (tests, and the clean shutdown).

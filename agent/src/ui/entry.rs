@@ -17,7 +17,7 @@ use crate::memguard::LockedBuf;
 /// What a field accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// Staff password: printable ASCII, up to 128 characters.
+    /// Staff password: printable ASCII and space, up to 128 characters.
     StaffPassword,
     /// Signature password: A–Z (lower case folded) and 0–9, up to 16.
     SignaturePassword,
@@ -44,7 +44,7 @@ impl Kind {
         }
         let b = c as u8;
         match self {
-            Kind::StaffPassword => (b.is_ascii_graphic()).then_some(b),
+            Kind::StaffPassword => (b == b' ' || b.is_ascii_graphic()).then_some(b),
             Kind::SignaturePassword => {
                 let u = b.to_ascii_uppercase();
                 (u.is_ascii_uppercase() || u.is_ascii_digit()).then_some(u)
@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(typed(Kind::Pin4, "123456").as_bytes(), b"1234");
         assert_eq!(typed(Kind::SignaturePassword, "ab-c1").as_bytes(), b"ABC1");
         assert_eq!(typed(Kind::SignaturePassword, "あA1").as_bytes(), b"A1");
-        assert_eq!(typed(Kind::StaffPassword, "p w\u{7f}!").as_bytes(), b"pw!");
+        assert_eq!(typed(Kind::StaffPassword, "p w\u{7f}!").as_bytes(), b"p w!");
         assert_eq!(typed(Kind::SignaturePassword, &"A1".repeat(10)).len(), 16);
     }
 

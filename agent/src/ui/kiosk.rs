@@ -32,6 +32,8 @@ pub const TICK_SECS: f64 = 10.0;
 pub const FRAME_SECS: f64 = 1.0 / 15.0;
 /// Countdown before the automatic capture, seconds.
 pub const COUNTDOWN_SECS: f64 = 3.0;
+/// Seconds between activity notes sent to the agent's session.
+pub const TOUCH_SECS: f64 = 5.0;
 
 /// Why the tablet cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +129,8 @@ pub struct Kiosk {
     pub staff_id: Zeroizing<String>,
     pub password: Entry,
     pub login_field: LoginField,
+    /// The on-screen keypad types capitals into the password.
+    pub keypad_upper: bool,
     pub login: Option<LoginInfo>,
     pub busy: bool,
     /// The lock-out ends at this kiosk time (seconds).
@@ -145,6 +149,8 @@ pub struct Kiosk {
     pub camera_error: Option<String>,
     /// Incremented with every camera frame processed (the view re-uploads its texture).
     pub frame_serial: u64,
+    /// Incremented with every photo taken (the review screen's textures follow it).
+    pub capture_serial: u64,
 
     pub scan: Option<ScanView>,
     pub found: Option<ApplicationId>,
@@ -173,6 +179,7 @@ impl Kiosk {
             staff_id: Zeroizing::new(String::new()),
             password: Entry::new(Kind::StaffPassword),
             login_field: LoginField::StaffId,
+            keypad_upper: false,
             login: None,
             busy: false,
             lockout_until: None,
@@ -187,6 +194,7 @@ impl Kiosk {
             status: None,
             camera_error: None,
             frame_serial: 0,
+            capture_serial: 0,
             scan: None,
             found: None,
             manual: Entry::new(Kind::ApplicationId),
@@ -199,6 +207,12 @@ impl Kiosk {
             receipt: None,
             offer_resend: false,
         }
+    }
+
+    /// A kiosk that starts on its blocked screen (a tablet whose agent cannot open).
+    pub fn start_blocked(mut self, b: Block) -> Self {
+        self.screen = Screen::Blocked(b);
+        self
     }
 
     pub fn profile(&self) -> Option<Profile> {
@@ -266,21 +280,41 @@ impl Kiosk {
         self.now = now;
         if activity {
             self.last_activity = now;
-            if self.login.is_some() && now - self.last_touch_sent > 5.0 {
-                self.worker.send(Request::Touch);
-                self.last_touch_sent = now;
-            }
+        }
+        // Activity reaches the agent's session at most every 5 s, trailing included,
+        // so the session never expires while the clerk is working.
+        if self.login.is_some()
+            && self.last_activity > self.last_touch_sent
+            && now - self.last_touch_sent >= TOUCH_SECS
+        {
+            self.worker.send(Request::Touch);
+            self.last_touch_sent = now;
         }
         while let Some(r) = self.worker.poll() {
             self.on_reply(r);
         }
+        if self.worker.is_dead() && self.screen != Screen::Blocked(Block::Fatal) {
+            tracing::error!("the agent worker thread stopped");
+            self.block(Block::Fatal);
+        }
         if let Some(l) = &self.login {
-            if now - self.last_activity >= l.auto_lock_secs as f64 && !self.busy {
+            // A little before the agent's own session would expire (touches lag by
+            // up to TOUCH_SECS), so the kiosk, not a failed send, ends the session.
+            let limit = (l.auto_lock_secs as f64 - TOUCH_SECS - 1.0).max(10.0);
+            if now - self.last_activity >= limit && !self.busy {
                 self.logout();
                 self.show_text(T::AutoLocked, false);
             }
         }
-        if self.last_tick.is_none_or(|t| now - t >= TICK_SECS) && self.worker.pending() == 0 {
+        // A wiped, unenrolled or broken tablet has nothing more to ask the agent.
+        let final_block = matches!(
+            self.screen,
+            Screen::Blocked(Block::Wiped | Block::NotEnrolled | Block::Fatal)
+        );
+        if !final_block
+            && self.last_tick.is_none_or(|t| now - t >= TICK_SECS)
+            && self.worker.pending() == 0
+        {
             self.worker.send(Request::Tick);
             self.last_tick = Some(now);
         }
@@ -353,6 +387,18 @@ impl Kiosk {
             }
             Reply::Submit(r) => {
                 self.busy = false;
+                // Logged out, auto-locked or blocked while the send was in flight: the
+                // outcome is the agent's business now (queued or delivered); the
+                // kiosk only forgets the applicant, and still honours a block.
+                if self.login.is_none() || self.screen != Screen::Sending {
+                    self.forget_applicant();
+                    if let Err(e) = r {
+                        if Block::of(&e).is_some() {
+                            self.fail(e);
+                        }
+                    }
+                    return;
+                }
                 match r {
                     Ok(o) => self.on_sent(o),
                     Err(AgentError::AlreadySubmitted(d)) => {
@@ -396,19 +442,24 @@ impl Kiosk {
 
     /// An error: a blocking one ends the session and shows the blocked screen.
     fn fail(&mut self, e: AgentError) {
-        if let Some(b) = Block::of(&e) {
-            self.logout();
-            self.clear_banner();
-            self.screen = Screen::Blocked(b);
-            if let Some(s) = &mut self.status {
-                s.device_state = match b {
-                    Block::Disabled => "disabled".into(),
-                    Block::Wiped => "wiped".into(),
-                    _ => s.device_state.clone(),
-                };
-            }
-        } else {
-            self.show_error(e);
+        match Block::of(&e) {
+            Some(b) => self.block(b),
+            None => self.show_error(e),
+        }
+    }
+
+    /// Ends the session, forgets the applicant, shows the blocked screen.
+    pub fn block(&mut self, b: Block) {
+        self.logout();
+        self.clear_banner();
+        self.busy = false;
+        self.screen = Screen::Blocked(b);
+        if let Some(s) = &mut self.status {
+            s.device_state = match b {
+                Block::Disabled => "disabled".into(),
+                Block::Wiped => "wiped".into(),
+                _ => s.device_state.clone(),
+            };
         }
     }
 
@@ -466,6 +517,7 @@ impl Kiosk {
         self.staff_id.clear();
         self.password.clear();
         self.login_field = LoginField::StaffId;
+        self.keypad_upper = false;
         if !matches!(self.screen, Screen::Blocked(_)) {
             self.screen = Screen::Login;
         }
@@ -495,7 +547,12 @@ impl Kiosk {
     pub fn new_applicant(&mut self) {
         self.forget_applicant();
         self.clear_banner();
-        self.screen = if self.has_camera() {
+        if matches!(self.screen, Screen::Blocked(_)) {
+            return;
+        }
+        self.screen = if self.login.is_none() {
+            Screen::Login
+        } else if self.has_camera() {
             Screen::Scan
         } else {
             Screen::ManualId
@@ -529,6 +586,9 @@ impl Kiosk {
         if let Some(id) = &self.found {
             self.worker.send(Request::RecordScan(id.duplicate()));
             self.clear_banner();
+            // A fresh photo screen: no earlier frame's countdown or verdict carries over.
+            self.photo = None;
+            self.countdown_from = None;
             self.screen = Screen::Photo;
         }
     }
@@ -536,6 +596,8 @@ impl Kiosk {
     pub fn rescan(&mut self) {
         self.found = None;
         self.scan = None;
+        self.photo = None;
+        self.countdown_from = None;
         if let Some(v) = &mut self.vision {
             v.reset();
         }
@@ -587,6 +649,7 @@ impl Kiosk {
         match v.capture() {
             Ok(c) => {
                 self.captured = Some(c);
+                self.capture_serial += 1;
                 self.worker.send(Request::RecordCapture);
                 self.clear_banner();
                 self.screen = Screen::Review;

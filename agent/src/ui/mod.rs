@@ -232,14 +232,19 @@ pub struct KioskOptions {
 }
 
 /// Runs the kiosk window until it is closed.
+/// `backend` opens the agent: its worker, and the block to start on when the agent
+/// cannot be opened (wiped, not enrolled).
 pub fn run_kiosk(
-    backend: Box<dyn FnOnce() -> std::io::Result<Worker>>,
+    backend: Box<dyn FnOnce() -> std::io::Result<(Worker, Option<Block>)>>,
     vision: Option<vision::Vision>,
     clock: Arc<dyn Clock>,
     opts: KioskOptions,
 ) -> Result<Option<PathBuf>> {
-    let worker = backend().map_err(|e| AgentError::Internal(format!("worker: {e}")))?;
-    let kiosk = Kiosk::new(worker, vision, clock);
+    let (worker, block) = backend().map_err(|e| AgentError::Internal(format!("worker: {e}")))?;
+    let mut kiosk = Kiosk::new(worker, vision, clock);
+    if let Some(b) = block {
+        kiosk = kiosk.start_blocked(b);
+    }
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("shinsei")
         .with_inner_size([1280.0, 800.0]);

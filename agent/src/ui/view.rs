@@ -3,7 +3,8 @@
 //!
 //! Touch-first: every control is at least [`MIN_TARGET`] points on each side (about
 //! 11 mm on a 10-inch 1280×800 tablet at one pixel per point, above the 9 mm asked),
-//! text is large, colours are dark on light with a contrast ratio above 7:1.
+//! text is large, colours are dark on light: text and buttons above 7:1, the green and
+//! red of the checks above 4.5:1 (WCAG AA), tested in `tests/ui.rs`.
 
 use egui::{
     Align, Button, Color32, ColorImage, CornerRadius, Frame, Layout, Margin, Pos2, Rect, RichText,
@@ -79,6 +80,7 @@ pub struct Textures {
     preview_serial: u64,
     original: Option<TextureHandle>,
     cropped: Option<TextureHandle>,
+    review_serial: u64,
 }
 
 fn upload(ctx: &egui::Context, slot: &mut Option<TextureHandle>, name: &str, p: &Preview) {
@@ -142,6 +144,15 @@ pub fn show(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     });
     k.update(now, activity);
     keyboard(ui, k);
+    // Pictures of an applicant live only as long as the screen that shows them.
+    if k.screen != Screen::Review {
+        tex.original = None;
+        tex.cropped = None;
+    }
+    if !matches!(k.screen, Screen::Scan | Screen::Photo) {
+        tex.preview = None;
+        tex.preview_serial = 0;
+    }
 
     egui::Panel::top("status")
         .exact_size(76.0)
@@ -267,7 +278,7 @@ fn status_bar(ui: &mut Ui, k: &mut Kiosk) {
         );
         ui.label(white(format!("{}: {staff}", T::Staff.get(lang))));
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            if k.login.is_some() && button(ui, T::LogOut.get(lang)) {
+            if k.login.is_some() && !k.busy && button(ui, T::LogOut.get(lang)) {
                 k.logout();
             }
             if button(ui, lang.switch_label()) {
@@ -332,12 +343,14 @@ fn field(ui: &mut Ui, label: &str, text: &str, focused: bool, width: f32) -> boo
 /// What a keypad key does.
 enum KeyPress {
     Char(char),
+    /// A symbol key (typed as is, whatever the case key says).
+    Symbol(char),
     Backspace,
     Clear,
 }
 
-/// An on-screen keypad: digits, plus letters when `letters`.
-fn keypad(ui: &mut Ui, lang: Lang, letters: bool) -> Option<KeyPress> {
+/// An on-screen keypad: digits, plus letters when `letters` (lower case when `lower`).
+fn keypad(ui: &mut Ui, lang: Lang, letters: bool, lower: bool) -> Option<KeyPress> {
     let mut out = None;
     // Alphabetical (easier than QWERTY for people who rarely type), nine to a row so
     // the keypad fits beside the fields with every key at least MIN_TARGET wide.
@@ -354,6 +367,7 @@ fn keypad(ui: &mut Ui, lang: Lang, letters: bool) -> Option<KeyPress> {
         for row in rows {
             ui.horizontal(|ui| {
                 for c in row.chars() {
+                    let c = if lower { c.to_ascii_lowercase() } else { c };
                     if ui
                         .add(Button::new(RichText::new(c.to_string()).size(30.0)).min_size(key))
                         .clicked()
@@ -383,7 +397,7 @@ fn keypad(ui: &mut Ui, lang: Lang, letters: bool) -> Option<KeyPress> {
 
 fn apply_key(e: &mut Entry, k: KeyPress) {
     match k {
-        KeyPress::Char(c) => {
+        KeyPress::Char(c) | KeyPress::Symbol(c) => {
             e.push(c);
         }
         KeyPress::Backspace => e.backspace(),
@@ -428,21 +442,43 @@ fn login(ui: &mut Ui, k: &mut Kiosk) {
             }
         });
         ui.add_space(24.0);
-        if let Some(p) = keypad(ui, lang, true) {
-            match (p, k.login_field) {
-                (KeyPress::Char(c), _) => {
-                    let c = if k.login_field == LoginField::Password {
-                        c.to_ascii_lowercase()
-                    } else {
-                        c
-                    };
-                    k.login_type(c);
-                }
-                (KeyPress::Backspace, _) => k.login_backspace(),
-                (KeyPress::Clear, LoginField::StaffId) => k.staff_id.clear(),
-                (KeyPress::Clear, LoginField::Password) => k.password.clear(),
+        ui.vertical(|ui| {
+            let lower = k.login_field == LoginField::Password && !k.keypad_upper;
+            let mut pressed = keypad(ui, lang, true, lower);
+            // Passwords: lower case by default, a case key, and the common symbols.
+            if k.login_field == LoginField::Password {
+                ui.horizontal(|ui| {
+                    ui.spacing_mut().item_spacing = Vec2::new(6.0, 6.0);
+                    let case = if k.keypad_upper { "A→a" } else { "a→A" };
+                    if ui
+                        .add(Button::new(case).min_size(Vec2::new(100.0, 68.0)))
+                        .clicked()
+                    {
+                        k.keypad_upper = !k.keypad_upper;
+                    }
+                    for sym in ["-", "_", ".", "@", "!", "#", "␣"] {
+                        if ui
+                            .add(Button::new(sym).min_size(Vec2::new(MIN_TARGET, 68.0)))
+                            .clicked()
+                        {
+                            let c = if sym == "␣" {
+                                ' '
+                            } else {
+                                sym.chars().next().unwrap_or(' ')
+                            };
+                            pressed = Some(KeyPress::Symbol(c));
+                        }
+                    }
+                });
             }
-        }
+            match (pressed, k.login_field) {
+                (Some(KeyPress::Char(c) | KeyPress::Symbol(c)), _) => k.login_type(c),
+                (Some(KeyPress::Backspace), _) => k.login_backspace(),
+                (Some(KeyPress::Clear), LoginField::StaffId) => k.staff_id.clear(),
+                (Some(KeyPress::Clear), LoginField::Password) => k.password.clear(),
+                (None, _) => {}
+            }
+        });
     });
 }
 
@@ -578,7 +614,7 @@ fn manual_id(ui: &mut Ui, k: &mut Kiosk) {
                 k.back_to_camera();
             }
         });
-        if let Some(p) = keypad(ui, lang, false) {
+        if let Some(p) = keypad(ui, lang, false, false) {
             apply_key(&mut k.manual, p);
         }
     });
@@ -701,9 +737,10 @@ fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
         k.retake();
         return;
     };
-    if tex.original.is_none() {
+    if tex.original.is_none() || tex.review_serial != k.capture_serial {
         upload(ui.ctx(), &mut tex.original, "original", &c.original);
         upload(ui.ctx(), &mut tex.cropped, "cropped", &c.cropped);
+        tex.review_serial = k.capture_serial;
     }
     let crop = c.crop;
     let scale = c.original.scale;
@@ -870,7 +907,7 @@ fn pins(ui: &mut Ui, k: &mut Kiosk) {
         ui.add_space(12.0);
         ui.vertical(|ui| {
             let letters = k.pins.focused().kind() == Kind::SignaturePassword;
-            if let Some(p) = keypad(ui, lang, letters) {
+            if let Some(p) = keypad(ui, lang, letters, false) {
                 match p {
                     KeyPress::Char(c) => {
                         k.pins.push(c);

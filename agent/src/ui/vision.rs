@@ -19,6 +19,9 @@ use crate::capture::{CaptureError, Frame, FrameSource};
 
 /// Widest preview, pixels.
 pub const PREVIEW_MAX_W: u32 = 640;
+/// Polls in a row without a frame before the camera counts as lost (at the kiosk's
+/// 15 polls a second: about 5 s).
+pub const MAX_EMPTY_POLLS: u32 = 75;
 
 /// A downscaled RGBA picture for the screen.
 pub struct Preview {
@@ -119,6 +122,7 @@ pub struct Vision {
     /// The frame and crop of the last photo analysis that passed every check.
     last_ok: Option<(Frame, CropGeometry)>,
     ended: bool,
+    empty_polls: u32,
 }
 
 impl Vision {
@@ -129,6 +133,7 @@ impl Vision {
             detector: None,
             last_ok: None,
             ended: false,
+            empty_polls: 0,
         }
     }
 
@@ -138,8 +143,20 @@ impl Vision {
             return Err(CaptureError::EndOfStream);
         }
         match self.source.next_frame() {
-            Ok(f) => Ok(Some(f)),
-            Err(CaptureError::Timeout) => Ok(None),
+            Ok(f) => {
+                self.empty_polls = 0;
+                Ok(Some(f))
+            }
+            Err(CaptureError::Timeout) => {
+                self.empty_polls += 1;
+                if self.empty_polls >= MAX_EMPTY_POLLS {
+                    self.empty_polls = 0;
+                    return Err(CaptureError::CameraLost(
+                        "no frame for several seconds".into(),
+                    ));
+                }
+                Ok(None)
+            }
             Err(e) => {
                 if matches!(e, CaptureError::EndOfStream | CaptureError::CameraLost(_)) {
                     self.ended = true;
