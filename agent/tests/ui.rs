@@ -334,9 +334,11 @@ fn harness(fake: &Fake, vision: Option<Vision>) -> Harness<'static, KioskApp> {
     h
 }
 
-/// Steps until `done` holds (the worker thread answers asynchronously).
+/// Steps until `done` holds (the worker and camera threads answer asynchronously).
+/// 20 ms of wall time per 0.1 s step of kiosk time: 30 s of waiting is 150 s of kiosk
+/// time, short of the auto-lock.
 fn step_until(h: &mut Harness<'_, KioskApp>, what: &str, done: impl Fn(&Kiosk) -> bool) {
-    for _ in 0..600 {
+    for _ in 0..1500 {
         h.step();
         if done(&h.state().kiosk) {
             // Settle the frame after the change.
@@ -344,7 +346,7 @@ fn step_until(h: &mut Harness<'_, KioskApp>, what: &str, done: impl Fn(&Kiosk) -
             h.step();
             return;
         }
-        std::thread::sleep(std::time::Duration::from_millis(2));
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
     panic!(
         "timed out waiting for {what}; screen {:?}",

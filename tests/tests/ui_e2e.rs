@@ -44,14 +44,16 @@ fn wait_spooled(relay: &Relay, n: usize) -> Vec<PathBuf> {
 }
 
 fn step_until(h: &mut Harness<'_, KioskApp>, what: &str, done: impl Fn(&Kiosk) -> bool) {
-    for _ in 0..3000 {
+    // 20 ms of wall time per 0.1 s of kiosk time: 30 s of waiting, short of the
+    // policy's auto-lock.
+    for _ in 0..1500 {
         h.step();
         if done(&h.state().kiosk) {
             h.step();
             h.step();
             return;
         }
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
     panic!(
         "timed out waiting for {what}; screen {:?}, banner {:?}",

@@ -18,6 +18,7 @@ use shinsei_protocol::application::{
 use zeroize::Zeroizing;
 
 use super::backend::{LoginInfo, Reply, Request, StatusInfo, Worker};
+use super::camera::{Camera, Event, Mode};
 use super::entry::{Entry, Kind, PinForm};
 use super::i18n::{self, Lang, T};
 use super::vision::{Captured, PhotoView, ScanView, Vision};
@@ -28,8 +29,6 @@ use crate::runtime::SubmitOutcome;
 
 /// Seconds between status ticks (check-in, outbox, status bar).
 pub const TICK_SECS: f64 = 10.0;
-/// Seconds between camera frames processed.
-pub const FRAME_SECS: f64 = 1.0 / 15.0;
 /// Countdown before the automatic capture, seconds.
 pub const COUNTDOWN_SECS: f64 = 3.0;
 /// Seconds between activity notes sent to the agent's session.
@@ -123,7 +122,7 @@ pub struct Kiosk {
     pub lang: Lang,
     pub screen: Screen,
     worker: Worker,
-    vision: Option<Vision>,
+    camera: Option<Camera>,
     clock: Arc<dyn Clock>,
 
     pub staff_id: Zeroizing<String>,
@@ -143,7 +142,6 @@ pub struct Kiosk {
     now: f64,
     last_activity: f64,
     last_touch_sent: f64,
-    last_frame: f64,
     last_tick: Option<f64>,
     pub status: Option<StatusInfo>,
     pub camera_error: Option<String>,
@@ -157,6 +155,10 @@ pub struct Kiosk {
     pub manual: Entry,
     pub photo: Option<PhotoView>,
     countdown_from: Option<f64>,
+    /// The last photo view passed every check (the camera thread can cut it).
+    photo_ok: bool,
+    /// A capture was asked for and has not come back.
+    capturing: bool,
     pub captured: Option<Captured>,
     pub cert: Option<bool>,
     pub braille: Option<bool>,
@@ -174,7 +176,13 @@ impl Kiosk {
             lang: Lang::Ja,
             screen: Screen::Login,
             worker,
-            vision,
+            camera: vision.and_then(|v| match Camera::spawn(v) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::error!("camera thread: {e}");
+                    None
+                }
+            }),
             clock,
             staff_id: Zeroizing::new(String::new()),
             password: Entry::new(Kind::StaffPassword),
@@ -189,7 +197,6 @@ impl Kiosk {
             now: 0.0,
             last_activity: 0.0,
             last_touch_sent: 0.0,
-            last_frame: f64::NEG_INFINITY,
             last_tick: None,
             status: None,
             camera_error: None,
@@ -200,6 +207,8 @@ impl Kiosk {
             manual: Entry::new(Kind::ApplicationId),
             photo: None,
             countdown_from: None,
+            photo_ok: false,
+            capturing: false,
             captured: None,
             cert: None,
             braille: None,
@@ -220,7 +229,7 @@ impl Kiosk {
     }
 
     pub fn has_camera(&self) -> bool {
-        self.vision.is_some()
+        self.camera.is_some()
     }
 
     // ---------------------------------------------------------------- messages
@@ -325,23 +334,11 @@ impl Kiosk {
         } else if self.lockout_until.take().is_some() {
             self.clear_banner();
         }
-        if now - self.last_frame >= FRAME_SECS {
-            match self.screen {
-                Screen::Scan if self.found.is_none() => {
-                    self.last_frame = now;
-                    self.scan_frame();
-                }
-                Screen::Photo => {
-                    self.last_frame = now;
-                    self.photo_frame();
-                }
-                _ => {}
-            }
-        }
-        if self.screen == Screen::Photo {
+        self.camera_step();
+        if self.screen == Screen::Photo && !self.capturing {
             match (
                 self.countdown_from,
-                self.photo.as_ref().map(PhotoView::accepted),
+                self.photo.as_ref().map(|p| p.accepted() && self.photo_ok),
             ) {
                 (Some(t), Some(true)) if now - t >= COUNTDOWN_SECS => self.take_photo(),
                 (None, Some(true)) => self.countdown_from = Some(now),
@@ -538,8 +535,75 @@ impl Kiosk {
         self.pins.clear();
         self.receipt = None;
         self.offer_resend = false;
-        if let Some(v) = &mut self.vision {
-            v.reset();
+        self.reset_camera();
+    }
+
+    /// A fresh start of the camera's current mode: results already on their way are
+    /// stale (older epoch) and dropped.
+    fn reset_camera(&mut self) {
+        self.photo_ok = false;
+        self.capturing = false;
+        if let Some(c) = &mut self.camera {
+            let m = c.mode();
+            c.restart(m);
+        }
+    }
+
+    /// Keeps the camera thread on what the screen needs, and takes its results.
+    fn camera_step(&mut self) {
+        let Some(cam) = &mut self.camera else { return };
+        let want = match self.screen {
+            Screen::Scan if self.found.is_none() => Mode::Scan,
+            Screen::Photo => Mode::Photo,
+            _ => Mode::Idle,
+        };
+        if want != cam.mode() {
+            cam.set_mode(want);
+            self.photo_ok = false;
+            self.capturing = false;
+        }
+        let epoch = cam.epoch();
+        let mut events = Vec::new();
+        while let Some(ev) = cam.poll() {
+            events.push(ev);
+        }
+        for ev in events {
+            match ev {
+                Event::Scan(e, view) if e == epoch && self.screen == Screen::Scan => {
+                    if let Some(id) = &view.id {
+                        self.found = Some(id.duplicate());
+                    }
+                    self.scan = Some(*view);
+                    self.frame_serial += 1;
+                    self.camera_error = None;
+                }
+                Event::Photo(e, view, ok) if e == epoch && self.screen == Screen::Photo => {
+                    self.photo = Some(*view);
+                    self.photo_ok = ok;
+                    self.frame_serial += 1;
+                    self.camera_error = None;
+                }
+                Event::Captured(e, r) if e == epoch && self.screen == Screen::Photo => {
+                    self.capturing = false;
+                    match *r {
+                        Ok(c) => {
+                            self.captured = Some(c);
+                            self.capture_serial += 1;
+                            self.worker.send(Request::RecordCapture);
+                            self.clear_banner();
+                            self.screen = Screen::Review;
+                        }
+                        Err(err) => {
+                            tracing::warn!("capture: {err}");
+                            self.photo_ok = false;
+                            self.show_text(T::ErrPhoto, true);
+                        }
+                    }
+                }
+                Event::Failed(e, err) if e == epoch => self.camera_failed(err),
+                // Stale (an earlier screen or applicant): dropped, and so wiped.
+                _ => {}
+            }
         }
     }
 
@@ -565,22 +629,6 @@ impl Kiosk {
         tracing::warn!("camera: {e}");
     }
 
-    fn scan_frame(&mut self) {
-        let Some(v) = &mut self.vision else { return };
-        match v.scan_step() {
-            Ok(Some(view)) => {
-                if let Some(id) = &view.id {
-                    self.found = Some(id.duplicate());
-                }
-                self.scan = Some(view);
-                self.frame_serial += 1;
-                self.camera_error = None;
-            }
-            Ok(None) => {}
-            Err(e) => self.camera_failed(e),
-        }
-    }
-
     /// The clerk checked the last four digits against the form.
     pub fn confirm_scan(&mut self) {
         if let Some(id) = &self.found {
@@ -588,6 +636,7 @@ impl Kiosk {
             self.clear_banner();
             // A fresh photo screen: no earlier frame's countdown or verdict carries over.
             self.photo = None;
+            self.photo_ok = false;
             self.countdown_from = None;
             self.screen = Screen::Photo;
         }
@@ -598,9 +647,7 @@ impl Kiosk {
         self.scan = None;
         self.photo = None;
         self.countdown_from = None;
-        if let Some(v) = &mut self.vision {
-            v.reset();
-        }
+        self.reset_camera();
     }
 
     pub fn manual_entry(&mut self) {
@@ -626,48 +673,33 @@ impl Kiosk {
         }
     }
 
-    fn photo_frame(&mut self) {
-        let Some(v) = &mut self.vision else { return };
-        match v.photo_step() {
-            Ok(Some(view)) => {
-                self.photo = Some(view);
-                self.frame_serial += 1;
-                self.camera_error = None;
-            }
-            Ok(None) => {}
-            Err(e) => self.camera_failed(e),
-        }
-    }
-
+    /// A capture can be asked for: the last frame passed every check.
     pub fn can_take_photo(&self) -> bool {
-        self.vision.as_ref().is_some_and(Vision::can_capture)
+        self.photo_ok && !self.capturing && self.screen == Screen::Photo
     }
 
+    /// Asks the camera thread for the photo (the review screen follows its answer).
     pub fn take_photo(&mut self) {
         self.countdown_from = None;
-        let Some(v) = &mut self.vision else { return };
-        match v.capture() {
-            Ok(c) => {
-                self.captured = Some(c);
-                self.capture_serial += 1;
-                self.worker.send(Request::RecordCapture);
-                self.clear_banner();
-                self.screen = Screen::Review;
-            }
-            Err(e) => {
-                tracing::warn!("capture: {e}");
-                self.show_text(T::ErrPhoto, true);
-            }
+        if !self.can_take_photo() {
+            return;
         }
+        if let Some(c) = &mut self.camera {
+            c.capture();
+            self.capturing = true;
+        }
+    }
+
+    /// Whether a capture is being cut and encoded.
+    pub fn is_capturing(&self) -> bool {
+        self.capturing
     }
 
     pub fn retake(&mut self) {
         self.captured = None;
         self.photo = None;
         self.countdown_from = None;
-        if let Some(v) = &mut self.vision {
-            v.reset();
-        }
+        self.reset_camera();
         self.screen = Screen::Photo;
     }
 

@@ -18,6 +18,7 @@
 //! - [`i18n`] — every text in Japanese and English.
 //! - [`entry`] — keypad fields, PIN rules as typed (pure).
 //! - [`vision`] — camera frames → preview, QR region, face checks, crop (no egui).
+//! - [`camera`] — the vision on its own thread, results tagged so stale ones are dropped.
 //! - [`backend`] — the agent behind a trait, on a worker thread.
 //! - [`kiosk`] — the state machine of the screens (no egui).
 //! - [`view`] — drawing it with egui.
@@ -29,6 +30,7 @@
 //! with the screen.
 
 pub mod backend;
+pub mod camera;
 pub mod entry;
 pub mod i18n;
 pub mod kiosk;

@@ -137,6 +137,12 @@ impl Vision {
         }
     }
 
+    /// The frame source back (the rest is rebuilt on the thread that will use it: the
+    /// face detector cannot move between threads).
+    pub fn into_source(self) -> Box<dyn FrameSource + Send> {
+        self.source
+    }
+
     /// The next frame; `Ok(None)` when none is ready yet (a live camera between frames).
     fn next(&mut self) -> Result<Option<Frame>, CaptureError> {
         if self.ended {
