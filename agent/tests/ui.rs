@@ -334,36 +334,11 @@ fn harness(fake: &Fake, vision: Option<Vision>) -> Harness<'static, KioskApp> {
     h
 }
 
-/// Steps until `done` holds (the worker and camera threads answer asynchronously).
-/// 20 ms of wall time per 0.1 s step of kiosk time: 30 s of waiting is 150 s of kiosk
-/// time, short of the auto-lock.
-fn step_until(h: &mut Harness<'_, KioskApp>, what: &str, done: impl Fn(&Kiosk) -> bool) {
-    for _ in 0..1500 {
-        h.step();
-        if done(&h.state().kiosk) {
-            // Settle the frame after the change.
-            h.step();
-            h.step();
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    panic!(
-        "timed out waiting for {what}; screen {:?}",
-        h.state().kiosk.screen
-    );
+mod driver {
+    use super::{Harness, Kiosk, KioskApp, Queryable, Screen};
+    include!("support/kiosk_driver.rs");
 }
-
-fn click(h: &mut Harness<'_, KioskApp>, label: &str) {
-    h.get_by_label(label).click();
-    h.step();
-    h.step();
-}
-
-fn type_text(h: &mut Harness<'_, KioskApp>, s: &str) {
-    h.event(egui::Event::Text(s.into()));
-    h.step();
-}
+use driver::{choose, click, review_to_send, scan_to_review, step_until, type_text};
 
 fn login(h: &mut Harness<'_, KioskApp>, staff: &str, password: &str) {
     h.step();
@@ -508,14 +483,9 @@ fn express_pins_are_never_shown_and_are_checked_as_typed() {
     let fake = Fake::new(Profile::Express);
     let mut h = harness(&fake, Some(counter_camera()));
     login(&mut h, "S001", "correct-horse");
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
-    click(&mut h, "この申請書IDで進む");
-    step_until(&mut h, "the capture", |k| k.screen == Screen::Review);
+    scan_to_review(&mut h);
     click(&mut h, "この写真を使う");
-    h.get_all_by_label("希望しない").next().unwrap().click();
-    h.step();
-    h.get_all_by_label("希望する").nth(1).unwrap().click();
-    h.step();
+    choose(&mut h, false, true);
     click(&mut h, "次へ");
     assert_eq!(h.state().kiosk.screen, Screen::Pins);
 
@@ -622,16 +592,8 @@ fn relay_down_queues_and_the_status_bar_shows_the_outbox() {
     fake.with(|s| s.send = SendMode::Queue);
     let mut h = harness(&fake, Some(counter_camera()));
     login(&mut h, "S001", "correct-horse");
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
-    click(&mut h, "この申請書IDで進む");
-    step_until(&mut h, "the capture", |k| k.screen == Screen::Review);
-    click(&mut h, "この写真を使う");
-    h.get_all_by_label("希望しない").next().unwrap().click();
-    h.step();
-    h.get_all_by_label("希望しない").nth(1).unwrap().click();
-    h.step();
-    click(&mut h, "次へ");
-    click(&mut h, "送信する");
+    scan_to_review(&mut h);
+    review_to_send(&mut h, false, false);
     step_until(&mut h, "the receipt", |k| k.screen == Screen::Receipt);
     step_until(&mut h, "the status bar", |k| {
         k.status
@@ -656,16 +618,8 @@ fn already_sent_offers_an_explicit_resend_and_a_refusal_keeps_the_draft() {
     fake.with(|s| s.send = SendMode::AlreadySent);
     let mut h = harness(&fake, Some(counter_camera()));
     login(&mut h, "S001", "correct-horse");
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
-    click(&mut h, "この申請書IDで進む");
-    step_until(&mut h, "the capture", |k| k.screen == Screen::Review);
-    click(&mut h, "この写真を使う");
-    h.get_all_by_label("希望しない").next().unwrap().click();
-    h.step();
-    h.get_all_by_label("希望しない").nth(1).unwrap().click();
-    h.step();
-    click(&mut h, "次へ");
-    click(&mut h, "送信する");
+    scan_to_review(&mut h);
+    review_to_send(&mut h, false, false);
     step_until(&mut h, "the answer", |k| k.offer_resend);
     assert_eq!(h.state().kiosk.screen, Screen::Summary);
     snapshot(&mut h, "11_already_sent");
@@ -678,16 +632,8 @@ fn already_sent_offers_an_explicit_resend_and_a_refusal_keeps_the_draft() {
     // A refusal: an error banner, the draft is kept for IT to look at / retry.
     click(&mut h, "次の申請者へ");
     fake.with(|s| s.send = SendMode::Refuse);
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
-    click(&mut h, "この申請書IDで進む");
-    step_until(&mut h, "the capture", |k| k.screen == Screen::Review);
-    click(&mut h, "この写真を使う");
-    h.get_all_by_label("希望しない").next().unwrap().click();
-    h.step();
-    h.get_all_by_label("希望しない").nth(1).unwrap().click();
-    h.step();
-    click(&mut h, "次へ");
-    click(&mut h, "送信する");
+    scan_to_review(&mut h);
+    review_to_send(&mut h, false, false);
     step_until(&mut h, "the refusal", |k| k.banner.is_some());
     let k = &h.state().kiosk;
     assert_eq!(k.screen, Screen::Summary);
@@ -753,16 +699,8 @@ fn a_send_on_a_tablet_disabled_meanwhile_blocks_it() {
     fake.with(|s| s.send = SendMode::Disabled);
     let mut h = harness(&fake, Some(counter_camera()));
     login(&mut h, "S001", "correct-horse");
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
-    click(&mut h, "この申請書IDで進む");
-    step_until(&mut h, "the capture", |k| k.screen == Screen::Review);
-    click(&mut h, "この写真を使う");
-    h.get_all_by_label("希望しない").next().unwrap().click();
-    h.step();
-    h.get_all_by_label("希望しない").nth(1).unwrap().click();
-    h.step();
-    click(&mut h, "次へ");
-    click(&mut h, "送信する");
+    scan_to_review(&mut h);
+    review_to_send(&mut h, false, false);
     step_until(&mut h, "the blocked screen", |k| {
         k.screen == Screen::Blocked(Block::Disabled)
     });
@@ -819,10 +757,7 @@ fn the_language_switches_on_every_screen() {
         "電子証明書の発行を希望しますか",
         "Do you want electronic certificates?",
     );
-    h.get_all_by_label("希望する").next().unwrap().click();
-    h.step();
-    h.get_all_by_label("希望する").nth(1).unwrap().click();
-    h.step();
+    choose(&mut h, true, true);
     click(&mut h, "次へ");
     check(
         &mut h,
@@ -987,13 +922,7 @@ fn a_slow_send_cannot_be_logged_out_of_and_ends_on_its_receipt() {
     assert!(h.query_by_label("ログアウト").is_some());
     click(&mut h, "この申請書IDで進む");
     step_until(&mut h, "the capture", |k| k.screen == Screen::Review);
-    click(&mut h, "この写真を使う");
-    h.get_all_by_label("希望しない").next().unwrap().click();
-    h.step();
-    h.get_all_by_label("希望しない").nth(1).unwrap().click();
-    h.step();
-    click(&mut h, "次へ");
-    click(&mut h, "送信する");
+    review_to_send(&mut h, false, false);
     assert_eq!(h.state().kiosk.screen, Screen::Sending);
     assert!(
         h.query_by_label("ログアウト").is_none(),

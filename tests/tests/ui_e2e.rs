@@ -43,46 +43,15 @@ fn wait_spooled(relay: &Relay, n: usize) -> Vec<PathBuf> {
     }
 }
 
-fn step_until(h: &mut Harness<'_, KioskApp>, what: &str, done: impl Fn(&Kiosk) -> bool) {
-    // 20 ms of wall time per 0.1 s of kiosk time: 30 s of waiting, short of the
-    // policy's auto-lock.
-    for _ in 0..1500 {
-        h.step();
-        if done(&h.state().kiosk) {
-            h.step();
-            h.step();
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    panic!(
-        "timed out waiting for {what}; screen {:?}, banner {:?}",
-        h.state().kiosk.screen,
-        h.state().kiosk.banner
-    );
+mod driver {
+    use super::{Harness, Kiosk, KioskApp, Queryable, Screen};
+    include!("../../agent/tests/support/kiosk_driver.rs");
 }
+use driver::{click, review_to_send, scan_to_review, step_until, type_text};
 
-fn click(h: &mut Harness<'_, KioskApp>, label: &str) {
-    h.get_by_label(label).click();
-    h.step();
-    h.step();
-}
-
-fn type_text(h: &mut Harness<'_, KioskApp>, s: &str) {
-    h.event(egui::Event::Text(s.into()));
-    h.step();
-}
-
-/// From the photo screen to the receipt (no cert, braille).
-fn photo_to_receipt(h: &mut Harness<'_, KioskApp>) {
-    step_until(h, "the capture", |k| k.screen == Screen::Review);
-    click(h, "この写真を使う");
-    h.get_all_by_label("希望しない").next().unwrap().click();
-    h.step();
-    h.get_all_by_label("希望する").nth(1).unwrap().click();
-    h.step();
-    click(h, "次へ");
-    click(h, "送信する");
+/// From the review screen to the receipt (no cert, braille).
+fn review_to_receipt(h: &mut Harness<'_, KioskApp>) {
+    review_to_send(h, false, true);
     step_until(h, "the receipt", |k| k.screen == Screen::Receipt);
 }
 
@@ -136,9 +105,8 @@ fn kiosk_on_the_real_agent_delivers_then_queues_while_the_relay_is_down() {
     });
 
     // 1. Delivered.
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
-    click(&mut h, "この申請書IDで進む");
-    photo_to_receipt(&mut h);
+    scan_to_review(&mut h);
+    review_to_receipt(&mut h);
     let r = h.state().kiosk.receipt.clone().unwrap();
     assert!(r.delivered, "{r:?}");
     assert_eq!(r.masked_id, "*******************9012");
@@ -163,7 +131,8 @@ fn kiosk_on_the_real_agent_delivers_then_queues_while_the_relay_is_down() {
     type_text(&mut h, ID2);
     click(&mut h, "次へ");
     assert_eq!(h.state().kiosk.screen, Screen::Photo);
-    photo_to_receipt(&mut h);
+    step_until(&mut h, "the capture", |k| k.screen == Screen::Review);
+    review_to_receipt(&mut h);
     let r = h.state().kiosk.receipt.clone().unwrap();
     assert!(!r.delivered, "{r:?}");
     assert!(h

@@ -91,6 +91,16 @@ fn upload(ctx: &egui::Context, slot: &mut Option<TextureHandle>, name: &str, p: 
     }
 }
 
+/// Uploads the camera preview when a new frame was processed.
+fn sync_preview(ctx: &egui::Context, tex: &mut Textures, serial: u64, p: Option<&Preview>) {
+    if let Some(p) = p {
+        if tex.preview_serial != serial {
+            upload(ctx, &mut tex.preview, "preview", p);
+            tex.preview_serial = serial;
+        }
+    }
+}
+
 fn big_button(ui: &mut Ui, text: &str, enabled: bool) -> bool {
     ui.add_enabled(
         enabled,
@@ -552,12 +562,12 @@ fn is_express(k: &Kiosk) -> bool {
 fn scan(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     let lang = k.lang;
     steps(ui, lang, k.screen, is_express(k));
-    if let Some(v) = &k.scan {
-        if tex.preview_serial != k.frame_serial {
-            upload(ui.ctx(), &mut tex.preview, "preview", &v.preview);
-            tex.preview_serial = k.frame_serial;
-        }
-    }
+    sync_preview(
+        ui.ctx(),
+        tex,
+        k.frame_serial,
+        k.scan.as_ref().map(|v| &v.preview),
+    );
     ui.horizontal_top(|ui| {
         match (&tex.preview, &k.scan) {
             (Some(t), Some(v)) => {
@@ -623,12 +633,12 @@ fn manual_id(ui: &mut Ui, k: &mut Kiosk) {
 fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     let lang = k.lang;
     steps(ui, lang, k.screen, is_express(k));
-    if let Some(v) = &k.photo {
-        if tex.preview_serial != k.frame_serial {
-            upload(ui.ctx(), &mut tex.preview, "preview", &v.preview);
-            tex.preview_serial = k.frame_serial;
-        }
-    }
+    sync_preview(
+        ui.ctx(),
+        tex,
+        k.frame_serial,
+        k.photo.as_ref().map(|v| &v.preview),
+    );
     ui.horizontal_top(|ui| {
         match (&tex.preview, &k.photo) {
             (Some(t), Some(v)) => {
