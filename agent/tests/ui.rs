@@ -980,3 +980,42 @@ fn the_password_keypad_has_capitals_symbols_and_space() {
     assert_eq!(h.state().kiosk.password.as_bytes(), b"cH- 1@");
     assert_eq!(h.state().kiosk.password.display(), "●●●●●●");
 }
+
+#[test]
+fn a_screenshot_of_an_applicant_screen_is_refused() {
+    let fake = Fake::new(Profile::Standard);
+    let worker = Worker::spawn(fake.clone()).unwrap();
+    let kiosk = Kiosk::new(worker, Some(counter_camera()), Arc::new(FixedClock));
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("shot.png");
+    let exit = shinsei_agent::ui::AutoExit {
+        screenshot: Some(shot.clone()),
+        after_secs: Some(20.0),
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .with_step_dt(0.1)
+        .build_ui_state(
+            |ui, app: &mut KioskApp| app.ui(ui),
+            KioskApp::new(kiosk, exit),
+        );
+    shinsei_agent::ui::setup_context(&h.ctx).unwrap();
+    login(&mut h, "S001", "correct-horse");
+    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    assert_eq!(h.state().kiosk.screen, Screen::Scan);
+    // 0.1 s per step: past the 20 s exit time.
+    for _ in 0..300 {
+        if h.state().done.is_some() {
+            break;
+        }
+        h.step();
+    }
+    match &h.state().done {
+        Some(Err(e)) => assert!(e.contains("refused"), "{e}"),
+        other => panic!(
+            "expected a refusal, got {:?}",
+            other.as_ref().map(|r| r.is_ok())
+        ),
+    }
+    assert!(!shot.exists(), "nothing written");
+}

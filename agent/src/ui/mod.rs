@@ -140,7 +140,8 @@ impl CounterBackend for Unavailable {
 /// under Xvfb, and IT's "what does the tablet show" check).
 #[derive(Debug, Clone, Default)]
 pub struct AutoExit {
-    /// Take a screenshot (PNG) of the window before exiting.
+    /// Take a screenshot (PNG) of the window before exiting — refused unless the login
+    /// or a blocked screen is showing (never an applicant's data on disk).
     pub screenshot: Option<PathBuf>,
     /// Exit after this many seconds.
     pub after_secs: Option<f64>,
@@ -192,7 +193,17 @@ impl KioskApp {
             return;
         }
         if t >= after && self.done.is_none() {
-            if self.exit.screenshot.is_some() {
+            // A screenshot goes to disk: only of screens that show nothing of an
+            // applicant (login and the blocked screens).
+            let no_applicant = matches!(self.kiosk.screen, Screen::Login | Screen::Blocked(_));
+            if self.exit.screenshot.is_some() && !no_applicant {
+                self.done = Some(Err(
+                    "refused: an applicant's data may be on screen (only the login and \
+                     blocked screens are saved)"
+                        .into(),
+                ));
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            } else if self.exit.screenshot.is_some() {
                 if !self.shot_requested {
                     self.shot_requested = true;
                     ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(
