@@ -617,13 +617,21 @@ async fn pg_dump_restore_brings_back_the_retention_window_and_nothing_older() {
         store.envelope_count() == 2
     })
     .await;
-    let audit: Vec<u64> = store
-        .device_audit("TAB-0500")
-        .unwrap()
-        .iter()
-        .map(|r| r.seq)
-        .collect();
-    assert_eq!(audit, [2, 3]);
+    // The start-up purge deletes envelopes and device audit records in separate
+    // statements: wait for the second too.
+    let audit = || -> Vec<u64> {
+        store
+            .device_audit("TAB-0500")
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect()
+    };
+    wait_for("the audit purge", Duration::from_secs(20), || {
+        audit().len() < 3
+    })
+    .await;
+    assert_eq!(audit(), [2, 3]);
     // The registry, its pending wipe, the deny list and the admin log (no applicant
     // data, kept) are back.
     let d = store.device("TAB-0500").unwrap().unwrap();
