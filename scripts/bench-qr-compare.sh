@@ -6,7 +6,10 @@
 # 2. Installs zxing-cpp and pyzbar from PyPI into a private venv (target/qr-bench-venv);
 #    pyzbar needs the zbar shared library: Debian package `libzbar0` (installed with
 #    apt-get when missing and running as root).
-# 3. Runs ours (the corpus test prints per-category rates, overall rate and median) and scripts/qr_compare.py for zxing-cpp and zbar: decode rate and median ms each.
+# 3. Runs ours (the corpus test prints per-category rates, overall rate and median, and
+#    writes each frame's time to shinsei.tsv) and scripts/qr_compare.py for zxing-cpp and
+#    zbar (rate, median/p95/max, each frame the median of 5 decodes), then compares
+#    frame by frame.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 corpus="$here/target/qr-corpus"
@@ -28,5 +31,5 @@ if [[ ! -x "$venv/bin/python" ]]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check zxing-cpp pyzbar pillow
 
-echo "== zxing-cpp / zbar"
+echo "== zxing-cpp / zbar, and frame by frame"
 "$venv/bin/python" "$here/scripts/qr_compare.py" "$corpus"

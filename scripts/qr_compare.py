@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Decode rate and median time of zxing-cpp and zbar on target/qr-corpus (truth.tsv)."""
+"""Decode rate and time of zxing-cpp and zbar on target/qr-corpus (truth.tsv), and a
+frame-by-frame comparison with shinsei's own times (shinsei.tsv, written by the corpus
+test). Every decoder's time per frame is the median of 5 decodes of that frame."""
 import statistics
 import sys
 import time
 from pathlib import Path
 
 from PIL import Image
+
+REPEAT = 5
 
 
 def load(corpus):
@@ -19,36 +23,81 @@ def load(corpus):
     return out
 
 
+def p95(v):
+    return sorted(v)[int(0.95 * (len(v) - 1))]
+
+
 def run(name, decode, frames):
-    times, ok, per_cat = [], 0, {}
+    """Returns {file: (ms, decoded)}."""
+    per_frame, ok, per_cat = {}, 0, {}
     for f, cat, ident, img in frames:
-        t = time.perf_counter()
-        texts = decode(img)
-        times.append((time.perf_counter() - t) * 1000)
-        hit = any(ident in s for s in texts)
+        times, hit = [], False
+        for _ in range(REPEAT):
+            t = time.perf_counter()
+            texts = decode(img)
+            times.append((time.perf_counter() - t) * 1000)
+            hit = any(ident in s for s in texts)
+        ms = statistics.median(times)
+        per_frame[f] = (ms, hit)
         ok += hit
         a, n = per_cat.get(cat, (0, 0))
         per_cat[cat] = (a + hit, n + 1)
+    times = [ms for ms, _ in per_frame.values()]
     cats = " ".join(f"{c}={a}/{n}" for c, (a, n) in per_cat.items())
     print(f"{name:<10} {ok}/{len(frames)} decoded, median {statistics.median(times):.1f} ms,"
-          f" p95 {sorted(times)[int(0.95 * (len(times) - 1))]:.1f} ms  [{cats}]")
+          f" p95 {p95(times):.1f} ms, max {max(times):.1f} ms  [{cats}]")
+    return per_frame
+
+
+def ours(corpus):
+    path = Path(corpus) / "shinsei.tsv"
+    if not path.exists():
+        return None
+    out = {}
+    for r in path.read_text().splitlines()[1:]:
+        f, ms, decoded = r.split("\t")
+        out[f] = (float(ms), decoded == "true")
+    times = [ms for ms, _ in out.values()]
+    ok = sum(d for _, d in out.values())
+    print(f"{'shinsei':<10} {ok}/{len(out)} decoded, median {statistics.median(times):.1f} ms,"
+          f" p95 {p95(times):.1f} ms, max {max(times):.1f} ms  (from shinsei.tsv)")
+    return out
+
+
+def compare(name, mine, theirs):
+    both = [f for f in mine if f in theirs]
+    slower = [f for f in both if mine[f][0] > theirs[f][0]]
+    only_theirs = [f for f in both if theirs[f][1] and not mine[f][1]]
+    only_mine = [f for f in both if mine[f][1] and not theirs[f][1]]
+    ratio = statistics.median(mine[f][0] / max(theirs[f][0], 1e-6) for f in both)
+    print(f"shinsei vs {name}: slower on {len(slower)}/{len(both)} frames"
+          f" {sorted(slower)}; median time ratio {ratio:.2f};"
+          f" read only by {name}: {sorted(only_theirs)}; read only by shinsei: {sorted(only_mine)}")
 
 
 def main():
-    frames = load(sys.argv[1] if len(sys.argv) > 1 else "target/qr-corpus")
+    corpus = sys.argv[1] if len(sys.argv) > 1 else "target/qr-corpus"
+    frames = load(corpus)
+    mine = ours(corpus)
+    results = {}
     try:
         import zxingcpp
 
         fmt = zxingcpp.BarcodeFormat.QRCode
-        run("zxing-cpp", lambda im: [r.text for r in zxingcpp.read_barcodes(im, formats=fmt)], frames)
+        results["zxing-cpp"] = run(
+            "zxing-cpp", lambda im: [r.text for r in zxingcpp.read_barcodes(im, formats=fmt)], frames)
     except ImportError as e:
         print("zxing-cpp unavailable:", e)
     try:
         from pyzbar import pyzbar
 
-        run("zbar", lambda im: [s.data.decode("latin-1") for s in pyzbar.decode(im)], frames)
+        results["zbar"] = run(
+            "zbar", lambda im: [s.data.decode("latin-1") for s in pyzbar.decode(im)], frames)
     except (ImportError, OSError) as e:
         print("zbar unavailable:", e)
+    if mine:
+        for name, theirs in results.items():
+            compare(name, mine, theirs)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The generated QR corpus: application-ID codes printed on paper in a cluttered
 //! 1920×1080 scene, by category (clean, perspective, rotation, blur, noise, low contrast,
-//! small modules, inverted). Prints the decode rate per category and asserts each is at
-//! least what the scanner achieves reliably.
+//! small modules, inverted, large modules). Prints the decode rate per category and
+//! asserts that every frame is read.
 //!
 //! `SHINSEI_QR_CORPUS=DIR cargo test -p shinsei-agent --test capture_qr` also writes the
-//! corpus as PNGs (plus `truth.tsv`) for `scripts/bench-qr-compare.sh`.
+//! corpus as PNGs (plus `truth.tsv`), and each frame's time (median of 5 scans, this
+//! build) to `shinsei.tsv`, for `scripts/bench-qr-compare.sh`.
 
 mod qr_corpus {
     include!("../benches/support/qr_corpus.rs");
@@ -18,28 +19,40 @@ use shinsei_agent::qr::QrError;
 #[test]
 fn corpus_decode_rates() {
     let frames = corpus();
-    if let Ok(dir) = std::env::var("SHINSEI_QR_CORPUS") {
-        qr_corpus::write_corpus(std::path::Path::new(&dir), &frames);
+    let out_dir = std::env::var("SHINSEI_QR_CORPUS").ok();
+    if let Some(dir) = &out_dir {
+        qr_corpus::write_corpus(std::path::Path::new(dir), &frames);
     }
-    // Minimum decodes per category out of the frames of that category.
-    let minimum = |cat: &str| match cat {
-        "blur" => 2,
-        "small" => 5,
-        _ => qr_corpus::PER_CATEGORY,
-    };
     let mut failures = Vec::new();
     let mut all_ms = Vec::new();
     let mut all_ok = 0;
+    let mut from_grid = 0;
+    let mut per_frame = String::from("file\tms\tdecoded\n");
     for cat in CATEGORIES {
         let mut ok = 0;
         let mut n = 0;
         let mut total_ms = 0.0;
         for f in frames.iter().filter(|f| f.category == *cat) {
             n += 1;
-            let t = std::time::Instant::now();
-            let r =
-                qr_scan::scan_detailed(f.width, f.height, &f.luma, None, qr_scan::Effort::Thorough);
-            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            let scan = || {
+                let t = std::time::Instant::now();
+                let r = qr_scan::scan_detailed(
+                    f.width,
+                    f.height,
+                    &f.luma,
+                    None,
+                    qr_scan::Effort::Thorough,
+                );
+                (r, t.elapsed().as_secs_f64() * 1000.0)
+            };
+            let (r, mut ms) = scan();
+            if out_dir.is_some() {
+                // Per-frame figures for the comparison: the median of 5 scans.
+                let mut v: Vec<f64> = (0..4).map(|_| scan().1).chain([ms]).collect();
+                v.sort_by(f64::total_cmp);
+                ms = v[2];
+            }
+            per_frame.push_str(&format!("{}.png\t{ms:.3}\t{}\n", f.name, r.is_ok()));
             total_ms += ms;
             all_ms.push(ms);
             if std::env::var_os("QR_VERBOSE").is_some() {
@@ -50,9 +63,10 @@ fn corpus_decode_rates() {
                     r.as_ref().map(|h| h.stage)
                 );
             }
-            match r.map(|h| h.id) {
-                Ok(id) => {
-                    assert_eq!(id.as_str(), f.payload_id, "{}: wrong ID", f.name);
+            match r {
+                Ok(hit) => {
+                    assert_eq!(hit.id.as_str(), f.payload_id, "{}: wrong ID", f.name);
+                    from_grid += usize::from(hit.read_from_finders());
                     ok += 1;
                     all_ok += 1;
                 }
@@ -63,8 +77,8 @@ fn corpus_decode_rates() {
             "qr corpus {cat:<13} {ok}/{n} decoded (mean {:.1} ms)",
             total_ms / n as f64
         );
-        if ok < minimum(cat) {
-            failures.push(format!("{cat}: {ok}/{n} < {}", minimum(cat)));
+        if ok < n {
+            failures.push(format!("{cat}: {ok}/{n}"));
         }
     }
     all_ms.sort_by(f64::total_cmp);
@@ -79,7 +93,11 @@ fn corpus_decode_rates() {
             "release"
         }
     );
-    assert!(failures.is_empty(), "below the floor: {failures:?}");
+    println!("qr corpus read from the finders' module grid: {from_grid}/{all_ok}");
+    if let Some(dir) = &out_dir {
+        std::fs::write(std::path::Path::new(dir).join("shinsei.tsv"), per_frame).unwrap();
+    }
+    assert!(failures.is_empty(), "frames not read: {failures:?}");
 }
 
 #[test]

@@ -12,6 +12,7 @@ pub const CATEGORIES: &[&str] = &[
     "low_contrast",
     "small",
     "inverted",
+    "large",
 ];
 pub const PER_CATEGORY: usize = 6;
 
@@ -94,6 +95,8 @@ pub fn corpus_at(w: usize, h: usize) -> Vec<CorpusFrame> {
                 }
                 "small" => p.module_px = 2.5 + 0.5 * kf,
                 "inverted" => p.inverted = true,
+                // The form held close to the camera.
+                "large" => p.module_px = 10.0 + 6.0 * kf,
                 _ => {}
             });
             match cat {

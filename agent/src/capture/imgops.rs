@@ -97,6 +97,18 @@ pub fn downscale(luma: &[u8], w: usize, h: usize, f: usize) -> (Zeroizing<Vec<u8
     if luma.len() < w * h || nw == 0 || nh == 0 {
         return (out, nw, nh);
     }
+    if f == 2 {
+        // The common case, written so that it vectorises: two rows, pairs of columns.
+        for (oy, dst) in out.chunks_exact_mut(nw).enumerate() {
+            let a = &luma[2 * oy * w..2 * oy * w + 2 * nw];
+            let b = &luma[(2 * oy + 1) * w..(2 * oy + 1) * w + 2 * nw];
+            for ((d, pa), pb) in dst.iter_mut().zip(a.chunks_exact(2)).zip(b.chunks_exact(2)) {
+                let s = u16::from(pa[0]) + u16::from(pa[1]) + u16::from(pb[0]) + u16::from(pb[1]);
+                *d = ((s + 2) >> 2) as u8;
+            }
+        }
+        return (out, nw, nh);
+    }
     let area = (f * f) as u32;
     let mut acc = vec![0u32; nw];
     for oy in 0..nh {
@@ -112,6 +124,77 @@ pub fn downscale(luma: &[u8], w: usize, h: usize, f: usize) -> (Zeroizing<Vec<u8
         }
     }
     (out, nw, nh)
+}
+
+/// Local threshold on a grid of `block`×`block` cells: a pixel is dark (1) when it is
+/// below `(100 − t_percent)%` of the mean of the (2k+1)×(2k+1) cells around its own.
+/// The same rule as [`adaptive_binarize`] with a window of about `(2k+1)·block` pixels,
+/// at the cost of two passes over the pixels (cell sums, then one compare per pixel).
+/// Returns one byte per pixel, 1 = dark, 0 = light.
+pub fn block_binarize(
+    luma: &[u8],
+    w: usize,
+    h: usize,
+    block: usize,
+    k: usize,
+    t_percent: u32,
+) -> Vec<u8> {
+    let mut out = vec![0u8; w * h];
+    if w == 0 || h == 0 || luma.len() < w * h {
+        return out;
+    }
+    let block = block.max(1);
+    let (bw, bh) = (w.div_ceil(block), h.div_ceil(block));
+    // Cell sums and pixel counts.
+    let mut sums = vec![0u32; bw * bh];
+    for y in 0..h {
+        let cells = &mut sums[(y / block) * bw..(y / block + 1) * bw];
+        for (cell, px) in cells.iter_mut().zip(luma[y * w..(y + 1) * w].chunks(block)) {
+            *cell += px.iter().map(|&v| u32::from(v)).sum::<u32>();
+        }
+    }
+    let cell_px = |bx: usize, by: usize| -> u64 {
+        let cw = (w - bx * block).min(block);
+        let ch = (h - by * block).min(block);
+        (cw * ch) as u64
+    };
+    // Per-cell threshold from the window of cells around it (integral over cells).
+    let iw = bw + 1;
+    let mut integral = vec![0u64; iw * (bh + 1)];
+    let mut counts = vec![0u64; iw * (bh + 1)];
+    for by in 0..bh {
+        let (mut rs, mut rc) = (0u64, 0u64);
+        for bx in 0..bw {
+            rs += u64::from(sums[by * bw + bx]);
+            rc += cell_px(bx, by);
+            integral[(by + 1) * iw + bx + 1] = integral[by * iw + bx + 1] + rs;
+            counts[(by + 1) * iw + bx + 1] = counts[by * iw + bx + 1] + rc;
+        }
+    }
+    let kk = 100u64.saturating_sub(u64::from(t_percent.min(100)));
+    let mut thr = vec![0u8; bw * bh];
+    for by in 0..bh {
+        let (y0, y1) = (by.saturating_sub(k), (by + k + 1).min(bh));
+        for bx in 0..bw {
+            let (x0, x1) = (bx.saturating_sub(k), (bx + k + 1).min(bw));
+            let rect =
+                |t: &[u64]| t[y1 * iw + x1] + t[y0 * iw + x0] - t[y0 * iw + x1] - t[y1 * iw + x0];
+            let (sum, count) = (rect(&integral), rect(&counts).max(1));
+            // dark ⇔ v < mean·kk/100 ⇔ v < ⌈sum·kk / (100·count)⌉
+            thr[by * bw + bx] = (sum * kk).div_ceil(100 * count).min(255) as u8;
+        }
+    }
+    for y in 0..h {
+        let t_row = &thr[(y / block) * bw..(y / block + 1) * bw];
+        let src = &luma[y * w..(y + 1) * w];
+        let dst = &mut out[y * w..(y + 1) * w];
+        for ((d, s), &t) in dst.chunks_mut(block).zip(src.chunks(block)).zip(t_row) {
+            for (dd, &v) in d.iter_mut().zip(s) {
+                *dd = u8::from(v < t);
+            }
+        }
+    }
+    out
 }
 
 /// Bilinear resize of a luma image to exactly `nw`×`nh`.

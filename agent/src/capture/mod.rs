@@ -10,7 +10,9 @@
 
 pub mod crop;
 pub mod face;
+pub mod geometry;
 pub mod imgops;
+mod qr_grid;
 pub mod qr_scan;
 pub mod source;
 #[doc(hidden)]

@@ -30,7 +30,14 @@ use shinsei_protocol::application::ApplicationId;
 use zeroize::Zeroizing;
 
 use super::imgops::{self, Rect};
+use super::qr_grid::{self, Finders};
 use crate::qr::QrError;
+
+/// Grey levels by which a finder's core must be darker (lighter, inverted) than the
+/// light rings around it on the scanned row: rejects 1:1:3:1:1 patterns that the local
+/// threshold finds in sensor noise, while the low-contrast corpus (paper 150, ink 105,
+/// blurred by the 2× reduction) keeps a margin of about 30.
+const MIN_FINDER_CONTRAST: i32 = 12;
 
 /// Finder-pattern candidate (full-resolution coordinates).
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +61,16 @@ pub struct ScanHit {
     pub module: f32,
     /// Which stage succeeded (for diagnostics and benchmarks).
     pub stage: Stage,
+    /// The finder centres the module grid was read from, if it was.
+    pub(crate) finders: Option<Finders>,
+}
+
+impl ScanHit {
+    /// The code was read by sampling its module grid from the finder patterns
+    /// ([`super::qr_grid`]), not by rqrr's own grid detection.
+    pub fn read_from_finders(&self) -> bool {
+        self.finders.is_some()
+    }
 }
 
 /// The pipeline stage that read the code.
@@ -106,12 +123,14 @@ pub fn scan_luma(width: usize, height: usize, luma: &[u8]) -> Result<Application
     scan_detailed(width, height, luma, None, Effort::Thorough).map(|h| h.id)
 }
 
-/// A region to try first: where the last code was, its module size and polarity.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What to try first: where the last code was (its finder centres when it was read
+/// from them), its module size and polarity.
+#[derive(Debug, Clone, Copy)]
 pub struct Hint {
-    pub region: Rect,
-    pub module: f32,
-    pub inverted: bool,
+    pub(crate) region: Rect,
+    pub(crate) module: f32,
+    pub(crate) inverted: bool,
+    pub(crate) finders: Option<Finders>,
 }
 
 /// Like [`scan_luma`] with a hint region (tried first) and a chosen effort.
@@ -134,15 +153,23 @@ pub fn scan_detailed(
         region,
         module,
         inverted,
+        finders,
     }) = hint
     {
-        match decode_region(luma, width, height, region, module, inverted) {
+        // The last code's finders (cheap: no search); a region without finders gets
+        // rqrr on the crop.
+        let r = match &finders {
+            Some(fs) => qr_grid::read(luma, width, height, fs, inverted),
+            None => decode_region(luma, width, height, region, module, inverted),
+        };
+        match r {
             Ok(id) => {
                 return Ok(ScanHit {
                     id,
                     region,
                     inverted,
                     module,
+                    finders,
                     stage: Stage::Tracked,
                 })
             }
@@ -156,15 +183,42 @@ pub fn scan_detailed(
         passes.push((1, Stage::LocatedFullRes));
     }
     for (f, stage) in passes {
-        let finders = locate(luma, width, height, f);
-        for (region, module, inverted) in regions(&finders, width, height) {
-            match decode_region(luma, width, height, region, module, inverted) {
+        let cands = regions(&locate(luma, width, height, f), width, height);
+        // Reading the module grid from the finders is cheap: every candidate first.
+        for c in &cands {
+            let r = match (&c.finders, c.pair) {
+                (Some(fs), _) => {
+                    qr_grid::read(luma, width, height, fs, c.inverted).map(|id| (id, *fs))
+                }
+                (None, Some((p, q))) => {
+                    qr_grid::read_pair(luma, width, height, p, q, f64::from(c.module), c.inverted)
+                }
+                _ => continue,
+            };
+            match r {
+                Ok((id, fs)) => {
+                    return Ok(ScanHit {
+                        id,
+                        region: c.rect,
+                        inverted: c.inverted,
+                        module: c.module,
+                        finders: Some(fs),
+                        stage,
+                    })
+                }
+                Err(e) => outcome.note(e),
+            }
+        }
+        // Then rqrr's own grid finding on each region, at full resolution.
+        for c in cands {
+            match decode_region(luma, width, height, c.rect, c.module, c.inverted) {
                 Ok(id) => {
                     return Ok(ScanHit {
                         id,
-                        region,
-                        inverted,
-                        module,
+                        region: c.rect,
+                        inverted: c.inverted,
+                        module: c.module,
+                        finders: None,
                         stage,
                     })
                 }
@@ -185,6 +239,7 @@ pub fn scan_detailed(
                         region: whole,
                         inverted,
                         module: 0.0,
+                        finders: None,
                         stage: Stage::WholeFrame,
                     })
                 }
@@ -198,6 +253,7 @@ pub fn scan_detailed(
                     region: whole,
                     inverted: false,
                     module: 0.0,
+                    finders: None,
                     stage: Stage::WholeFrameGreyscale,
                 })
             }
@@ -207,8 +263,9 @@ pub fn scan_detailed(
     Err(outcome.err)
 }
 
-/// Frame-to-frame QR reading: follows the last code's region and spreads the costly
-/// fallbacks over frames (medium effort every 2nd frame, thorough every 8th).
+/// Frame-to-frame QR reading: reads the last code's grid again from its finder centres
+/// (or its region), and spreads the costly fallbacks over frames (medium effort every
+/// 2nd frame, thorough every 8th).
 #[derive(Debug, Default)]
 pub struct QrTracker {
     last: Option<Hint>,
@@ -236,8 +293,14 @@ impl QrTracker {
         } else {
             Effort::Fast
         };
+        // A region to give rqrr is grown a little (the form moves between frames);
+        // finder centres are used as they were (the outline fit tolerates ±1.5 modules).
         let hint = self.last.map(|h| Hint {
-            region: h.region.grow(h.region.w.max(h.region.h) * 0.25),
+            region: if h.finders.is_some() {
+                h.region
+            } else {
+                h.region.grow(h.region.w.max(h.region.h) * 0.25)
+            },
             ..h
         });
         match scan_detailed(width, height, luma, hint, effort) {
@@ -252,6 +315,7 @@ impl QrTracker {
                         region: hit.region,
                         module: hit.module,
                         inverted: hit.inverted,
+                        finders: hit.finders,
                     }),
                 };
                 Ok(hit)
@@ -282,20 +346,16 @@ fn locate(luma: &[u8], w: usize, h: usize, factor: usize) -> Vec<Finder> {
     if iw < 21 || ih < 21 {
         return Vec::new();
     }
-    let r = (iw.min(ih) / 20).max(8);
-    let bin = imgops::adaptive_binarize(img, iw, ih, r, 10);
-    let mut found: Vec<Finder> = Vec::new();
+    // A window of 5×5 cells of 4 pixels (20 px at the working scale): about the size
+    // of a finder pattern. Much larger windows let blur merge the finder's light ring
+    // into its dark rings (the paper around a code lifts the local mean).
+    let bin = imgops::block_binarize(img, iw, ih, 4, 2, 10);
+    let mut found = FinderSet::new(w, h);
     let mut runs: Vec<(u8, usize, usize)> = Vec::with_capacity(iw / 2);
+    let mut changes: Vec<u64> = Vec::with_capacity(iw / 64 + 1);
     for y in 0..ih {
         let row = &bin[y * iw..(y + 1) * iw];
-        runs.clear();
-        let mut start = 0;
-        for x in 1..=iw {
-            if x == iw || row[x] != row[start] {
-                runs.push((row[start], start, x - start));
-                start = x;
-            }
-        }
+        row_runs(row, &mut changes, &mut runs);
         if runs.len() < 5 {
             continue;
         }
@@ -311,6 +371,26 @@ fn locate(luma: &[u8], w: usize, h: usize, factor: usize) -> Vec<Finder> {
                 continue;
             };
             let dark = runs[i].0;
+            // Real contrast between the core and the light rings on the grey row (the
+            // binarisation alone lets noise through as tiny 1:1:3:1:1 patterns).
+            let grey = &img[y * iw..(y + 1) * iw];
+            let mean = |r: (u8, usize, usize)| {
+                grey[r.1..r.1 + r.2]
+                    .iter()
+                    .map(|&v| u32::from(v))
+                    .sum::<u32>()
+                    / r.2.max(1) as u32
+            };
+            let core = mean(runs[i + 2]) as i32;
+            let rings = ((mean(runs[i + 1]) + mean(runs[i + 3])) / 2) as i32;
+            let contrast = if dark == 1 {
+                rings - core
+            } else {
+                core - rings
+            };
+            if contrast < MIN_FINDER_CONTRAST {
+                continue;
+            }
             let cx = runs[i + 2].1 + runs[i + 2].2 / 2;
             let total_h: usize = lens.iter().sum();
             let Some((cy, total_v)) = cross_check_vertical(&bin, iw, ih, cx, y, dark, total_h)
@@ -324,41 +404,66 @@ fn locate(luma: &[u8], w: usize, h: usize, factor: usize) -> Vec<Finder> {
             }
             let m = (module + tv / 7.0) / 2.0;
             let f = factor as f32;
-            merge(
-                &mut found,
-                Finder {
-                    x: (cx as f32 + 0.5) * f,
-                    y: (cy + 0.5) * f,
-                    module: m * f,
-                    inverted: dark == 0,
-                    hits: 1,
-                },
-            );
+            found.merge(Finder {
+                x: (cx as f32 + 0.5) * f,
+                y: (cy + 0.5) * f,
+                module: m * f,
+                inverted: dark == 0,
+                hits: 1,
+            });
         }
     }
+    let mut found = found.finders;
     found.retain(|c| c.hits >= 2);
     found
 }
 
-/// 1:1:3:1:1 within tolerance → module size.
+/// Splits a binary row into runs (value, start, length). The places where the value
+/// changes are first packed 64 to a word (a loop the compiler vectorises), then read
+/// with `trailing_zeros`, so long uniform stretches cost almost nothing.
+fn row_runs(row: &[u8], changes: &mut Vec<u64>, runs: &mut Vec<(u8, usize, usize)>) {
+    runs.clear();
+    changes.clear();
+    let Some(&first) = row.first() else {
+        return;
+    };
+    // Bit j of word k: row[64k + j] differs from row[64k + j − 1] (bit 0 of word 0: never).
+    for (k, chunk) in row.chunks(64).enumerate() {
+        let base = k * 64;
+        let mut word = 0u64;
+        for (j, &v) in chunk.iter().enumerate() {
+            let prev = if base + j == 0 { v } else { row[base + j - 1] };
+            word |= u64::from(v != prev) << j;
+        }
+        changes.push(word);
+    }
+    let mut start = 0usize;
+    let mut value = first;
+    for (k, &word) in changes.iter().enumerate() {
+        let mut w = word;
+        while w != 0 {
+            let x = k * 64 + w.trailing_zeros() as usize;
+            runs.push((value, start, x - start));
+            start = x;
+            value ^= 1;
+            w &= w - 1;
+        }
+    }
+    runs.push((value, start, row.len() - start));
+}
+
+/// 1:1:3:1:1 within tolerance → module size. With m = total/7 a one-module run may be
+/// off by max(0.6·m, 1) pixels and the three-module core by 3.46 times that; in integers
+/// (scaled by 7, then 10 or 100) so the row scan's hot loop has no floating point.
 fn ratio_ok(lens: &[usize; 5]) -> Option<f32> {
     let total: usize = lens.iter().sum();
     if total < 6 {
         return None;
     }
-    let m = total as f32 / 7.0;
-    let tol = (m * 0.6).max(1.0);
-    let ok = |l: usize, e: f32| (l as f32 - m * e).abs() <= tol * e.sqrt().max(1.0) * e.min(2.0);
-    if ok(lens[0], 1.0)
-        && ok(lens[1], 1.0)
-        && ok(lens[2], 3.0)
-        && ok(lens[3], 1.0)
-        && ok(lens[4], 1.0)
-    {
-        Some(m)
-    } else {
-        None
-    }
+    let one = |l: usize| (7 * l).abs_diff(total) * 10 <= (6 * total).max(70);
+    let three = (7 * lens[2]).abs_diff(3 * total) * 100 <= (208 * total).max(2422);
+    (three && one(lens[0]) && one(lens[1]) && one(lens[3]) && one(lens[4]))
+        .then_some(total as f32 / 7.0)
 }
 
 /// Walks up and down column `x` from `y` through the five runs; returns the centre row
@@ -408,29 +513,83 @@ fn cross_check_vertical(
     Some((top_of_centre as f32 + centre as f32 / 2.0 - 0.5, total))
 }
 
-fn merge(found: &mut Vec<Finder>, c: Finder) {
-    for f in found.iter_mut() {
-        if f.inverted != c.inverted {
-            continue;
-        }
-        let d = ((f.x - c.x).powi(2) + (f.y - c.y).powi(2)).sqrt();
-        let ratio = f.module.max(c.module) / f.module.min(c.module).max(0.01);
-        if d < (f.module * 2.5).max(3.0) && ratio < 2.0 {
-            let n = f.hits as f32;
-            f.x = (f.x * n + c.x) / (n + 1.0);
-            f.y = (f.y * n + c.y) / (n + 1.0);
-            f.module = (f.module * n + c.module) / (n + 1.0);
-            f.hits += 1;
-            return;
+/// Finder hits merged by position: a hit joins an earlier finder of the same polarity
+/// and similar module size within 2.5 modules. Finders are filed in 32-pixel cells
+/// (full-resolution coordinates) so that a noisy frame with thousands of hits does not
+/// compare every hit with every finder.
+struct FinderSet {
+    finders: Vec<Finder>,
+    cells: Vec<Vec<u32>>,
+    cols: usize,
+    rows: usize,
+}
+
+impl FinderSet {
+    const CELL: f32 = 32.0;
+    const MAX: usize = 4096;
+
+    fn new(w: usize, h: usize) -> Self {
+        let cols = (w / Self::CELL as usize) + 1;
+        let rows = (h / Self::CELL as usize) + 1;
+        Self {
+            finders: Vec::new(),
+            cells: vec![Vec::new(); cols * rows],
+            cols,
+            rows,
         }
     }
-    if found.len() < 4096 {
-        found.push(c);
+
+    fn cell_of(&self, x: f32, y: f32) -> (usize, usize) {
+        let cx = ((x.max(0.0) / Self::CELL) as usize).min(self.cols - 1);
+        let cy = ((y.max(0.0) / Self::CELL) as usize).min(self.rows - 1);
+        (cx, cy)
+    }
+
+    fn merge(&mut self, c: Finder) {
+        let reach = (c.module * 2.5 * 2.0).max(3.0);
+        let (x0, y0) = self.cell_of(c.x - reach, c.y - reach);
+        let (x1, y1) = self.cell_of(c.x + reach, c.y + reach);
+        for cy in y0..=y1 {
+            for cx in x0..=x1 {
+                for &i in &self.cells[cy * self.cols + cx] {
+                    let f = &mut self.finders[i as usize];
+                    if f.inverted != c.inverted {
+                        continue;
+                    }
+                    let d = ((f.x - c.x).powi(2) + (f.y - c.y).powi(2)).sqrt();
+                    let ratio = f.module.max(c.module) / f.module.min(c.module).max(0.01);
+                    if d < (f.module * 2.5).max(3.0) && ratio < 2.0 {
+                        let n = f.hits as f32;
+                        f.x = (f.x * n + c.x) / (n + 1.0);
+                        f.y = (f.y * n + c.y) / (n + 1.0);
+                        f.module = (f.module * n + c.module) / (n + 1.0);
+                        f.hits += 1;
+                        return;
+                    }
+                }
+            }
+        }
+        if self.finders.len() < Self::MAX {
+            let (cx, cy) = self.cell_of(c.x, c.y);
+            self.cells[cy * self.cols + cx].push(self.finders.len() as u32);
+            self.finders.push(c);
+        }
     }
 }
 
+/// A candidate code: its region, module size, polarity and, when three finders form a
+/// plausible corner, the oriented finder centres.
+struct Candidate {
+    rect: Rect,
+    module: f32,
+    inverted: bool,
+    finders: Option<Finders>,
+    /// Only two finders: their centres (the third is guessed by [`qr_grid::read_pair`]).
+    pair: Option<((f64, f64), (f64, f64))>,
+}
+
 /// Groups finders into candidate code regions, most promising first.
-fn regions(finders: &[Finder], w: usize, h: usize) -> Vec<(Rect, f32, bool)> {
+fn regions(finders: &[Finder], w: usize, h: usize) -> Vec<Candidate> {
     let n = finders.len();
     let mut parent: Vec<usize> = (0..n).collect();
     fn root(p: &mut [usize], mut i: usize) -> usize {
@@ -512,7 +671,7 @@ fn regions(finders: &[Finder], w: usize, h: usize) -> Vec<(Rect, f32, bool)> {
         cands.extend(triples.into_iter().take(3));
     }
     cands.sort_by(|x, y| x.0.total_cmp(&y.0));
-    let mut out: Vec<(Rect, f32, bool)> = Vec::new();
+    let mut out: Vec<Candidate> = Vec::new();
     for (_, g) in cands {
         let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
         let mut m = 0.0;
@@ -542,13 +701,24 @@ fn regions(finders: &[Finder], w: usize, h: usize) -> Vec<(Rect, f32, bool)> {
         if cx1 <= cx0 || cy1 <= cy0 {
             continue;
         }
-        // Skip a region already covered by an earlier one.
-        if out.iter().any(|(r, _, inv)| {
-            *inv == finders[g[0]].inverted && r.intersection_area(&rect) > 0.9 * rect.w * rect.h
+        let corner = |i: usize| (f64::from(finders[g[i]].x), f64::from(finders[g[i]].y));
+        let oriented = (g.len() == 3)
+            .then(|| Finders::oriented(corner(0), corner(1), corner(2), f64::from(m)));
+        // Skip a region already covered by an earlier one (unless it brings finders).
+        if out.iter().any(|c| {
+            c.inverted == finders[g[0]].inverted
+                && c.rect.intersection_area(&rect) > 0.9 * rect.w * rect.h
+                && (oriented.is_none() || c.finders.is_some())
         }) {
             continue;
         }
-        out.push((rect, m, finders[g[0]].inverted));
+        out.push(Candidate {
+            rect,
+            module: m,
+            inverted: finders[g[0]].inverted,
+            finders: oriented,
+            pair: (g.len() == 2).then(|| (corner(0), corner(1))),
+        });
         if out.len() >= 6 {
             break;
         }
