@@ -2,7 +2,8 @@
 //! Per-frame costs of the capture pipeline at 1280×720 and 1920×1080, against the
 //! camera's frame interval (33 ms at 30 fps): QR decode (hit: the clean corpus frames;
 //! miss: a scene without a code), QR with the tracker (hit after the first frame), face
-//! detection (coarse, downscaled), and crop + JPEG encode. Prints p50/p95 and the
+//! detection (coarse, downscaled; and tracked in a window around the last face), the
+//! whole face analysis (detection + checks) both ways, and crop + JPEG encode. Prints p50/p95 and the
 //! ratio to the 33 ms budget after Criterion's own output.
 //!
 //! Run: `cargo bench -p shinsei-agent --bench capture`
@@ -96,6 +97,7 @@ fn benches(c: &mut Criterion) {
             g.bench_function("face_detect", |b| b.iter(|| det.detect(&luma, w, h)));
             let faces = det.detect(&luma, w, h);
             let face = det.refine(&luma, w, h, &faces[0]);
+            g.bench_function("face_track", |b| b.iter(|| det.track(&luma, w, h, &face)));
             let (crown, chin) = crop::crown_and_chin(&face.rect);
             let geo = crop::solve_crop(crown, chin, face.rect.cx(), w as f64, h as f64);
             g.bench_function("crop_encode", |b| {
@@ -108,6 +110,24 @@ fn benches(c: &mut Criterion) {
                 format!("{res} face_detect"),
                 time_n(30, |_| {
                     det.detect(&luma, w, h);
+                }),
+            ));
+            summary.push((
+                format!("{res} face_track (window)"),
+                time_n(30, |_| {
+                    assert!(!det.track(&luma, w, h, &face).is_empty());
+                }),
+            ));
+            summary.push((
+                format!("{res} face analyse, full"),
+                time_n(20, |_| {
+                    crop::analyse(&rgb, w as u32, h as u32, &mut det);
+                }),
+            ));
+            summary.push((
+                format!("{res} face analyse, tracked"),
+                time_n(20, |_| {
+                    crop::analyse_tracked(&rgb, w as u32, h as u32, &mut det, Some(&face));
                 }),
             ));
             summary.push((

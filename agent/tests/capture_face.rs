@@ -227,3 +227,128 @@ fn crop_cli_writes_only_accepted_photos() {
     ));
     assert!(!out2.exists());
 }
+
+#[test]
+fn tracking_follows_the_face_and_agrees_with_the_whole_frame_analysis() {
+    use shinsei_agent::capture::face::FaceDetector;
+    let (rgb, w, h) = astronaut();
+    let mut det = FaceDetector::new().unwrap();
+    let (full, _) = crop::analyse(&rgb, w, h, &mut det);
+    assert_eq!(full.detection, "full");
+    assert!(full.accepted, "{}", full.reasons());
+    let face = shinsei_agent::capture::face::FaceBox {
+        rect: full.face_box.unwrap(),
+        score: full.face_score.unwrap(),
+    };
+    // The same frame, then the face moved by a fifth of its width.
+    let dx = (face.rect.w / 5.0) as u32;
+    let mut shifted = vec![128u8; rgb.len()];
+    for y in 0..h as usize {
+        let row = &rgb[y * w as usize * 3..(y + 1) * w as usize * 3];
+        shifted[y * w as usize * 3 + dx as usize * 3..(y + 1) * w as usize * 3]
+            .copy_from_slice(&row[..(w - dx) as usize * 3]);
+    }
+    for (frame, moved) in [(&rgb, 0.0), (&shifted, f64::from(dx))] {
+        let (tracked, _) = crop::analyse_tracked(frame, w, h, &mut det, Some(&face));
+        assert_eq!(tracked.detection, "tracked");
+        let b = tracked.face_box.unwrap();
+        // Within a tenth of a face of where the whole-frame analysis put it.
+        assert!(
+            (b.cx() - (face.rect.cx() + moved)).abs() < face.rect.w / 10.0
+                && (b.cy() - face.rect.cy()).abs() < face.rect.h / 10.0
+                && (b.w / face.rect.w - 1.0).abs() < 0.15,
+            "tracked {b:?} vs full {:?} moved {moved}",
+            face.rect
+        );
+        assert_eq!(tracked.faces_found, 1);
+    }
+    let (tracked, _) = crop::analyse_tracked(&rgb, w, h, &mut det, Some(&face));
+    let verdicts = |r: &CropReport| r.checks.iter().map(|c| c.verdict).collect::<Vec<_>>();
+    assert_eq!(verdicts(&tracked), verdicts(&full));
+    // A prior where there is no face: the whole frame is searched instead.
+    let nowhere = shinsei_agent::capture::face::FaceBox {
+        rect: shinsei_agent::capture::imgops::Rect::new(5.0, 5.0, 40.0, 40.0),
+        score: 5.0,
+    };
+    let (r, _) = crop::analyse_tracked(&rgb, w, h, &mut det, Some(&nowhere));
+    assert_eq!(r.detection, "full");
+    assert!(r.accepted);
+}
+
+#[test]
+fn a_second_person_outside_the_tracking_window_needs_the_whole_frame() {
+    // Why the kiosk mixes whole-frame analyses in and re-checks a tracked frame before
+    // it becomes the photo: tracking alone sees one face here.
+    use shinsei_agent::capture::face::{FaceBox, FaceDetector};
+    let (rgb, w, h) = astronaut();
+    let mut two = Vec::with_capacity(rgb.len() * 2);
+    for y in 0..h as usize {
+        let row = &rgb[y * w as usize * 3..(y + 1) * w as usize * 3];
+        two.extend_from_slice(row);
+        two.extend_from_slice(row);
+    }
+    let mut det = FaceDetector::new().unwrap();
+    let (single, _) = crop::analyse(&rgb, w, h, &mut det);
+    let prior = FaceBox {
+        rect: single.face_box.unwrap(),
+        score: single.face_score.unwrap(),
+    };
+    let (tracked, _) = crop::analyse_tracked(&two, w * 2, h, &mut det, Some(&prior));
+    assert_eq!((tracked.detection, tracked.faces_found), ("tracked", 1));
+    let (full, _) = crop::analyse(&two, w * 2, h, &mut det);
+    assert_eq!(full.faces_found, 2);
+    assert!(!full.accepted);
+}
+
+/// The portrait on the left of a 1024×512 frame; `second`: another on the right.
+#[cfg(feature = "ui")]
+fn wide_frame(rgb: &[u8], w: u32, h: u32, second: bool) -> shinsei_agent::capture::Frame {
+    let mut out = vec![128u8; rgb.len() * 2];
+    for y in 0..h as usize {
+        let row = &rgb[y * w as usize * 3..(y + 1) * w as usize * 3];
+        let dst = y * w as usize * 6;
+        out[dst..dst + row.len()].copy_from_slice(row);
+        if second {
+            out[dst + row.len()..dst + 2 * row.len()].copy_from_slice(row);
+        }
+    }
+    shinsei_agent::capture::Frame::new(
+        w * 2,
+        h,
+        shinsei_agent::capture::PixelFormat::Rgb8,
+        zeroize::Zeroizing::new(out),
+    )
+    .unwrap()
+}
+
+#[cfg(feature = "ui")]
+#[test]
+fn the_kiosk_rechecks_a_tracked_frame_with_the_whole_frame_before_taking_it() {
+    use shinsei_agent::capture::source::MemorySource;
+    use shinsei_agent::ui::vision::Vision;
+    let (rgb, w, h) = astronaut();
+    // Frame 1 is searched whole (accepted); frame 2 only around the face: it passes,
+    // but a second person has stepped in on the right.
+    let frames = vec![wide_frame(&rgb, w, h, false), wide_frame(&rgb, w, h, true)];
+    let mut v = Vision::new(Box::new(MemorySource::new(frames)));
+    let first = v.photo_step().unwrap().unwrap();
+    assert_eq!(first.report.detection, "full");
+    assert!(first.report.accepted, "{}", first.report.reasons());
+    let second = v.photo_step().unwrap().unwrap();
+    assert_eq!(second.report.detection, "tracked");
+    assert!(second.report.accepted);
+    assert!(v.can_capture());
+    match v.capture() {
+        Err(CaptureError::Rejected { reasons, .. }) => assert!(reasons.contains("several faces")),
+        other => panic!(
+            "a frame with two people became the photo: {:?}",
+            other.is_ok()
+        ),
+    }
+    // Control: the same with one person throughout is taken.
+    let frames = vec![wide_frame(&rgb, w, h, false), wide_frame(&rgb, w, h, false)];
+    let mut v = Vision::new(Box::new(MemorySource::new(frames)));
+    v.photo_step().unwrap();
+    assert_eq!(v.photo_step().unwrap().unwrap().report.detection, "tracked");
+    assert!(v.capture().is_ok());
+}

@@ -98,6 +98,9 @@ pub struct CheckResult {
 pub struct CropReport {
     pub image_width: u32,
     pub image_height: u32,
+    /// "full": faces searched in the whole frame; "tracked": only around the face of the
+    /// previous frame ([`analyse_tracked`]).
+    pub detection: &'static str,
     pub faces_found: usize,
     /// SeetaFace's box (refined) in source pixels.
     pub face_box: Option<Rect>,
@@ -324,9 +327,31 @@ pub fn analyse(
     height: u32,
     detector: &mut FaceDetector,
 ) -> (CropReport, Option<CropGeometry>) {
+    analyse_tracked(rgb, width, height, detector, None)
+}
+
+/// Like [`analyse`]; with `prior` (the face of the previous frame) the face is first
+/// looked for only around it ([`FaceDetector::track`], no refinement), and the whole
+/// frame is searched only when it is not there. A tracked analysis cannot see a second
+/// person outside the window: a live view mixes in whole-frame analyses, and a photo is
+/// taken only from a frame that passed a whole-frame analysis (with refinement).
+pub fn analyse_tracked(
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    detector: &mut FaceDetector,
+    prior: Option<&FaceBox>,
+) -> (CropReport, Option<CropGeometry>) {
     let (w, h) = (width as usize, height as usize);
     let luma = imgops::rgb_to_luma(rgb, w, h);
-    let faces = detector.detect(&luma, w, h);
+    let tracked = prior
+        .map(|p| detector.track(&luma, w, h, p))
+        .filter(|f| !f.is_empty());
+    let detection = if tracked.is_some() { "tracked" } else { "full" };
+    let faces = match tracked {
+        Some(f) => f,
+        None => detector.detect(&luma, w, h),
+    };
     let largest = faces.iter().map(|f| f.rect.h).fold(0.0, f64::max);
     let people: Vec<&FaceBox> = faces
         .iter()
@@ -335,6 +360,7 @@ pub fn analyse(
     let mut report = CropReport {
         image_width: width,
         image_height: height,
+        detection,
         faces_found: people.len(),
         face_box: None,
         face_score: None,
@@ -374,7 +400,11 @@ pub fn analyse(
     if n != 1 {
         return (report, None);
     }
-    let face = detector.refine(&luma, w, h, coarse);
+    let face = if detection == "tracked" {
+        *coarse
+    } else {
+        detector.refine(&luma, w, h, coarse)
+    };
     let (crown, chin) = crown_and_chin(&face.rect);
     let geo = solve_crop(crown, chin, face.rect.cx(), w as f64, h as f64);
     report.face_box = Some(face.rect);

@@ -24,6 +24,11 @@ static MODEL_BYTES: &[u8] = include_bytes!(env!("SHINSEI_SEETA_MODEL"));
 pub const DETECT_MAX_SIDE: usize = 480;
 /// Smallest face searched, as a fraction of the frame's shorter side.
 pub const MIN_FACE_FRACTION: f64 = 0.12;
+/// Face width the tracking window is scaled to ([`FaceDetector::track`]): just above
+/// SeetaFace's 40 px window, where tracking costs a seventh of a whole-frame detection
+/// (100 px: two thirds). Box accuracy is a few per cent of the face; the photo itself is
+/// always cut from a whole-frame analysis with [`FaceDetector::refine`].
+pub const TRACK_FACE_PX: f64 = 48.0;
 /// SeetaFace score threshold (rustface's examples use 2.0; 3.85 is its default).
 pub const SCORE_THRESHOLD: f64 = 2.0;
 
@@ -68,11 +73,28 @@ impl FaceDetector {
 
     /// Runs SeetaFace on a greyscale image as is, faces of at least `min_face` px.
     pub fn detect_raw(&mut self, luma: &[u8], w: usize, h: usize, min_face: u32) -> Vec<FaceBox> {
+        self.detect_sized(luma, w, h, min_face, 0)
+    }
+
+    /// Like [`Self::detect_raw`], also bounding the face size (`max_face` 0: no bound).
+    fn detect_sized(
+        &mut self,
+        luma: &[u8],
+        w: usize,
+        h: usize,
+        min_face: u32,
+        max_face: u32,
+    ) -> Vec<FaceBox> {
         if w < 20 || h < 20 || luma.len() < w * h {
             return Vec::new();
         }
         let min_face = min_face.max(20).min(w.min(h) as u32);
         self.inner.set_min_face_size(min_face.max(20));
+        self.inner.set_max_face_size(if max_face == 0 {
+            0
+        } else {
+            max_face.max(min_face)
+        });
         let inner = &mut self.inner;
         let faces = catch_unwind(AssertUnwindSafe(|| {
             let img = rustface::ImageData::new(&luma[..w * h], w as u32, h as u32);
@@ -129,6 +151,54 @@ impl FaceDetector {
             .collect();
         faces.sort_by(|a, b| b.score.total_cmp(&a.score));
         faces
+    }
+
+    /// Follows a face from the previous frame: detects only in a window around it (half
+    /// a face wider on every side), scaled so the face is [`TRACK_FACE_PX`] wide, and
+    /// only faces from 0.7 to 1.5 times its size. About a seventh of [`Self::detect`]'s
+    /// cost. Sees nothing outside the window: the caller still runs a whole-frame
+    /// detection now and then (another person stepping into the picture).
+    pub fn track(&mut self, luma: &[u8], w: usize, h: usize, last: &FaceBox) -> Vec<FaceBox> {
+        let size = last.rect.w.max(last.rect.h);
+        if !(size.is_finite() && size >= 8.0) {
+            return Vec::new();
+        }
+        let win = last.rect.grow(size * 0.5);
+        let bounds = win.clamp_to(w, h);
+        let (x0, y0, x1, y1) = bounds;
+        let (cw, ch) = (x1 - x0, y1 - y0);
+        if cw < 20 || ch < 20 {
+            return Vec::new();
+        }
+        let crop = imgops::crop_luma(luma, w, bounds);
+        let scale = (TRACK_FACE_PX / size).min(1.0);
+        let (sw, sh) = (
+            ((cw as f64 * scale) as usize).max(20),
+            ((ch as f64 * scale) as usize).max(20),
+        );
+        let small = imgops::resize_luma(&crop, cw, ch, sw, sh);
+        let face = size * scale;
+        let mut found: Vec<FaceBox> = self
+            .detect_sized(
+                &small,
+                sw,
+                sh,
+                (face * 0.7) as u32,
+                (face * 1.5).ceil() as u32,
+            )
+            .into_iter()
+            .map(|f| FaceBox {
+                rect: Rect::new(
+                    f.rect.x / scale + x0 as f64,
+                    f.rect.y / scale + y0 as f64,
+                    f.rect.w / scale,
+                    f.rect.h / scale,
+                ),
+                score: f.score,
+            })
+            .collect();
+        found.sort_by(|a, b| b.score.total_cmp(&a.score));
+        found
     }
 
     /// Re-detects around a coarse face at a resolution where the face is ~160 px, for a

@@ -86,11 +86,12 @@ pub enum Stage {
 /// How far to go before giving up on a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effort {
-    /// Locate at working resolution only.
+    /// Locate at working resolution only, read grids from the finders.
     Fast,
     /// Also locate at full resolution.
     Medium,
-    /// Everything, including rqrr over the whole frame.
+    /// Everything: also rqrr's own grid detection on each candidate region, then on
+    /// the whole frame.
     Thorough,
 }
 
@@ -209,7 +210,12 @@ pub fn scan_detailed(
                 Err(e) => outcome.note(e),
             }
         }
-        // Then rqrr's own grid finding on each region, at full resolution.
+        // Then rqrr's own grid finding on each region, at full resolution: costly on
+        // clutter that looks like finders (tens of ms on some scenes), and not needed by
+        // any frame of the corpus, so only at thorough effort.
+        if effort != Effort::Thorough {
+            continue;
+        }
         for c in cands {
             match decode_region(luma, width, height, c.rect, c.module, c.inverted) {
                 Ok(id) => {

@@ -12,7 +12,7 @@ use shinsei_protocol::photo::FacePhoto;
 use zeroize::Zeroizing;
 
 use crate::capture::crop::{self, CropGeometry, CropReport, OUT_H, OUT_W};
-use crate::capture::face::FaceDetector;
+use crate::capture::face::{FaceBox, FaceDetector};
 use crate::capture::imgops::Rect;
 use crate::capture::qr_scan::QrTracker;
 use crate::capture::{CaptureError, Frame, FrameSource};
@@ -22,6 +22,9 @@ pub const PREVIEW_MAX_W: u32 = 640;
 /// Polls in a row without a frame before the camera counts as lost (at the kiosk's
 /// 15 polls a second: about 5 s).
 pub const MAX_EMPTY_POLLS: u32 = 75;
+/// Every this many photo frames the whole frame is searched for faces; between them the
+/// face is followed in a window around where it was (about a seventh of the cost).
+pub const FULL_DETECTION_EVERY: u64 = 4;
 
 /// A downscaled RGBA picture for the screen.
 pub struct Preview {
@@ -119,8 +122,14 @@ pub struct Vision {
     source: Box<dyn FrameSource + Send>,
     qr: QrTracker,
     detector: Option<FaceDetector>,
-    /// The frame and crop of the last photo analysis that passed every check.
-    last_ok: Option<(Frame, CropGeometry)>,
+    /// The face of the last photo frame, followed on the next ([`crop::analyse_tracked`]).
+    face_prior: Option<FaceBox>,
+    /// Photo frames analysed since the screen opened (every [`FULL_DETECTION_EVERY`]th
+    /// searches the whole frame).
+    photo_frames: u64,
+    /// The frame and crop of the last photo analysis that passed every check, and
+    /// whether that analysis searched the whole frame.
+    last_ok: Option<(Frame, CropGeometry, bool)>,
     ended: bool,
     empty_polls: u32,
 }
@@ -131,6 +140,8 @@ impl Vision {
             source,
             qr: QrTracker::new(),
             detector: None,
+            face_prior: None,
+            photo_frames: 0,
             last_ok: None,
             ended: false,
             empty_polls: 0,
@@ -207,11 +218,22 @@ impl Vision {
         let Some(det) = self.detector.as_mut() else {
             return Ok(None);
         };
-        let (report, geo) = crop::analyse(&rgb, w, h, det);
+        let prior = if self.photo_frames.checked_rem(FULL_DETECTION_EVERY) == Some(0) {
+            None
+        } else {
+            self.face_prior
+        };
+        self.photo_frames += 1;
+        let (report, geo) = crop::analyse_tracked(&rgb, w, h, det, prior.as_ref());
         drop(rgb);
+        self.face_prior = match (report.face_box, report.face_score) {
+            (Some(rect), Some(score)) if report.faces_found == 1 => Some(FaceBox { rect, score }),
+            _ => None,
+        };
         let crop = geo.map(|g| preview.map(&g.crop));
+        let full = report.detection == "full";
         self.last_ok = match geo {
-            Some(g) if report.accepted => Some((frame, g)),
+            Some(g) if report.accepted => Some((frame, g, full)),
             _ => None,
         };
         Ok(Some(PhotoView {
@@ -228,7 +250,7 @@ impl Vision {
 
     /// Cuts, encodes and validates the photo from the last frame that passed.
     pub fn capture(&mut self) -> Result<Captured, CaptureError> {
-        let Some((frame, geo)) = self.last_ok.take() else {
+        let Some((frame, geo, full)) = self.last_ok.take() else {
             return Err(CaptureError::Rejected {
                 reasons: "no frame passed the checks".into(),
                 report_json: String::new(),
@@ -236,6 +258,26 @@ impl Vision {
         };
         let (w, h) = (frame.width(), frame.height());
         let rgb = frame.to_rgb();
+        // A frame that passed with the face only tracked is checked again with the
+        // whole frame searched (a second person outside the tracking window) before it
+        // becomes the photo.
+        let geo = if full {
+            geo
+        } else {
+            let det = match self.detector.as_mut() {
+                Some(d) => d,
+                None => self.detector.insert(FaceDetector::new()?),
+            };
+            match crop::analyse(&rgb, w, h, det) {
+                (report, Some(g)) if report.accepted => g,
+                (report, _) => {
+                    return Err(CaptureError::Rejected {
+                        reasons: report.reasons(),
+                        report_json: serde_json::to_string(&report).unwrap_or_default(),
+                    })
+                }
+            }
+        };
         let out = crop::render_crop(&rgb, w, h, &geo.crop);
         let jpeg = crop::encode_jpeg(&out, OUT_W, OUT_H)?;
         let photo: FacePhoto = crate::photo_input::photo_from_jpeg(&jpeg)?;
@@ -252,6 +294,8 @@ impl Vision {
     pub fn reset(&mut self) {
         self.qr = QrTracker::new();
         self.last_ok = None;
+        self.face_prior = None;
+        self.photo_frames = 0;
     }
 }
 
