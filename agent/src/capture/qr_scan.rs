@@ -1,28 +1,31 @@
-//! Fast, robust reading of the form's QR code (rqrr underneath).
+//! Fast, robust reading of the form's QR code (rqrr decodes; we locate and sample).
 //!
 //! rqrr alone spends ~15 ms thresholding and ~25 ms finding grids on a 1080p frame, and
-//! fails on very small modules, inverted codes and heavy blur. This scanner does the
-//! cheap part itself and hands rqrr only a small, pre-binarised region:
+//! fails on very small modules, inverted codes, heavy blur and strong keystone. This
+//! scanner does the locating and the sampling itself:
 //!
-//! 1. **Locate.** The frame is box-downscaled (2× for frames of 720 lines or more),
-//!    binarised with an adaptive (Bradley) threshold from an integral image, and every
-//!    row is scanned for the finder pattern's 1:1:3:1:1 run ratio, in both polarities
-//!    (dark-on-light and inverted). Each hit is cross-checked vertically; hits are merged,
-//!    then clustered into candidate code regions (finder centres within 60 modules).
-//! 2. **Decode the region at full resolution.** Each region (finder bounding box plus a
-//!    9-module margin) is cropped from the full-resolution frame, binarised with a window
-//!    sized from the measured module size, and given to rqrr through
-//!    `PreparedImage::prepare_from_bitmap` (inverted regions get the negated bitmap).
-//!    If that fails, rqrr's own thresholding is tried on the same crop.
-//! 3. **Fallbacks.** No region decoded: locate again at full resolution (small modules),
-//!    then rqrr on the whole frame (our bitmap, then rqrr's own greyscale path).
+//! 1. **Locate.** The frame is reduced 2× (frames of 720 lines or more), binarised with
+//!    a local threshold on 4 px cells ([`imgops::block_binarize`], a window about the
+//!    size of a finder pattern), and every row is split into runs and searched for the
+//!    finder pattern's 1:1:3:1:1 ratio in both polarities (dark-on-light and inverted),
+//!    with a minimum grey-level contrast and a vertical cross-check. Hits merge into
+//!    finders (a cell index keeps noisy frames cheap), then group into candidate codes:
+//!    right-isosceles triples of finders, or pairs.
+//! 2. **Read the module grid from the finders** ([`super::qr_grid`]): the code's outline
+//!    is fitted from the finders' outer sides, every module is sampled through the
+//!    projective map, thresholded, and the bits go to rqrr's decoder. Pairs get the
+//!    third finder searched for where it could be.
+//! 3. **Fallbacks.** Locate again at full resolution (small modules); at thorough effort
+//!    also rqrr's own grid detection on each candidate region (cropped at full
+//!    resolution, pre-binarised, via `PreparedImage::prepare_from_bitmap`), then on the
+//!    whole frame.
 //!
 //! A decoded payload is accepted only when it parses as an [`ApplicationId`]. rqrr runs
 //! inside `catch_unwind`: a panic is an unreadable frame, never a crash.
 //!
-//! [`QrTracker`] adds frame-to-frame state: the region of the last code is tried first
-//! (≈5 ms per 1080p frame), and the expensive whole-frame fallbacks run only every few frames, so a
-//! stream never spends more than one frame's budget on most frames.
+//! [`QrTracker`] adds frame-to-frame state: the last code's grid is read again from its
+//! finder centres first (≈0.2 ms per 1080p frame), and the expensive fallbacks run only
+//! every few frames, so a stream never spends more than one frame's budget on most frames.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
