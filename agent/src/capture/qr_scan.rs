@@ -11,7 +11,7 @@
 //!    with a minimum grey-level contrast and a vertical cross-check. Hits merge into
 //!    finders (a cell index keeps noisy frames cheap), then group into candidate codes:
 //!    right-isosceles triples of finders, or pairs.
-//! 2. **Read the module grid from the finders** ([`super::qr_grid`]): the code's outline
+//! 2. **Read the module grid from the finders** (module `qr_grid`): the code's outline
 //!    is fitted from the finders' outer sides, every module is sampled through the
 //!    projective map, thresholded, and the bits go to rqrr's decoder. Pairs get the
 //!    third finder searched for where it could be.
@@ -70,7 +70,7 @@ pub struct ScanHit {
 
 impl ScanHit {
     /// The code was read by sampling its module grid from the finder patterns
-    /// ([`super::qr_grid`]), not by rqrr's own grid detection.
+    /// (module `qr_grid`), not by rqrr's own grid detection.
     pub fn read_from_finders(&self) -> bool {
         self.finders.is_some()
     }
