@@ -31,6 +31,7 @@ pub mod memguard;
 pub mod outbox;
 pub mod photo_input;
 pub mod qr;
+pub mod route;
 pub mod runtime;
 pub mod secret_input;
 pub mod session;
