@@ -49,6 +49,21 @@ fn verdict(r: &CropReport, id: &str) -> (Verdict, f64) {
     (c.verdict, c.value)
 }
 
+/// The portrait on the left of a frame twice as wide; on the right a second copy
+/// (`second`) or neutral grey.
+fn side_by_side(rgb: &[u8], w: u32, h: u32, second: bool) -> Vec<u8> {
+    let mut out = vec![128u8; rgb.len() * 2];
+    for y in 0..h as usize {
+        let row = &rgb[y * w as usize * 3..(y + 1) * w as usize * 3];
+        let dst = y * w as usize * 6;
+        out[dst..dst + row.len()].copy_from_slice(row);
+        if second {
+            out[dst + row.len()..dst + 2 * row.len()].copy_from_slice(row);
+        }
+    }
+    out
+}
+
 fn map_rgb(rgb: &[u8], f: impl Fn(f64) -> f64) -> Vec<u8> {
     rgb.iter()
         .map(|&v| f(f64::from(v)).round().clamp(0.0, 255.0) as u8)
@@ -173,12 +188,7 @@ fn size_cut_off_and_centring_checks() {
 fn face_count_checks() {
     let (rgb, w, h) = astronaut();
     // Two portraits side by side.
-    let mut two = Vec::with_capacity(rgb.len() * 2);
-    for y in 0..h as usize {
-        let row = &rgb[y * w as usize * 3..(y + 1) * w as usize * 3];
-        two.extend_from_slice(row);
-        two.extend_from_slice(row);
-    }
+    let two = side_by_side(&rgb, w, h, true);
     match run(&two, w * 2, h) {
         Err(CaptureError::Rejected { report_json, .. }) => {
             assert!(report_json.contains("\"face_count\""));
@@ -281,12 +291,7 @@ fn a_second_person_outside_the_tracking_window_needs_the_whole_frame() {
     // it becomes the photo: tracking alone sees one face here.
     use shinsei_agent::capture::face::{FaceBox, FaceDetector};
     let (rgb, w, h) = astronaut();
-    let mut two = Vec::with_capacity(rgb.len() * 2);
-    for y in 0..h as usize {
-        let row = &rgb[y * w as usize * 3..(y + 1) * w as usize * 3];
-        two.extend_from_slice(row);
-        two.extend_from_slice(row);
-    }
+    let two = side_by_side(&rgb, w, h, true);
     let mut det = FaceDetector::new().unwrap();
     let (single, _) = crop::analyse(&rgb, w, h, &mut det);
     let prior = FaceBox {
@@ -300,23 +305,14 @@ fn a_second_person_outside_the_tracking_window_needs_the_whole_frame() {
     assert!(!full.accepted);
 }
 
-/// The portrait on the left of a 1024×512 frame; `second`: another on the right.
+/// [`side_by_side`] as a camera frame.
 #[cfg(feature = "ui")]
 fn wide_frame(rgb: &[u8], w: u32, h: u32, second: bool) -> shinsei_agent::capture::Frame {
-    let mut out = vec![128u8; rgb.len() * 2];
-    for y in 0..h as usize {
-        let row = &rgb[y * w as usize * 3..(y + 1) * w as usize * 3];
-        let dst = y * w as usize * 6;
-        out[dst..dst + row.len()].copy_from_slice(row);
-        if second {
-            out[dst + row.len()..dst + 2 * row.len()].copy_from_slice(row);
-        }
-    }
     shinsei_agent::capture::Frame::new(
         w * 2,
         h,
         shinsei_agent::capture::PixelFormat::Rgb8,
-        zeroize::Zeroizing::new(out),
+        zeroize::Zeroizing::new(side_by_side(rgb, w, h, second)),
     )
     .unwrap()
 }

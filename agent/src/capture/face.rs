@@ -164,39 +164,10 @@ impl FaceDetector {
             return Vec::new();
         }
         let win = last.rect.grow(size * 0.5);
-        let bounds = win.clamp_to(w, h);
-        let (x0, y0, x1, y1) = bounds;
-        let (cw, ch) = (x1 - x0, y1 - y0);
-        if cw < 20 || ch < 20 {
-            return Vec::new();
-        }
-        let crop = imgops::crop_luma(luma, w, bounds);
         let scale = (TRACK_FACE_PX / size).min(1.0);
-        let (sw, sh) = (
-            ((cw as f64 * scale) as usize).max(20),
-            ((ch as f64 * scale) as usize).max(20),
-        );
-        let small = imgops::resize_luma(&crop, cw, ch, sw, sh);
-        let face = size * scale;
-        let mut found: Vec<FaceBox> = self
-            .detect_sized(
-                &small,
-                sw,
-                sh,
-                (face * 0.7) as u32,
-                (face * 1.5).ceil() as u32,
-            )
-            .into_iter()
-            .map(|f| FaceBox {
-                rect: Rect::new(
-                    f.rect.x / scale + x0 as f64,
-                    f.rect.y / scale + y0 as f64,
-                    f.rect.w / scale,
-                    f.rect.h / scale,
-                ),
-                score: f.score,
-            })
-            .collect();
+        let mut found = self
+            .detect_in_window(luma, w, h, &win, scale, size * 0.7, size * 1.5)
+            .unwrap_or_default();
         found.sort_by(|a, b| b.score.total_cmp(&a.score));
         found
     }
@@ -205,37 +176,16 @@ impl FaceDetector {
     /// tighter box. Falls back to the coarse box when nothing is found.
     pub fn refine(&mut self, luma: &[u8], w: usize, h: usize, coarse: &FaceBox) -> FaceBox {
         let win = coarse.rect.grow(coarse.rect.w.max(coarse.rect.h) * 0.6);
-        let bounds = win.clamp_to(w, h);
-        let (x0, y0, x1, y1) = bounds;
-        let (cw, ch) = (x1 - x0, y1 - y0);
-        if cw < 20 || ch < 20 {
-            return *coarse;
-        }
-        let crop = imgops::crop_luma(luma, w, bounds);
         let scale = (160.0 / coarse.rect.w.max(1.0)).min(1.0);
-        let (sw, sh) = (
-            ((cw as f64 * scale) as usize).max(20),
-            ((ch as f64 * scale) as usize).max(20),
-        );
-        let small = imgops::resize_luma(&crop, cw, ch, sw, sh);
-        let min_face = (coarse.rect.w * scale * 0.6) as u32;
-        let found = self.detect_raw(&small, sw, sh, min_face);
-        let best = found
-            .into_iter()
-            .map(|f| FaceBox {
-                rect: Rect::new(
-                    f.rect.x / scale + x0 as f64,
-                    f.rect.y / scale + y0 as f64,
-                    f.rect.w / scale,
-                    f.rect.h / scale,
-                ),
-                score: f.score,
-            })
-            .max_by(|a, b| {
-                a.rect
-                    .intersection_area(&coarse.rect)
-                    .total_cmp(&b.rect.intersection_area(&coarse.rect))
-            });
+        let Some(found) = self.detect_in_window(luma, w, h, &win, scale, coarse.rect.w * 0.6, 0.0)
+        else {
+            return *coarse;
+        };
+        let best = found.into_iter().max_by(|a, b| {
+            a.rect
+                .intersection_area(&coarse.rect)
+                .total_cmp(&b.rect.intersection_area(&coarse.rect))
+        });
         match best {
             Some(b)
                 if b.rect.intersection_area(&coarse.rect) > 0.3 * coarse.rect.w * coarse.rect.h =>
@@ -244,5 +194,53 @@ impl FaceDetector {
             }
             _ => *coarse,
         }
+    }
+
+    /// Detects in the window `win` of the frame, resampled by `scale`, faces of
+    /// `min_face`..`max_face` source pixels (`max_face` 0: no bound). Boxes in frame
+    /// coordinates; `None` when the window is under 20 px on a side.
+    #[allow(clippy::too_many_arguments)]
+    fn detect_in_window(
+        &mut self,
+        luma: &[u8],
+        w: usize,
+        h: usize,
+        win: &Rect,
+        scale: f64,
+        min_face: f64,
+        max_face: f64,
+    ) -> Option<Vec<FaceBox>> {
+        let bounds = win.clamp_to(w, h);
+        let (x0, y0, x1, y1) = bounds;
+        let (cw, ch) = (x1 - x0, y1 - y0);
+        if cw < 20 || ch < 20 {
+            return None;
+        }
+        let crop = imgops::crop_luma(luma, w, bounds);
+        let (sw, sh) = (
+            ((cw as f64 * scale) as usize).max(20),
+            ((ch as f64 * scale) as usize).max(20),
+        );
+        let small = imgops::resize_luma(&crop, cw, ch, sw, sh);
+        let max = if max_face > 0.0 {
+            (max_face * scale).ceil() as u32
+        } else {
+            0
+        };
+        let found = self.detect_sized(&small, sw, sh, (min_face * scale) as u32, max);
+        Some(
+            found
+                .into_iter()
+                .map(|f| FaceBox {
+                    rect: Rect::new(
+                        f.rect.x / scale + x0 as f64,
+                        f.rect.y / scale + y0 as f64,
+                        f.rect.w / scale,
+                        f.rect.h / scale,
+                    ),
+                    score: f.score,
+                })
+                .collect(),
+        )
     }
 }
