@@ -110,7 +110,7 @@ pub fn downscale(luma: &[u8], w: usize, h: usize, f: usize) -> (Zeroizing<Vec<u8
         return (out, nw, nh);
     }
     let area = (f * f) as u32;
-    let mut acc = vec![0u32; nw];
+    let mut acc = Zeroizing::new(vec![0u32; nw]);
     for oy in 0..nh {
         acc.iter_mut().for_each(|a| *a = 0);
         for dy in 0..f {
@@ -119,7 +119,7 @@ pub fn downscale(luma: &[u8], w: usize, h: usize, f: usize) -> (Zeroizing<Vec<u8
                 *a += chunk.iter().map(|&v| u32::from(v)).sum::<u32>();
             }
         }
-        for (o, a) in out[oy * nw..(oy + 1) * nw].iter_mut().zip(&acc) {
+        for (o, a) in out[oy * nw..(oy + 1) * nw].iter_mut().zip(acc.iter()) {
             *o = ((a + area / 2) / area) as u8;
         }
     }
@@ -130,7 +130,8 @@ pub fn downscale(luma: &[u8], w: usize, h: usize, f: usize) -> (Zeroizing<Vec<u8
 /// below `(100 − t_percent)%` of the mean of the (2k+1)×(2k+1) cells around its own.
 /// The same rule as [`adaptive_binarize`] with a window of about `(2k+1)·block` pixels,
 /// at the cost of two passes over the pixels (cell sums, then one compare per pixel).
-/// Returns one byte per pixel, 1 = dark, 0 = light.
+/// Returns one byte per pixel, 1 = dark, 0 = light (zeroized on drop: a binarised
+/// frame still shows the code, and so the application ID).
 pub fn block_binarize(
     luma: &[u8],
     w: usize,
@@ -138,15 +139,15 @@ pub fn block_binarize(
     block: usize,
     k: usize,
     t_percent: u32,
-) -> Vec<u8> {
-    let mut out = vec![0u8; w * h];
+) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(vec![0u8; w * h]);
     if w == 0 || h == 0 || luma.len() < w * h {
         return out;
     }
     let block = block.max(1);
     let (bw, bh) = (w.div_ceil(block), h.div_ceil(block));
     // Cell sums and pixel counts.
-    let mut sums = vec![0u32; bw * bh];
+    let mut sums = Zeroizing::new(vec![0u32; bw * bh]);
     for y in 0..h {
         let cells = &mut sums[(y / block) * bw..(y / block + 1) * bw];
         for (cell, px) in cells.iter_mut().zip(luma[y * w..(y + 1) * w].chunks(block)) {
@@ -160,7 +161,7 @@ pub fn block_binarize(
     };
     // Per-cell threshold from the window of cells around it (integral over cells).
     let iw = bw + 1;
-    let mut integral = vec![0u64; iw * (bh + 1)];
+    let mut integral = Zeroizing::new(vec![0u64; iw * (bh + 1)]);
     let mut counts = vec![0u64; iw * (bh + 1)];
     for by in 0..bh {
         let (mut rs, mut rc) = (0u64, 0u64);
@@ -172,7 +173,7 @@ pub fn block_binarize(
         }
     }
     let kk = 100u64.saturating_sub(u64::from(t_percent.min(100)));
-    let mut thr = vec![0u8; bw * bh];
+    let mut thr = Zeroizing::new(vec![0u8; bw * bh]);
     for by in 0..bh {
         let (y0, y1) = (by.saturating_sub(k), (by + k + 1).min(bh));
         for bx in 0..bw {
@@ -228,14 +229,21 @@ pub fn resize_luma(luma: &[u8], w: usize, h: usize, nw: usize, nh: usize) -> Zer
 
 /// Adaptive (Bradley–Roth) threshold with an integral image: a pixel is dark (1) when it
 /// is below `(100 − t_percent)%` of the mean of the (2r+1)² window around it.
-/// Returns one byte per pixel, 1 = dark, 0 = light.
-pub fn adaptive_binarize(luma: &[u8], w: usize, h: usize, r: usize, t_percent: u32) -> Vec<u8> {
-    let mut out = vec![0u8; w * h];
+/// Returns one byte per pixel, 1 = dark, 0 = light (zeroized on drop: a binarised
+/// frame still shows the code, and so the application ID).
+pub fn adaptive_binarize(
+    luma: &[u8],
+    w: usize,
+    h: usize,
+    r: usize,
+    t_percent: u32,
+) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(vec![0u8; w * h]);
     if w == 0 || h == 0 || luma.len() < w * h {
         return out;
     }
     let iw = w + 1;
-    let mut integral = vec![0u32; iw * (h + 1)];
+    let mut integral = Zeroizing::new(vec![0u32; iw * (h + 1)]);
     for y in 0..h {
         let mut row_sum = 0u32;
         let src = &luma[y * w..(y + 1) * w];
@@ -296,7 +304,7 @@ pub fn box_blur(luma: &[u8], w: usize, h: usize, r: usize) -> Vec<u8> {
     if w == 0 || h == 0 || luma.len() < w * h || r == 0 {
         return luma.get(..w * h).map(<[u8]>::to_vec).unwrap_or_default();
     }
-    let mut tmp = vec![0u8; w * h];
+    let mut tmp = Zeroizing::new(vec![0u8; w * h]);
     for y in 0..h {
         let row = &luma[y * w..(y + 1) * w];
         for x in 0..w {
