@@ -59,6 +59,26 @@ pub fn shred(path: &Path) -> Result<()> {
     fs::remove_file(path).map_err(|e| AgentError::file(path, e))
 }
 
+/// Replaces the content of a key file by `new` *in place* (same file, no rename, no
+/// truncation when the length is unchanged) and syncs it, so that the old key's bytes
+/// are overwritten rather than left in a freed block. Creates the file (0600) if it is
+/// missing.
+pub fn overwrite_key_in_place(path: &Path, new: &[u8]) -> Result<()> {
+    match OpenOptions::new().write(true).open(path) {
+        Ok(mut f) => {
+            f.write_all(new).map_err(|e| AgentError::file(path, e))?;
+            let len = f.metadata().map_err(|e| AgentError::file(path, e))?.len();
+            if len != new.len() as u64 {
+                f.set_len(new.len() as u64)
+                    .map_err(|e| AgentError::file(path, e))?;
+            }
+            f.sync_all().map_err(|e| AgentError::file(path, e))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_atomic(path, new, 0o600),
+        Err(e) => Err(AgentError::file(path, e)),
+    }
+}
+
 /// Shreds every file below `dir`, then removes the tree.
 pub fn shred_tree(dir: &Path) -> Result<()> {
     let rd = match fs::read_dir(dir) {

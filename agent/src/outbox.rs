@@ -5,6 +5,19 @@
 //! destroying that one key crypto-erases the outbox. Writes are flushed before a call
 //! returns. Keys of the sled tree are envelope IDs; the ID is the idempotency key at the
 //! relay, so resending after a crash never duplicates an application.
+//!
+//! **Erasure when the outbox drains.** sled is log-structured: a removed record's bytes
+//! stay in its files until they happen to be reused. So whenever the last entry leaves
+//! the outbox, the key is replaced: the new key is written *over* the old one in place
+//! (same file, same 32 bytes, synced), and from then on every remnant of an earlier
+//! record is ciphertext under a key that no longer exists. "Nothing remains after a
+//! successful send" therefore holds on the raw disk, not only through the API.
+//!
+//! Record (v2): `"SHOB" | 0x02 | envelope_id[16] | ct_len u32 BE | nonce[12] | ct`, AAD
+//! = the 25 bytes before the nonce; the plaintext is `0x01 | created_at u64 | attempts
+//! u32 | next_attempt_at u64 | err_len u16 | err | envelope`. The clear header lets an
+//! auditor find every record in the raw files and try every key (see
+//! [`scan_records`]). Records of v1 (`nonce | ct`, AAD = the envelope ID) are still read.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +44,10 @@ pub struct Entry {
 }
 
 const RECORD_VERSION: u8 = 1;
+/// First bytes of a v2 record.
+pub const RECORD_MAGIC: [u8; 4] = *b"SHOB";
+/// Length of a v2 record's clear header (magic, version, envelope ID, ciphertext length).
+pub const RECORD_HEADER_LEN: usize = 4 + 1 + 16 + 4;
 
 /// The outbox.
 pub struct Outbox {
@@ -40,8 +57,70 @@ pub struct Outbox {
     /// data) of recent submissions → created_at ‖ envelope ID. Written in the same
     /// transaction as the envelope, so a retry after a crash can be recognised.
     submitted: sled::Tree,
-    key: LessSafeKey,
+    key: std::sync::Mutex<LessSafeKey>,
+    key_path: PathBuf,
     rng: SystemRandom,
+}
+
+fn aead_key(bytes: &[u8; 32]) -> Result<LessSafeKey> {
+    Ok(LessSafeKey::new(
+        UnboundKey::new(&aead::AES_256_GCM, &bytes[..])
+            .map_err(|_| AgentError::Internal("outbox key".into()))?,
+    ))
+}
+
+/// Every v2 outbox record found anywhere in `raw` (e.g. a raw sled file): (envelope ID,
+/// the whole record). For auditors and tests: what a thief of the disk could try keys on.
+pub fn scan_records(raw: &[u8]) -> Vec<(EnvelopeId, &[u8])> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(pos) = raw[i..]
+        .windows(5)
+        .position(|w| w[..4] == RECORD_MAGIC && w[4] == 2)
+    {
+        let start = i + pos;
+        i = start + 1;
+        let Some(h) = raw.get(start..start + RECORD_HEADER_LEN) else {
+            break;
+        };
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&h[5..21]);
+        let ct_len = u32::from_be_bytes([h[21], h[22], h[23], h[24]]) as usize;
+        if let Some(rec) = raw.get(start..start + RECORD_HEADER_LEN + 12 + ct_len) {
+            out.push((EnvelopeId(id), rec));
+        }
+    }
+    out
+}
+
+/// Tries to open a v2 record with a raw 32-byte key; the plaintext on success.
+pub fn open_record_with(key: &[u8; 32], record: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    let k = aead_key(key).ok()?;
+    open_v2(&k, record)
+}
+
+fn open_v2(key: &LessSafeKey, raw: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    if raw.len() < RECORD_HEADER_LEN + 12 + 16 || raw[..4] != RECORD_MAGIC || raw[4] != 2 {
+        return None;
+    }
+    let ct_len = u32::from_be_bytes(raw[21..25].try_into().ok()?) as usize;
+    if raw.len() != RECORD_HEADER_LEN + 12 + ct_len {
+        return None;
+    }
+    let nonce: [u8; 12] = raw[RECORD_HEADER_LEN..RECORD_HEADER_LEN + 12]
+        .try_into()
+        .ok()?;
+    let mut buf = zeroize::Zeroizing::new(raw[RECORD_HEADER_LEN + 12..].to_vec());
+    let n = key
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(&raw[..RECORD_HEADER_LEN]),
+            &mut buf[..],
+        )
+        .ok()?
+        .len();
+    buf.truncate(n);
+    Some(buf)
 }
 
 impl Outbox {
@@ -55,11 +134,9 @@ impl Outbox {
 
     /// Opens (or creates) the outbox in the agent's data directory.
     pub fn open(data_dir: &Path) -> Result<Self> {
-        let key_bytes = fsutil::load_or_create_key(&Self::key_path(data_dir))?;
-        let key = LessSafeKey::new(
-            UnboundKey::new(&aead::AES_256_GCM, &key_bytes[..])
-                .map_err(|_| AgentError::Internal("outbox key".into()))?,
-        );
+        let key_path = Self::key_path(data_dir);
+        let key_bytes = fsutil::load_or_create_key(&key_path)?;
+        let key = aead_key(&key_bytes)?;
         let db = sled::Config::new()
             .path(Self::db_dir(data_dir))
             .mode(sled::Mode::HighThroughput)
@@ -67,13 +144,37 @@ impl Outbox {
             .map_err(from_sled)?;
         let tree = db.open_tree("envelopes").map_err(from_sled)?;
         let submitted = db.open_tree("submitted").map_err(from_sled)?;
-        Ok(Self {
+        let o = Self {
             db,
             tree,
             submitted,
-            key,
+            key: std::sync::Mutex::new(key),
+            key_path,
             rng: SystemRandom::new(),
-        })
+        };
+        // An outbox that is empty at start (e.g. it drained just before a crash)
+        // gets a fresh key too.
+        if o.tree.is_empty() {
+            o.rotate_key()?;
+        }
+        Ok(o)
+    }
+
+    fn key(&self) -> std::sync::MutexGuard<'_, LessSafeKey> {
+        self.key.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces the outbox key by a fresh one, written over the old key in place and
+    /// synced, so that every remnant of an earlier record becomes unreadable. Only
+    /// called when the outbox is empty (nothing readable is lost).
+    pub fn rotate_key(&self) -> Result<()> {
+        let mut k = zeroize::Zeroizing::new([0u8; 32]);
+        self.rng
+            .fill(&mut k[..])
+            .map_err(|_| AgentError::Internal("random number generator failed".into()))?;
+        fsutil::overwrite_key_in_place(&self.key_path, &k[..])?;
+        *self.key() = aead_key(&k)?;
+        Ok(())
     }
 
     fn encode(&self, e: &Entry) -> Result<Vec<u8>> {
@@ -91,34 +192,51 @@ impl Outbox {
         self.rng
             .fill(&mut nonce)
             .map_err(|_| AgentError::Internal("random number generator failed".into()))?;
-        self.key
+        let ct_len = u32::try_from(plain.len() + 16)
+            .map_err(|_| AgentError::Internal("outbox record too large".into()))?;
+        let mut out = Vec::with_capacity(RECORD_HEADER_LEN + 12 + plain.len() + 16);
+        out.extend_from_slice(&RECORD_MAGIC);
+        out.push(2);
+        out.extend_from_slice(&e.id.0);
+        out.extend_from_slice(&ct_len.to_be_bytes());
+        self.key()
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(&e.id.0),
+                Aad::from(&out[..RECORD_HEADER_LEN]),
                 &mut plain,
             )
             .map_err(|_| AgentError::Internal("outbox encryption failed".into()))?;
-        let mut out = nonce.to_vec();
+        out.extend_from_slice(&nonce);
         out.extend_from_slice(&plain);
+        // The plaintext buffer now holds ciphertext; nothing to clear.
         Ok(out)
     }
 
     fn decode(&self, id: EnvelopeId, raw: &[u8]) -> Result<Entry> {
         let corrupt = || AgentError::CorruptOutbox(format!("entry {id}"));
-        if raw.len() < 12 + 16 {
-            return Err(corrupt());
-        }
-        let (nonce, ct) = raw.split_at(12);
-        let nonce: [u8; 12] = nonce.try_into().map_err(|_| corrupt())?;
-        let mut buf = ct.to_vec();
-        let plain = self
-            .key
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(&id.0),
-                &mut buf,
-            )
-            .map_err(|_| corrupt())?;
+        let v2;
+        let mut v1;
+        let plain: &[u8] = if raw.len() > 5 && raw[..4] == RECORD_MAGIC && raw[4] == 2 {
+            if raw[5..21] != id.0 {
+                return Err(corrupt());
+            }
+            v2 = open_v2(&self.key(), raw).ok_or_else(corrupt)?;
+            &v2[..]
+        } else {
+            if raw.len() < 12 + 16 {
+                return Err(corrupt());
+            }
+            let (nonce, ct) = raw.split_at(12);
+            let nonce: [u8; 12] = nonce.try_into().map_err(|_| corrupt())?;
+            v1 = ct.to_vec();
+            self.key()
+                .open_in_place(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(&id.0),
+                    &mut v1,
+                )
+                .map_err(|_| corrupt())?
+        };
         if plain.len() < 23 || plain[0] != RECORD_VERSION {
             return Err(corrupt());
         }
@@ -218,10 +336,14 @@ impl Outbox {
         Ok(n)
     }
 
-    /// Deletes an entry durably.
+    /// Deletes an entry durably. When this empties the outbox, the outbox key is
+    /// replaced ([`Outbox::rotate_key`]), so no remnant of any record stays readable.
     pub fn remove(&self, id: &EnvelopeId) -> Result<bool> {
         let existed = self.tree.remove(id.0).map_err(from_sled)?.is_some();
         self.flush()?;
+        if self.tree.is_empty() {
+            self.rotate_key()?;
+        }
         Ok(existed)
     }
 
@@ -322,6 +444,47 @@ mod tests {
         let (good, bad) = o.entries().unwrap();
         assert!(good.is_empty());
         assert_eq!(bad, vec![EnvelopeId([7; 16])]);
+    }
+
+    #[test]
+    fn draining_replaces_the_key_in_place_so_no_remnant_opens() {
+        let d = tempfile::tempdir().unwrap();
+        let o = Outbox::open(d.path()).unwrap();
+        o.put(&entry(5)).unwrap();
+        o.put(&entry(6)).unwrap();
+        let scan = || {
+            let key: [u8; 32] = std::fs::read(Outbox::key_path(d.path()))
+                .unwrap()
+                .try_into()
+                .unwrap();
+            let (mut found, mut opened) = (0, 0);
+            for f in walk(d.path()) {
+                let b = std::fs::read(&f).unwrap();
+                for (_, rec) in scan_records(&b) {
+                    found += 1;
+                    opened += usize::from(open_record_with(&key, rec).is_some());
+                }
+            }
+            (found, opened)
+        };
+        // Control: queued records are on disk and open with the key beside them.
+        let (found, opened) = scan();
+        assert!(found >= 2 && opened >= 2, "{found} {opened}");
+        let old_key = std::fs::read(Outbox::key_path(d.path())).unwrap();
+        assert!(o.remove(&EnvelopeId([5; 16])).unwrap());
+        assert_eq!(
+            std::fs::read(Outbox::key_path(d.path())).unwrap(),
+            old_key,
+            "not drained yet"
+        );
+        assert!(o.remove(&EnvelopeId([6; 16])).unwrap());
+        let (found, opened) = scan();
+        assert!(found >= 1, "sled keeps the bytes of removed records");
+        assert_eq!(opened, 0, "no remnant opens with the key now on disk");
+        assert_ne!(std::fs::read(Outbox::key_path(d.path())).unwrap(), old_key);
+        // The outbox goes on working with the new key.
+        o.put(&entry(7)).unwrap();
+        assert_eq!(o.entries().unwrap().0, vec![entry(7)]);
     }
 
     fn walk(p: &Path) -> Vec<PathBuf> {

@@ -17,6 +17,7 @@ use shinsei_protocol::application::Application;
 use shinsei_protocol::envelope::{self, EnvelopeId};
 use shinsei_protocol::keys::SigningKey;
 use shinsei_protocol::receipt::Receipt;
+use shinsei_protocol::relay_keys::RelayKeySchedule;
 
 use crate::audit::{AuditLog, Event};
 use crate::clock::Clock;
@@ -111,7 +112,12 @@ pub struct Agent {
     lease: Lease,
     mono: Instant,
     local: LocalState,
+    /// The relay's signed key schedule (public keys), refreshed at check-in.
+    relay_keys: Option<RelayKeySchedule>,
 }
+
+/// File of the relay's key schedule (public; verified again whenever it is loaded).
+pub const RELAY_KEYS_FILE: &str = "relay-keys.bin";
 
 fn state_path(d: &Path) -> PathBuf {
     d.join("state.json")
@@ -157,6 +163,9 @@ impl Agent {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
+        let relay_keys = std::fs::read(data_dir.join(RELAY_KEYS_FILE))
+            .ok()
+            .and_then(|b| RelayKeySchedule::verify(&b, &en.receipt_public_key).ok());
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
             clock,
@@ -169,6 +178,7 @@ impl Agent {
             lease,
             mono: Instant::now(),
             local,
+            relay_keys,
         })
     }
 
@@ -356,11 +366,19 @@ impl Agent {
                 )));
             }
         }
+        if self.relay_key_at(created_at).is_none() {
+            // No epoch key for now (never checked in, or offline past the schedule):
+            // try once to fetch the schedule; otherwise the bundle's bootstrap key.
+            self.refresh_relay_keys(true);
+        }
+        let relay_key = self
+            .relay_key_at(created_at)
+            .unwrap_or_else(|| self.en.relay_public_key.clone());
         let (id, bytes) = envelope::seal(
             &app,
             &self.en.device_id,
             created_at,
-            &self.en.relay_public_key,
+            &relay_key,
             &self.signer,
         )
         .map_err(|e| AgentError::Internal(format!("seal: {e}")))?;
@@ -401,6 +419,52 @@ impl Agent {
         })
     }
 
+    /// The relay's epoch key for envelopes created at `t`, from the verified schedule.
+    pub fn relay_key_at(&self, t: u64) -> Option<shinsei_protocol::keys::RelayPublicKey> {
+        self.relay_keys.as_ref()?.key_at(t).cloned()
+    }
+
+    /// Fetches the relay's key schedule when it is missing, older than one epoch, or
+    /// covers less than the offline-lock period plus an epoch ahead (or always, with
+    /// `force`). Failures are logged and change nothing: sealing falls back to the
+    /// keys already held, then to the bundle's key.
+    fn refresh_relay_keys(&mut self, force: bool) {
+        let now = self.now();
+        let needed = force
+            || match &self.relay_keys {
+                None => true,
+                Some(s) => {
+                    now >= s.issued_at.saturating_add(s.epoch_secs)
+                        || s.covers_until()
+                            < now
+                                .saturating_add(self.en.policy.offline_lock_secs)
+                                .saturating_add(s.epoch_secs)
+                }
+            };
+        if !needed {
+            return;
+        }
+        match self.client.relay_keys() {
+            Ok(Some(bytes)) => {
+                match RelayKeySchedule::verify(&bytes, &self.en.receipt_public_key) {
+                    Ok(s) => {
+                        if let Err(e) = fsutil::write_atomic(
+                            &self.data_dir.join(RELAY_KEYS_FILE),
+                            &bytes,
+                            0o600,
+                        ) {
+                            tracing::warn!("relay key schedule not saved: {e}");
+                        }
+                        self.relay_keys = Some(s);
+                    }
+                    Err(e) => tracing::warn!("relay key schedule refused: {e}"),
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!("relay key schedule not fetched: {e}"),
+        }
+    }
+
     /// One check-in with the relay; acts on disable / enable / wipe.
     pub fn checkin(&mut self, wait_secs: u64) -> Result<Status> {
         let st = self.client.status(self.local.version, wait_secs)?;
@@ -430,6 +494,7 @@ impl Agent {
             }
         }
         self.store_local()?;
+        self.refresh_relay_keys(false);
         Ok(st)
     }
 
@@ -599,6 +664,7 @@ impl Agent {
             "lease.json",
             "lockout.json",
             "state.json",
+            RELAY_KEYS_FILE,
         ] {
             fsutil::shred(&d.join(f))?;
         }

@@ -143,6 +143,33 @@ impl RelayClient {
             .map_err(|e| AgentError::BadRelayAnswer(describe(&e)))
     }
 
+    /// `GET /v1/relay-keys`: the relay's signed key schedule (bytes; the caller
+    /// verifies them against the pinned receipt key). `Ok(None)` from a relay that does
+    /// not publish one (404).
+    pub fn relay_keys(&self) -> Result<Option<Vec<u8>>> {
+        let r = self
+            .http
+            .get(self.url("/v1/relay-keys"))
+            .send()
+            .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
+        if r.status().as_u16() == 404 {
+            return Ok(None);
+        }
+        if !r.status().is_success() {
+            return Err(AgentError::RelayRefused(format!(
+                "relay-keys: HTTP {}",
+                r.status()
+            )));
+        }
+        let body = r
+            .bytes()
+            .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
+        if body.len() > shinsei_protocol::relay_keys::MAX_LEN {
+            return Err(AgentError::BadRelayAnswer("key schedule too large".into()));
+        }
+        Ok(Some(body.to_vec()))
+    }
+
     /// `POST /v1/envelopes`.
     pub fn post_envelope(&self, envelope: &[u8]) -> Result<PostOutcome> {
         let r = self

@@ -13,6 +13,7 @@
 //! - [`hpke_suite`] — the single HPKE code path (RFC 9180) used by the envelope.
 //! - [`envelope`] — the sealed, signed envelope v1.
 //! - [`receipt`] — the relay's signed receipt.
+//! - [`relay_keys`] — the relay's signed HPKE key schedule (key epochs).
 //! - [`signed`], [`bundle`], [`staff`] — CA-signed documents distributed to devices.
 #![forbid(unsafe_code)]
 
@@ -25,6 +26,7 @@ pub mod keys;
 pub mod photo;
 pub mod pins;
 pub mod receipt;
+pub mod relay_keys;
 pub mod signed;
 pub mod staff;
 

@@ -453,3 +453,94 @@ mod smoke {
         }
     }
 }
+
+/// Issue 14: every size limit follows from the field limits, and the spec says the same
+/// numbers. The largest envelope (32-character device ID, express application with a
+/// 16-character signature password and a 7,000,000-byte photo) passes the size checks.
+#[test]
+fn size_limits_derive_from_the_field_limits_and_match_the_spec() {
+    use shinsei_protocol::application::MAX_ENCODED_LEN;
+    use shinsei_protocol::device::MAX_DEVICE_ID_LEN;
+    use shinsei_protocol::envelope::{HEADER_FIXED_LEN, MAX_CIPHERTEXT_LEN};
+    use shinsei_protocol::photo::MAX_PHOTO_BYTES;
+    use shinsei_protocol::pins::SIGNATURE_PASSWORD_MAX;
+    // Plaintext: format, profile, 23-digit ID, wishes; express: L, password, 3 × 4
+    // digits; photo length; photo.
+    let plaintext = 1 + 1 + 23 + 1 + (1 + SIGNATURE_PASSWORD_MAX + 3 * 4) + 4 + MAX_PHOTO_BYTES;
+    assert_eq!(MAX_ENCODED_LEN, plaintext);
+    assert_eq!(MAX_ENCODED_LEN, 7_000_059);
+    assert_eq!(MAX_CIPHERTEXT_LEN, plaintext + 16);
+    // Envelope: 40-byte fixed header + D + enc 32 + ct_len 4 + C + signature 64.
+    assert_eq!(HEADER_FIXED_LEN, 40);
+    let envelope = 140 + MAX_DEVICE_ID_LEN + MAX_CIPHERTEXT_LEN;
+    assert_eq!(MAX_ENVELOPE_LEN, envelope);
+    assert_eq!(MAX_ENVELOPE_LEN, 7_000_247);
+
+    // The spec states the same numbers.
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let fmt = |n: usize| {
+        let s = n.to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    for (what, n) in [
+        ("largest plaintext", MAX_ENCODED_LEN),
+        ("largest ciphertext", MAX_CIPHERTEXT_LEN),
+        ("largest envelope", MAX_ENVELOPE_LEN),
+    ] {
+        assert!(
+            spec.contains(&fmt(n)),
+            "protocol/README.md must state the {what}: {}",
+            fmt(n)
+        );
+    }
+    for wrong in ["7,000,063", "7,000,079", "7,000,223"] {
+        assert!(
+            !spec.contains(wrong),
+            "protocol/README.md still says {wrong}"
+        );
+    }
+
+    // A structurally maximal envelope passes every size check of the parser; one more
+    // byte of ciphertext does not.
+    let build = |ct_len: usize| {
+        let did = "A".repeat(MAX_DEVICE_ID_LEN);
+        let mut b = Vec::with_capacity(ct_len + 200);
+        b.extend_from_slice(b"SHSE");
+        b.extend_from_slice(&[1, 1, 1]);
+        b.extend_from_slice(&[7; 16]);
+        b.extend_from_slice(&1_800_000_000u64.to_be_bytes());
+        b.extend_from_slice(&[9; 8]);
+        b.push(did.len() as u8);
+        b.extend_from_slice(did.as_bytes());
+        b.extend_from_slice(&[5; 32]);
+        b.extend_from_slice(&(ct_len as u32).to_be_bytes());
+        b.resize(b.len() + ct_len, 0xAB);
+        b.extend_from_slice(&[0; 64]);
+        b
+    };
+    let max = build(MAX_CIPHERTEXT_LEN);
+    assert_eq!(max.len(), MAX_ENVELOPE_LEN);
+    let e = Envelope::parse(&max).expect("the largest envelope parses");
+    assert_eq!(e.header().device_id.as_str().len(), MAX_DEVICE_ID_LEN);
+    assert!(matches!(
+        Envelope::parse(&build(MAX_CIPHERTEXT_LEN + 1)),
+        Err(EnvelopeError::TooLarge)
+    ));
+    // A real envelope has exactly 140 + D + C bytes, C = plaintext + 16.
+    let (_, bytes) = envelope::seal(
+        &express(),
+        &DeviceId::parse("TAB-0001").unwrap(),
+        1_800_000_000,
+        RelaySecretKey::generate().public(),
+        &SigningKey::generate().unwrap().1,
+    )
+    .unwrap();
+    assert_eq!(bytes.len(), 140 + 8 + express().encode().len() + 16);
+}

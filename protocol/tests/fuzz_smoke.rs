@@ -87,3 +87,31 @@ fn receipts_of_arbitrary_bytes_are_refused() {
         })
         .unwrap();
 }
+
+/// The relay key schedule parser (fuzz target `relay_keys`): arbitrary bytes are
+/// refused, and arbitrary bodies signed with the pinned key either parse into a
+/// schedule that re-signs identically or are refused with a typed error.
+#[test]
+fn relay_key_schedules_of_arbitrary_bytes() {
+    use shinsei_protocol::relay_keys::{RelayKeySchedule, CONTEXT};
+    let (_der, k) = SigningKey::generate().unwrap();
+    let pk = k.public_key();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(300));
+    runner
+        .run(&proptest::collection::vec(any::<u8>(), 0..400), |data| {
+            prop_assert!(RelayKeySchedule::verify(&data, &pk).is_err());
+            // Mostly well-formed bodies: a valid prefix, then arbitrary keys.
+            let mut body = b"SHRK\x01".to_vec();
+            body.extend_from_slice(&data[..data.len().min(17)]);
+            body.extend_from_slice(data.get(17..).unwrap_or(&[]));
+            let mut msg = CONTEXT.to_vec();
+            msg.extend_from_slice(&body);
+            body.extend_from_slice(&k.sign(&msg).unwrap());
+            if let Ok(s) = RelayKeySchedule::verify(&body, &pk) {
+                let again = s.sign(&k).unwrap();
+                prop_assert_eq!(RelayKeySchedule::verify(&again, &pk).unwrap(), s);
+            }
+            Ok(())
+        })
+        .unwrap();
+}

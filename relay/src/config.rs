@@ -8,8 +8,18 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
 
-/// Seven days: the longest any record may be kept (also the default).
+/// Seven days: the longest any application may stay readable at the relay, counted
+/// from receipt. `retention_secs + keys.store_epoch_secs` may not exceed it (records
+/// are deleted at `retention_secs`, their key is destroyed at most one store epoch
+/// later).
 pub const MAX_RETENTION_SECS: u64 = 7 * 24 * 3600;
+
+/// Default store epoch (one hour).
+pub const DEFAULT_STORE_EPOCH_SECS: u64 = 3600;
+
+/// Default retention: seven days less one store epoch, so that the last key that
+/// opens a record is destroyed within seven days of its receipt.
+pub const DEFAULT_RETENTION_SECS: u64 = MAX_RETENTION_SECS - DEFAULT_STORE_EPOCH_SECS;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +82,11 @@ pub struct PathsConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
-    /// Every record is deleted this long after receipt at the latest. At most 604800.
+    /// Every record is deleted this long after receipt at the latest. Default 601200
+    /// (7 days less one store epoch); `retention_secs + keys.store_epoch_secs` ≤ 604800,
+    /// and it must exceed `clock.max_age_secs + clock.max_future_secs +
+    /// purge_interval_secs` (else a tablet's resend of a purged envelope would be
+    /// accepted and forwarded twice).
     pub retention_secs: u64,
     /// How often the purge runs.
     pub purge_interval_secs: u64,
@@ -81,7 +95,7 @@ pub struct RetentionConfig {
 impl Default for RetentionConfig {
     fn default() -> Self {
         Self {
-            retention_secs: MAX_RETENTION_SECS,
+            retention_secs: DEFAULT_RETENTION_SECS,
             purge_interval_secs: 60,
         }
     }
@@ -174,6 +188,34 @@ impl Default for ForwardConfig {
     }
 }
 
+/// `[keys]`: key epochs (see [`crate::epochs`]).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// Directory of the ratchet seed files (created, 0700). Default
+    /// `<pki_dir>/relay/epochs`. Never back it up; on several nodes, copy it from the
+    /// first node to the others before they first start.
+    pub key_dir: Option<PathBuf>,
+    /// Length of an HPKE key epoch (tablets seal to one key per epoch). 1..=604800.
+    pub hpke_epoch_secs: u64,
+    /// Length of a storage key epoch. 1..=86400.
+    pub store_epoch_secs: u64,
+    /// How far ahead the published key schedule reaches; must cover the tablets'
+    /// `offline_lock_secs` (at most 7 days) plus one check-in.
+    pub publish_ahead_secs: u64,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            key_dir: None,
+            hpke_epoch_secs: 86_400,
+            store_epoch_secs: DEFAULT_STORE_EPOCH_SECS,
+            publish_ahead_secs: 8 * 86_400,
+        }
+    }
+}
+
 /// Which storage backend.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
@@ -252,6 +294,8 @@ pub struct Config {
     pub forward: ForwardConfig,
     #[serde(default)]
     pub store: StoreConfig,
+    #[serde(default)]
+    pub keys: KeysConfig,
     /// How often CRLs, the deny-list file and the HPKE key ring are re-read (also on
     /// SIGHUP).
     #[serde(default = "default_reload")]
@@ -286,6 +330,7 @@ impl Config {
             limits: LimitsConfig::default(),
             forward: ForwardConfig::default(),
             store: StoreConfig::default(),
+            keys: KeysConfig::default(),
             reload_interval_secs: default_reload(),
             log_level: default_log_level(),
         }
@@ -325,6 +370,49 @@ impl Config {
         }
         if r.purge_interval_secs == 0 || r.purge_interval_secs > 3600 {
             return bad("retention.purge_interval_secs must be 1..=3600".into());
+        }
+        let k = &self.keys;
+        if !(1..=MAX_RETENTION_SECS).contains(&k.hpke_epoch_secs) {
+            return bad("keys.hpke_epoch_secs must be 1..=604800".into());
+        }
+        if !(1..=86_400).contains(&k.store_epoch_secs) {
+            return bad("keys.store_epoch_secs must be 1..=86400".into());
+        }
+        if r.retention_secs.saturating_add(k.store_epoch_secs) > MAX_RETENTION_SECS {
+            return bad(format!(
+                "retention.retention_secs ({}) + keys.store_epoch_secs ({}) must be at most {MAX_RETENTION_SECS}: an application must be unreadable 7 days after receipt",
+                r.retention_secs, k.store_epoch_secs
+            ));
+        }
+        let c = &self.clock;
+        let accepted = c
+            .max_age_secs
+            .saturating_add(c.max_future_secs)
+            .saturating_add(r.purge_interval_secs);
+        if r.retention_secs <= accepted {
+            return bad(format!(
+                "retention.retention_secs ({}) must exceed clock.max_age_secs + clock.max_future_secs + retention.purge_interval_secs ({accepted}): otherwise a tablet resending an envelope whose record was purged would have it accepted and forwarded a second time",
+                r.retention_secs
+            ));
+        }
+        if k.publish_ahead_secs == 0 || k.publish_ahead_secs > 30 * 86_400 {
+            return bad("keys.publish_ahead_secs must be 1..=2592000".into());
+        }
+        if k.publish_ahead_secs / k.hpke_epoch_secs + 2
+            > shinsei_protocol::relay_keys::MAX_KEYS as u64
+        {
+            return bad(format!(
+                "keys.publish_ahead_secs / keys.hpke_epoch_secs must be at most {}",
+                shinsei_protocol::relay_keys::MAX_KEYS - 2
+            ));
+        }
+        let steps = (c.max_age_secs + c.max_future_secs + k.publish_ahead_secs) / k.hpke_epoch_secs
+            + r.retention_secs / k.store_epoch_secs;
+        if steps > 100_000 {
+            return bad(
+                "keys: epochs too short for the windows they must cover (more than 100000 epochs)"
+                    .into(),
+            );
         }
         let l = &self.limits;
         let max = shinsei_protocol::envelope::MAX_ENVELOPE_LEN;
@@ -411,6 +499,26 @@ impl Config {
         Ok(())
     }
 
+    /// The key directory (`keys.key_dir`, default `<pki_dir>/relay/epochs`).
+    pub fn key_dir(&self) -> PathBuf {
+        self.keys
+            .key_dir
+            .clone()
+            .unwrap_or_else(|| self.paths.pki_dir.join("relay").join("epochs"))
+    }
+
+    /// The parameters of the key epochs.
+    pub fn epoch_params(&self) -> crate::epochs::EpochParams {
+        crate::epochs::EpochParams {
+            hpke_epoch_secs: self.keys.hpke_epoch_secs,
+            store_epoch_secs: self.keys.store_epoch_secs,
+            accept_secs: self.clock.max_age_secs + self.clock.max_future_secs,
+            retention_secs: self.retention.retention_secs,
+            publish_ahead_secs: self.keys.publish_ahead_secs,
+            max_future_secs: self.clock.max_future_secs,
+        }
+    }
+
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_secs(self.limits.handshake_timeout_secs)
     }
@@ -431,7 +539,11 @@ spool_dir = "/var/spool/shinsei-relay"
     #[test]
     fn defaults() {
         let c = Config::from_toml(MIN).unwrap();
-        assert_eq!(c.retention.retention_secs, MAX_RETENTION_SECS);
+        assert_eq!(c.retention.retention_secs, DEFAULT_RETENTION_SECS);
+        assert_eq!(
+            c.retention.retention_secs + c.keys.store_epoch_secs,
+            MAX_RETENTION_SECS
+        );
         assert_eq!(c.listen.device.port(), 8443);
         assert_eq!(c.listen.admin.port(), 8444);
         assert_eq!(c.clock.max_future_secs, 300);
@@ -444,11 +556,33 @@ spool_dir = "/var/spool/shinsei-relay"
             Config::from_toml(&t),
             Err(ConfigError::Invalid(_))
         ));
-        let t = format!("{MIN}\n[retention]\nretention_secs = 3600\n");
+        let t =
+            format!("{MIN}\n[retention]\nretention_secs = 3600\n[clock]\nmax_age_secs = 1800\n");
         assert_eq!(
             Config::from_toml(&t).unwrap().retention.retention_secs,
             3600
         );
+        // The default 601200 plus the default one-hour store epoch is exactly 7 days;
+        // 604800 itself (a full week of records plus a key epoch) is too long now.
+        let t = format!("{MIN}\n[retention]\nretention_secs = 604800\n");
+        let e = Config::from_toml(&t).unwrap_err().to_string();
+        assert!(e.contains("store_epoch_secs"), "{e}");
+    }
+
+    #[test]
+    fn retention_shorter_than_the_accepted_age_refused() {
+        // Issue 14: a purged envelope re-sent by a tablet would be accepted again.
+        let t = format!("{MIN}\n[retention]\nretention_secs = 20\n");
+        let e = Config::from_toml(&t).unwrap_err().to_string();
+        assert!(e.contains("max_age_secs"), "{e}");
+        assert!(e.contains("forwarded a second time"), "{e}");
+        let t = format!("{MIN}\n[retention]\nretention_secs = 263160\n");
+        assert!(
+            Config::from_toml(&t).is_err(),
+            "equal to age + future + interval"
+        );
+        let t = format!("{MIN}\n[retention]\nretention_secs = 263161\n");
+        assert!(Config::from_toml(&t).is_ok());
     }
 
     #[test]

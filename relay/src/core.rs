@@ -2,7 +2,7 @@
 //! keys, clock, metrics and the upstream. The HTTP layer and the background loops hold
 //! an `Arc<RelayCore>`; tests drive it directly.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use shinsei_protocol::keys::SigningKey;
 use shinsei_provisioning::layout::HpkeKeyRing;
@@ -11,6 +11,7 @@ use crate::{
     clock::Clock,
     config::Config,
     deny::{DenyList, DenySet},
+    epochs::EpochKeys,
     forward::Upstream,
     metrics::Metrics,
     registry::Registry,
@@ -21,8 +22,11 @@ use crate::{
 pub struct RelayKeys {
     /// Signs receipts.
     pub receipt_key: SigningKey,
-    /// Opens envelopes.
+    /// Opens envelopes sealed to the bootstrap key of the device bundles (the
+    /// provisioned key ring).
     pub hpke: HpkeKeyRing,
+    /// Key epochs: the HPKE keys of the published schedule and the storage keys.
+    pub epochs: EpochKeys,
 }
 
 /// Shared state of a running relay.
@@ -38,6 +42,7 @@ pub struct RelayCore {
     pub forward_wakeup: tokio::sync::Notify,
     receipt_key: SigningKey,
     hpke: RwLock<Arc<HpkeKeyRing>>,
+    epochs: Mutex<EpochKeys>,
 }
 
 impl RelayCore {
@@ -64,6 +69,7 @@ impl RelayCore {
             forward_wakeup: tokio::sync::Notify::new(),
             receipt_key: keys.receipt_key,
             hpke: RwLock::new(Arc::new(keys.hpke)),
+            epochs: Mutex::new(keys.epochs),
         })
     }
 
@@ -77,6 +83,11 @@ impl RelayCore {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
         }
+    }
+
+    /// The key epochs (held briefly: derivations are a few HKDF calls).
+    pub fn epochs(&self) -> MutexGuard<'_, EpochKeys> {
+        self.epochs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Replaces the HPKE key ring (reload after `relay rotate-key`).

@@ -1,7 +1,8 @@
 //! Forwarding to J-LIS behind the [`Upstream`] trait, and the spool-directory upstream.
 //!
-//! The forwarder re-opens a stored sealed envelope only when it forwards it, hands the
-//! application to the upstream, and drops it (every field zeroizes itself). An
+//! The forwarder opens a stored record (the application sealed under its receipt
+//! epoch's storage key, [`crate::epochs::StoredRecord`]) only when it forwards it, hands
+//! the application to the upstream, and drops it (every field zeroizes itself). An
 //! application is marked forwarded — durably, and its sealed bytes deleted — only after
 //! the upstream confirmed it; until then it is retried with exponential backoff. One
 //! forwarder task per node works through the pending envelopes in order, and with
@@ -23,8 +24,7 @@ use std::{
 
 use shinsei_protocol::{
     application::{Application, BrailleWish, CertificateWish},
-    envelope::{Envelope, EnvelopeId},
-    keys::VerifyingKey,
+    envelope::EnvelopeId,
 };
 use zeroize::Zeroizing;
 
@@ -54,6 +54,13 @@ pub trait Upstream: Send + Sync + 'static {
     /// local copy (the spool) deletes it too.
     fn forget(&self, _envelope_id: &EnvelopeId) -> Result<(), UpstreamError> {
         Ok(())
+    }
+
+    /// The envelope IDs of every local copy this upstream keeps (the spool's entries),
+    /// for the retention purge's orphan sweep: a copy whose relay record is gone or
+    /// past its deadline is forgotten. An upstream without local copies has none.
+    fn local_copies(&self) -> Result<Vec<EnvelopeId>, UpstreamError> {
+        Ok(Vec::new())
     }
 }
 
@@ -185,6 +192,18 @@ impl Upstream for SpoolUpstream {
         result
     }
 
+    fn local_copies(&self) -> Result<Vec<EnvelopeId>, UpstreamError> {
+        let rd = fs::read_dir(&self.dir).map_err(|e| io_err("read", &self.dir, e))?;
+        let mut v = Vec::new();
+        for e in rd {
+            let e = e.map_err(|e| io_err("read", &self.dir, e))?;
+            if let Some(id) = EnvelopeId::from_hex(&e.file_name().to_string_lossy()) {
+                v.push(id);
+            }
+        }
+        Ok(v)
+    }
+
     fn forget(&self, id: &EnvelopeId) -> Result<(), UpstreamError> {
         let p = self.entry_dir(id);
         match fs::remove_dir_all(&p) {
@@ -235,23 +254,27 @@ impl Forwarder {
         let Some((meta, sealed)) = core.store.claim_for_forward(id).map_err(store)? else {
             return Ok(false);
         };
-        let key_bytes = hex::decode(&meta.device_key)
-            .map_err(|_| UpstreamError("stored device key is not hex".into()))?;
-        let vk = VerifyingKey::from_bytes(&key_bytes)
-            .map_err(|_| UpstreamError("stored device key is invalid".into()))?;
-        let ring = core.key_ring();
-        let app = Envelope::parse(&sealed)
-            .and_then(|e| e.verify(&vk))
-            .and_then(|v| v.open(&*ring))
-            .map_err(|e| UpstreamError(format!("cannot re-open stored envelope: {e}")))?;
+        let (profile, plaintext) = core
+            .epochs()
+            .open_record(id, &sealed)
+            .map_err(|e| UpstreamError(format!("cannot open stored record: {e}")))?;
         drop(sealed);
+        let app = Application::decode(&plaintext, profile)
+            .map_err(|e| UpstreamError(format!("stored record is not a valid application: {e}")))?;
+        drop(plaintext);
         core.upstream.deliver(&Delivery {
             envelope_id: *id,
             received_at: meta.received_at,
             application: &app,
         })?;
         drop(app);
-        core.store.mark_forwarded(id).map_err(store)?;
+        if !core.store.mark_forwarded(id).map_err(store)? {
+            // Purged while it was being delivered: the purge's `forget` may have run
+            // before this delivery wrote its copy, so remove that copy now (the sweeper
+            // would catch it at the next purge too).
+            tracing::info!(envelope_id = %id, "purged during delivery; removing the upstream copy");
+            core.upstream.forget(id)?;
+        }
         Ok(true)
     }
 

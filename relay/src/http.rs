@@ -169,9 +169,11 @@ async fn device_route(
         ("/v1/status", Method::GET) => status(core, who, req).await,
         ("/v1/wipe-confirm", Method::POST) => wipe_confirm(core, who).await,
         ("/v1/audit", Method::POST) => post_audit(core, who, req).await,
-        ("/v1/envelopes" | "/v1/status" | "/v1/wipe-confirm" | "/v1/audit", _) => {
-            Err(method_not_allowed())
-        }
+        ("/v1/relay-keys", Method::GET) => relay_keys(core).await,
+        (
+            "/v1/envelopes" | "/v1/status" | "/v1/wipe-confirm" | "/v1/audit" | "/v1/relay-keys",
+            _,
+        ) => Err(method_not_allowed()),
         _ => Err(not_found()),
     }
 }
@@ -194,6 +196,21 @@ async fn post_envelope(
         "application/octet-stream",
         a.receipt,
     ))
+}
+
+/// `GET /v1/relay-keys`: the signed HPKE key schedule (protocol `relay_keys` v1). Any
+/// device that passed the TLS layer may read it (public keys only).
+async fn relay_keys(core: &Arc<RelayCore>) -> Result<Response<Body>, ApiError> {
+    let c = core.clone();
+    let bytes = blocking(move || {
+        let now = c.clock.now();
+        let schedule = c.epochs().schedule(now);
+        schedule
+            .sign(c.receipt_key())
+            .map_err(|e| ApiError::internal(format!("key schedule: {e}")))
+    })
+    .await?;
+    Ok(response(StatusCode::OK, "application/octet-stream", bytes))
 }
 
 fn status_json(core: &RelayCore, r: &DeviceRecord) -> Response<Body> {

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod deny;
+pub mod epochs;
 pub mod error;
 pub mod forward;
 pub mod http;

@@ -31,6 +31,7 @@ use crate::{
     config::{Config, StoreBackend},
     core::{RelayCore, RelayKeys},
     deny::{AdminClientVerifier, DeviceClientVerifier},
+    epochs::{EpochKeys, KeyDir},
     forward::{forward_loop, SpoolUpstream, Upstream},
     http::{handle_admin, handle_device},
     identity::{AdminIdentity, DeviceIdentity},
@@ -125,11 +126,14 @@ impl Relay {
         };
         let provider = tls::provider();
         let crls = tls::load_crls(&config.paths.crl_files).map_err(StartError::Other)?;
+        let epochs = EpochKeys::open(KeyDir::new(config.key_dir()), config.epoch_params(), now)
+            .map_err(|e| StartError::Other(format!("key epochs: {e}")))?;
         let core = Arc::new(RelayCore::new(
             config,
             RelayKeys {
                 receipt_key: m.receipt_key,
                 hpke: m.hpke_keys,
+                epochs,
             },
             store,
             opts.clock,

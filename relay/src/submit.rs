@@ -4,9 +4,11 @@
 //!
 //! Order: parse → header device ID = certificate CN → device active → `created_at` in
 //! the window → deduplicate by envelope ID → verify the signature with the
-//! certificate's key → open with the key ring (keys past `not_after` excluded) → decode
-//! and re-validate every field → store the **sealed** bytes durably → receipt.
-//! Nothing is stored unless every step passed.
+//! certificate's key → open with the key of the envelope's `created_at` epoch (or the
+//! provisioned bootstrap ring, keys past `not_after` excluded) → decode and re-validate
+//! every field → store the application sealed under the current storage epoch's key
+//! ([`crate::epochs::StoredRecord`]) durably → receipt. Nothing is stored unless every
+//! step passed.
 
 use hyper::StatusCode;
 use shinsei_protocol::{
@@ -163,13 +165,35 @@ pub fn submit(
     let verified = env
         .verify(&device.verifying_key)
         .map_err(|e| envelope_refusal(&e))?;
-    {
-        let ring = core.key_ring();
-        // The application zeroizes itself when dropped at the end of this block.
-        let _app = verified
-            .open(&RingAt { ring: &ring, now })
-            .map_err(|e| envelope_refusal(&e))?;
-    }
+    let mut key_used = String::from("bootstrap");
+    let record = {
+        // The epoch key of the envelope's creation time, if that is the key it names;
+        // otherwise the provisioned (bootstrap) ring.
+        let epoch_key = core
+            .epochs()
+            .hpke_key_for(verified.header().created_at)
+            .filter(|k| k.key_id() == verified.header().relay_key_id);
+        // The application and its encoding zeroize themselves when dropped at the end
+        // of this block.
+        let app = match &epoch_key {
+            Some(k) => {
+                key_used = format!(
+                    "epoch {}",
+                    core.epochs().hpke_epoch_of(verified.header().created_at)
+                );
+                verified.open(k)
+            }
+            None => {
+                let ring = core.key_ring();
+                verified.open(&RingAt { ring: &ring, now })
+            }
+        }
+        .map_err(|e| envelope_refusal(&e))?;
+        let plaintext = app.encode();
+        core.epochs()
+            .seal_record(now, &id, verified.header().profile, &plaintext)
+            .map_err(|e| ApiError::internal(format!("cannot seal for storage: {e}")))?
+    };
     if core.store.envelope_count() >= core.config.limits.max_stored_envelopes {
         return Err(ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
@@ -193,12 +217,9 @@ pub fn submit(
         device_key: hex::encode(device.verifying_key.as_bytes()),
         forwarded: false,
     };
-    match core
-        .store
-        .insert_envelope(&id, &meta, verified.as_bytes())?
-    {
+    match core.store.insert_envelope(&id, &meta, &record)? {
         InsertOutcome::Inserted => {
-            tracing::info!(envelope_id = %id, device_id = %device.device_id, "envelope accepted");
+            tracing::info!(envelope_id = %id, device_id = %device.device_id, relay_key = %key_used, "envelope accepted");
             core.forward_wakeup.notify_one();
             Ok(Accepted {
                 receipt,

@@ -267,6 +267,8 @@ async fn retention_purge_deletes_on_time() {
     let mut cfg = env.config();
     cfg.retention.retention_secs = 3 * 86_400;
     cfg.retention.purge_interval_secs = 60;
+    // Retention must exceed the accepted age (issue 14).
+    cfg.clock.max_age_secs = 86_400;
     let relay = env
         .start(cfg, opts_with_clock(Arc::new(clock.clone())))
         .await;

@@ -72,3 +72,39 @@ fn a_valid_body_is_accepted_and_oversized_ones_are_not() {
     let body = serde_json::to_vec(&serde_json::json!({ "entries": many })).unwrap();
     assert!(parse_audit(&body).is_err());
 }
+
+/// The at-rest formats (fuzz target `at_rest`): arbitrary bytes never open as a stored
+/// record, flipped records never open, and arbitrary seed files are refused or give a
+/// 32-byte seed.
+#[test]
+fn at_rest_formats_of_arbitrary_bytes() {
+    use shinsei_protocol::{application::Profile, envelope::EnvelopeId};
+    use shinsei_relay::epochs::{parse_seed_file, StoredRecord};
+    let id = EnvelopeId([7; 16]);
+    let rec = StoredRecord::seal(&[1; 32], 9, &id, Profile::Standard, b"application").unwrap();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(500));
+    runner
+        .run(
+            &(
+                proptest::collection::vec(any::<u8>(), 0..200),
+                any::<usize>(),
+                any::<u8>(),
+            ),
+            |(data, at, bit)| {
+                let _ = StoredRecord::header(&data);
+                prop_assert!(StoredRecord::open(&[1; 32], &id, &data).is_err());
+                let mut t = rec.clone();
+                let i = at % t.len();
+                t[i] ^= bit | 1;
+                prop_assert!(StoredRecord::open(&[1; 32], &id, &t).is_err());
+                for chain in ["hpke", "store"] {
+                    if let Ok((_, secs, seed)) = parse_seed_file(&data, chain) {
+                        prop_assert!(secs > 0 && seed.len() == 32);
+                    }
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert!(StoredRecord::open(&[1; 32], &id, &rec).is_ok());
+}

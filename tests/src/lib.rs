@@ -234,12 +234,17 @@ impl Relay {
     }
 
     pub fn start(ward: &Ward, name: &str) -> Result<Self> {
+        Self::start_extra(ward, name, "")
+    }
+
+    /// Starts a relay whose configuration file ends with `extra` (TOML sections).
+    pub fn start_extra(ward: &Ward, name: &str, extra: &str) -> Result<Self> {
         let base = ward.dir.join(name);
         std::fs::create_dir_all(&base).map_err(|e| e.to_string())?;
         let data = base.join("data");
         let spool = base.join("spool");
         let config = base.join("relay.toml");
-        std::fs::write(&config, Self::config_text(ward, &data, &spool, ""))
+        std::fs::write(&config, Self::config_text(ward, &data, &spool, extra))
             .map_err(|e| e.to_string())?;
         Self::start_with(ward, config, data, spool, base.join("relay.log"))
     }

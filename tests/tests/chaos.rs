@@ -224,7 +224,14 @@ fn submissions_survive_relay_restarts_agent_kills_and_network_drops() {
     let t_start = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let ward = Ward::create(tmp.path()).unwrap();
-    let relay = Relay::start(&ward, "relay").unwrap();
+    // Key epochs of 5 s (issue 14): tablets move to a new relay key every 5 s, and
+    // envelopes queued across restarts and outages arrive under older keys.
+    let relay = Relay::start_extra(
+        &ward,
+        "relay",
+        "[keys]\nhpke_epoch_secs = 5\nstore_epoch_secs = 30\npublish_ahead_secs = 60\n",
+    )
+    .unwrap();
     let (config, data, spool, relay_addr) = (
         relay.config.clone(),
         relay.data.clone(),
@@ -448,6 +455,37 @@ fn submissions_survive_relay_restarts_agent_kills_and_network_drops() {
     assert!(duplicated.is_empty(), "duplicated: {duplicated:?}");
     assert!(unexpected.is_empty(), "never submitted: {unexpected:?}");
     // The faults really happened (a run without them would prove nothing).
+    // Rotations happened: envelopes were accepted under several epoch keys (the relay
+    // logs which key opened each envelope), and none needed the bootstrap key.
+    let mut epochs_used = std::collections::BTreeSet::new();
+    let mut bootstrap = 0;
+    for e in std::fs::read_dir(tmp.path()).unwrap().flatten() {
+        let p = e.path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let text = if name.ends_with(".log") {
+            std::fs::read_to_string(&p).unwrap_or_default()
+        } else if p.join("relay.log").exists() {
+            std::fs::read_to_string(p.join("relay.log")).unwrap_or_default()
+        } else {
+            continue;
+        };
+        for l in text.lines().filter(|l| l.contains("envelope accepted")) {
+            if let Some(rest) = l.split("relay_key=epoch ").nth(1) {
+                epochs_used.insert(rest.split_whitespace().next().unwrap_or("").to_owned());
+            } else if l.contains("relay_key=bootstrap") {
+                bootstrap += 1;
+            }
+        }
+    }
+    eprintln!(
+        "fault injection: envelopes accepted under {} relay key epochs, {bootstrap} under the bootstrap key",
+        epochs_used.len()
+    );
+    assert!(
+        epochs_used.len() >= 3,
+        "keys rotated during the run: {epochs_used:?}"
+    );
+    assert_eq!(bootstrap, 0, "tablets seal to the published epoch keys");
     assert!(kills.load(Ordering::Relaxed) > 0);
     assert!(counters.dropped.load(Ordering::Relaxed) > 0);
     assert!(restarts.load(Ordering::Relaxed) + outages.load(Ordering::Relaxed) > 0);

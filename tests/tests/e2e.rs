@@ -46,6 +46,30 @@ fn assert_nothing_left(t: &Tablet, id: &str, photo: &[u8], pins: &[&str]) {
     }
 }
 
+/// Outbox records found in the raw bytes of every file under the tablet's data
+/// directory (sled does not erase removed records), and how many of them open with a
+/// key present on that disk (every 32-byte file is tried as a key).
+fn outbox_remnants(t: &Tablet) -> (usize, usize) {
+    let files = t.all_files();
+    let keys: Vec<[u8; 32]> = files
+        .iter()
+        .filter_map(|(_, b)| <[u8; 32]>::try_from(b.as_slice()).ok())
+        .collect();
+    let (mut found, mut opened) = (0, 0);
+    for (_, bytes) in &files {
+        for (_, rec) in shinsei_agent::outbox::scan_records(bytes) {
+            found += 1;
+            if keys
+                .iter()
+                .any(|k| shinsei_agent::outbox::open_record_with(k, rec).is_some())
+            {
+                opened += 1;
+            }
+        }
+    }
+    (found, opened)
+}
+
 fn outbox_len(t: &Tablet) -> u64 {
     let o = ok(t.agent().unwrap().args(["status", "--json"]), "").unwrap();
     let v: serde_json::Value = serde_json::from_str(o.lines().next().unwrap()).unwrap();
@@ -165,6 +189,11 @@ fn relay_down_queues_then_delivers_exactly_once() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("queued"));
     assert_eq!(outbox_len(&tab), 1);
     assert_nothing_left(&tab, ID1, &b, &[]);
+    // Control for the raw-disk check below: while queued, the record is on disk and
+    // opens with the key beside it.
+    let (found, opened) = outbox_remnants(&tab);
+    println!("queued: outbox records on disk {found}, opening {opened}");
+    assert!(found >= 1 && opened >= 1, "found {found}, opened {opened}");
 
     let relay = Relay::start_with(
         &ward,
@@ -177,6 +206,11 @@ fn relay_down_queues_then_delivers_exactly_once() {
     ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
     assert_eq!(outbox_len(&tab), 0);
     assert!(wait_for(|| relay.spooled().len() == 1, 30));
+    // Issue 14: after the outbox drained, remnants may still be in sled's files, but
+    // no key on the disk opens any of them (the outbox key was replaced in place).
+    let (found, opened) = outbox_remnants(&tab);
+    println!("delivered: outbox records on disk {found}, opening {opened}");
+    assert_eq!(opened, 0, "{found} remnants, {opened} readable");
     // Flushing again sends nothing more.
     ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
     std::thread::sleep(Duration::from_millis(500));
