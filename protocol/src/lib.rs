@@ -15,6 +15,7 @@
 //! - [`receipt`] — the relay's signed receipt.
 //! - [`relay_keys`] — the relay's signed HPKE key schedule (key epochs).
 //! - [`signed`], [`bundle`], [`staff`] — CA-signed documents distributed to devices.
+//! - [`x509`] — who a verified client certificate belongs to (device or admin).
 #![forbid(unsafe_code)]
 
 pub mod application;
@@ -29,5 +30,6 @@ pub mod receipt;
 pub mod relay_keys;
 pub mod signed;
 pub mod staff;
+pub mod x509;
 
 pub mod ct;

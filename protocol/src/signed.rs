@@ -441,6 +441,8 @@ pub struct CertSummary {
     pub is_ca: bool,
     /// The public key if it is ECDSA P-256.
     pub p256_public_key: Option<VerifyingKey>,
+    /// SHA-256 of the SubjectPublicKeyInfo DER.
+    pub spki_sha256: [u8; 32],
 }
 
 /// Summarises a DER certificate (no verification).
@@ -454,6 +456,7 @@ pub fn summarize_cert(der: &[u8]) -> Option<CertSummary> {
         not_after: c.validity().not_after.timestamp(),
         is_ca: c.is_ca(),
         p256_public_key: p256_public_key(&c),
+        spki_sha256: crate::x509::spki_digest(c.tbs_certificate.subject_pki.raw),
     })
 }
 

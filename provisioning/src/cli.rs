@@ -18,11 +18,11 @@ use crate::{
         self, FirmwareInput, FirmwareOptions, Ssid, WifiConfig, WifiPassword, WifiSecurity,
     },
     fleet::{self, AdminClient, DeviceAction},
-    layout::PkiLayout,
     pki::{self, CaInitOptions},
     relay::{self, RelayInitOptions},
     staff,
 };
+use shinsei_pki::layout::PkiLayout;
 
 /// shinsei-provision: 区役所の PKI・端末登録・職員アカウント・端末管理 /
 /// the ward's PKI, tablet enrollment, staff accounts and fleet commands.
@@ -487,7 +487,7 @@ pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -
             camera,
         }) => {
             let root = match root_ca {
-                Some(p) => crate::layout::read_cert_pem(p)?,
+                Some(p) => shinsei_pki::layout::read_cert_pem(p)?,
                 None => pki::load_root_cert_only(&l, now)?,
             };
             let b = firmware::load_bundle(bundle, &root, now)?;

@@ -12,10 +12,10 @@ use shinsei_protocol::{
 
 use crate::{
     error::{ProvisionError, Result},
-    fsutil,
-    layout::{self, PkiLayout},
     pki,
 };
+use shinsei_pki::files;
+use shinsei_pki::layout::{self, PkiLayout};
 
 /// Default validity of a device certificate, in days.
 pub const DEFAULT_DEVICE_DAYS: u32 = 30;
@@ -148,7 +148,7 @@ fn sign_one(
         what: "device certificate",
     })?;
     let serial_hex = hex::encode(&summary.serial);
-    fsutil::replace(
+    files::replace(
         &l.device_cert(device_id.as_str()),
         layout::cert_pem(&cert).as_bytes(),
         false,
@@ -176,7 +176,7 @@ fn append_issued(l: &PkiLayout, r: &IssuedRecord<'_>) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let path = l.issued_log();
-    fsutil::ensure_private_dir(&l.devices_dir())?;
+    files::ensure_private_dir(&l.devices_dir())?;
     let mut line = serde_json::to_vec(r).unwrap_or_default();
     line.push(b'\n');
     std::fs::OpenOptions::new()
@@ -209,9 +209,9 @@ pub fn sign_to_file(
     out: &Path,
     now: u64,
 ) -> Result<SignedBundle> {
-    let csr = fsutil::read_limited(csr_path)?;
+    let csr = files::read_limited(csr_path)?;
     let b = sign_csr(l, &csr, device_id, o, now)?;
-    fsutil::write_new(out, &b.bytes, false)?;
+    files::write_new(out, &b.bytes, false)?;
     Ok(b)
 }
 
@@ -261,10 +261,10 @@ pub fn sign_bulk(
             .to_owned();
         let result = (|| {
             let id = DeviceId::parse(&name)?;
-            let pem = fsutil::read_limited(&csr)?;
+            let pem = files::read_limited(&csr)?;
             let b = signer.sign(l, &pem, &id, o, now)?;
             let out = out_dir.join(format!("{}.bundle.json", id.as_str()));
-            fsutil::write_new(&out, &b.bytes, false)?;
+            files::write_new(&out, &b.bytes, false)?;
             Ok(out)
         })();
         let item = BulkItem {

@@ -112,5 +112,22 @@ impl ProvisionError {
     }
 }
 
+impl From<shinsei_pki::PkiError> for ProvisionError {
+    /// Each PKI file error becomes the provisioning error of the same name (same text).
+    fn from(e: shinsei_pki::PkiError) -> Self {
+        use shinsei_pki::PkiError as P;
+        match e {
+            P::Io { path, source } => ProvisionError::Io { path, source },
+            P::AlreadyExists { path } => ProvisionError::AlreadyExists { path },
+            P::RelayMissing => ProvisionError::RelayMissing,
+            P::BadPem { path, what } => ProvisionError::BadPem { path, what },
+            P::BadJson { path, detail } => ProvisionError::BadJson { path, detail },
+            P::NoCurrentHpkeKey { path } => ProvisionError::NoCurrentHpkeKey { path },
+            P::Key(k) => ProvisionError::Key(k),
+            other => ProvisionError::BadResponse(other.to_string()),
+        }
+    }
+}
+
 /// Result alias.
 pub type Result<T, E = ProvisionError> = std::result::Result<T, E>;

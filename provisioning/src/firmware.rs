@@ -750,7 +750,7 @@ pub fn load_bundle(
     root_der: &[u8],
     now: u64,
 ) -> crate::error::Result<DeviceBundle> {
-    let bytes = crate::fsutil::read_limited(path)?;
+    let bytes = shinsei_pki::files::read_limited(path)?;
     Ok(DeviceBundle::verify(&bytes, root_der, now)?)
 }
 
@@ -766,7 +766,7 @@ pub fn enclosing_git_tree(dir: &std::path::Path) -> Option<std::path::PathBuf> {
 /// (never overwritten); the Wi-Fi profile with mode 0600 from the start. A secret is
 /// never written inside a git work tree.
 pub fn write_rendered(out: &std::path::Path, files: &[RenderedFile]) -> crate::error::Result<()> {
-    crate::fsutil::ensure_private_dir(out)?;
+    shinsei_pki::files::ensure_private_dir(out)?;
     if files.iter().any(|f| f.secret) {
         if let Some(repo) = enclosing_git_tree(out) {
             return Err(crate::error::ProvisionError::SecretInGitTree { repo });
@@ -779,7 +779,7 @@ pub fn write_rendered(out: &std::path::Path, files: &[RenderedFile]) -> crate::e
         }
     }
     for f in files {
-        crate::fsutil::write_new(&out.join(f.name), f.contents.as_bytes(), f.secret)?;
+        shinsei_pki::files::write_new(&out.join(f.name), f.contents.as_bytes(), f.secret)?;
     }
     Ok(())
 }

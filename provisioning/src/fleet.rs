@@ -17,9 +17,9 @@ use shinsei_protocol::device::DeviceId;
 
 use crate::{
     error::{ProvisionError, Result},
-    layout::{self, PkiLayout},
     pki,
 };
+use shinsei_pki::layout::{self, PkiLayout};
 
 /// A device as the relay reports it.
 #[derive(Debug, Clone, Deserialize)]
@@ -155,8 +155,8 @@ impl AdminClient {
             Some(u) => check_admin_url(u)?,
             None => match layout::load_deployment(l) {
                 Ok(d) => check_admin_url(&d.admin_url)?,
-                Err(ProvisionError::RelayMissing) => return Err(ProvisionError::NoAdminUrl),
-                Err(e) => return Err(e),
+                Err(shinsei_pki::PkiError::RelayMissing) => return Err(ProvisionError::NoAdminUrl),
+                Err(e) => return Err(e.into()),
             },
         };
         let root =

@@ -3,8 +3,8 @@
 //!
 //! The binary (`src/main.rs`) only parses arguments and calls [`cli::run`]; everything
 //! else is here and testable without sockets. [`firmware`] renders a tablet's OS
-//! configuration (firewall, Wi-Fi, sandboxed agent unit, kiosk target) from its bundle. The relay loads its key material with
-//! [`layout`] (`load_relay_material` and the per-file loaders).
+//! configuration (firewall, Wi-Fi, sandboxed agent unit, kiosk target) from its bundle. The PKI directory's files
+//! (layout, loaders, secret files) are in the `shinsei-pki` crate, shared with the relay.
 //!
 //! Never: print or log a private key, a password or a password hash; write a secret
 //! with a mode other than 0600; overwrite an existing key without being asked.
@@ -15,8 +15,6 @@ pub mod device;
 pub mod error;
 pub mod firmware;
 pub mod fleet;
-pub mod fsutil;
-pub mod layout;
 pub mod pki;
 pub mod relay;
 pub mod staff;

@@ -19,11 +19,9 @@ use shinsei_protocol::{
 use time::OffsetDateTime;
 use x509_parser::{certification_request::X509CertificationRequest, prelude::FromDer};
 
-use crate::{
-    error::{ProvisionError, Result},
-    fsutil,
-    layout::{self, PkiLayout},
-};
+use crate::error::{ProvisionError, Result};
+use shinsei_pki::files;
+use shinsei_pki::layout::{self, PkiLayout};
 
 /// Clock skew allowance: certificates are valid from this many seconds before `now`.
 pub const BACKDATE_SECS: u64 = 300;
@@ -200,7 +198,7 @@ pub fn ca_init(l: &PkiLayout, o: &CaInitOptions, now: u64) -> Result<()> {
             return Err(ProvisionError::AlreadyExists { path: p });
         }
     }
-    fsutil::ensure_private_dir(l.dir())?;
+    files::ensure_private_dir(l.dir())?;
     let org = Some(o.org.as_str());
 
     let root_key = new_key()?;
@@ -232,18 +230,18 @@ pub fn ca_init(l: &PkiLayout, o: &CaInitOptions, now: u64) -> Result<()> {
     dp.use_authority_key_identifier_extension = true;
     let dca_cert = dp.signed_by(&dca_key, &root_issuer)?;
 
-    fsutil::write_new(
+    files::write_new(
         &l.root_ca_key(),
         layout::pkcs8_pem(root_issuer.key().serialized_der()).as_bytes(),
         true,
     )?;
-    fsutil::write_new(&l.root_ca_cert(), root_cert.pem().as_bytes(), false)?;
-    fsutil::write_new(
+    files::write_new(&l.root_ca_cert(), root_cert.pem().as_bytes(), false)?;
+    files::write_new(
         &l.device_ca_key(),
         layout::pkcs8_pem(dca_key.serialized_der()).as_bytes(),
         true,
     )?;
-    fsutil::write_new(&l.device_ca_cert(), dca_cert.pem().as_bytes(), false)?;
+    files::write_new(&l.device_ca_cert(), dca_cert.pem().as_bytes(), false)?;
     tracing::info!(dir = %l.dir().display(), "root CA and device CA created");
     Ok(())
 }
@@ -314,12 +312,12 @@ pub fn admin_issue(
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.use_authority_key_identifier_extension = true;
     let cert = p.signed_by(&key, &root.issuer)?;
-    fsutil::write_new(
+    files::write_new(
         &l.admin_key(name),
         layout::pkcs8_pem(key.serialized_der()).as_bytes(),
         true,
     )?;
-    fsutil::write_new(&l.admin_cert(name), cert.pem().as_bytes(), false)?;
+    files::write_new(&l.admin_cert(name), cert.pem().as_bytes(), false)?;
     Ok(cert.der().clone())
 }
 

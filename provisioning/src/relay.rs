@@ -8,10 +8,10 @@ use shinsei_protocol::{
 
 use crate::{
     error::{ProvisionError, Result},
-    fsutil,
-    layout::{self, Deployment, PkiLayout, DEPLOYMENT_FORMAT},
     pki,
 };
+use shinsei_pki::files;
+use shinsei_pki::layout::{self, Deployment, PkiLayout, DEPLOYMENT_FORMAT};
 
 /// Options of `relay init`.
 #[derive(Debug, Clone)]
@@ -52,18 +52,18 @@ pub fn relay_init(l: &PkiLayout, o: &RelayInitOptions, now: u64) -> Result<Relay
     let (receipt_pkcs8, receipt) = SigningKey::generate()?;
     let hpke = RelaySecretKey::generate();
 
-    fsutil::ensure_private_dir(&l.hpke_dir())?;
-    fsutil::write_new(
+    files::ensure_private_dir(&l.hpke_dir())?;
+    files::write_new(
         &l.relay_tls_key(),
         layout::pkcs8_pem(tls.key.serialized_der()).as_bytes(),
         true,
     )?;
-    fsutil::write_new(
+    files::write_new(
         &l.relay_tls_cert(),
         layout::cert_pem(&tls.cert_der).as_bytes(),
         false,
     )?;
-    fsutil::write_new(
+    files::write_new(
         &l.receipt_key(),
         layout::pkcs8_pem(&receipt_pkcs8).as_bytes(),
         true,

@@ -11,10 +11,10 @@ use shinsei_protocol::staff::{
 
 use crate::{
     error::{ProvisionError, Result},
-    fsutil,
-    layout::PkiLayout,
     pki,
 };
+use shinsei_pki::files;
+use shinsei_pki::layout::PkiLayout;
 
 /// The `format` tag of the staff database.
 pub const STAFF_DB_FORMAT: &str = "shinsei-staff-db/v1";
@@ -41,7 +41,7 @@ impl StaffDb {
         if !path.exists() {
             return Ok(Self::default());
         }
-        let bytes = fsutil::read_secret(&path)?;
+        let bytes = files::read_secret(&path)?;
         let w: DbWire = serde_json::from_slice(&bytes).map_err(|e| ProvisionError::BadJson {
             path: path.clone(),
             detail: e.to_string(),
@@ -72,7 +72,7 @@ impl StaffDb {
         };
         let mut bytes = serde_json::to_vec_pretty(&w).unwrap_or_default();
         bytes.push(b'\n');
-        fsutil::replace(&l.staff_db(), &bytes, true)
+        Ok(files::replace(&l.staff_db(), &bytes, true)?)
     }
 
     fn position(&self, id: &StaffId) -> Option<usize> {
@@ -128,7 +128,7 @@ pub fn publish(l: &PkiLayout, valid_days: u32, out: &std::path::Path, now: u64) 
         entries: db.entries.clone(),
     };
     let bytes = list.sign(&dca.cert_der, &dca.signing_key)?;
-    fsutil::write_new(out, &bytes, false)?;
+    files::write_new(out, &bytes, false)?;
     db.last_sequence = sequence;
     db.save(l)?;
     Ok(sequence)

@@ -195,10 +195,8 @@ fn enroll_a_tablet_end_to_end() {
         en.policy.profile,
         shinsei_protocol::bundle::Profile::Express
     );
-    let d = shinsei_provisioning::layout::load_deployment(
-        &shinsei_provisioning::layout::PkiLayout::new(&e.pki),
-    )
-    .unwrap();
+    let d =
+        shinsei_pki::layout::load_deployment(&shinsei_pki::layout::PkiLayout::new(&e.pki)).unwrap();
     assert_eq!(en.relay_key_id.to_hex(), d.hpke_key_id);
     // The certificate lasts the default 30 days.
     let left = en.cert_not_after - now() as i64;
@@ -306,8 +304,7 @@ fn bad_csrs_are_refused() {
     let pos = der.windows(pa.len()).position(|w| w == pa).unwrap();
     let mut forged = der.clone();
     forged[pos..pos + pa.len()].copy_from_slice(b.public_key_raw());
-    let pem = shinsei_provisioning::layout::cert_pem(&forged)
-        .replace("CERTIFICATE", "CERTIFICATE REQUEST");
+    let pem = shinsei_pki::layout::cert_pem(&forged).replace("CERTIFICATE", "CERTIFICATE REQUEST");
     let forged_path = e.path("forged.csr.pem");
     fs::write(&forged_path, pem).unwrap();
     sign("TAB-0001", &forged_path)
@@ -553,7 +550,7 @@ fn staff_accounts_and_signed_lists() {
 
 #[test]
 fn relay_key_rotation() {
-    use shinsei_provisioning::layout::{load_deployment, load_hpke_key_ring, PkiLayout};
+    use shinsei_pki::layout::{load_deployment, load_hpke_key_ring, PkiLayout};
     let e = Env::new();
     let t0 = now() - 30 * DAY;
     e.p()
@@ -613,7 +610,7 @@ fn relay_key_rotation() {
         let m = f.unwrap().metadata().unwrap().permissions().mode();
         assert_eq!(m & 0o777, 0o600);
     }
-    let m = shinsei_provisioning::layout::load_relay_material(&l, now()).unwrap();
+    let m = shinsei_pki::layout::load_relay_material(&l, now()).unwrap();
     assert_eq!(m.deployment.relay_url, "https://relay.example:8443");
     assert_eq!(m.tls_chain.len(), 1);
 }

@@ -7,10 +7,10 @@
 
 use std::{path::Path, process::Command};
 
+use shinsei_pki::layout::PkiLayout;
 use shinsei_protocol::{bundle::Profile, device::DeviceId};
 use shinsei_provisioning::{
     device::{self, SignOptions},
-    layout::PkiLayout,
     pki::{self, CaInitOptions},
     relay::{self, RelayInitOptions},
 };

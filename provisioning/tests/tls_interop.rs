@@ -21,13 +21,28 @@ use rustls::{
     server::WebPkiClientVerifier,
     ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection,
 };
+use shinsei_pki::layout::{self, PkiLayout};
 use shinsei_protocol::{bundle::Profile, device::DeviceId};
 use shinsei_provisioning::{
     device::{self, SignOptions},
-    layout::{self, ClientIdentity, PkiLayout},
     pki::{self, CaInitOptions},
     relay::{self, RelayInitOptions},
 };
+
+/// Who the server saw (the decision is `shinsei_protocol::x509::classify_client_cert`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ClientIdentity {
+    Admin(String),
+    Device(DeviceId),
+}
+
+fn classify_client_cert(der: &[u8]) -> Option<ClientIdentity> {
+    use shinsei_protocol::x509::{self, ClientIdentity as X};
+    Some(match x509::classify_client_cert(der)? {
+        X::Device { device_id, .. } => ClientIdentity::Device(device_id),
+        X::Admin { name, .. } => ClientIdentity::Admin(name),
+    })
+}
 
 const DAY: u64 = 86_400;
 
@@ -154,7 +169,7 @@ fn serve_once(cfg: Arc<ServerConfig>) -> (u16, JoinHandle<Result<ClientIdentity,
             .peer_certificates()
             .and_then(|c| c.first())
             .ok_or("no client certificate")?;
-        layout::classify_client_cert(peer).ok_or_else(|| "unclassified".to_owned())
+        classify_client_cert(peer).ok_or_else(|| "unclassified".to_owned())
     });
     (port, h)
 }
@@ -331,7 +346,7 @@ fn fake_admin_api(l: &PkiLayout, count: usize) -> (u16, JoinHandle<Vec<(String, 
                 .conn
                 .peer_certificates()
                 .and_then(|c| c.first())
-                .and_then(|c| layout::classify_client_cert(c))
+                .and_then(|c| classify_client_cert(c))
             {
                 Some(ClientIdentity::Admin(n)) => n,
                 _ => "?".into(),

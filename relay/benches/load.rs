@@ -33,6 +33,7 @@ use hyper_util::{
     server::conn::auto,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use shinsei_pki::layout::{self, PkiLayout};
 use shinsei_protocol::{
     application::{Application, ApplicationId, BrailleWish, CertificateWish},
     bundle::Profile as BundleProfile,
@@ -43,7 +44,6 @@ use shinsei_protocol::{
 };
 use shinsei_provisioning::{
     device::{self as pdevice, SignOptions},
-    layout::{self, PkiLayout},
     pki::{self, CaInitOptions},
     relay::{self as prelay, RelayInitOptions},
 };

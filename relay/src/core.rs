@@ -4,8 +4,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use shinsei_pki::layout::HpkeKeyRing;
 use shinsei_protocol::keys::SigningKey;
-use shinsei_provisioning::layout::HpkeKeyRing;
 
 use crate::{
     clock::Clock,

@@ -18,7 +18,7 @@ use hyper_util::{
     server::conn::auto,
 };
 use rustls::ServerConfig;
-use shinsei_provisioning::layout::{self, PkiLayout};
+use shinsei_pki::layout::{self, PkiLayout};
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::{watch, Semaphore},
@@ -47,7 +47,7 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error("PKI: {0}")]
-    Pki(#[from] shinsei_provisioning::ProvisionError),
+    Pki(#[from] shinsei_pki::PkiError),
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("TLS: {0}")]

@@ -11,12 +11,12 @@
 //! step passed.
 
 use hyper::StatusCode;
+use shinsei_pki::layout::HpkeKeyRing;
 use shinsei_protocol::{
     envelope::{Envelope, EnvelopeError},
     keys::{KeyId, RelayKeyRing, RelaySecretKey},
     receipt::{envelope_digest, Receipt, ReceiptStatus},
 };
-use shinsei_provisioning::layout::HpkeKeyRing;
 
 use crate::{
     core::RelayCore,

@@ -160,8 +160,8 @@ fn keys_now(cfg: &Config, now: u64) -> Keys {
         now / cfg.keys.store_epoch_secs + 64,
     )
     .unwrap();
-    let ring = shinsei_provisioning::layout::load_hpke_key_ring(
-        &shinsei_provisioning::layout::PkiLayout::new(&cfg.paths.pki_dir),
+    let ring = shinsei_pki::layout::load_hpke_key_ring(
+        &shinsei_pki::layout::PkiLayout::new(&cfg.paths.pki_dir),
         0,
     )
     .unwrap();

@@ -12,10 +12,10 @@ use common::*;
 fn write_pem(dir: &std::path::Path, name: &str, ident: &Identity) -> (String, String) {
     let cert = dir.join(format!("{name}.pem"));
     let key = dir.join(format!("{name}.key"));
-    std::fs::write(&cert, shinsei_provisioning::layout::cert_pem(&ident.cert)).unwrap();
+    std::fs::write(&cert, shinsei_pki::layout::cert_pem(&ident.cert)).unwrap();
     std::fs::write(
         &key,
-        shinsei_provisioning::layout::pkcs8_pem(&ident.key_der).as_bytes(),
+        shinsei_pki::layout::pkcs8_pem(&ident.key_der).as_bytes(),
     )
     .unwrap();
     (
@@ -149,8 +149,7 @@ async fn client_certificate_rules() {
         .await
         .is_err());
     // A device certificate presented with its device CA chain is refused as well.
-    let dca =
-        shinsei_provisioning::layout::read_cert_pem(&env.pki.layout.device_ca_cert()).unwrap();
+    let dca = shinsei_pki::layout::read_cert_pem(&env.pki.layout.device_ca_cert()).unwrap();
     let chained = {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(root.clone()).unwrap();

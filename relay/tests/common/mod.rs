@@ -7,6 +7,7 @@ pub mod pg;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use shinsei_pki::layout::{self, PkiLayout};
 use shinsei_protocol::{
     application::{Application, ApplicationId, BrailleWish, CertificateWish},
     bundle::Profile as BundleProfile,
@@ -18,7 +19,6 @@ use shinsei_protocol::{
 };
 use shinsei_provisioning::{
     device::{self as pdevice, SignOptions},
-    layout::{self, PkiLayout},
     pki::{self, CaInitOptions},
     relay::{self as prelay, RelayInitOptions},
 };

@@ -27,8 +27,8 @@ use shinsei_protocol::{
 use zeroize::Zeroizing;
 
 use crate::{
-    error::{ProvisionError, Result},
-    fsutil,
+    error::{PkiError, Result},
+    files,
 };
 
 /// Paths inside a PKI directory.
@@ -103,8 +103,8 @@ impl PkiLayout {
 
 /// Reads the first certificate of a PEM file.
 pub fn read_cert_pem(path: &Path) -> Result<CertificateDer<'static>> {
-    let bytes = fsutil::read_limited(path)?;
-    CertificateDer::from_pem_slice(&bytes).map_err(|_| ProvisionError::BadPem {
+    let bytes = files::read_limited(path)?;
+    CertificateDer::from_pem_slice(&bytes).map_err(|_| PkiError::BadPem {
         path: path.to_owned(),
         what: "certificate",
     })
@@ -112,15 +112,15 @@ pub fn read_cert_pem(path: &Path) -> Result<CertificateDer<'static>> {
 
 /// Reads every certificate of a PEM file (at least one).
 pub fn read_cert_chain_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let bytes = fsutil::read_limited(path)?;
+    let bytes = files::read_limited(path)?;
     let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
         .collect::<std::result::Result<_, _>>()
-        .map_err(|_| ProvisionError::BadPem {
+        .map_err(|_| PkiError::BadPem {
             path: path.to_owned(),
             what: "certificate chain",
         })?;
     if certs.is_empty() {
-        return Err(ProvisionError::BadPem {
+        return Err(PkiError::BadPem {
             path: path.to_owned(),
             what: "certificate chain",
         });
@@ -131,8 +131,8 @@ pub fn read_cert_chain_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>> 
 /// Reads a PKCS#8 private key PEM file (`-----BEGIN PRIVATE KEY-----`). The returned
 /// key zeroizes itself on drop.
 pub fn read_pkcs8_pem(path: &Path) -> Result<PrivatePkcs8KeyDer<'static>> {
-    let bytes = fsutil::read_secret(path)?;
-    PrivatePkcs8KeyDer::from_pem_slice(&bytes).map_err(|_| ProvisionError::BadPem {
+    let bytes = files::read_secret(path)?;
+    PrivatePkcs8KeyDer::from_pem_slice(&bytes).map_err(|_| PkiError::BadPem {
         path: path.to_owned(),
         what: "PKCS#8 private key",
     })
@@ -222,10 +222,10 @@ impl Deployment {
 pub fn load_deployment(layout: &PkiLayout) -> Result<Deployment> {
     let path = layout.deployment();
     if !path.exists() {
-        return Err(ProvisionError::RelayMissing);
+        return Err(PkiError::RelayMissing);
     }
-    let bytes = fsutil::read_limited(&path)?;
-    serde_json::from_slice(&bytes).map_err(|e| ProvisionError::BadJson {
+    let bytes = files::read_limited(&path)?;
+    serde_json::from_slice(&bytes).map_err(|e| PkiError::BadJson {
         path,
         detail: e.to_string(),
     })
@@ -233,12 +233,12 @@ pub fn load_deployment(layout: &PkiLayout) -> Result<Deployment> {
 
 /// Writes `deployment.json` (replacing it).
 pub fn save_deployment(layout: &PkiLayout, d: &Deployment) -> Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(d).map_err(|e| ProvisionError::BadJson {
+    let mut bytes = serde_json::to_vec_pretty(d).map_err(|e| PkiError::BadJson {
         path: layout.deployment(),
         detail: e.to_string(),
     })?;
     bytes.push(b'\n');
-    fsutil::replace(&layout.deployment(), &bytes, false)
+    files::replace(&layout.deployment(), &bytes, false)
 }
 
 // ---------------------------------------------------------------------------------
@@ -333,7 +333,7 @@ impl RelayKeyRing for HpkeKeyRing {
 }
 
 /// Writes a new key file for `key` (mode 0600) and returns its path.
-pub(crate) fn write_hpke_key(
+pub fn write_hpke_key(
     dir: &Path,
     key: &RelaySecretKey,
     created: u64,
@@ -355,23 +355,23 @@ pub(crate) fn write_hpke_key(
     zeroize::Zeroize::zeroize(&mut file.secret_key);
     match replace_existing {
         Some(p) => {
-            fsutil::replace(p, &json, true)?;
+            files::replace(p, &json, true)?;
             Ok(p.to_owned())
         }
         None => {
             let path = dir.join(format!("{created}-{}.key", key.key_id().to_hex()));
-            fsutil::write_new(&path, &json, true)?;
+            files::write_new(&path, &json, true)?;
             Ok(path)
         }
     }
 }
 
 fn read_hpke_key(path: &Path) -> Result<(RelaySecretKey, HpkeKeyInfo)> {
-    let bad = |detail: &str| ProvisionError::BadJson {
+    let bad = |detail: &str| PkiError::BadJson {
         path: path.to_owned(),
         detail: detail.to_owned(),
     };
-    let bytes = fsutil::read_secret(path)?;
+    let bytes = files::read_secret(path)?;
     let mut f: HpkeKeyFile = serde_json::from_slice(&bytes).map_err(|e| bad(&e.to_string()))?;
     let secret_b64 = Zeroizing::new(std::mem::take(&mut f.secret_key));
     if f.format != HPKE_KEY_FORMAT {
@@ -407,7 +407,7 @@ fn read_hpke_key(path: &Path) -> Result<(RelaySecretKey, HpkeKeyInfo)> {
 pub fn load_hpke_key_ring_dir(dir: &Path, now: u64) -> Result<HpkeKeyRing> {
     let mut keys = Vec::new();
     let mut info = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| ProvisionError::io(dir, e))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| PkiError::io(dir, e))?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "key"))
@@ -427,7 +427,7 @@ pub fn load_hpke_key_ring_dir(dir: &Path, now: u64) -> Result<HpkeKeyRing> {
         .filter(|(_, i)| i.not_after.is_none())
         .max_by_key(|(_, i)| i.created)
         .map(|(n, _)| n)
-        .ok_or_else(|| ProvisionError::NoCurrentHpkeKey {
+        .ok_or_else(|| PkiError::NoCurrentHpkeKey {
             path: dir.to_owned(),
         })?;
     Ok(HpkeKeyRing {
@@ -491,32 +491,4 @@ pub fn load_relay_material(layout: &PkiLayout, now: u64) -> Result<RelayMaterial
         device_ca: read_cert_pem(&layout.device_ca_cert())?,
         deployment,
     })
-}
-
-/// Who a verified client certificate belongs to (for the relay, after rustls has
-/// verified the chain): an IT administrator or a device.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientIdentity {
-    Admin(String),
-    Device(shinsei_protocol::device::DeviceId),
-}
-
-/// Classifies a client certificate by its subject OU and CN. Call only on a certificate
-/// the TLS layer has verified against the matching trust anchor (root CA for admins,
-/// device CA for devices).
-pub fn classify_client_cert(der: &[u8]) -> Option<ClientIdentity> {
-    use shinsei_protocol::signed::{summarize_cert, ADMIN_OU, DEVICE_OU};
-    let s = summarize_cert(der)?;
-    if s.is_ca {
-        return None;
-    }
-    let cn = s.common_name?;
-    match s.organizational_unit.as_deref() {
-        Some(ADMIN_OU) => Some(ClientIdentity::Admin(cn)),
-        Some(DEVICE_OU) => shinsei_protocol::device::DeviceId::parse(&cn)
-            .ok()
-            .filter(|d| d.as_str() == cn)
-            .map(ClientIdentity::Device),
-        _ => None,
-    }
 }

@@ -10,7 +10,7 @@ use std::{
 
 use zeroize::Zeroizing;
 
-use crate::error::{ProvisionError, Result};
+use crate::error::{PkiError, Result};
 
 /// Largest file read by the tool (PEM, JSON, CSR, key files).
 pub const MAX_FILE_LEN: u64 = 1024 * 1024;
@@ -21,7 +21,7 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| ProvisionError::io(dir, e))
+        .map_err(|e| PkiError::io(dir, e))
 }
 
 fn ensure_parent(path: &Path) -> Result<()> {
@@ -41,16 +41,16 @@ pub fn write_new(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
         .open(path)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                ProvisionError::AlreadyExists {
+                PkiError::AlreadyExists {
                     path: path.to_owned(),
                 }
             } else {
-                ProvisionError::io(path, e)
+                PkiError::io(path, e)
             }
         })?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
-        .map_err(|e| ProvisionError::io(path, e))
+        .map_err(|e| PkiError::io(path, e))
 }
 
 /// Replaces (or creates) a file atomically: a temporary file with the final mode in the
@@ -64,19 +64,19 @@ pub fn replace(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
     write_new(&tmp, bytes, secret)?;
     fs::rename(&tmp, path).map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        ProvisionError::io(path, e)
+        PkiError::io(path, e)
     })
 }
 
 /// Reads a file of at most [`MAX_FILE_LEN`] bytes.
 pub fn read_limited(path: &Path) -> Result<Vec<u8>> {
-    let f = fs::File::open(path).map_err(|e| ProvisionError::io(path, e))?;
+    let f = fs::File::open(path).map_err(|e| PkiError::io(path, e))?;
     let mut buf = Vec::new();
     f.take(MAX_FILE_LEN + 1)
         .read_to_end(&mut buf)
-        .map_err(|e| ProvisionError::io(path, e))?;
+        .map_err(|e| PkiError::io(path, e))?;
     if buf.len() as u64 > MAX_FILE_LEN {
-        return Err(ProvisionError::io(
+        return Err(PkiError::io(
             path,
             std::io::Error::new(std::io::ErrorKind::InvalidData, "file too large"),
         ));
@@ -113,7 +113,7 @@ mod tests {
         );
         assert!(matches!(
             write_new(&p, b"y", true),
-            Err(ProvisionError::AlreadyExists { .. })
+            Err(PkiError::AlreadyExists { .. })
         ));
         replace(&p, b"z", true).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"z");
