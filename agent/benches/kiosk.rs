@@ -12,6 +12,7 @@ mod scene {
     include!("../tests/support/counter_scene.rs");
 }
 
+use shinsei_protocol::api::DeviceState;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -48,7 +49,7 @@ impl CounterBackend for Backend {
             device_id: "TAB-0001".into(),
             network: true,
             online: true,
-            device_state: "active".into(),
+            device_state: DeviceState::Active,
             outbox: 0,
             relay: "relay.ward.example".into(),
         })

@@ -648,7 +648,9 @@ fn run_daemon(cli: &Cli, for_secs: Option<u64>) -> Result<()> {
             Ok(st) => {
                 failures = 0;
                 tracing::info!(state = %st.state, version = st.version, "check-in");
-                if st.state == "active" && !agent.outbox().is_empty() {
+                if st.state == shinsei_protocol::api::DeviceState::Active
+                    && !agent.outbox().is_empty()
+                {
                     match agent.flush_outbox(false) {
                         Err(AgentError::Wiped) => return Err(after_wipe(&cli.data_dir, agent)),
                         Err(e) => tracing::warn!("outbox: {e}"),

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use ring::rand::SecureRandom;
 use serde::{Deserialize, Serialize};
+use shinsei_protocol::api::DeviceState;
 use shinsei_protocol::application::Application;
 use shinsei_protocol::envelope::{self, EnvelopeId};
 use shinsei_protocol::keys::SigningKey;
@@ -45,7 +46,7 @@ pub const WIPED_MARKER: &str = "WIPED";
 /// Device state as last learned from the relay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalState {
-    pub state: String,
+    pub state: DeviceState,
     pub version: u64,
     pub last_checkin: Option<u64>,
 }
@@ -53,7 +54,7 @@ pub struct LocalState {
 impl Default for LocalState {
     fn default() -> Self {
         Self {
-            state: "active".into(),
+            state: DeviceState::Active,
             version: 0,
             last_checkin: None,
         }
@@ -90,7 +91,7 @@ pub struct FlushReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
     pub device_id: String,
-    pub state: String,
+    pub state: DeviceState,
     pub outbox: usize,
     pub last_checkin: Option<u64>,
     pub offline_secs: u64,
@@ -240,8 +241,8 @@ impl Agent {
             LeaseVerdict::Wipe => return Err(AgentError::Wiped),
             LeaseVerdict::Ok { .. } => {}
         }
-        match self.local.state.as_str() {
-            "active" => Ok(()),
+        match self.local.state {
+            DeviceState::Active => Ok(()),
             _ => Err(AgentError::Disabled),
         }
     }
@@ -474,8 +475,8 @@ impl Agent {
         self.local.last_checkin = Some(now);
         let changed = st.state != self.local.state;
         self.local.version = st.version;
-        match st.state.as_str() {
-            "wipe_pending" | "wiped" => {
+        match st.state {
+            s if s.must_wipe() => {
                 self.record(Event {
                     detail: Some("remote wipe".into()),
                     ..Event::new("wipe")
@@ -487,10 +488,14 @@ impl Agent {
                 if changed {
                     self.record(Event {
                         detail: Some(format!("{} -> {s}", self.local.state)),
-                        ..Event::new(if s == "active" { "enable" } else { "disable" })
+                        ..Event::new(if s == DeviceState::Active {
+                            "enable"
+                        } else {
+                            "disable"
+                        })
                     });
                 }
-                self.local.state = s.to_string();
+                self.local.state = s;
             }
         }
         self.store_local()?;
@@ -547,7 +552,7 @@ impl Agent {
             }
             Err(e) => return Err(e),
         }
-        if self.local.state != "active" {
+        if self.local.state != DeviceState::Active {
             return Err(AgentError::Disabled);
         }
         for mut e in due {
@@ -636,7 +641,7 @@ impl Agent {
         };
         Ok(StatusReport {
             device_id: self.en.device_id.to_string(),
-            state: self.local.state.clone(),
+            state: self.local.state,
             outbox: self.outbox.len(),
             last_checkin: self.local.last_checkin,
             offline_secs: self.lease.elapsed(),

@@ -12,19 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::enroll::Enrollment;
 use crate::error::{AgentError, Result};
 
-/// Device state as the relay reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Status {
-    pub device_id: String,
-    pub state: String,
-    pub version: u64,
-    pub server_time: u64,
-}
+/// Device state as the relay reports it (the wire type of `GET /v1/status`).
+pub use shinsei_protocol::api::StatusResponse as Status;
+use shinsei_protocol::api::{self, ErrorBody};
 
 /// Outcome of posting an envelope.
 #[derive(Debug)]
@@ -39,13 +34,6 @@ pub enum PostOutcome {
     },
     /// Try again later (5xx, 429, 503).
     Retry(String),
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-    #[serde(default)]
-    message: String,
 }
 
 /// Builds the TLS configuration (exposed so security tests can inspect it).
@@ -129,7 +117,7 @@ impl RelayClient {
     pub fn status(&self, since: u64, wait: u64) -> Result<Status> {
         let r = self
             .http
-            .get(self.url(&format!("/v1/status?since={since}&wait={wait}")))
+            .get(self.url(&format!("{}?since={since}&wait={wait}", api::PATH_STATUS)))
             .timeout(Duration::from_secs(wait + 20))
             .send()
             .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
@@ -149,7 +137,7 @@ impl RelayClient {
     pub fn relay_keys(&self) -> Result<Option<Vec<u8>>> {
         let r = self
             .http
-            .get(self.url("/v1/relay-keys"))
+            .get(self.url(api::PATH_RELAY_KEYS))
             .send()
             .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
         if r.status().as_u16() == 404 {
@@ -174,7 +162,7 @@ impl RelayClient {
     pub fn post_envelope(&self, envelope: &[u8]) -> Result<PostOutcome> {
         let r = self
             .http
-            .post(self.url("/v1/envelopes"))
+            .post(self.url(api::PATH_ENVELOPES))
             .header("content-type", "application/octet-stream")
             .body(envelope.to_vec())
             .send()
@@ -204,7 +192,7 @@ impl RelayClient {
     pub fn confirm_wipe(&self) -> Result<()> {
         let r = self
             .http
-            .post(self.url("/v1/wipe-confirm"))
+            .post(self.url(api::PATH_WIPE_CONFIRM))
             .send()
             .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
         if r.status().is_success() {
@@ -225,7 +213,7 @@ impl RelayClient {
         }
         let r = self
             .http
-            .post(self.url("/v1/audit"))
+            .post(self.url(api::PATH_AUDIT))
             .json(&serde_json::json!({ "entries": entries }))
             .send()
             .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;

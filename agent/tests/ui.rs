@@ -11,6 +11,7 @@
 //! demand; `tests/tests/ui_e2e.rs` runs the same kiosk on the real agent and relay.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use shinsei_protocol::api::DeviceState;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -105,7 +106,7 @@ struct FakeState {
     profile: Profile,
     auto_lock_secs: u64,
     fails: u32,
-    device_state: String,
+    device_state: DeviceState,
     online: bool,
     outbox: usize,
     send: SendMode,
@@ -128,7 +129,7 @@ impl Fake {
             profile,
             auto_lock_secs: 300,
             fails: 0,
-            device_state: "active".into(),
+            device_state: DeviceState::Active,
             online: true,
             outbox: 0,
             send: SendMode::Deliver,
@@ -183,7 +184,7 @@ impl CounterBackend for Fake {
             match s.send {
                 SendMode::Refuse => return Err(AgentError::RelayRefused("schema".into())),
                 SendMode::Disabled => {
-                    s.device_state = "disabled".into();
+                    s.device_state = DeviceState::Disabled;
                     return Err(AgentError::Disabled);
                 }
                 SendMode::AlreadySent if !resend => {
@@ -233,14 +234,14 @@ impl CounterBackend for Fake {
             if s.offline_locked {
                 return Err(AgentError::OfflineLocked);
             }
-            if s.device_state == "disabled" {
+            if s.device_state == DeviceState::Disabled {
                 return Err(AgentError::Disabled);
             }
             Ok(StatusInfo {
                 device_id: "TAB-0001".into(),
                 network: true,
                 online: s.online,
-                device_state: s.device_state.clone(),
+                device_state: s.device_state,
                 outbox: s.outbox,
                 relay: "relay.ward.example".into(),
             })
@@ -653,7 +654,7 @@ fn disabled_and_wiped_tablets_show_a_screen_with_no_way_around() {
     login(&mut h, "S001", "correct-horse");
     step_until(&mut h, "login", |k| k.screen == Screen::Scan);
     // IT disables the tablet; the next status tick blocks it.
-    fake.with(|s| s.device_state = "disabled".into());
+    fake.with(|s| s.device_state = DeviceState::Disabled);
     step_until(&mut h, "the blocked screen", |k| {
         k.screen == Screen::Blocked(Block::Disabled)
     });
@@ -680,7 +681,7 @@ fn disabled_and_wiped_tablets_show_a_screen_with_no_way_around() {
     click(&mut h, "日本語");
 
     // Re-enabled by IT: back to the login screen.
-    fake.with(|s| s.device_state = "active".into());
+    fake.with(|s| s.device_state = DeviceState::Active);
     step_until(&mut h, "the login screen", |k| k.screen == Screen::Login);
 
     // Wiped: blocked for good.

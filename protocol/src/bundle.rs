@@ -36,9 +36,9 @@ use crate::{
 /// The only bundle version.
 pub const BUNDLE_VERSION: u32 = 1;
 /// How long the relay keeps an envelope (seconds); outbox ages may not exceed it.
-pub const RELAY_RETENTION_SECS: u64 = 604_800;
+pub const RELAY_RETENTION_SECS: u64 = crate::policy::MAX_RETENTION_SECS;
 /// Clock skew tolerated for `issued_at` in the future (seconds).
-pub const MAX_CLOCK_SKEW_SECS: u64 = 300;
+pub const MAX_CLOCK_SKEW_SECS: u64 = crate::policy::DEFAULT_MAX_FUTURE_SECS;
 
 /// The device's operating profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,7 +69,7 @@ fn d_offline_wipe() -> u64 {
     604_800
 }
 fn d_outbox_max_age() -> u64 {
-    259_200
+    crate::policy::DEFAULT_OUTBOX_MAX_AGE_SECS
 }
 fn d_lockout() -> u32 {
     5

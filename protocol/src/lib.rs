@@ -5,6 +5,8 @@
 //! zeroizes itself on drop and has no `Debug` that shows its content.
 //!
 //! Modules, one concept each:
+//! - [`api`] — the relay's device API: paths, device states, status and error bodies.
+//! - [`policy`] — limits shared by tablet and relay (retention, ages).
 //! - [`application`] — the application (permitted fields only) and its plaintext encoding.
 //! - [`photo`] — `FacePhoto`, a validated JPEG.
 //! - [`pins`] — `ExpressPins`, the PINs of express issuance.
@@ -18,6 +20,7 @@
 //! - [`x509`] — who a verified client certificate belongs to (device or admin).
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod application;
 pub mod bundle;
 pub mod device;
@@ -26,6 +29,7 @@ pub mod hpke_suite;
 pub mod keys;
 pub mod photo;
 pub mod pins;
+pub mod policy;
 pub mod receipt;
 pub mod relay_keys;
 pub mod signed;

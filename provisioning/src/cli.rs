@@ -465,7 +465,7 @@ pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -
             let s = c.device_action(&id, action)?;
             Ok(fleet::table(
                 &["端末ID / device", "状態 / state"],
-                &[vec![s.device_id, s.state]],
+                &[vec![s.device_id, s.state.as_str().to_owned()]],
             ))
         }
         Command::Audit(f) => {

@@ -20,12 +20,13 @@ use crate::{
     pki,
 };
 use shinsei_pki::layout::{self, PkiLayout};
+use shinsei_protocol::api::DeviceState;
 
 /// A device as the relay reports it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DeviceStatus {
     pub device_id: String,
-    pub state: String,
+    pub state: DeviceState,
     #[serde(default)]
     pub updated_at: Option<u64>,
     #[serde(default)]
@@ -39,9 +40,9 @@ pub struct DeviceList {
 
 /// The answer to a device action.
 #[derive(Debug, Clone, Deserialize)]
-pub struct DeviceState {
+pub struct ActionResult {
     pub device_id: String,
-    pub state: String,
+    pub state: DeviceState,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,7 +218,7 @@ impl AdminClient {
     }
 
     /// `POST /admin/v1/devices/{id}/{action}`.
-    pub fn device_action(&self, id: &DeviceId, action: DeviceAction) -> Result<DeviceState> {
+    pub fn device_action(&self, id: &DeviceId, action: DeviceAction) -> Result<ActionResult> {
         self.send(self.http.post(format!(
             "{}/admin/v1/devices/{}/{}",
             self.base,
@@ -300,7 +301,7 @@ pub fn devices_table(list: &DeviceList) -> String {
         .map(|d| {
             vec![
                 d.device_id.clone(),
-                d.state.clone(),
+                d.state.as_str().to_owned(),
                 d.updated_at
                     .map(|t| pki::fmt_time(i64::try_from(t).unwrap_or(i64::MAX)))
                     .unwrap_or_else(|| "-".into()),

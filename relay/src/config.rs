@@ -12,7 +12,7 @@ use serde::Deserialize;
 /// from receipt. `retention_secs + keys.store_epoch_secs` may not exceed it (records
 /// are deleted at `retention_secs`, their key is destroyed at most one store epoch
 /// later).
-pub const MAX_RETENTION_SECS: u64 = 7 * 24 * 3600;
+pub const MAX_RETENTION_SECS: u64 = shinsei_protocol::policy::MAX_RETENTION_SECS;
 
 /// Default store epoch (one hour).
 pub const DEFAULT_STORE_EPOCH_SECS: u64 = 3600;
@@ -114,8 +114,8 @@ pub struct ClockConfig {
 impl Default for ClockConfig {
     fn default() -> Self {
         Self {
-            max_future_secs: 300,
-            max_age_secs: 72 * 3600 + 3600,
+            max_future_secs: shinsei_protocol::policy::DEFAULT_MAX_FUTURE_SECS,
+            max_age_secs: shinsei_protocol::policy::DEFAULT_MAX_AGE_SECS,
         }
     }
 }

@@ -38,8 +38,11 @@ impl ApiError {
     }
 
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({"error": self.code, "message": self.message}))
-            .unwrap_or_default()
+        serde_json::to_vec(&shinsei_protocol::api::ErrorBody {
+            error: self.code.to_owned(),
+            message: self.message.clone(),
+        })
+        .unwrap_or_default()
     }
 }
 

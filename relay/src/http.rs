@@ -9,7 +9,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::{body::Incoming, header, Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
-use shinsei_protocol::device::DeviceId;
+use shinsei_protocol::{
+    api::{self, StatusResponse},
+    device::DeviceId,
+};
 
 use crate::{
     core::RelayCore,
@@ -165,13 +168,17 @@ async fn device_route(
     }
     let m = req.method().clone();
     match (req.uri().path(), m) {
-        ("/v1/envelopes", Method::POST) => post_envelope(core, who, req).await,
-        ("/v1/status", Method::GET) => status(core, who, req).await,
-        ("/v1/wipe-confirm", Method::POST) => wipe_confirm(core, who).await,
-        ("/v1/audit", Method::POST) => post_audit(core, who, req).await,
-        ("/v1/relay-keys", Method::GET) => relay_keys(core).await,
+        (api::PATH_ENVELOPES, Method::POST) => post_envelope(core, who, req).await,
+        (api::PATH_STATUS, Method::GET) => status(core, who, req).await,
+        (api::PATH_WIPE_CONFIRM, Method::POST) => wipe_confirm(core, who).await,
+        (api::PATH_AUDIT, Method::POST) => post_audit(core, who, req).await,
+        (api::PATH_RELAY_KEYS, Method::GET) => relay_keys(core).await,
         (
-            "/v1/envelopes" | "/v1/status" | "/v1/wipe-confirm" | "/v1/audit" | "/v1/relay-keys",
+            api::PATH_ENVELOPES
+            | api::PATH_STATUS
+            | api::PATH_WIPE_CONFIRM
+            | api::PATH_AUDIT
+            | api::PATH_RELAY_KEYS,
             _,
         ) => Err(method_not_allowed()),
         _ => Err(not_found()),
@@ -214,12 +221,15 @@ async fn relay_keys(core: &Arc<RelayCore>) -> Result<Response<Body>, ApiError> {
 }
 
 fn status_json(core: &RelayCore, r: &DeviceRecord) -> Response<Body> {
-    json_ok(json!({
-        "device_id": r.device_id,
-        "state": r.state.as_str(),
-        "version": r.version,
-        "server_time": core.clock.now(),
-    }))
+    json_ok(
+        serde_json::to_value(StatusResponse {
+            device_id: r.device_id.clone(),
+            state: r.state,
+            version: r.version,
+            server_time: core.clock.now(),
+        })
+        .unwrap_or_default(),
+    )
 }
 
 struct LongPollGuard<'a>(&'a RelayCore);

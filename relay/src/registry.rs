@@ -32,33 +32,8 @@ pub const MAX_HISTORY: usize = 100;
 /// Most certificates remembered per device.
 pub const MAX_CERTS: usize = 16;
 
-/// A device's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceState {
-    Active,
-    Disabled,
-    WipePending,
-    Wiped,
-    Revoked,
-}
-
-impl DeviceState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceState::Active => "active",
-            DeviceState::Disabled => "disabled",
-            DeviceState::WipePending => "wipe_pending",
-            DeviceState::Wiped => "wiped",
-            DeviceState::Revoked => "revoked",
-        }
-    }
-
-    /// Wiped and revoked devices are refused at the TLS layer.
-    pub fn is_denied(self) -> bool {
-        matches!(self, DeviceState::Wiped | DeviceState::Revoked)
-    }
-}
+/// A device's state (the wire type, shared with the agent and the provisioning tool).
+pub use shinsei_protocol::api::DeviceState;
 
 /// What can happen to a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

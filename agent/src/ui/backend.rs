@@ -36,8 +36,8 @@ pub struct StatusInfo {
     pub network: bool,
     /// Relay answered the last check-in.
     pub online: bool,
-    /// "active", "disabled", …
-    pub device_state: String,
+    /// As the relay last reported it.
+    pub device_state: shinsei_protocol::api::DeviceState,
     pub outbox: usize,
     /// The relay's host name.
     pub relay: String,

@@ -10,6 +10,7 @@
 //! What is held about the applicant (ID, photo, PINs) lives in zeroizing buffers and
 //! is dropped — so wiped — on "next applicant", logout, auto-lock and block.
 
+use shinsei_protocol::api::DeviceState;
 use std::sync::Arc;
 
 use shinsei_protocol::application::{
@@ -418,7 +419,7 @@ impl Kiosk {
                     if let Screen::Blocked(b) = self.screen {
                         // IT re-enabled the tablet, or it came back online.
                         if matches!(b, Block::Disabled | Block::OfflineLocked)
-                            && s.device_state == "active"
+                            && s.device_state == DeviceState::Active
                         {
                             self.screen = Screen::Login;
                             self.clear_banner();
@@ -453,9 +454,9 @@ impl Kiosk {
         self.screen = Screen::Blocked(b);
         if let Some(s) = &mut self.status {
             s.device_state = match b {
-                Block::Disabled => "disabled".into(),
-                Block::Wiped => "wiped".into(),
-                _ => s.device_state.clone(),
+                Block::Disabled => DeviceState::Disabled,
+                Block::Wiped => DeviceState::Wiped,
+                _ => s.device_state,
             };
         }
     }

@@ -274,10 +274,12 @@ fn status_bar(ui: &mut Ui, k: &mut Kiosk) {
                 i18n::outbox_count(s.outbox, lang)
             )));
             ui.separator();
-            let st = match s.device_state.as_str() {
-                "active" => T::DeviceActive.get(lang).to_string(),
-                "disabled" => T::DeviceDisabled.get(lang).to_string(),
-                other => other.to_string(),
+            let st = match s.device_state {
+                shinsei_protocol::api::DeviceState::Active => T::DeviceActive.get(lang).to_string(),
+                shinsei_protocol::api::DeviceState::Disabled => {
+                    T::DeviceDisabled.get(lang).to_string()
+                }
+                other => other.as_str().to_string(),
             };
             ui.label(white(format!("{}: {st}", T::Device.get(lang))));
             ui.separator();
