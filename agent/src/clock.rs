@@ -10,7 +10,8 @@ pub trait Clock: Send + Sync {
 
 /// The system clock, optionally moved **forward** by a fixed offset.
 ///
-/// The offset comes from `SHINSEI_CLOCK_FORWARD_SECS` and exists for end-to-end tests
+/// The offset comes from `SHINSEI_CLOCK_FORWARD_SECS` (builds with the `test-hooks`
+/// feature only, see [`crate::test_hooks`]) and exists for end-to-end tests
 /// of expiry (offline lease, outbox age). It can only add time, so it can only make the
 /// agent lock, wipe or expire sooner, never extend anything.
 #[derive(Debug, Clone, Copy, Default)]
@@ -20,10 +21,7 @@ pub struct SystemClock {
 
 impl SystemClock {
     pub fn from_env() -> Self {
-        let forward_secs = std::env::var("SHINSEI_CLOCK_FORWARD_SECS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
+        let forward_secs = crate::test_hooks::clock_forward_secs();
         Self { forward_secs }
     }
 }

@@ -35,6 +35,7 @@ pub mod route;
 pub mod runtime;
 pub mod secret_input;
 pub mod session;
+pub mod test_hooks;
 pub mod transport;
 #[cfg(feature = "ui")]
 pub mod ui;

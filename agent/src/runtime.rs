@@ -30,15 +30,7 @@ use crate::outbox::{Entry, Outbox};
 use crate::session::{Lockout, Session};
 use crate::transport::{PostOutcome, RelayClient, Status};
 
-/// Fault injection for end-to-end tests: `SHINSEI_TEST_CRASH_AT=sealed|received` makes
-/// the process abort (no destructors, like SIGKILL) at that point. It can only stop the
-/// agent, never change what it sends.
-fn crash_point(name: &str) {
-    if std::env::var("SHINSEI_TEST_CRASH_AT").as_deref() == Ok(name) {
-        tracing::error!(point = name, "SHINSEI_TEST_CRASH_AT: aborting");
-        std::process::abort();
-    }
-}
+use crate::test_hooks::crash_point;
 
 /// Marker file left by a wipe; the agent refuses to start while it exists.
 pub const WIPED_MARKER: &str = "WIPED";

@@ -33,7 +33,9 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "./pki", value_name = "DIR")]
     pub pki: PathBuf,
 
-    /// 現在時刻を上書き（テスト用, Unix 秒） / override the current time (tests; unix seconds)
+    /// 現在時刻を上書き（テスト用, Unix 秒） / override the current time (tests; unix
+    /// seconds). Only in builds with the `test-hooks` feature.
+    #[cfg(feature = "test-hooks")]
     #[arg(long, global = true, hide = true, value_name = "UNIX_SECS")]
     pub now: Option<u64>,
 
@@ -304,7 +306,10 @@ pub enum StaffCommand {
 /// progress lines (bulk signing) go to `progress`. Returns the text for standard output.
 pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -> Result<String> {
     let l = PkiLayout::new(&cli.pki);
+    #[cfg(feature = "test-hooks")]
     let now = cli.now.unwrap_or_else(crate::unix_now);
+    #[cfg(not(feature = "test-hooks"))]
+    let now = crate::unix_now();
     match &cli.command {
         Command::Ca(CaCommand::Init {
             org,

@@ -29,41 +29,44 @@ pub fn bin_dir() -> Result<&'static Path> {
         }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let profile_release = dir.ends_with("release");
-        let mut cmd = Command::new(cargo);
-        cmd.args([
-            "build",
-            "-q",
-            "-p",
-            "shinsei-agent",
-            "-p",
-            "shinsei-relay",
-            "-p",
-            "shinsei-provisioning",
-            "--bins",
-        ]);
-        if profile_release {
-            cmd.arg("--release");
-        }
-        // The variables cargo sets for this test binary would leak into the nested
-        // build and look like a changed environment to build scripts (ring reruns on
-        // CARGO_MANIFEST_DIR), rebuilding ring and everything above it twice per run.
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy();
-            if k == "CARGO_MANIFEST_DIR"
-                || k == "CARGO_MANIFEST_PATH"
-                || k == "CARGO_CRATE_NAME"
-                || k == "CARGO_PRIMARY_PACKAGE"
-                || k == "CARGO_TARGET_TMPDIR"
-                || k == "OUT_DIR"
-                || k.starts_with("CARGO_PKG_")
-                || k.starts_with("CARGO_BIN_EXE_")
-            {
-                cmd.env_remove(k.as_ref());
+        // The end-to-end tests drive the agent's and the tool's test hooks (crash
+        // points, clock offset, memory reads, `--now`): those two are built with the
+        // `test-hooks` feature (one package per build: cargo applies `--features` to the
+        // selected package only); release builds never have it.
+        for (package, features) in [
+            ("shinsei-agent", Some("test-hooks")),
+            ("shinsei-provisioning", Some("test-hooks")),
+            ("shinsei-relay", None),
+        ] {
+            let mut cmd = Command::new(&cargo);
+            cmd.args(["build", "-q", "-p", package, "--bins"]);
+            if let Some(f) = features {
+                cmd.args(["--features", f]);
             }
-        }
-        let st = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
-        if !st.success() {
-            return Err("building the binaries failed".into());
+            if profile_release {
+                cmd.arg("--release");
+            }
+            // The variables cargo sets for this test binary would leak into the nested
+            // build and look like a changed environment to build scripts (ring reruns on
+            // CARGO_MANIFEST_DIR), rebuilding ring and everything above it twice per run.
+            for (k, _) in std::env::vars_os() {
+                let k = k.to_string_lossy();
+                if k == "CARGO_MANIFEST_DIR"
+                    || k == "CARGO_MANIFEST_PATH"
+                    || k == "CARGO_CRATE_NAME"
+                    || k == "CARGO_PRIMARY_PACKAGE"
+                    || k == "CARGO_TARGET_TMPDIR"
+                    || k == "OUT_DIR"
+                    || k.starts_with("CARGO_PKG_")
+                    || k.starts_with("CARGO_BIN_EXE_")
+                {
+                    cmd.env_remove(k.as_ref());
+                }
+            }
+            let st = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
+            if !st.success() {
+                return Err(format!("building {package} failed"));
+            }
         }
         Ok(dir)
     })
