@@ -170,7 +170,7 @@ fn main() {
     // Scanning: the camera thread reads the code; the UI keeps drawing.
     h.state_mut().kiosk.rescan();
     let t = Instant::now();
-    while h.state().kiosk.found.is_none() {
+    while h.state().kiosk.applicant.found.is_none() {
         h.step();
         std::thread::sleep(std::time::Duration::from_millis(5));
     }

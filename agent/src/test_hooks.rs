@@ -56,7 +56,10 @@ mod tests {
         // The crate's tests are built with the feature (dev-dependency on itself); a
         // build without it returns None for every variable (`var` above).
         std::env::set_var("SHINSEI_TEST_HOOKS_PROBE", "on");
-        assert_eq!(super::var("SHINSEI_TEST_HOOKS_PROBE").as_deref(), Some("on"));
+        assert_eq!(
+            super::var("SHINSEI_TEST_HOOKS_PROBE").as_deref(),
+            Some("on")
+        );
         std::env::remove_var("SHINSEI_TEST_HOOKS_PROBE");
         assert_eq!(super::var("SHINSEI_TEST_HOOKS_PROBE"), None);
     }

@@ -407,7 +407,7 @@ fn full_standard_flow_with_the_replay_camera() {
 
     login(&mut h, "S001", "correct-horse");
     step_until(&mut h, "login", |k| k.screen == Screen::Scan);
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
     // Masked except the last four digits.
     let labels = all_labels(&h);
     assert!(
@@ -475,8 +475,12 @@ fn full_standard_flow_with_the_replay_camera() {
     click(&mut h, "次の申請者へ");
     let k = &h.state().kiosk;
     assert_eq!(k.screen, Screen::Scan);
-    assert!(k.captured.is_none() && k.photo.is_none());
-    assert!(k.cert.is_none() && k.braille.is_none() && k.receipt.is_none());
+    assert!(k.applicant.captured.is_none() && k.applicant.photo.is_none());
+    assert!(
+        k.applicant.cert.is_none()
+            && k.applicant.braille.is_none()
+            && k.applicant.receipt.is_none()
+    );
 }
 
 #[test]
@@ -496,14 +500,19 @@ fn express_pins_are_never_shown_and_are_checked_as_typed() {
         click(&mut h, c);
     }
     type_text(&mut h, "987");
-    assert!(h.state().kiosk.pins.rules(0)[..3].iter().all(|(_, ok)| *ok));
-    assert!(!h.state().kiosk.pins.field_ok(0), "no confirmation yet");
+    assert!(h.state().kiosk.applicant.pins.rules(0)[..3]
+        .iter()
+        .all(|(_, ok)| *ok));
+    assert!(
+        !h.state().kiosk.applicant.pins.field_ok(0),
+        "no confirmation yet"
+    );
     click(
         &mut h,
         "署名用電子証明書のパスワード（英大文字と数字6〜16文字） 確認のためもう一度",
     );
     type_text(&mut h, "abc987");
-    assert!(h.state().kiosk.pins.field_ok(0));
+    assert!(h.state().kiosk.applicant.pins.field_ok(0));
     click(&mut h, "利用者証明用電子証明書の暗証番号（数字4桁） 入力");
     for d in ["4", "3", "2", "1"] {
         click(&mut h, d);
@@ -512,8 +521,11 @@ fn express_pins_are_never_shown_and_are_checked_as_typed() {
     type_text(&mut h, "4321");
     type_text(&mut h, "5555");
     type_text(&mut h, "5556");
-    assert!(!h.state().kiosk.pins.field_ok(2), "confirmation differs");
-    assert!(!h.state().kiosk.pins.all_ok());
+    assert!(
+        !h.state().kiosk.applicant.pins.field_ok(2),
+        "confirmation differs"
+    );
+    assert!(!h.state().kiosk.applicant.pins.all_ok());
     click(
         &mut h,
         "住民基本台帳用の暗証番号（数字4桁） 確認のためもう一度",
@@ -521,13 +533,13 @@ fn express_pins_are_never_shown_and_are_checked_as_typed() {
     click(&mut h, "1字削除");
     type_text(&mut h, "5");
     type_text(&mut h, "06060606");
-    assert!(h.state().kiosk.pins.all_ok());
+    assert!(h.state().kiosk.applicant.pins.all_ok());
     // Never echoed: no label or value anywhere holds a PIN or the password.
     let labels = all_labels(&h).join("\n");
     for secret in ["ABC987", "abc987", "4321", "5555", "0606"] {
         assert!(!labels.contains(secret), "{secret} is visible");
     }
-    assert_eq!(h.state().kiosk.pins.fields[1].0.display(), "●●●●");
+    assert_eq!(h.state().kiosk.applicant.pins.fields[1].0.display(), "●●●●");
     snapshot(&mut h, "08_pins");
     click(&mut h, "次へ");
     assert_eq!(h.state().kiosk.screen, Screen::Summary);
@@ -543,6 +555,7 @@ fn express_pins_are_never_shown_and_are_checked_as_typed() {
     assert!(h
         .state()
         .kiosk
+        .applicant
         .pins
         .fields
         .iter()
@@ -621,7 +634,7 @@ fn already_sent_offers_an_explicit_resend_and_a_refusal_keeps_the_draft() {
     login(&mut h, "S001", "correct-horse");
     scan_to_review(&mut h);
     review_to_send(&mut h, false, false);
-    step_until(&mut h, "the answer", |k| k.offer_resend);
+    step_until(&mut h, "the answer", |k| k.applicant.offer_resend);
     assert_eq!(h.state().kiosk.screen, Screen::Summary);
     snapshot(&mut h, "11_already_sent");
     click(&mut h, "撮り直した写真で再送信する");
@@ -644,7 +657,7 @@ fn already_sent_offers_an_explicit_resend_and_a_refusal_keeps_the_draft() {
         .unwrap()
         .text
         .contains("受け付けませんでした"));
-    assert!(k.found.is_some() && k.captured.is_some());
+    assert!(k.applicant.found.is_some() && k.applicant.captured.is_some());
 }
 
 #[test]
@@ -660,7 +673,7 @@ fn disabled_and_wiped_tablets_show_a_screen_with_no_way_around() {
     });
     assert!(h.state().kiosk.login.is_none(), "the session ended");
     assert!(
-        h.state().kiosk.found.is_none(),
+        h.state().kiosk.applicant.found.is_none(),
         "the applicant was forgotten"
     );
     let buttons: Vec<String> = h
@@ -705,7 +718,10 @@ fn a_send_on_a_tablet_disabled_meanwhile_blocks_it() {
     step_until(&mut h, "the blocked screen", |k| {
         k.screen == Screen::Blocked(Block::Disabled)
     });
-    assert!(h.state().kiosk.captured.is_none(), "the photo was wiped");
+    assert!(
+        h.state().kiosk.applicant.captured.is_none(),
+        "the photo was wiped"
+    );
 }
 
 #[test]
@@ -729,7 +745,7 @@ fn the_language_switches_on_every_screen() {
     snapshot(&mut h, "14_login_en");
     click(&mut h, "日本語");
     login(&mut h, "S001", "correct-horse");
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
     check(&mut h, "この申請書IDで進む", "Use this application ID");
     click(&mut h, "申請書IDを手で入力");
     check(
@@ -738,7 +754,7 @@ fn the_language_switches_on_every_screen() {
         "Enter the 23 digits of the application ID.",
     );
     click(&mut h, "カメラで読み取る");
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
     check(&mut h, "読み取り直す", "Scan again");
     click(&mut h, "この申請書IDで進む");
     check(
@@ -777,13 +793,13 @@ fn idle_for_the_auto_lock_time_logs_out_and_forgets_the_applicant() {
     fake.with(|s| s.auto_lock_secs = 30);
     let mut h = harness(&fake, Some(counter_camera()));
     login(&mut h, "S001", "correct-horse");
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
     click(&mut h, "この申請書IDで進む");
     // 0.1 s per step: 30 s without a touch.
     h.run_steps(320);
     let k = &h.state().kiosk;
     assert_eq!(k.screen, Screen::Login);
-    assert!(k.login.is_none() && k.found.is_none() && k.photo.is_none());
+    assert!(k.login.is_none() && k.applicant.found.is_none() && k.applicant.photo.is_none());
     assert_eq!(
         k.banner.as_ref().map(|b| b.text.as_str()),
         Some("一定時間操作がなかったためロックしました。もう一度ログインしてください。")
@@ -808,7 +824,7 @@ fn typed_application_id_is_validated_like_a_qr_code() {
         click(&mut h, &d.to_string());
     }
     type_text(&mut h, "123456789012");
-    assert_eq!(h.state().kiosk.manual.len(), 22);
+    assert_eq!(h.state().kiosk.applicant.manual.len(), 22);
     click(&mut h, "次へ");
     assert_eq!(
         h.state().kiosk.screen,
@@ -816,9 +832,9 @@ fn typed_application_id_is_validated_like_a_qr_code() {
         "22 digits are refused"
     );
     type_text(&mut h, "x3"); // a letter is ignored
-    assert_eq!(h.state().kiosk.manual.len(), 23);
+    assert_eq!(h.state().kiosk.applicant.manual.len(), 23);
     type_text(&mut h, "9"); // the 24th digit too
-    assert_eq!(h.state().kiosk.manual.len(), 23);
+    assert_eq!(h.state().kiosk.applicant.manual.len(), 23);
     assert_large_targets(&h, "manual");
     snapshot(&mut h, "15_manual_id");
     click(&mut h, "次へ");
@@ -826,6 +842,7 @@ fn typed_application_id_is_validated_like_a_qr_code() {
     assert_eq!(
         h.state()
             .kiosk
+            .applicant
             .found
             .as_ref()
             .map(|i| i.as_str().to_string()),
@@ -919,7 +936,7 @@ fn a_slow_send_cannot_be_logged_out_of_and_ends_on_its_receipt() {
     fake.with(|s| s.send_delay_ms = 800);
     let mut h = harness(&fake, Some(counter_camera()));
     login(&mut h, "S001", "correct-horse");
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
     assert!(h.query_by_label("ログアウト").is_some());
     click(&mut h, "この申請書IDで進む");
     step_until(&mut h, "the capture", |k| k.screen == Screen::Review);
@@ -939,13 +956,13 @@ fn going_back_during_the_countdown_does_not_carry_it_over() {
     let fake = Fake::new(Profile::Standard);
     let mut h = harness(&fake, Some(counter_camera()));
     login(&mut h, "S001", "correct-horse");
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
     click(&mut h, "この申請書IDで進む");
     step_until(&mut h, "the countdown", |k| k.countdown().is_some());
     click(&mut h, "戻る");
     assert_eq!(h.state().kiosk.screen, Screen::Scan);
     h.run_steps(40); // well past the old countdown
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
     click(&mut h, "この申請書IDで進む");
     // A fresh countdown: the photo is not taken the moment the screen opens.
     assert_eq!(h.state().kiosk.screen, Screen::Photo);
@@ -959,13 +976,13 @@ fn a_dead_agent_worker_blocks_the_kiosk_and_forgets_the_applicant() {
     let fake = Fake::new(Profile::Standard);
     let mut h = harness(&fake, Some(counter_camera()));
     login(&mut h, "S001", "correct-horse");
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
     fake.with(|s| s.panic_on_tick = true);
     step_until(&mut h, "the fatal screen", |k| {
         k.screen == Screen::Blocked(Block::Fatal)
     });
     let k = &h.state().kiosk;
-    assert!(k.login.is_none() && k.found.is_none() && k.scan.is_none());
+    assert!(k.login.is_none() && k.applicant.found.is_none() && k.applicant.scan.is_none());
     assert!(all_labels(&h).iter().any(|l| l == "端末に問題があります"));
 }
 
@@ -1002,7 +1019,7 @@ fn a_screenshot_of_an_applicant_screen_is_refused() {
         );
     shinsei_agent::ui::setup_context(&h.ctx).unwrap();
     login(&mut h, "S001", "correct-horse");
-    step_until(&mut h, "the QR code", |k| k.found.is_some());
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
     assert_eq!(h.state().kiosk.screen, Screen::Scan);
     // 0.1 s per step: past the 20 s exit time.
     for _ in 0..300 {

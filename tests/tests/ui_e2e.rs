@@ -107,7 +107,7 @@ fn kiosk_on_the_real_agent_delivers_then_queues_while_the_relay_is_down() {
     // 1. Delivered.
     scan_to_review(&mut h);
     review_to_receipt(&mut h);
-    let r = h.state().kiosk.receipt.clone().unwrap();
+    let r = h.state().kiosk.applicant.receipt.clone().unwrap();
     assert!(r.delivered, "{r:?}");
     assert_eq!(r.masked_id, "*******************9012");
     let spooled = wait_spooled(&relay, 1);
@@ -133,7 +133,7 @@ fn kiosk_on_the_real_agent_delivers_then_queues_while_the_relay_is_down() {
     assert_eq!(h.state().kiosk.screen, Screen::Photo);
     step_until(&mut h, "the capture", |k| k.screen == Screen::Review);
     review_to_receipt(&mut h);
-    let r = h.state().kiosk.receipt.clone().unwrap();
+    let r = h.state().kiosk.applicant.receipt.clone().unwrap();
     assert!(!r.delivered, "{r:?}");
     assert!(h
         .query_by_label("送信待ちに保存しました。接続が戻ると自動で送信します。")

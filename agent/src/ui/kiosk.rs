@@ -151,6 +151,15 @@ pub struct Kiosk {
     /// Incremented with every photo taken (the review screen's textures follow it).
     pub capture_serial: u64,
 
+    /// The applicant at the counter: everything of theirs, dropped whole.
+    pub applicant: Applicant,
+}
+
+/// Everything about the applicant at the counter. `Kiosk::forget_applicant` replaces
+/// it whole, so a field added here can never survive "next applicant", a logout, the
+/// idle lock or a block (privacy by type, not by a list of fields to clear); the ID,
+/// photo and PINs zeroize themselves when dropped.
+pub struct Applicant {
     pub scan: Option<ScanView>,
     pub found: Option<ApplicationId>,
     pub manual: Entry,
@@ -167,6 +176,33 @@ pub struct Kiosk {
     pub receipt: Option<ReceiptInfo>,
     /// The relay said this ID was sent before: offer an explicit resend.
     pub offer_resend: bool,
+}
+
+impl Applicant {
+    /// Nobody yet.
+    pub fn new() -> Self {
+        Self {
+            scan: None,
+            found: None,
+            manual: Entry::new(Kind::ApplicationId),
+            photo: None,
+            countdown_from: None,
+            photo_ok: false,
+            capturing: false,
+            captured: None,
+            cert: None,
+            braille: None,
+            pins: PinForm::new(),
+            receipt: None,
+            offer_resend: false,
+        }
+    }
+}
+
+impl Default for Applicant {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Kiosk {
@@ -203,19 +239,7 @@ impl Kiosk {
             camera_error: None,
             frame_serial: 0,
             capture_serial: 0,
-            scan: None,
-            found: None,
-            manual: Entry::new(Kind::ApplicationId),
-            photo: None,
-            countdown_from: None,
-            photo_ok: false,
-            capturing: false,
-            captured: None,
-            cert: None,
-            braille: None,
-            pins: PinForm::new(),
-            receipt: None,
-            offer_resend: false,
+            applicant: Applicant::new(),
         }
     }
 
@@ -336,14 +360,17 @@ impl Kiosk {
             self.clear_banner();
         }
         self.camera_step();
-        if self.screen == Screen::Photo && !self.capturing {
+        if self.screen == Screen::Photo && !self.applicant.capturing {
             match (
-                self.countdown_from,
-                self.photo.as_ref().map(|p| p.accepted() && self.photo_ok),
+                self.applicant.countdown_from,
+                self.applicant
+                    .photo
+                    .as_ref()
+                    .map(|p| p.accepted() && self.applicant.photo_ok),
             ) {
                 (Some(t), Some(true)) if now - t >= COUNTDOWN_SECS => self.take_photo(),
-                (None, Some(true)) => self.countdown_from = Some(now),
-                (_, Some(false)) => self.countdown_from = None,
+                (None, Some(true)) => self.applicant.countdown_from = Some(now),
+                (_, Some(false)) => self.applicant.countdown_from = None,
                 _ => {}
             }
         }
@@ -351,7 +378,8 @@ impl Kiosk {
 
     /// Whole seconds left before the automatic capture.
     pub fn countdown(&self) -> Option<u32> {
-        self.countdown_from
+        self.applicant
+            .countdown_from
             .map(|t| (COUNTDOWN_SECS - (self.now - t)).ceil().max(1.0) as u32)
     }
 
@@ -401,7 +429,7 @@ impl Kiosk {
                     Ok(o) => self.on_sent(o),
                     Err(AgentError::AlreadySubmitted(d)) => {
                         self.screen = Screen::Summary;
-                        self.offer_resend = true;
+                        self.applicant.offer_resend = true;
                         self.show_error(AgentError::AlreadySubmitted(d));
                     }
                     Err(AgentError::LoginRequired) => {
@@ -525,25 +553,15 @@ impl Kiosk {
 
     /// Wipes everything about the current applicant.
     fn forget_applicant(&mut self) {
-        self.scan = None;
-        self.found = None;
-        self.manual.clear();
-        self.photo = None;
-        self.countdown_from = None;
-        self.captured = None;
-        self.cert = None;
-        self.braille = None;
-        self.pins.clear();
-        self.receipt = None;
-        self.offer_resend = false;
+        self.applicant = Applicant::new();
         self.reset_camera();
     }
 
     /// A fresh start of the camera's current mode: results already on their way are
     /// stale (older epoch) and dropped.
     fn reset_camera(&mut self) {
-        self.photo_ok = false;
-        self.capturing = false;
+        self.applicant.photo_ok = false;
+        self.applicant.capturing = false;
         if let Some(c) = &mut self.camera {
             let m = c.mode();
             c.restart(m);
@@ -554,14 +572,14 @@ impl Kiosk {
     fn camera_step(&mut self) {
         let Some(cam) = &mut self.camera else { return };
         let want = match self.screen {
-            Screen::Scan if self.found.is_none() => Mode::Scan,
+            Screen::Scan if self.applicant.found.is_none() => Mode::Scan,
             Screen::Photo => Mode::Photo,
             _ => Mode::Idle,
         };
         if want != cam.mode() {
             cam.set_mode(want);
-            self.photo_ok = false;
-            self.capturing = false;
+            self.applicant.photo_ok = false;
+            self.applicant.capturing = false;
         }
         let epoch = cam.epoch();
         let mut events = Vec::new();
@@ -572,23 +590,23 @@ impl Kiosk {
             match ev {
                 Event::Scan(e, view) if e == epoch && self.screen == Screen::Scan => {
                     if let Some(id) = &view.id {
-                        self.found = Some(id.duplicate());
+                        self.applicant.found = Some(id.duplicate());
                     }
-                    self.scan = Some(*view);
+                    self.applicant.scan = Some(*view);
                     self.frame_serial += 1;
                     self.camera_error = None;
                 }
                 Event::Photo(e, view, ok) if e == epoch && self.screen == Screen::Photo => {
-                    self.photo = Some(*view);
-                    self.photo_ok = ok;
+                    self.applicant.photo = Some(*view);
+                    self.applicant.photo_ok = ok;
                     self.frame_serial += 1;
                     self.camera_error = None;
                 }
                 Event::Captured(e, r) if e == epoch && self.screen == Screen::Photo => {
-                    self.capturing = false;
+                    self.applicant.capturing = false;
                     match *r {
                         Ok(c) => {
-                            self.captured = Some(c);
+                            self.applicant.captured = Some(c);
                             self.capture_serial += 1;
                             self.worker.send(Request::RecordCapture);
                             self.clear_banner();
@@ -596,7 +614,7 @@ impl Kiosk {
                         }
                         Err(err) => {
                             tracing::warn!("capture: {err}");
-                            self.photo_ok = false;
+                            self.applicant.photo_ok = false;
                             self.show_text(T::ErrPhoto, true);
                         }
                     }
@@ -632,27 +650,27 @@ impl Kiosk {
 
     /// The clerk checked the last four digits against the form.
     pub fn confirm_scan(&mut self) {
-        if let Some(id) = &self.found {
+        if let Some(id) = &self.applicant.found {
             self.worker.send(Request::RecordScan(id.duplicate()));
             self.clear_banner();
             // A fresh photo screen: no earlier frame's countdown or verdict carries over.
-            self.photo = None;
-            self.photo_ok = false;
-            self.countdown_from = None;
+            self.applicant.photo = None;
+            self.applicant.photo_ok = false;
+            self.applicant.countdown_from = None;
             self.screen = Screen::Photo;
         }
     }
 
     pub fn rescan(&mut self) {
-        self.found = None;
-        self.scan = None;
-        self.photo = None;
-        self.countdown_from = None;
+        self.applicant.found = None;
+        self.applicant.scan = None;
+        self.applicant.photo = None;
+        self.applicant.countdown_from = None;
         self.reset_camera();
     }
 
     pub fn manual_entry(&mut self) {
-        self.manual.clear();
+        self.applicant.manual.clear();
         self.screen = Screen::ManualId;
     }
 
@@ -665,9 +683,9 @@ impl Kiosk {
 
     /// The typed ID, accepted when it is 23 valid digits.
     pub fn confirm_manual(&mut self) {
-        match self.manual.application_id() {
+        match self.applicant.manual.application_id() {
             Some(id) => {
-                self.found = Some(id);
+                self.applicant.found = Some(id);
                 self.confirm_scan();
             }
             None => self.show_text(T::ErrInput, true),
@@ -676,42 +694,42 @@ impl Kiosk {
 
     /// A capture can be asked for: the last frame passed every check.
     pub fn can_take_photo(&self) -> bool {
-        self.photo_ok && !self.capturing && self.screen == Screen::Photo
+        self.applicant.photo_ok && !self.applicant.capturing && self.screen == Screen::Photo
     }
 
     /// Asks the camera thread for the photo (the review screen follows its answer).
     pub fn take_photo(&mut self) {
-        self.countdown_from = None;
+        self.applicant.countdown_from = None;
         if !self.can_take_photo() {
             return;
         }
         if let Some(c) = &mut self.camera {
             c.capture();
-            self.capturing = true;
+            self.applicant.capturing = true;
         }
     }
 
     /// Whether a capture is being cut and encoded.
     pub fn is_capturing(&self) -> bool {
-        self.capturing
+        self.applicant.capturing
     }
 
     pub fn retake(&mut self) {
-        self.captured = None;
-        self.photo = None;
-        self.countdown_from = None;
+        self.applicant.captured = None;
+        self.applicant.photo = None;
+        self.applicant.countdown_from = None;
         self.reset_camera();
         self.screen = Screen::Photo;
     }
 
     pub fn use_photo(&mut self) {
-        if self.captured.is_some() {
+        if self.applicant.captured.is_some() {
             self.screen = Screen::Choices;
         }
     }
 
     pub fn choices_done(&self) -> bool {
-        self.cert.is_some() && self.braille.is_some()
+        self.applicant.cert.is_some() && self.applicant.braille.is_some()
     }
 
     pub fn after_choices(&mut self) {
@@ -726,7 +744,7 @@ impl Kiosk {
     }
 
     pub fn after_pins(&mut self) {
-        if self.pins.all_ok() {
+        if self.applicant.pins.all_ok() {
             self.screen = Screen::Summary;
         }
     }
@@ -734,11 +752,11 @@ impl Kiosk {
     /// Goes one step back in the applicant's flow.
     pub fn back(&mut self) {
         self.clear_banner();
-        self.offer_resend = false;
+        self.applicant.offer_resend = false;
         self.screen = match self.screen {
             Screen::ManualId | Screen::Photo => {
                 self.rescan();
-                self.found = None;
+                self.applicant.found = None;
                 if self.has_camera() {
                     Screen::Scan
                 } else {
@@ -761,22 +779,24 @@ impl Kiosk {
     /// relay's receipt or a queued outcome, so a refused send can be retried).
     fn build(&self) -> Result<Application, AgentError> {
         let id = self
+            .applicant
             .found
             .as_ref()
             .map(ApplicationId::duplicate)
             .ok_or_else(|| AgentError::Input("application ID".into()))?;
         let c = self
+            .applicant
             .captured
             .as_ref()
             .ok_or_else(|| AgentError::Input("photo".into()))?;
         let photo = crate::photo_input::photo_from_jpeg(c.jpeg())
             .map_err(|e| AgentError::Input(e.to_string()))?;
-        let cert = if self.cert == Some(true) {
+        let cert = if self.applicant.cert == Some(true) {
             CertificateWish::Yes
         } else {
             CertificateWish::No
         };
-        let braille = if self.braille == Some(true) {
+        let braille = if self.applicant.braille == Some(true) {
             BrailleWish::Yes
         } else {
             BrailleWish::No
@@ -784,6 +804,7 @@ impl Kiosk {
         Ok(match self.profile() {
             Some(Profile::Express) => {
                 let pins = self
+                    .applicant
                     .pins
                     .build()
                     .map_err(|e| AgentError::Input(e.to_string()))?;
@@ -801,7 +822,7 @@ impl Kiosk {
         match self.build() {
             Ok(app) => {
                 self.busy = true;
-                self.offer_resend = false;
+                self.applicant.offer_resend = false;
                 self.clear_banner();
                 self.screen = Screen::Sending;
                 self.worker.send(Request::Submit { app, resend });
@@ -812,6 +833,7 @@ impl Kiosk {
 
     fn on_sent(&mut self, o: SubmitOutcome) {
         let masked = self
+            .applicant
             .found
             .as_ref()
             .map(ApplicationId::masked)
@@ -820,7 +842,7 @@ impl Kiosk {
         let time = jst(self.clock.now());
         // The relay has it (or the outbox does, encrypted): forget the plaintext now.
         self.forget_applicant();
-        self.receipt = Some(ReceiptInfo {
+        self.applicant.receipt = Some(ReceiptInfo {
             masked_id: masked,
             time,
             delivered,

@@ -212,10 +212,10 @@ fn keyboard(ui: &Ui, k: &mut Kiosk) {
                     match k.screen {
                         Screen::Login => k.login_type(c),
                         Screen::ManualId => {
-                            k.manual.push(c);
+                            k.applicant.manual.push(c);
                         }
                         Screen::Pins => {
-                            k.pins.push(c);
+                            k.applicant.pins.push(c);
                         }
                         _ => {}
                     }
@@ -225,8 +225,8 @@ fn keyboard(ui: &Ui, k: &mut Kiosk) {
                 key, pressed: true, ..
             } => match (key, k.screen) {
                 (egui::Key::Backspace, Screen::Login) => k.login_backspace(),
-                (egui::Key::Backspace, Screen::ManualId) => k.manual.backspace(),
-                (egui::Key::Backspace, Screen::Pins) => k.pins.focused().backspace(),
+                (egui::Key::Backspace, Screen::ManualId) => k.applicant.manual.backspace(),
+                (egui::Key::Backspace, Screen::Pins) => k.applicant.pins.focused().backspace(),
                 (egui::Key::Tab, Screen::Login) => {
                     k.login_field = match k.login_field {
                         LoginField::StaffId => LoginField::Password,
@@ -568,10 +568,10 @@ fn scan(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
         ui.ctx(),
         tex,
         k.frame_serial,
-        k.scan.as_ref().map(|v| &v.preview),
+        k.applicant.scan.as_ref().map(|v| &v.preview),
     );
     ui.horizontal_top(|ui| {
-        match (&tex.preview, &k.scan) {
+        match (&tex.preview, &k.applicant.scan) {
             (Some(t), Some(v)) => {
                 let (r, s) = preview_image(ui, t, Vec2::new(720.0, 540.0));
                 if let Some(q) = &v.region {
@@ -584,7 +584,7 @@ fn scan(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
         }
         ui.add_space(16.0);
         ui.vertical(|ui| {
-            match &k.found {
+            match &k.applicant.found {
                 Some(id) => {
                     ui.label(RichText::new(T::ScanFound.get(lang)).size(TEXT));
                     ui.add_space(8.0);
@@ -616,10 +616,16 @@ fn manual_id(ui: &mut Ui, k: &mut Kiosk) {
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
             ui.set_width(600.0);
-            field(ui, T::SummaryId.get(lang), &k.manual.display(), true, 580.0);
-            ui.label(i18n::digits_typed(k.manual.len(), lang));
+            field(
+                ui,
+                T::SummaryId.get(lang),
+                &k.applicant.manual.display(),
+                true,
+                580.0,
+            );
+            ui.label(i18n::digits_typed(k.applicant.manual.len(), lang));
             ui.add_space(16.0);
-            if primary_button(ui, T::Next.get(lang), k.manual.is_full()) {
+            if primary_button(ui, T::Next.get(lang), k.applicant.manual.is_full()) {
                 k.confirm_manual();
             }
             if k.has_camera() && big_button(ui, T::UseCamera.get(lang), true) {
@@ -627,7 +633,7 @@ fn manual_id(ui: &mut Ui, k: &mut Kiosk) {
             }
         });
         if let Some(p) = keypad(ui, lang, false, false) {
-            apply_key(&mut k.manual, p);
+            apply_key(&mut k.applicant.manual, p);
         }
     });
 }
@@ -639,10 +645,10 @@ fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
         ui.ctx(),
         tex,
         k.frame_serial,
-        k.photo.as_ref().map(|v| &v.preview),
+        k.applicant.photo.as_ref().map(|v| &v.preview),
     );
     ui.horizontal_top(|ui| {
-        match (&tex.preview, &k.photo) {
+        match (&tex.preview, &k.applicant.photo) {
             (Some(t), Some(v)) => {
                 let (r, s) = preview_image(ui, t, Vec2::new(640.0, 540.0));
                 // Face-position guide: a 35:45 frame with an oval where the face goes.
@@ -687,7 +693,7 @@ fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
         ui.vertical(|ui| {
             ui.label(RichText::new(T::PhotoHint.get(lang)).size(TEXT).strong());
             ui.add_space(8.0);
-            match &k.photo {
+            match &k.applicant.photo {
                 Some(v) => {
                     for c in &v.report.checks {
                         let pass = c.verdict == crate::capture::Verdict::Pass;
@@ -745,7 +751,7 @@ fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     let lang = k.lang;
     steps(ui, lang, k.screen, is_express(k));
     heading(ui, T::ReviewTitle.get(lang));
-    let Some(c) = &k.captured else {
+    let Some(c) = &k.applicant.captured else {
         k.retake();
         return;
     };
@@ -823,8 +829,8 @@ fn yes_no(ui: &mut Ui, lang: Lang, question: T, value: &mut Option<bool>) {
 fn choices(ui: &mut Ui, k: &mut Kiosk) {
     let lang = k.lang;
     steps(ui, lang, k.screen, is_express(k));
-    yes_no(ui, lang, T::CertQuestion, &mut k.cert);
-    yes_no(ui, lang, T::BrailleQuestion, &mut k.braille);
+    yes_no(ui, lang, T::CertQuestion, &mut k.applicant.cert);
+    yes_no(ui, lang, T::BrailleQuestion, &mut k.applicant.braille);
     if is_express(k) {
         ui.label(RichText::new(T::ExpressNote.get(lang)).size(22.0));
     }
@@ -868,11 +874,11 @@ fn pins(ui: &mut Ui, k: &mut Kiosk) {
                 ui.horizontal(|ui| {
                     for j in 0..2 {
                         let idx = i * 2 + j;
-                        let focused = k.pins.focus == idx;
+                        let focused = k.applicant.pins.focus == idx;
                         let e = if j == 0 {
-                            &k.pins.fields[i].0
+                            &k.applicant.pins.fields[i].0
                         } else {
-                            &k.pins.fields[i].1
+                            &k.applicant.pins.fields[i].1
                         };
                         let name = if j == 0 {
                             T::PinEnter.get(lang)
@@ -908,23 +914,23 @@ fn pins(ui: &mut Ui, k: &mut Kiosk) {
                             egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, &label)
                         });
                         if resp.clicked() {
-                            k.pins.focus = idx;
+                            k.applicant.pins.focus = idx;
                         }
                     }
                 });
-                ui.scope(|ui| rules_line(ui, lang, &k.pins.rules(i)));
+                ui.scope(|ui| rules_line(ui, lang, &k.applicant.pins.rules(i)));
                 ui.add_space(4.0);
             }
         });
         ui.add_space(12.0);
         ui.vertical(|ui| {
-            let letters = k.pins.focused().kind() == Kind::SignaturePassword;
+            let letters = k.applicant.pins.focused().kind() == Kind::SignaturePassword;
             if let Some(p) = keypad(ui, lang, letters, false) {
                 match p {
                     KeyPress::Char(c) => {
-                        k.pins.push(c);
+                        k.applicant.pins.push(c);
                     }
-                    other => apply_key(k.pins.focused(), other),
+                    other => apply_key(k.applicant.pins.focused(), other),
                 }
             }
             ui.add_space(12.0);
@@ -943,7 +949,7 @@ fn pins(ui: &mut Ui, k: &mut Kiosk) {
                 )
                 .fill(ACCENT)
                 .min_size(Vec2::new(200.0, 80.0));
-                if ui.add_enabled(k.pins.all_ok(), next).clicked() {
+                if ui.add_enabled(k.applicant.pins.all_ok(), next).clicked() {
                     k.after_pins();
                 }
             });
@@ -967,16 +973,22 @@ fn summary(ui: &mut Ui, k: &mut Kiosk) {
         .show(ui, |ui| {
             ui.label(T::SummaryId.get(lang));
             ui.label(
-                RichText::new(k.found.as_ref().map(|i| i.masked()).unwrap_or_default())
-                    .monospace()
-                    .size(28.0),
+                RichText::new(
+                    k.applicant
+                        .found
+                        .as_ref()
+                        .map(|i| i.masked())
+                        .unwrap_or_default(),
+                )
+                .monospace()
+                .size(28.0),
             );
             ui.end_row();
             ui.label(T::SummaryCert.get(lang));
-            ui.label(yes(k.cert));
+            ui.label(yes(k.applicant.cert));
             ui.end_row();
             ui.label(T::SummaryBraille.get(lang));
-            ui.label(yes(k.braille));
+            ui.label(yes(k.applicant.braille));
             ui.end_row();
             if is_express(k) {
                 ui.label(T::SummaryPins.get(lang));
@@ -989,7 +1001,7 @@ fn summary(ui: &mut Ui, k: &mut Kiosk) {
         if big_button(ui, T::Back.get(lang), !k.busy) {
             k.back();
         }
-        if k.offer_resend {
+        if k.applicant.offer_resend {
             if primary_button(ui, T::SendAgain.get(lang), !k.busy) {
                 k.send(true);
             }
@@ -1010,7 +1022,7 @@ fn sending(ui: &mut Ui, k: &mut Kiosk) {
 
 fn receipt(ui: &mut Ui, k: &mut Kiosk) {
     let lang = k.lang;
-    let Some(r) = k.receipt.clone() else {
+    let Some(r) = k.applicant.receipt.clone() else {
         k.new_applicant();
         return;
     };

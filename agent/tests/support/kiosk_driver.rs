@@ -47,7 +47,7 @@ pub fn choose(h: &mut Harness<'_, KioskApp>, cert: bool, braille: bool) {
 
 /// From a read QR code to the review screen: confirm the ID, wait for the capture.
 pub fn scan_to_review(h: &mut Harness<'_, KioskApp>) {
-    step_until(h, "the QR code", |k| k.found.is_some());
+    step_until(h, "the QR code", |k| k.applicant.found.is_some());
     click(h, "この申請書IDで進む");
     step_until(h, "the capture", |k| k.screen == Screen::Review);
 }
