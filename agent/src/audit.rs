@@ -4,10 +4,10 @@
 //! entry before it, and `mac` = HMAC-SHA256(audit key, prev ‖ the entry's JSON without
 //! `mac`). The key (`audit.key`, 0600) never leaves the tablet. `audit.anchor` names the
 //! last entry pruned after the relay acknowledged it, `audit.head` the last appended.
-//! [`verify`] detects a modified, removed, inserted or reordered entry.
+//! [`AuditLog::verify`] detects a modified, removed, inserted or reordered entry.
 //!
 //! No personal data: staff IDs, envelope IDs, counts and reasons only. An application
-//! is referred to by [`app_ref`], a keyed hash of its ID (not reversible without the
+//! is referred to by [`AuditLog::app_ref`], a keyed hash of its ID (not reversible without the
 //! key, and not linkable across tablets).
 
 use std::fs::{self, OpenOptions};

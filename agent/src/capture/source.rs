@@ -1,7 +1,7 @@
 //! Where frames come from: the [`FrameSource`] trait, a replay source (a directory of
 //! images), a single-slot [`Mailbox`] (the newest frame wins, nothing queues up), a
 //! [`ThreadedSource`] that runs any source on its own thread (needed for nokhwa, whose
-//! `Camera` is not `Send`) and, with cargo feature `camera`, [`camera::CameraSource`].
+//! `Camera` is not `Send`) and, with cargo feature `camera`, `camera::CameraSource`.
 //!
 //! Every frame's pixels live in a `Zeroizing` buffer: a frame that is dropped — consumed,
 //! or replaced in the mailbox by a newer one — is wiped.

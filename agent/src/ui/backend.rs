@@ -3,7 +3,7 @@
 //!
 //! [`CounterBackend`] is the whole surface: log in/out, note activity, record a scan or
 //! capture in the audit log, submit, and a periodic tick (check-in, outbox flush,
-//! status). [`AgentBackend`] implements it over [`runtime::Agent`]; [`Worker`] owns a
+//! status). [`AgentBackend`] implements it over [`crate::runtime::Agent`]; [`Worker`] owns a
 //! backend on its own thread and talks to the UI through channels.
 
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
