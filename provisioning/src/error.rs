@@ -96,7 +96,7 @@ pub enum ProvisionError {
     #[error("ディレクトリに CSR (*.csr.pem) がありません / no *.csr.pem files in {path}")]
     NoCsrs { path: PathBuf },
     #[error("ファームウェア設定 / firmware: {0}")]
-    Firmware(#[from] crate::firmware::FirmwareError),
+    Firmware(#[from] crate::firmware::render::FirmwareError),
     #[error("Wi-Fi のパスワードは --wifi-password-stdin で標準入力から渡してください / pass the Wi-Fi password on standard input with --wifi-password-stdin")]
     WifiPasswordStdinRequired,
     #[error("Wi-Fi パスワードを含むファイルを git の作業ツリー ({repo}) 内に書き込みません。--out にリポジトリ外のディレクトリを指定してください / refusing to write the Wi-Fi password inside the git work tree {repo}: choose an --out directory outside any repository")]

@@ -356,7 +356,7 @@ fn fake_admin_api(l: &PkiLayout, count: usize) -> (u16, JoinHandle<Vec<(String, 
             } else if line.starts_with("POST /admin/v1/devices/TAB-0001/wipe ") {
                 (
                     "200 OK",
-                    r#"{"device_id":"TAB-0001","state":"wipe-pending"}"#.to_owned(),
+                    r#"{"device_id":"TAB-0001","state":"wipe_pending"}"#.to_owned(),
                 )
             } else if line.starts_with("GET /admin/v1/audit ") {
                 ("200 OK", r#"{"entries":[{"at":1760000000,"admin":"it-suzuki","action":"wipe","device_id":"TAB-0001"}]}"#.to_owned())
@@ -413,7 +413,7 @@ fn fleet_commands_over_mutual_tls() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("wipe-pending"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("wipe_pending"));
 
     let out = run(&["audit"]);
     assert!(out.status.success());

@@ -12,10 +12,10 @@ use crate::{
     config::Config,
     deny::{DenyList, DenySet},
     epochs::EpochKeys,
-    forward::Upstream,
     metrics::Metrics,
     registry::Registry,
     store::{Store, StoreError},
+    upstream::Upstream,
 };
 
 /// The relay's secret keys. No `Debug`.

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod deny;
+pub mod device;
 pub mod epochs;
 pub mod error;
 pub mod forward;
@@ -28,6 +29,7 @@ pub mod server;
 pub mod store;
 pub mod submit;
 pub mod tls;
+pub mod upstream;
 
 pub use crate::config::Config;
 pub use crate::server::{Relay, RelayOptions, RunningRelay, StartError};

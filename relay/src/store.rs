@@ -23,7 +23,7 @@ use sled::{
     Transactional,
 };
 
-use crate::registry::DeviceRecord;
+use crate::device::DeviceRecord;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]

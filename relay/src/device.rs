@@ -1,0 +1,135 @@
+//! The device model, free of I/O: a device's record (state, version, history,
+//! certificates seen), the actions IT and devices can take, and the state machine
+//! ([`transition`]). The registry (`registry.rs`) applies it through the store; the
+//! stores persist [`DeviceRecord`]s. Its own module so that neither depends on the
+//! other.
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::CertFingerprint;
+
+/// Most history entries kept per device.
+pub const MAX_HISTORY: usize = 100;
+/// Most certificates remembered per device.
+pub const MAX_CERTS: usize = 16;
+
+/// A device's state (the wire type, shared with the agent and the provisioning tool).
+pub use shinsei_protocol::api::DeviceState;
+
+/// What can happen to a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Disable,
+    Enable,
+    Wipe,
+    Revoke,
+    /// The device reports that it has wiped itself.
+    ConfirmWipe,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Disable => "disable",
+            Action::Enable => "enable",
+            Action::Wipe => "wipe",
+            Action::Revoke => "revoke",
+            Action::ConfirmWipe => "wipe_confirm",
+        }
+    }
+
+    pub fn parse_admin(s: &str) -> Option<Self> {
+        match s {
+            "disable" => Some(Action::Disable),
+            "enable" => Some(Action::Enable),
+            "wipe" => Some(Action::Wipe),
+            "revoke" => Some(Action::Revoke),
+            _ => None,
+        }
+    }
+}
+
+/// A refused transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {action} a device that is {from}")]
+pub struct TransitionError {
+    pub from: &'static str,
+    pub action: &'static str,
+}
+
+/// The state machine. Repeating an action in its target state is allowed (no change).
+pub fn transition(from: DeviceState, action: Action) -> Result<DeviceState, TransitionError> {
+    use Action as A;
+    use DeviceState as S;
+    let to = match (from, action) {
+        (S::Active | S::Disabled, A::Disable) => Some(S::Disabled),
+        (S::Active | S::Disabled | S::WipePending, A::Enable) => Some(S::Active),
+        (S::Active | S::Disabled | S::WipePending, A::Wipe) => Some(S::WipePending),
+        (_, A::Revoke) => Some(S::Revoked),
+        (S::WipePending | S::Wiped, A::ConfirmWipe) => Some(S::Wiped),
+        _ => None,
+    };
+    to.ok_or(TransitionError {
+        from: from.as_str(),
+        action: action.as_str(),
+    })
+}
+
+/// One history entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: u64,
+    pub state: DeviceState,
+    /// `admin:NAME`, `device` or `relay`.
+    pub by: String,
+}
+
+/// A device as the registry keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    pub device_id: String,
+    pub state: DeviceState,
+    /// Incremented on every state change (long-poll `since`).
+    pub version: u64,
+    pub updated_at: u64,
+    pub history: Vec<HistoryEntry>,
+    /// Certificates the device has connected with.
+    #[serde(default)]
+    pub certs: Vec<CertFingerprint>,
+}
+
+impl DeviceRecord {
+    pub(crate) fn new(device_id: &str, now: u64, by: &str) -> Self {
+        Self {
+            device_id: device_id.to_owned(),
+            state: DeviceState::Active,
+            version: 1,
+            updated_at: now,
+            history: vec![HistoryEntry {
+                at: now,
+                state: DeviceState::Active,
+                by: by.to_owned(),
+            }],
+            certs: Vec::new(),
+        }
+    }
+
+    pub(crate) fn set_state(&mut self, to: DeviceState, now: u64, by: &str) -> bool {
+        if self.state == to {
+            return false;
+        }
+        self.state = to;
+        self.version += 1;
+        self.updated_at = now;
+        self.history.push(HistoryEntry {
+            at: now,
+            state: to,
+            by: by.to_owned(),
+        });
+        if self.history.len() > MAX_HISTORY {
+            let extra = self.history.len() - MAX_HISTORY;
+            self.history.drain(..extra);
+        }
+        true
+    }
+}
