@@ -30,7 +30,8 @@ pub mod lease;
 pub mod memguard;
 pub mod outbox;
 pub mod photo_input;
-pub mod qr;
+/// The QR reader lives in the capture pipeline; `shinsei_agent::qr` is kept as its name.
+pub use capture::qr;
 pub mod route;
 pub mod runtime;
 pub mod secret_input;

@@ -456,7 +456,14 @@ pub fn summarize_cert(der: &[u8]) -> Option<CertSummary> {
         not_after: c.validity().not_after.timestamp(),
         is_ca: c.is_ca(),
         p256_public_key: p256_public_key(&c),
-        spki_sha256: crate::x509::spki_digest(c.tbs_certificate.subject_pki.raw),
+        spki_sha256: {
+            let mut d = [0u8; 32];
+            d.copy_from_slice(
+                ring::digest::digest(&ring::digest::SHA256, c.tbs_certificate.subject_pki.raw)
+                    .as_ref(),
+            );
+            d
+        },
     })
 }
 

@@ -7,8 +7,6 @@
 //! Rules: not a CA; subject OU [`DEVICE_OU`] with a CN that is a canonical device ID
 //! and an ECDSA P-256 key, or OU [`ADMIN_OU`] with a CN of 1 to 64 bytes.
 
-use ring::digest;
-
 use crate::device::DeviceId;
 use crate::keys::VerifyingKey;
 pub use crate::signed::{summarize_cert, CertSummary, ADMIN_OU, DEVICE_OU};
@@ -69,11 +67,4 @@ pub fn classify_client_cert(der: &[u8]) -> Option<ClientIdentity> {
         }
         _ => None,
     }
-}
-
-/// SHA-256 of a DER SubjectPublicKeyInfo.
-pub(crate) fn spki_digest(spki_der: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest::digest(&digest::SHA256, spki_der).as_ref());
-    out
 }

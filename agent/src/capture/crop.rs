@@ -565,7 +565,7 @@ pub fn crop_report(input_jpeg: &[u8]) -> Result<(Zeroizing<Vec<u8>>, CropReport)
 /// otherwise [`CaptureError::Rejected`] with the JSON report. Used by `crop` and by
 /// `submit --crop`.
 pub fn crop_file(input: &Path) -> Result<(Zeroizing<Vec<u8>>, CropReport), CaptureError> {
-    let bytes = read_bounded(input, crate::qr::MAX_IMAGE_FILE)?;
+    let bytes = read_bounded(input, super::qr::MAX_IMAGE_FILE)?;
     let (jpeg, report) = crop_report(&bytes)?;
     if !report.accepted {
         return Err(CaptureError::Rejected {

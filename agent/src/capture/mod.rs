@@ -3,6 +3,7 @@
 //!
 //! - [`source`] — [`source::FrameSource`], the replay source, the single-slot mailbox
 //!   (newest frame wins) and, with feature `camera`, the nokhwa camera on its own thread.
+//! - [`qr`] — the application ID from a QR code (rqrr, bounded image input, typed errors).
 //! - [`qr_scan`] — the fast/robust QR reader ([`qr_scan::scan_luma`], [`qr_scan::QrTracker`]).
 //! - [`face`] — SeetaFace detection (rustface, model embedded at build time).
 //! - [`crop`] — ID-photo geometry, quality checks, JPEG output ([`crop_report`]).
@@ -12,6 +13,7 @@ pub mod crop;
 pub mod face;
 pub mod geometry;
 pub mod imgops;
+pub mod qr;
 mod qr_grid;
 pub mod qr_scan;
 pub mod source;

@@ -30,7 +30,7 @@ use shinsei_protocol::application::ApplicationId;
 use zeroize::Zeroizing;
 
 use super::geometry::Homography;
-use crate::qr::QrError;
+use super::qr::QrError;
 
 /// Largest version tried (57×57 modules); the form's code is version 1 or 2.
 const MAX_VERSION: i32 = 10;

@@ -33,8 +33,8 @@ use shinsei_protocol::application::ApplicationId;
 use zeroize::Zeroizing;
 
 use super::imgops::{self, Rect};
+use super::qr::QrError;
 use super::qr_grid::{self, Finders};
-use crate::qr::QrError;
 
 /// Grey levels by which a finder's core must be darker (lighter, inverted) than the
 /// light rings around it on the scanned row: rejects 1:1:3:1:1 patterns that the local

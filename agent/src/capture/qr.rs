@@ -82,5 +82,5 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<ApplicationId, QrError> {
     reader.limits(limits);
     let img = reader.decode().map_err(|e| QrError::Image(e.to_string()))?;
     let luma = Zeroizing::new(img.to_luma8().into_raw());
-    crate::capture::qr_scan::scan_luma(img.width() as usize, img.height() as usize, &luma)
+    super::qr_scan::scan_luma(img.width() as usize, img.height() as usize, &luma)
 }
