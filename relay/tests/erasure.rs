@@ -376,16 +376,7 @@ async fn postgres_heap_wal_and_dump_open_before_the_deadline_and_nothing_opens_a
             Err(UpstreamError("J-LIS unreachable".into()))
         }
     }
-    let relay = env
-        .start(
-            cfg.clone(),
-            RelayOptions {
-                clock: Arc::new(clock.clone()),
-                upstream: Some(Arc::new(Down)),
-                ..RelayOptions::default()
-            },
-        )
-        .await;
+    let relay = start_with(&env, &cfg, &clock, Arc::new(Down)).await;
     let (bytes, id, t) = submit_one_with(&env, &relay, start, "TAB-0141", false).await;
     let core = relay.core().clone();
     let m = markers();
@@ -394,23 +385,9 @@ async fn postgres_heap_wal_and_dump_open_before_the_deadline_and_nothing_opens_a
     // A plain-text dump before the purge (what a nightly backup holds).
     let dumps = tempfile::tempdir().unwrap();
     let dump = dumps.path().join("before.sql");
-    let st = Command::new(server.tool("pg_dump"))
-        .args(["--format=plain", "--no-owner", "--file"])
-        .arg(&dump)
-        .arg("--dbname")
-        .arg(&db.url)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    pg_dump(server, &db.url, "plain", &dump);
     let custom = dumps.path().join("before.dump");
-    let st = Command::new(server.tool("pg_dump"))
-        .args(["--format=custom", "--no-owner", "--file"])
-        .arg(&custom)
-        .arg("--dbname")
-        .arg(&db.url)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    pg_dump(server, &db.url, "custom", &custom);
     let dump_text = std::fs::read(&dump).unwrap();
     // The cluster's files: heap (after a checkpoint) and WAL.
     let data_dir: Option<PathBuf> = server.own.then(|| {
@@ -605,6 +582,34 @@ impl Upstream for FlakySpool {
     }
 }
 
+async fn start_with(
+    env: &Env,
+    cfg: &Config,
+    clock: &ManualClock,
+    upstream: Arc<dyn Upstream>,
+) -> shinsei_relay::RunningRelay {
+    env.start(
+        cfg.clone(),
+        RelayOptions {
+            clock: Arc::new(clock.clone()),
+            upstream: Some(upstream),
+            ..RelayOptions::default()
+        },
+    )
+    .await
+}
+
+fn pg_dump(server: &pg::PgServer, url: &str, format: &str, file: &Path) {
+    let st = Command::new(server.tool("pg_dump"))
+        .args([&format!("--format={format}"), "--no-owner", "--file"])
+        .arg(file)
+        .arg("--dbname")
+        .arg(url)
+        .status()
+        .unwrap();
+    assert!(st.success(), "pg_dump --format={format} failed");
+}
+
 fn spool_entries(p: &Path) -> usize {
     std::fs::read_dir(p)
         .map(|r| {
@@ -630,16 +635,7 @@ async fn no_spool_orphan_survives_the_next_purge() {
         delivering: AtomicUsize::new(0),
         delivered: AtomicUsize::new(0),
     });
-    let relay = env
-        .start(
-            cfg.clone(),
-            RelayOptions {
-                clock: Arc::new(clock.clone()),
-                upstream: Some(spool.clone()),
-                ..RelayOptions::default()
-            },
-        )
-        .await;
+    let relay = start_with(&env, &cfg, &clock, spool.clone()).await;
     let core = relay.core().clone();
     let purge = |core: Arc<shinsei_relay::core::RelayCore>| async move {
         tokio::task::spawn_blocking(move || retention::purge(&core))
@@ -673,16 +669,7 @@ async fn no_spool_orphan_survives_the_next_purge() {
     assert!(env.spool().join(id2.to_hex()).exists());
     relay.shutdown().await;
     drop(core);
-    let relay = env
-        .start(
-            cfg.clone(),
-            RelayOptions {
-                clock: Arc::new(clock.clone()),
-                upstream: Some(spool.clone()),
-                ..RelayOptions::default()
-            },
-        )
-        .await;
+    let relay = start_with(&env, &cfg, &clock, spool.clone()).await;
     wait_for("the start-up purge's sweep", || {
         !env.spool().join(id2.to_hex()).exists()
     })
