@@ -7,8 +7,10 @@
 //! days, and controls devices (disable, wipe, revoke) with a long-polled status
 //! endpoint. See `relay/README.md` for the API and the configuration.
 //!
-//! The core ([`core::RelayCore`], [`submit`], [`registry`], [`retention`],
-//! [`forward`]) works without sockets; [`server`] and [`http`] put it on the network.
+//! The core ([`core::RelayCore`], [`submit`], [`registry`] over the I/O-free
+//! [`device`] model, [`retention`], [`epochs`] (key epochs: what makes deletion real),
+//! [`forward`] over [`upstream`]) works without sockets; [`server`] and [`http`] put it
+//! on the network. Module dependencies have no cycles.
 #![forbid(unsafe_code)]
 
 pub mod clock;

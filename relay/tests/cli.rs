@@ -58,6 +58,20 @@ fn check_config() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("retention_secs"));
+
+    // Issue 14: a retention shorter than the oldest envelope the relay accepts (plus
+    // the purge interval) is refused at start-up, saying why.
+    let p = write_config(&env, "[retention]\nretention_secs = 20\n", (18443, 18444));
+    let out = Command::new(bin)
+        .args(["--config", p.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("max_age_secs") && err.contains("forwarded a second time"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
