@@ -135,14 +135,15 @@ fn demo() -> Result<()> {
     }
 
     say("\n7. 紛失時：遠隔消去 / lost tablet: remote wipe");
-    say(&format!(
-        "   {}",
-        ward.fleet("wipe", "TAB-0002")?
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-    ));
+    // The tool answers with a table: its header, a rule and the device's new state.
+    for line in ward
+        .fleet("wipe", "TAB-0002")?
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('-'))
+        .take(2)
+    {
+        say(&format!("   {}", line.trim_end()));
+    }
     let o = shinsei_tests::run(exp_tab.agent()?.args(["run", "--for-secs", "20"]), "")?;
     say(&format!(
         "   TAB-0002 agent: {} (exit {})",
