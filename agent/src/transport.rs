@@ -149,13 +149,15 @@ impl RelayClient {
                 r.status()
             )));
         }
-        let body = r
-            .bytes()
-            .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
-        if body.len() > shinsei_protocol::relay_keys::MAX_LEN {
+        // Read at most one byte more than the largest schedule: a bound, not a hope.
+        let max = shinsei_protocol::relay_keys::MAX_LEN;
+        let mut body = Vec::with_capacity(max.min(4096));
+        std::io::Read::read_to_end(&mut std::io::Read::take(r, max as u64 + 1), &mut body)
+            .map_err(|e| AgentError::RelayUnreachable(e.to_string()))?;
+        if body.len() > max {
             return Err(AgentError::BadRelayAnswer("key schedule too large".into()));
         }
-        Ok(Some(body.to_vec()))
+        Ok(Some(body))
     }
 
     /// `POST /v1/envelopes`.

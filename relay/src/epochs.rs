@@ -81,6 +81,15 @@ pub enum EpochError {
     Decrypt,
 }
 
+/// Reads a seed file, at most 4 KiB + 1 byte (a larger one is refused by the parser).
+fn read_bounded(path: &Path) -> Result<Zeroizing<Vec<u8>>, EpochError> {
+    use std::io::Read as _;
+    let f = fs::File::open(path).map_err(|e| io(path, e))?;
+    let mut b = Zeroizing::new(Vec::with_capacity(512));
+    f.take(4097).read_to_end(&mut b).map_err(|e| io(path, e))?;
+    Ok(b)
+}
+
 fn io(path: &Path, source: std::io::Error) -> EpochError {
     EpochError::Io {
         path: path.to_owned(),
@@ -436,7 +445,7 @@ impl KeyDir {
     }
 
     fn read(&self, path: &Path, chain: &str, epoch_secs: u64) -> Result<(u64, Seed), EpochError> {
-        let bytes = Zeroizing::new(fs::read(path).map_err(|e| io(path, e))?);
+        let bytes = read_bounded(path)?;
         match parse_seed_file(&bytes, chain) {
             Ok((_, found, _)) if found != epoch_secs => Err(EpochError::EpochLength {
                 path: path.to_owned(),
@@ -736,7 +745,7 @@ pub fn keys_on_disk(
     let chains: [(&'static str, u64); 2] = [("hpke", up_to_hpke), ("store", up_to_store)];
     for (chain, up_to) in chains {
         for (_, path) in kd.files(chain)? {
-            let bytes = Zeroizing::new(fs::read(&path).map_err(|e| io(&path, e))?);
+            let bytes = read_bounded(&path)?;
             let (epoch, epoch_secs, seed) =
                 parse_seed_file(&bytes, chain).map_err(|()| EpochError::BadFile(path.clone()))?;
             let mut c = Chain::new(chain, epoch_secs, epoch, seed);
