@@ -16,7 +16,7 @@ corpus="$here/target/qr-corpus"
 venv="$here/target/qr-bench-venv"
 
 echo "== shinsei (rqrr + pre-processing, release, one core); also writes the corpus to $corpus"
-SHINSEI_QR_CORPUS="$corpus" cargo test --release -q -p shinsei-agent --test capture_qr \
+SHINSEI_QR_CORPUS="$corpus" cargo test --release -q -p shinsei-capture --test capture_qr \
   corpus_decode_rates -- --nocapture --test-threads 1 2>&1 | grep -E "^qr corpus" | sed 's/^/  /'
 
 if ! ldconfig -p 2>/dev/null | grep -q libzbar.so; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the face test images used by agent/tests/capture_face.rs and the capture benchmarks.
+# Installs the face test images used by capture/tests/capture_face.rs and the capture benchmarks.
 #
 # Source: scikit-image's bundled sample data (PyPI wheel `scikit-image`), file
 # skimage/data/astronaut.png: "Eileen Collins, NASA portrait (1999), public domain"

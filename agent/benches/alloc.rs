@@ -78,13 +78,13 @@ fn main() {
             black_box(&v);
         },
     );
-    let jpeg = shinsei_agent::demo::synthetic_photo_jpeg(7);
+    let jpeg = shinsei_capture::photo::synthetic_jpeg(7);
     compare(
         "photo strip + validate (demo JPEG)",
         reps,
         (40 / scale).max(1),
         || {
-            let p = shinsei_agent::photo_input::photo_from_jpeg(&jpeg).unwrap();
+            let p = shinsei_capture::photo::photo_from_jpeg(&jpeg).unwrap();
             black_box(&p);
         },
     );
@@ -94,7 +94,7 @@ fn main() {
         (5 / scale).max(1),
         || {
             // The demo photo has no face: the pipeline decodes, detects and rejects.
-            let r = shinsei_agent::capture::crop::crop_report(&jpeg);
+            let r = shinsei_capture::crop::crop_report(&jpeg);
             black_box(&r.is_ok());
         },
     );

@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 use ring::hmac;
 use serde::{Deserialize, Serialize};
+use shinsei_protocol::api::DeviceState;
+use shinsei_protocol::envelope::EnvelopeId;
 
 use crate::error::{AgentError, Result};
 use crate::fsutil;
@@ -41,23 +43,198 @@ pub struct Entry {
     pub mac: String,
 }
 
-/// What to record (the log fills in seq, time and chain).
-#[derive(Debug, Clone, Default)]
-pub struct Event<'a> {
-    pub event: &'a str,
-    pub staff: Option<&'a str>,
-    pub envelope: Option<String>,
-    pub app_ref: Option<String>,
-    pub detail: Option<String>,
+/// A keyed reference to an application ([`AuditLog::app_ref`]): the only way an
+/// application appears in the log. Made only by the log's key, never from an ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRef(String);
+
+impl AppRef {
+    /// The reference as written in the log (24 hex digits).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-impl<'a> Event<'a> {
-    pub fn new(event: &'a str) -> Self {
-        Self {
-            event,
-            ..Self::default()
+/// Why the tablet wiped itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WipeReason {
+    /// The offline lease ran out.
+    OfflineLease,
+    /// IT ordered it.
+    Remote,
+}
+
+impl WipeReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WipeReason::OfflineLease => "offline lease expired",
+            WipeReason::Remote => "remote wipe",
         }
     }
+}
+
+/// What happened, as a type: every variant carries only staff IDs, envelope IDs,
+/// [`AppRef`]s, device states, counts, times and fixed reasons, so no caller can put
+/// an application's content (ID, name, PIN, photo) into the log. The log fills in the
+/// sequence number, the time and the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditEvent<'a> {
+    Login {
+        staff: &'a str,
+    },
+    /// A failed login; `why` is the failure's kind ([`crate::error::AgentError::kind`],
+    /// never the password).
+    LoginFailed {
+        staff: &'a str,
+        why: &'static str,
+    },
+    Lockout {
+        staff: &'a str,
+        secs: u64,
+    },
+    Logout {
+        staff: &'a str,
+    },
+    Scan {
+        staff: &'a str,
+        app_ref: AppRef,
+    },
+    Capture {
+        staff: &'a str,
+    },
+    Seal {
+        staff: &'a str,
+        envelope: EnvelopeId,
+        app_ref: AppRef,
+    },
+    Receipt {
+        envelope: EnvelopeId,
+        received_at: u64,
+    },
+    /// The relay refused an envelope: its HTTP status and error code (reduced to
+    /// `[a-z0-9_]`, at most 48 characters).
+    SendRefused {
+        envelope: EnvelopeId,
+        status: u16,
+        code: &'a str,
+    },
+    /// One pass over the outbox.
+    Send {
+        delivered: usize,
+        pending: usize,
+        refused: usize,
+    },
+    OutboxExpired {
+        envelope: EnvelopeId,
+    },
+    /// IT enabled or disabled the tablet.
+    StateChanged {
+        from: DeviceState,
+        to: DeviceState,
+    },
+    Wipe {
+        reason: WipeReason,
+    },
+}
+
+impl AuditEvent<'_> {
+    /// The event's name in the log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AuditEvent::Login { .. } => "login",
+            AuditEvent::LoginFailed { .. } => "login_failed",
+            AuditEvent::Lockout { .. } => "lockout",
+            AuditEvent::Logout { .. } => "logout",
+            AuditEvent::Scan { .. } => "scan",
+            AuditEvent::Capture { .. } => "capture",
+            AuditEvent::Seal { .. } => "seal",
+            AuditEvent::Receipt { .. } => "receipt",
+            AuditEvent::SendRefused { .. } => "send_refused",
+            AuditEvent::Send { .. } => "send",
+            AuditEvent::OutboxExpired { .. } => "outbox_expired",
+            AuditEvent::StateChanged { to, .. } => {
+                if *to == DeviceState::Active {
+                    "enable"
+                } else {
+                    "disable"
+                }
+            }
+            AuditEvent::Wipe { .. } => "wipe",
+        }
+    }
+
+    /// The log line's fields (unchanged format: `event`, `staff`, `envelope`,
+    /// `app_ref`, `detail`).
+    fn fields(&self) -> Fields {
+        let mut f = Fields::default();
+        match self {
+            AuditEvent::Login { staff }
+            | AuditEvent::Logout { staff }
+            | AuditEvent::Capture { staff } => f.staff = Some(staff.to_string()),
+            AuditEvent::LoginFailed { staff, why } => {
+                f.staff = Some(staff.to_string());
+                f.detail = Some((*why).to_string());
+            }
+            AuditEvent::Lockout { staff, secs } => {
+                f.staff = Some(staff.to_string());
+                f.detail = Some(format!("locked for {secs} s"));
+            }
+            AuditEvent::Scan { staff, app_ref } => {
+                f.staff = Some(staff.to_string());
+                f.app_ref = Some(app_ref.0.clone());
+            }
+            AuditEvent::Seal {
+                staff,
+                envelope,
+                app_ref,
+            } => {
+                f.staff = Some(staff.to_string());
+                f.envelope = Some(envelope.to_hex());
+                f.app_ref = Some(app_ref.0.clone());
+            }
+            AuditEvent::Receipt {
+                envelope,
+                received_at,
+            } => {
+                f.envelope = Some(envelope.to_hex());
+                f.detail = Some(format!("received_at {received_at}"));
+            }
+            AuditEvent::SendRefused {
+                envelope,
+                status,
+                code,
+            } => {
+                let code: String = code
+                    .chars()
+                    .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                    .take(48)
+                    .collect();
+                f.envelope = Some(envelope.to_hex());
+                f.detail = Some(format!("refused {status} {code}"));
+            }
+            AuditEvent::Send {
+                delivered,
+                pending,
+                refused,
+            } => {
+                f.detail = Some(format!(
+                    "delivered {delivered} pending {pending} refused {refused}"
+                ))
+            }
+            AuditEvent::OutboxExpired { envelope } => f.envelope = Some(envelope.to_hex()),
+            AuditEvent::StateChanged { from, to } => f.detail = Some(format!("{from} -> {to}")),
+            AuditEvent::Wipe { reason } => f.detail = Some(reason.as_str().into()),
+        }
+        f
+    }
+}
+
+#[derive(Default)]
+struct Fields {
+    staff: Option<String>,
+    envelope: Option<String>,
+    app_ref: Option<String>,
+    detail: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,15 +307,16 @@ impl AuditLog {
 
     /// A keyed, truncated hash of an application ID for correlating log lines about the
     /// same application on this tablet without storing the ID.
-    pub fn app_ref(&self, application_id: &[u8]) -> String {
+    pub fn app_ref(&self, application_id: &[u8]) -> AppRef {
         let mut ctx = hmac::Context::with_key(&self.key);
         ctx.update(b"shinsei app ref v1\0");
         ctx.update(application_id);
-        hex::encode(&ctx.sign().as_ref()[..12])
+        AppRef(hex::encode(&ctx.sign().as_ref()[..12]))
     }
 
     /// Appends an event (fsync'd).
-    pub fn append(&self, at: u64, ev: Event<'_>) -> Result<Entry> {
+    pub fn append(&self, at: u64, ev: AuditEvent<'_>) -> Result<Entry> {
+        let f = ev.fields();
         let _guard = self.lock()?;
         let last = match self.read_mark("audit.head")? {
             Some(m) => m,
@@ -150,11 +328,11 @@ impl AuditLog {
         let mut e = Entry {
             seq: last.seq + 1,
             at,
-            event: ev.event.to_string(),
-            staff: ev.staff.map(str::to_string),
-            envelope: ev.envelope,
-            app_ref: ev.app_ref,
-            detail: ev.detail,
+            event: ev.name().to_string(),
+            staff: f.staff,
+            envelope: f.envelope,
+            app_ref: f.app_ref,
+            detail: f.detail,
             prev: hex::encode(last.mac),
             mac: String::new(),
         };
@@ -274,9 +452,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let l = AuditLog::open(d.path()).unwrap();
         for i in 0..n {
-            let mut ev = Event::new("login");
-            ev.staff = Some("S001");
-            ev.detail = Some(format!("n={i}"));
+            let ev = AuditEvent::Lockout {
+                staff: "S001",
+                secs: i,
+            };
             l.append(1000 + i, ev).unwrap();
         }
         (d, l)
@@ -298,7 +477,7 @@ mod tests {
     #[test]
     fn modified_entry_detected() {
         let (_d, l) = log_with(5);
-        rewrite(&l, |v| v[2] = v[2].replace("n=2", "n=9"));
+        rewrite(&l, |v| v[2] = v[2].replace("for 2 s", "for 9 s"));
         let e = l.verify().unwrap_err().to_string();
         assert!(e.contains("entry 3 was modified"), "{e}");
     }
@@ -337,7 +516,8 @@ mod tests {
         let (_d, l) = log_with(6);
         assert_eq!(l.prune_through(4).unwrap(), 4);
         assert_eq!(l.verify().unwrap(), 2);
-        l.append(2000, Event::new("logout")).unwrap();
+        l.append(2000, AuditEvent::Logout { staff: "S001" })
+            .unwrap();
         assert_eq!(l.verify().unwrap(), 3);
         assert_eq!(l.entries().unwrap()[0].seq, 5);
     }
@@ -349,6 +529,6 @@ mod tests {
         let id = b"12345678901234567890123";
         assert_eq!(l.app_ref(id), l.app_ref(id));
         assert_ne!(l.app_ref(id), other.app_ref(id));
-        assert!(!l.app_ref(id).contains("1234567890"));
+        assert!(!l.app_ref(id).as_str().contains("1234567890"));
     }
 }

@@ -1,4 +1,6 @@
-//! Operator-facing errors and exit codes of the agent (documented in agent/README.md).
+//! The runtime's errors. Each message is bilingual (Japanese, then English) for the
+//! command line; the kiosk maps each kind to its own text (`shinsei-kiosk::i18n`), and
+//! the binary maps each to an exit code (`shinsei-tablet`, table in its README).
 
 use std::path::PathBuf;
 
@@ -50,24 +52,33 @@ pub enum AgentError {
 }
 
 impl AgentError {
-    /// Process exit code for the headless interface.
-    pub fn exit_code(&self) -> i32 {
+    /// A short, stable name of the kind of failure (for the audit log and metrics;
+    /// never a message). Exit codes and clerk texts are the binary's and the kiosk's.
+    pub fn kind(&self) -> &'static str {
         match self {
-            AgentError::Input(_) => 2,
-            AgentError::Login(_) | AgentError::LoginRequired | AgentError::LockedOut(_) => 3,
-            AgentError::NotEnrolled(_) | AgentError::Enroll(_) => 4,
-            AgentError::Disabled | AgentError::OfflineLocked => 5,
-            AgentError::Wiped => 6,
-            AgentError::RelayUnreachable(_) => 7,
-            AgentError::RelayRefused(_) | AgentError::BadRelayAnswer(_) => 8,
-            AgentError::DiskFull(_) | AgentError::CorruptOutbox(_) | AgentError::File { .. } => 9,
-            AgentError::AuditBroken(_) => 10,
-            AgentError::AlreadySubmitted(_) => 11,
-            AgentError::Internal(_) => 70,
+            AgentError::NotEnrolled(_) => "not_enrolled",
+            AgentError::Wiped => "wiped",
+            AgentError::Disabled => "disabled",
+            AgentError::OfflineLocked => "offline_locked",
+            AgentError::LoginRequired => "login_required",
+            AgentError::Login(_) => "login",
+            AgentError::LockedOut(_) => "locked_out",
+            AgentError::Input(_) => "input",
+            AgentError::RelayUnreachable(_) => "relay_unreachable",
+            AgentError::RelayRefused(_) => "relay_refused",
+            AgentError::BadRelayAnswer(_) => "bad_relay_answer",
+            AgentError::DiskFull(_) => "disk_full",
+            AgentError::CorruptOutbox(_) => "corrupt_outbox",
+            AgentError::File { .. } => "file",
+            AgentError::AuditBroken(_) => "audit_broken",
+            AgentError::Enroll(_) => "enroll",
+            AgentError::AlreadySubmitted(_) => "already_submitted",
+            AgentError::Internal(_) => "internal",
         }
     }
 
-    pub(crate) fn file(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// A file error, or [`AgentError::DiskFull`] when the disk is full.
+    pub fn file(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         if is_disk_full(&source) {
             return AgentError::DiskFull(source.to_string());
         }

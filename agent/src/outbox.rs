@@ -51,15 +51,37 @@ pub const RECORD_HEADER_LEN: usize = 4 + 1 + 16 + 4;
 
 /// The outbox.
 pub struct Outbox {
+    /// The sled database; `None` only while the outbox is being dropped (so that its
+    /// files can be removed after sled closed them, see `Drop`).
+    store: Option<Store>,
+    data_dir: PathBuf,
+    key: std::sync::Mutex<LessSafeKey>,
+    key_path: PathBuf,
+    rng: SystemRandom,
+}
+
+/// The sled database and its two trees.
+struct Store {
     db: sled::Db,
     tree: sled::Tree,
     /// Application references (keyed HMAC of the ID, as in the audit log: no personal
     /// data) of recent submissions → created_at ‖ envelope ID. Written in the same
     /// transaction as the envelope, so a retry after a crash can be recognised.
     submitted: sled::Tree,
-    key: std::sync::Mutex<LessSafeKey>,
-    key_path: PathBuf,
-    rng: SystemRandom,
+}
+
+/// After a wipe the outbox removes its own files when it is closed: no caller has to
+/// remember to (the wipe itself destroyed the key, so what sled still holds is
+/// ciphertext under a key that no longer exists; this removes even that).
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        if crate::wiped::is_wiped(&self.data_dir) {
+            drop(self.store.take());
+            if let Err(e) = fsutil::shred_tree(&Self::db_dir(&self.data_dir)) {
+                tracing::error!("removing the outbox after the wipe: {e}");
+            }
+        }
+    }
 }
 
 fn aead_key(bytes: &[u8; 32]) -> Result<LessSafeKey> {
@@ -145,16 +167,19 @@ impl Outbox {
         let tree = db.open_tree("envelopes").map_err(from_sled)?;
         let submitted = db.open_tree("submitted").map_err(from_sled)?;
         let o = Self {
-            db,
-            tree,
-            submitted,
+            store: Some(Store {
+                db,
+                tree,
+                submitted,
+            }),
+            data_dir: data_dir.to_path_buf(),
             key: std::sync::Mutex::new(key),
             key_path,
             rng: SystemRandom::new(),
         };
         // An outbox that is empty at start (e.g. it drained just before a crash)
         // gets a fresh key too.
-        if o.tree.is_empty() {
+        if o.is_empty() {
             o.rotate_key()?;
         }
         Ok(o)
@@ -269,7 +294,7 @@ impl Outbox {
     /// Stores an entry durably (flushed before returning).
     pub fn put(&self, e: &Entry) -> Result<()> {
         let v = self.encode(e)?;
-        self.tree.insert(e.id.0, v).map_err(from_sled)?;
+        self.store()?.tree.insert(e.id.0, v).map_err(from_sled)?;
         self.flush()
     }
 
@@ -280,7 +305,7 @@ impl Outbox {
         let mut rec = Vec::with_capacity(24);
         rec.extend_from_slice(&e.created_at.to_be_bytes());
         rec.extend_from_slice(&e.id.0);
-        (&self.tree, &self.submitted)
+        (&self.store()?.tree, &self.store()?.submitted)
             .transaction(|(t, s)| {
                 t.insert(&e.id.0, v.as_slice())?;
                 s.insert(app_ref, rec.as_slice())?;
@@ -298,7 +323,7 @@ impl Outbox {
     /// The earlier submission of `app_ref` made at or after `since`, if any:
     /// (created_at, envelope ID).
     pub fn submitted_since(&self, app_ref: &[u8], since: u64) -> Result<Option<(u64, EnvelopeId)>> {
-        let Some(v) = self.submitted.get(app_ref).map_err(from_sled)? else {
+        let Some(v) = self.store()?.submitted.get(app_ref).map_err(from_sled)? else {
             return Ok(None);
         };
         let (Some(t), Some(id)) = (v.get(..8), v.get(8..24)) else {
@@ -318,7 +343,7 @@ impl Outbox {
     /// envelopes).
     pub fn prune_submitted(&self, before: u64) -> Result<usize> {
         let mut n = 0;
-        for kv in self.submitted.iter() {
+        for kv in self.store()?.submitted.iter() {
             let (k, v) = kv.map_err(from_sled)?;
             let at = v
                 .get(..8)
@@ -326,7 +351,7 @@ impl Outbox {
                 .map(u64::from_be_bytes)
                 .unwrap_or(0);
             if at < before {
-                self.submitted.remove(k).map_err(from_sled)?;
+                self.store()?.submitted.remove(k).map_err(from_sled)?;
                 n += 1;
             }
         }
@@ -339,38 +364,49 @@ impl Outbox {
     /// Deletes an entry durably. When this empties the outbox, the outbox key is
     /// replaced ([`Outbox::rotate_key`]), so no remnant of any record stays readable.
     pub fn remove(&self, id: &EnvelopeId) -> Result<bool> {
-        let existed = self.tree.remove(id.0).map_err(from_sled)?.is_some();
+        let existed = self
+            .store()?
+            .tree
+            .remove(id.0)
+            .map_err(from_sled)?
+            .is_some();
         self.flush()?;
-        if self.tree.is_empty() {
+        if self.store()?.tree.is_empty() {
             self.rotate_key()?;
         }
         Ok(existed)
     }
 
     fn flush(&self) -> Result<()> {
-        self.tree.flush().map_err(from_sled)?;
-        self.db.flush().map_err(from_sled)?;
+        self.store()?.tree.flush().map_err(from_sled)?;
+        self.store()?.db.flush().map_err(from_sled)?;
         Ok(())
     }
 
     /// Whether the envelope is still queued.
     pub fn contains(&self, id: &EnvelopeId) -> Result<bool> {
-        self.tree.contains_key(id.0).map_err(from_sled)
+        self.store()?.tree.contains_key(id.0).map_err(from_sled)
     }
 
     pub fn len(&self) -> usize {
-        self.tree.len()
+        self.store.as_ref().map_or(0, |s| s.tree.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+        self.len() == 0
+    }
+
+    fn store(&self) -> Result<&Store> {
+        self.store
+            .as_ref()
+            .ok_or_else(|| AgentError::CorruptOutbox("the outbox is closed".into()))
     }
 
     /// All entries, oldest envelope first. Corrupt entries are reported separately by ID.
     pub fn entries(&self) -> Result<(Vec<Entry>, Vec<EnvelopeId>)> {
         let mut good = Vec::new();
         let mut bad = Vec::new();
-        for kv in self.tree.iter() {
+        for kv in self.store()?.tree.iter() {
             let (k, v) = kv.map_err(from_sled)?;
             let id: [u8; 16] = match k.as_ref().try_into() {
                 Ok(a) => a,
@@ -400,6 +436,23 @@ mod tests {
             last_error: None,
             envelope: vec![id; 1000],
         }
+    }
+
+    #[test]
+    fn closing_the_outbox_after_a_wipe_removes_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // Control: without the marker, closing keeps the queued entry's files.
+        let o = Outbox::open(d).unwrap();
+        o.put(&entry(1)).unwrap();
+        drop(o);
+        assert!(Outbox::db_dir(d).exists());
+        assert_eq!(Outbox::open(d).unwrap().len(), 1);
+        // After a wipe (marker written while open), closing removes them.
+        let o = Outbox::open(d).unwrap();
+        std::fs::write(d.join(crate::wiped::WIPED_MARKER), b"wiped").unwrap();
+        drop(o);
+        assert!(!Outbox::db_dir(d).exists());
     }
 
     #[test]

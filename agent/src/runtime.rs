@@ -20,7 +20,7 @@ use shinsei_protocol::keys::SigningKey;
 use shinsei_protocol::receipt::Receipt;
 use shinsei_protocol::relay_keys::RelayKeySchedule;
 
-use crate::audit::{AuditLog, Event};
+use crate::audit::{AuditEvent, AuditLog, WipeReason};
 use crate::clock::Clock;
 use crate::enroll::{self, Enrollment};
 use crate::error::{AgentError, Result};
@@ -32,8 +32,7 @@ use crate::transport::{PostOutcome, RelayClient, Status};
 
 use crate::test_hooks::crash_point;
 
-/// Marker file left by a wipe; the agent refuses to start while it exists.
-pub const WIPED_MARKER: &str = "WIPED";
+pub use crate::wiped::{is_wiped, WIPED_MARKER};
 
 /// Device state as last learned from the relay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,11 +115,6 @@ fn state_path(d: &Path) -> PathBuf {
     d.join("state.json")
 }
 
-/// Whether this data directory was wiped.
-pub fn is_wiped(data_dir: &Path) -> bool {
-    data_dir.join(WIPED_MARKER).exists()
-}
-
 impl Agent {
     /// Opens the agent. Refuses a wiped or unenrolled tablet.
     pub fn open(
@@ -129,6 +123,10 @@ impl Agent {
         relay_addr: Option<SocketAddr>,
     ) -> Result<Self> {
         if is_wiped(data_dir) {
+            // A wipe interrupted before the outbox was closed leaves its files.
+            if let Err(e) = crate::wiped::remove_leftovers(data_dir) {
+                tracing::error!("removing the outbox after the wipe: {e}");
+            }
             return Err(AgentError::Wiped);
         }
         let en = enroll::load_enrollment(data_dir).map_err(|e| match e {
@@ -196,7 +194,7 @@ impl Agent {
         self.clock.now()
     }
 
-    fn record(&self, ev: Event<'_>) {
+    fn record(&self, ev: AuditEvent<'_>) {
         if let Err(e) = self.audit.append(self.now(), ev) {
             tracing::error!("audit append failed: {e}");
         }
@@ -216,11 +214,10 @@ impl Agent {
         let p = &self.en.policy;
         let v = self.lease.verdict(p.offline_lock_secs, p.offline_wipe_secs);
         if v == LeaseVerdict::Wipe {
-            self.record(Event {
-                detail: Some("offline lease expired".into()),
-                ..Event::new("wipe")
+            self.record(AuditEvent::Wipe {
+                reason: WipeReason::OfflineLease,
             });
-            self.wipe_now("offline lease expired")?;
+            self.wipe_now(WipeReason::OfflineLease.as_str())?;
             return Err(AgentError::Wiped);
         }
         Ok(v)
@@ -271,19 +268,14 @@ impl Agent {
             .map(|s| s.as_str().to_string())
             .unwrap_or_else(|_| "?".into());
         match &r {
-            Ok(_) => self.record(Event {
-                staff: Some(&staff),
-                ..Event::new("login")
+            Ok(_) => self.record(AuditEvent::Login { staff: &staff }),
+            Err(AgentError::LockedOut(w)) => self.record(AuditEvent::Lockout {
+                staff: &staff,
+                secs: *w,
             }),
-            Err(AgentError::LockedOut(w)) => self.record(Event {
-                staff: Some(&staff),
-                detail: Some(format!("locked for {w} s")),
-                ..Event::new("lockout")
-            }),
-            Err(e) => self.record(Event {
-                staff: Some(&staff),
-                detail: Some(format!("exit {}", e.exit_code())),
-                ..Event::new("login_failed")
+            Err(e) => self.record(AuditEvent::LoginFailed {
+                staff: &staff,
+                why: e.kind(),
             }),
         }
         r
@@ -291,26 +283,23 @@ impl Agent {
 
     pub fn logout(&mut self, session: &mut Session) {
         session.logout();
-        self.record(Event {
-            staff: Some(session.staff_id()),
-            ..Event::new("logout")
+        self.record(AuditEvent::Logout {
+            staff: session.staff_id(),
         });
     }
 
     /// Records a scan (the application ID only as a keyed reference).
     pub fn record_scan(&self, session: &Session, application_id: &[u8]) {
-        self.record(Event {
-            staff: Some(session.staff_id()),
-            app_ref: Some(self.audit.app_ref(application_id)),
-            ..Event::new("scan")
+        self.record(AuditEvent::Scan {
+            staff: session.staff_id(),
+            app_ref: self.audit.app_ref(application_id),
         });
     }
 
     /// Records a photo capture.
     pub fn record_capture(&self, session: &Session) {
-        self.record(Event {
-            staff: Some(session.staff_id()),
-            ..Event::new("capture")
+        self.record(AuditEvent::Capture {
+            staff: session.staff_id(),
         });
     }
 
@@ -347,7 +336,7 @@ impl Agent {
         if !resend {
             if let Some((at, env)) = self
                 .outbox
-                .submitted_since(app_ref.as_bytes(), window_start)?
+                .submitted_since(app_ref.as_str().as_bytes(), window_start)?
             {
                 let state = if self.outbox.contains(&env)? {
                     "送信待ち / queued"
@@ -386,14 +375,13 @@ impl Agent {
                 last_error: None,
                 envelope: bytes,
             },
-            app_ref.as_bytes(),
+            app_ref.as_str().as_bytes(),
         )?;
         crash_point("sealed");
-        self.record(Event {
-            staff: Some(session.staff_id()),
-            envelope: Some(id.to_hex()),
-            app_ref: Some(app_ref),
-            ..Event::new("seal")
+        self.record(AuditEvent::Seal {
+            staff: session.staff_id(),
+            envelope: id,
+            app_ref,
         });
         let report = self.flush_outbox(true)?;
         if report.delivered.contains(&id) {
@@ -469,22 +457,17 @@ impl Agent {
         self.local.version = st.version;
         match st.state {
             s if s.must_wipe() => {
-                self.record(Event {
-                    detail: Some("remote wipe".into()),
-                    ..Event::new("wipe")
+                self.record(AuditEvent::Wipe {
+                    reason: WipeReason::Remote,
                 });
-                self.wipe_now("remote wipe")?;
+                self.wipe_now(WipeReason::Remote.as_str())?;
                 return Err(AgentError::Wiped);
             }
             s => {
                 if changed {
-                    self.record(Event {
-                        detail: Some(format!("{} -> {s}", self.local.state)),
-                        ..Event::new(if s == DeviceState::Active {
-                            "enable"
-                        } else {
-                            "disable"
-                        })
+                    self.record(AuditEvent::StateChanged {
+                        from: self.local.state,
+                        to: s,
                     });
                 }
                 self.local.state = s;
@@ -514,10 +497,7 @@ impl Agent {
         for e in entries {
             if now.saturating_sub(e.created_at) > max_age {
                 self.outbox.remove(&e.id)?;
-                self.record(Event {
-                    envelope: Some(e.id.to_hex()),
-                    ..Event::new("outbox_expired")
-                });
+                self.record(AuditEvent::OutboxExpired { envelope: e.id });
                 report.expired.push(e.id);
             } else if force || e.next_attempt_at <= now {
                 due.push(e);
@@ -554,10 +534,9 @@ impl Agent {
                         Ok(r) => {
                             crash_point("received");
                             self.outbox.remove(&e.id)?;
-                            self.record(Event {
-                                envelope: Some(e.id.to_hex()),
-                                detail: Some(format!("received_at {}", r.received_at)),
-                                ..Event::new("receipt")
+                            self.record(AuditEvent::Receipt {
+                                envelope: e.id,
+                                received_at: r.received_at,
                             });
                             report.delivered.push(e.id);
                         }
@@ -577,10 +556,10 @@ impl Agent {
                     message,
                 }) => {
                     let why = format!("HTTP {status} {code} {message}");
-                    self.record(Event {
-                        envelope: Some(e.id.to_hex()),
-                        detail: Some(format!("refused {status} {code}")),
-                        ..Event::new("send_refused")
+                    self.record(AuditEvent::SendRefused {
+                        envelope: e.id,
+                        status,
+                        code: &code,
                     });
                     // Kept (never silently lost) until it expires; not retried
                     // automatically except after a day, in case the relay was at fault.
@@ -601,14 +580,10 @@ impl Agent {
                 Err(other) => return Err(other),
             }
         }
-        self.record(Event {
-            detail: Some(format!(
-                "delivered {} pending {} refused {}",
-                report.delivered.len(),
-                report.pending,
-                report.refused.len()
-            )),
-            ..Event::new("send")
+        self.record(AuditEvent::Send {
+            delivered: report.delivered.len(),
+            pending: report.pending,
+            refused: report.refused.len(),
         });
         Ok(report)
     }
@@ -672,10 +647,5 @@ impl Agent {
             0o600,
         )?;
         Ok(())
-    }
-
-    /// Removes the outbox's sled files (after `wipe_now`, once this handle is dropped).
-    pub fn remove_outbox_files(data_dir: &Path) -> Result<()> {
-        fsutil::shred_tree(&Outbox::db_dir(data_dir))
     }
 }

@@ -34,7 +34,7 @@ pub fn bin_dir() -> Result<&'static Path> {
         // `test-hooks` feature (one package per build: cargo applies `--features` to the
         // selected package only); release builds never have it.
         for (package, features) in [
-            ("shinsei-agent", Some("test-hooks")),
+            ("shinsei-tablet", Some("test-hooks")),
             ("shinsei-provisioning", Some("test-hooks")),
             ("shinsei-relay", None),
         ] {
@@ -437,7 +437,7 @@ pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 /// Writes a synthetic photo (no person) to `path`.
 pub fn write_photo(path: &Path, seed: u32) -> Result<Vec<u8>> {
-    let b = shinsei_agent::demo::synthetic_photo_jpeg(seed).to_vec();
+    let b = shinsei_capture::photo::synthetic_jpeg(seed).to_vec();
     std::fs::write(path, &b).map_err(|e| e.to_string())?;
     Ok(b)
 }

@@ -1,4 +1,4 @@
-//! The kiosk on the real agent (issue 7): the same screens as `agent/tests/ui.rs`,
+//! The kiosk on the real agent (issue 7): the same screens as `kiosk/tests/ui.rs`,
 //! driven through egui_kittest, but the backend is `AgentBackend` over an enrolled
 //! tablet talking mutual TLS to a real `shinsei-relay` process, and the camera replays
 //! image files from a directory. One application is delivered and spooled; with the
@@ -11,25 +11,17 @@ use std::sync::Arc;
 
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
-use shinsei_agent::capture::source::ReplaySource;
 use shinsei_agent::clock::SystemClock;
 use shinsei_agent::runtime::Agent;
-use shinsei_agent::ui::vision::Vision;
-use shinsei_agent::ui::{AgentBackend, Kiosk, KioskApp, Screen, Worker};
+use shinsei_capture::live::vision::Vision;
+use shinsei_capture::source::ReplaySource;
+use shinsei_kiosk::{AgentBackend, Kiosk, KioskApp, Screen, Worker};
 use shinsei_tests::{contains, Relay, Tablet, Ward, STAFF_ID, STAFF_PASSWORD};
 
-mod scene {
-    include!("../../agent/tests/support/counter_scene.rs");
-}
+use shinsei_kiosk::testkit as scene;
 
 const ID1: &str = "31234567890123456789012";
 const ID2: &str = "42345678901234567890123";
-
-fn faces_dir() -> PathBuf {
-    std::env::var_os("SHINSEI_TEST_FACES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-faces"))
-}
 
 /// The relay forwards to its spool asynchronously after the receipt.
 fn wait_spooled(relay: &Relay, n: usize) -> Vec<PathBuf> {
@@ -43,11 +35,7 @@ fn wait_spooled(relay: &Relay, n: usize) -> Vec<PathBuf> {
     }
 }
 
-mod driver {
-    use super::{Harness, Kiosk, KioskApp, Queryable, Screen};
-    include!("../../agent/tests/support/kiosk_driver.rs");
-}
-use driver::{click, review_to_send, scan_to_review, step_until, type_text};
+use shinsei_kiosk::testkit::{click, review_to_send, scan_to_review, step_until, type_text};
 
 /// From the review screen to the receipt (no cert, braille).
 fn review_to_receipt(h: &mut Harness<'_, KioskApp>) {
@@ -65,7 +53,10 @@ fn kiosk_on_the_real_agent_delivers_then_queues_while_the_relay_is_down() {
     // The replay camera: image files in a directory, as `shinsei-agent ui --replay-camera`.
     let cam = tmp.path().join("camera");
     std::fs::create_dir_all(&cam).unwrap();
-    let (w, h, rgb) = scene::counter_scene(&faces_dir().join("astronaut.png"), ID1);
+    let (w, h, rgb) = scene::counter_scene(
+        &shinsei_capture::synth::test_faces_dir().join("astronaut.png"),
+        ID1,
+    );
     image::RgbImage::from_raw(w, h, rgb)
         .unwrap()
         .save(cam.join("frame-0001.png"))
@@ -83,7 +74,7 @@ fn kiosk_on_the_real_agent_delivers_then_queues_while_the_relay_is_down() {
             |ui, app: &mut KioskApp| app.ui(ui),
             KioskApp::new(kiosk, Default::default()),
         );
-    shinsei_agent::ui::setup_context(&h.ctx).expect("Japanese font (fonts-ipafont-gothic)");
+    shinsei_kiosk::setup_context(&h.ctx).expect("Japanese font (fonts-ipafont-gothic)");
 
     // Login against the signed staff list (PBKDF2), a wrong password first.
     h.step();

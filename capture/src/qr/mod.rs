@@ -1,0 +1,75 @@
+//! Reading the application ID from the form's QR code (rqrr).
+//!
+//! Images are read with bounded size (20 MB file, 8000×8000 pixels). rqrr is run inside
+//! `catch_unwind` (it is known to panic on some inputs); a panic is a failed read, never
+//! a crash. The decoded payload goes into a zeroizing buffer and is accepted only when
+//! it parses as an [`ApplicationId`].
+//!
+//! - `locate` — finding finder patterns in a frame, the effort levels, [`QrTracker`].
+//! - `grid` — reading the module grid from the finders (projective fit, sampling).
+//! - `rqrr` — the one door to rqrr's decoder (panic guard, zeroizing payload, ID parse).
+
+use std::io::Read;
+use std::path::Path;
+
+use shinsei_protocol::application::{ApplicationId, ApplicationIdError};
+use zeroize::Zeroizing;
+
+mod grid;
+mod locate;
+mod rqrr;
+
+pub use locate::{scan_detailed, scan_luma, Effort, Hint, QrTracker, ScanHit, Stage};
+
+pub const MAX_IMAGE_FILE: u64 = 20 * 1024 * 1024;
+pub const MAX_SIDE: u32 = 8000;
+
+/// Why no application ID was read.
+#[derive(Debug, thiserror::Error)]
+pub enum QrError {
+    #[error("画像を読めません: {0} / cannot read the image")]
+    Image(String),
+    #[error("QRコードが見つかりません / no QR code found")]
+    NoCode,
+    #[error("QRコードを読み取れません（汚れ・ぼけ） / QR code found but unreadable")]
+    Unreadable,
+    #[error("申請書のQRコードではありません: {0} / not an application form QR code")]
+    NotAnApplicationId(ApplicationIdError),
+}
+
+/// Decodes the application ID from an 8-bit greyscale image with rqrr's own grid
+/// detection only (no locating or sampling of ours: [`scan_luma`] does it all).
+pub fn decode_luma(width: usize, height: usize, luma: &[u8]) -> Result<ApplicationId, QrError> {
+    if luma.len() < width.saturating_mul(height) {
+        return Err(QrError::Image("buffer smaller than the image".into()));
+    }
+    rqrr::detect_greyscale(width, height, |x, y| luma[y * width + x])
+}
+
+/// Decodes the application ID from an image file (JPEG or PNG).
+pub fn decode_file(path: &Path) -> Result<ApplicationId, QrError> {
+    let f = std::fs::File::open(path).map_err(|e| QrError::Image(e.to_string()))?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    f.take(MAX_IMAGE_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| QrError::Image(e.to_string()))?;
+    if bytes.len() as u64 > MAX_IMAGE_FILE {
+        return Err(QrError::Image("file larger than 20 MB".into()));
+    }
+    decode_bytes(&bytes)
+}
+
+/// Decodes from encoded image bytes.
+pub fn decode_bytes(bytes: &[u8]) -> Result<ApplicationId, QrError> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| QrError::Image(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| QrError::Image(e.to_string()))?;
+    let luma = Zeroizing::new(img.to_luma8().into_raw());
+    scan_luma(img.width() as usize, img.height() as usize, &luma)
+}

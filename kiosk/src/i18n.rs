@@ -1,0 +1,257 @@
+//! Every word the kiosk shows, in Japanese and English. Japanese is the default; the
+//! language can be switched on every screen and the switch changes nothing else.
+//!
+//! Texts are keys ([`T`]) so a test can check that every key has both languages and
+//! that the two differ; parameterised messages are functions below.
+
+use shinsei_agent::error::AgentError;
+
+/// The display language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
+impl Lang {
+    pub fn other(self) -> Self {
+        match self {
+            Lang::Ja => Lang::En,
+            Lang::En => Lang::Ja,
+        }
+    }
+
+    /// The label of the switch button: the *other* language, in that language.
+    pub fn switch_label(self) -> &'static str {
+        match self {
+            Lang::Ja => "English",
+            Lang::En => "日本語",
+        }
+    }
+
+    fn pick(self, ja: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Lang::Ja => ja,
+            Lang::En => en,
+        }
+    }
+}
+
+macro_rules! texts {
+    ($($key:ident => $ja:literal, $en:literal;)*) => {
+        /// A fixed text of the kiosk.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum T { $($key),* }
+
+        impl T {
+            /// Every key (for the completeness test).
+            pub const ALL: &'static [T] = &[$(T::$key),*];
+
+            pub fn get(self, lang: Lang) -> &'static str {
+                match self { $(T::$key => lang.pick($ja, $en)),* }
+            }
+        }
+    };
+}
+
+texts! {
+    Title => "マイナンバーカード申請補助", "My Number card application";
+    StaffLogin => "職員ログイン", "Staff login";
+    StaffId => "職員ID", "Staff ID";
+    Password => "パスワード", "Password";
+    LogIn => "ログイン", "Log in";
+    LogOut => "ログアウト", "Log out";
+    LoggingIn => "確認しています…", "Checking…";
+    AutoLocked => "一定時間操作がなかったためロックしました。もう一度ログインしてください。", "Locked after a period without use. Please log in again.";
+    Clear => "消去", "Clear";
+    Backspace => "1字削除", "Delete";
+    Next => "次へ", "Next";
+    Back => "戻る", "Back";
+    Cancel => "中止", "Cancel";
+    StepScan => "1. 申請書のQRコード", "1. Form QR code";
+    StepPhoto => "2. 顔写真", "2. Photo";
+    StepChoices => "3. ご希望", "3. Choices";
+    StepPins => "4. 暗証番号", "4. PINs";
+    StepSend => "送信", "Send";
+    ScanHint => "申請書のQRコードをカメラに向けてください。", "Hold the QR code of the application form to the camera.";
+    ScanFound => "申請書IDを読み取りました。下4桁を申請書と照合してください。", "Application ID read. Check the last 4 digits against the form.";
+    ScanConfirm => "この申請書IDで進む", "Use this application ID";
+    Rescan => "読み取り直す", "Scan again";
+    ManualEntry => "申請書IDを手で入力", "Type the application ID";
+    ManualHint => "申請書IDの数字23桁を入力してください。", "Enter the 23 digits of the application ID.";
+    UseCamera => "カメラで読み取る", "Use the camera";
+    NoCamera => "カメラの映像がありません", "No camera picture";
+    PhotoHint => "枠に顔を合わせ、正面を向いてください。", "Fit the face in the guide and look straight ahead.";
+    PhotoChecking => "確認中", "Checking";
+    PhotoCountdown => "撮影します", "Taking the photo in";
+    TakePhoto => "撮影", "Take photo";
+    Retake => "撮り直す", "Retake";
+    UsePhoto => "この写真を使う", "Use this photo";
+    ReviewTitle => "写真の確認（縦45mm×横35mm）", "Check the photo (45 mm × 35 mm)";
+    ReviewOriginal => "撮影した画像", "Captured picture";
+    ReviewCropped => "申請用写真", "Application photo";
+    CertQuestion => "電子証明書の発行を希望しますか", "Do you want electronic certificates?";
+    BrailleQuestion => "点字表記を希望しますか", "Do you want a braille label?";
+    Yes => "希望する", "Yes";
+    No => "希望しない", "No";
+    ExpressNote => "特急発行: 次の画面で暗証番号を設定します。", "Express issuance: the PINs are set on the next screen.";
+    PinsTitle => "暗証番号の設定（申請者ご本人が入力してください）", "Set the PINs (the applicant types them)";
+    PinSignature => "署名用電子証明書のパスワード（英大文字と数字6〜16文字）", "Signature certificate password (6–16 letters A–Z and digits)";
+    PinUser => "利用者証明用電子証明書の暗証番号（数字4桁）", "User-certificate PIN (4 digits)";
+    PinResident => "住民基本台帳用の暗証番号（数字4桁）", "Resident-registry PIN (4 digits)";
+    PinCardInfo => "券面事項入力補助用の暗証番号（数字4桁）", "Card-info PIN (4 digits)";
+    PinEnter => "入力", "Enter";
+    PinConfirm => "確認のためもう一度", "Once more to confirm";
+    RuleLength6to16 => "6〜16文字", "6–16 characters";
+    RuleLetter => "英字を1文字以上", "at least one letter";
+    RuleDigit => "数字を1文字以上", "at least one digit";
+    Rule4Digits => "数字4桁", "4 digits";
+    RuleMatch => "確認入力が一致", "confirmation matches";
+    SummaryTitle => "送信内容の確認", "Check before sending";
+    SummaryId => "申請書ID", "Application ID";
+    SummaryCert => "電子証明書", "Electronic certificates";
+    SummaryBraille => "点字表記", "Braille label";
+    SummaryPins => "暗証番号", "PINs";
+    PinsSet => "設定済み（表示しません）", "set (not shown)";
+    SendNow => "送信する", "Send";
+    Sending => "暗号化して送信しています…", "Encrypting and sending…";
+    Delivered => "送信しました", "Sent";
+    Queued => "送信待ちに保存しました。接続が戻ると自動で送信します。", "Queued: it will be sent automatically when the connection is back.";
+    ReceiptTitle => "受付票", "Receipt";
+    ReceiptTime => "時刻", "Time";
+    ReceiptStatus => "状態", "Status";
+    ReceiptDelivered => "申請サーバーが受け付けました", "accepted by the relay";
+    ReceiptQueued => "送信待ち（自動で送信します）", "queued (will send automatically)";
+    NextApplicant => "次の申請者へ", "Next applicant";
+    AlreadySent => "この申請書IDはこの端末から送信済みです。", "This application ID was already sent from this tablet.";
+    SendAgain => "撮り直した写真で再送信する", "Send again with the new photo";
+    Network => "ネットワーク", "Network";
+    Relay => "申請サーバー", "Relay";
+    NetOnline => "接続中", "Online";
+    NetOffline => "オフライン", "Offline";
+    NetUnknown => "確認中", "Checking";
+    Outbox => "送信待ち", "Outbox";
+    Device => "端末", "Device";
+    DeviceActive => "有効", "active";
+    DeviceDisabled => "停止", "disabled";
+    Staff => "担当", "Staff";
+    NotLoggedIn => "未ログイン", "not logged in";
+    BlockedDisabled => "この端末は停止されています", "This tablet has been disabled";
+    BlockedWiped => "この端末のデータは消去されました", "This tablet has been wiped";
+    BlockedOffline => "長時間オフラインのためロックされました", "Locked: offline for too long";
+    BlockedNotEnrolled => "この端末は登録されていません", "This tablet is not enrolled";
+    BlockedFatal => "端末に問題があります", "The tablet has a problem";
+    BlockedContactIt => "IT担当に連絡してください。この画面から先へは進めません。", "Please contact IT. Nothing can be done from this screen.";
+    BlockedOfflineWhat => "ネットワークに接続してください。接続が戻ると自動で解除されます。", "Connect to the network; the lock lifts by itself once the tablet is back online.";
+    ErrorTitle => "エラー", "Error";
+    ErrLoginFailed => "職員IDまたはパスワードが違います。", "Wrong staff ID or password.";
+    ErrLoginRequired => "ログインが必要です。", "Please log in.";
+    ErrRelayRefused => "申請サーバーが受け付けませんでした。IT担当に連絡してください。", "The relay refused the application. Please contact IT.";
+    ErrBadAnswer => "申請サーバーの応答が不正です。送信待ちに保存しました。", "Invalid answer from the relay; kept in the outbox.";
+    ErrDiskFull => "端末の保存領域がいっぱいです。IT担当に連絡してください。", "The tablet's storage is full. Please contact IT.";
+    ErrCorrupt => "送信待ちデータが壊れています。IT担当に連絡してください。", "The outbox is damaged. Please contact IT.";
+    ErrInternal => "内部エラーです。IT担当に連絡してください。", "Internal error. Please contact IT.";
+    ErrInput => "入力が正しくありません。", "The input is not valid.";
+    ErrPhoto => "写真を使えません。撮り直してください。", "The photo cannot be used. Please retake it.";
+    ErrCamera => "カメラに問題があります。手入力か、IT担当に連絡してください。", "Camera problem. Type the ID, or contact IT.";
+    Ok => "OK", "OK";
+}
+
+/// "N 件" / "N".
+pub fn outbox_count(n: usize, lang: Lang) -> String {
+    match lang {
+        Lang::Ja => format!("{n} 件"),
+        Lang::En => format!("{n}"),
+    }
+}
+
+/// The lock-out message with the remaining wait.
+pub fn locked_out(secs: u64, lang: Lang) -> String {
+    match lang {
+        Lang::Ja => {
+            format!("ログインの失敗が続いたためロックしています。あと{secs}秒お待ちください。")
+        }
+        Lang::En => format!("Too many failed logins: locked. Try again in {secs} s."),
+    }
+}
+
+/// The photo countdown, "3".
+pub fn countdown(secs: u32, lang: Lang) -> String {
+    format!("{} {secs}", T::PhotoCountdown.get(lang))
+}
+
+/// Digits typed so far of the 23.
+pub fn digits_typed(n: usize, lang: Lang) -> String {
+    match lang {
+        Lang::Ja => format!("{n} / 23 桁"),
+        Lang::En => format!("{n} / 23 digits"),
+    }
+}
+
+/// The message for an error shown to the clerk: a sentence in the chosen language,
+/// and the technical detail (the agent's own bilingual message) for IT.
+pub fn error_text(e: &AgentError, lang: Lang) -> (String, String) {
+    let t = match e {
+        AgentError::Login(_) => T::ErrLoginFailed,
+        AgentError::LoginRequired => T::ErrLoginRequired,
+        AgentError::LockedOut(s) => return (locked_out(*s, lang), String::new()),
+        AgentError::Disabled => T::BlockedDisabled,
+        AgentError::Wiped => T::BlockedWiped,
+        AgentError::OfflineLocked => T::BlockedOffline,
+        AgentError::NotEnrolled(_) | AgentError::Enroll(_) => T::BlockedNotEnrolled,
+        AgentError::RelayUnreachable(_) => T::Queued,
+        AgentError::RelayRefused(_) => T::ErrRelayRefused,
+        AgentError::BadRelayAnswer(_) => T::ErrBadAnswer,
+        AgentError::DiskFull(_) => T::ErrDiskFull,
+        AgentError::CorruptOutbox(_) | AgentError::AuditBroken(_) => T::ErrCorrupt,
+        AgentError::File { .. } | AgentError::Internal(_) => T::ErrInternal,
+        AgentError::Input(_) => T::ErrInput,
+        AgentError::AlreadySubmitted(_) => T::AlreadySent,
+    };
+    let detail = match e {
+        AgentError::Login(_) => String::new(), // never hint which part was wrong
+        other => other.to_string(),
+    };
+    (t.get(lang).to_string(), detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_text_exists_in_both_languages_and_differs() {
+        for t in T::ALL {
+            let (ja, en) = (t.get(Lang::Ja), t.get(Lang::En));
+            assert!(!ja.is_empty() && !en.is_empty(), "{t:?}");
+            if *t != T::Ok {
+                assert_ne!(ja, en, "{t:?} is not translated");
+            }
+            assert!(
+                en.is_ascii() || en.contains('–') || en.contains('…') || en.contains('×'),
+                "{t:?}: {en}"
+            );
+        }
+    }
+
+    #[test]
+    fn switching_twice_returns() {
+        assert_eq!(Lang::Ja.other().other(), Lang::Ja);
+        assert_eq!(Lang::Ja.switch_label(), "English");
+    }
+
+    #[test]
+    fn errors_map_to_sentences_without_hints() {
+        let (m, d) = error_text(&AgentError::Login("no such staff".into()), Lang::En);
+        assert_eq!(m, "Wrong staff ID or password.");
+        assert!(
+            d.is_empty(),
+            "a login error must not say which part was wrong"
+        );
+        let (m, _) = error_text(&AgentError::LockedOut(42), Lang::Ja);
+        assert!(m.contains("42"));
+        let (m, d) = error_text(&AgentError::DiskFull("ENOSPC".into()), Lang::Ja);
+        assert!(m.contains("いっぱい") && d.contains("ENOSPC"));
+    }
+}

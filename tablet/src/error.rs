@@ -1,0 +1,115 @@
+//! The binary's errors: the runtime's [`AgentError`], or what the command line itself
+//! found wrong, each kept as its typed source (a QR error stays a `QrError` up to
+//! here), and the exit code of each (the table in `tablet/README.md`). Messages are
+//! Japanese first, then English; none contains an application ID, a PIN or photo bytes.
+
+use shinsei_agent::enroll::EnrollError;
+use shinsei_agent::error::AgentError;
+use shinsei_capture::qr::QrError;
+use shinsei_capture::CaptureError;
+use shinsei_protocol::application::ApplicationIdError;
+use shinsei_protocol::device::DeviceIdError;
+use shinsei_protocol::photo::PhotoError;
+use shinsei_protocol::pins::PinError;
+
+/// Every failure of a command.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+    #[error("入力が正しくありません: {0} / invalid input")]
+    Input(#[from] InputError),
+    #[error("登録: {0} / enrollment")]
+    Enroll(#[from] EnrollError),
+}
+
+/// What was wrong with the command's input.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error(transparent)]
+    Qr(#[from] QrError),
+    #[error(transparent)]
+    ApplicationId(#[from] ApplicationIdError),
+    #[error(transparent)]
+    Photo(#[from] PhotoError),
+    /// The cropping pipeline refused the photo: the reasons, one per failed check.
+    #[error("{0}")]
+    PhotoRejected(String),
+    #[error(transparent)]
+    Capture(CaptureError),
+    #[error(transparent)]
+    Pins(#[from] PinError),
+    #[error(transparent)]
+    DeviceId(#[from] DeviceIdError),
+    /// A line of standard input (`what` names it) was missing or unreadable.
+    #[error("{0}")]
+    Stdin(String),
+    /// The arguments do not make a command.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl From<CaptureError> for InputError {
+    fn from(e: CaptureError) -> Self {
+        match e {
+            CaptureError::Rejected { reasons, .. } => InputError::PhotoRejected(reasons),
+            other => InputError::Capture(other),
+        }
+    }
+}
+
+impl CliError {
+    /// Process exit code.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Input(_) => 2,
+            CliError::Enroll(_) => 4,
+            CliError::Agent(e) => agent_exit_code(e),
+        }
+    }
+}
+
+fn agent_exit_code(e: &AgentError) -> i32 {
+    match e {
+        AgentError::Input(_) => 2,
+        AgentError::Login(_) | AgentError::LoginRequired | AgentError::LockedOut(_) => 3,
+        AgentError::NotEnrolled(_) | AgentError::Enroll(_) => 4,
+        AgentError::Disabled | AgentError::OfflineLocked => 5,
+        AgentError::Wiped => 6,
+        AgentError::RelayUnreachable(_) => 7,
+        AgentError::RelayRefused(_) | AgentError::BadRelayAnswer(_) => 8,
+        AgentError::DiskFull(_) | AgentError::CorruptOutbox(_) | AgentError::File { .. } => 9,
+        AgentError::AuditBroken(_) => 10,
+        AgentError::AlreadySubmitted(_) => 11,
+        AgentError::Internal(_) => 70,
+    }
+}
+
+pub type Result<T> = std::result::Result<T, CliError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_input_errors_keep_the_clerk_text_and_exit_2() {
+        let e = CliError::from(InputError::from(ApplicationIdError::WrongLength(3)));
+        assert_eq!(e.exit_code(), 2);
+        let s = e.to_string();
+        assert!(s.starts_with("入力が正しくありません: "), "{s}");
+        assert!(s.ends_with(" / invalid input"), "{s}");
+        let rejected = CaptureError::Rejected {
+            reasons: "blur".into(),
+            report_json: "{}".into(),
+        };
+        assert!(matches!(
+            InputError::from(rejected),
+            InputError::PhotoRejected(r) if r == "blur"
+        ));
+        assert_eq!(CliError::from(AgentError::Wiped).exit_code(), 6);
+        assert_eq!(
+            CliError::from(AgentError::RelayUnreachable("x".into())).exit_code(),
+            7
+        );
+    }
+}
