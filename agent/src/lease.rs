@@ -18,7 +18,7 @@ use crate::fsutil;
 
 /// Persisted lease record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lease {
+pub(crate) struct Lease {
     /// Wall time of the last successful check-in.
     pub last_checkin: u64,
     /// Highest wall time ever observed.
@@ -36,7 +36,7 @@ pub enum LeaseVerdict {
 }
 
 impl Lease {
-    pub fn new(now: u64) -> Self {
+    pub(crate) fn new(now: u64) -> Self {
         Self {
             last_checkin: now,
             high_water: now,
@@ -46,25 +46,25 @@ impl Lease {
 
     /// Records the passage of time: the wall clock now, and monotonic seconds since the
     /// previous observation.
-    pub fn observe(&mut self, wall_now: u64, mono_delta_secs: u64) {
+    pub(crate) fn observe(&mut self, wall_now: u64, mono_delta_secs: u64) {
         self.high_water = self.high_water.max(wall_now);
         self.mono_since_checkin = self.mono_since_checkin.saturating_add(mono_delta_secs);
     }
 
     /// A successful check-in.
-    pub fn checked_in(&mut self, wall_now: u64) {
+    pub(crate) fn checked_in(&mut self, wall_now: u64) {
         self.high_water = self.high_water.max(wall_now);
         self.last_checkin = self.high_water;
         self.mono_since_checkin = 0;
     }
 
-    pub fn elapsed(&self) -> u64 {
+    pub(crate) fn elapsed(&self) -> u64 {
         self.high_water
             .saturating_sub(self.last_checkin)
             .max(self.mono_since_checkin)
     }
 
-    pub fn verdict(&self, lock_after: u64, wipe_after: u64) -> LeaseVerdict {
+    pub(crate) fn verdict(&self, lock_after: u64, wipe_after: u64) -> LeaseVerdict {
         let e = self.elapsed();
         if e >= wipe_after {
             LeaseVerdict::Wipe
@@ -79,19 +79,19 @@ impl Lease {
 }
 
 /// The lease record on disk (`lease.json`, written atomically).
-pub struct LeaseFile {
+pub(crate) struct LeaseFile {
     path: PathBuf,
 }
 
 impl LeaseFile {
-    pub fn new(data_dir: &Path) -> Self {
+    pub(crate) fn new(data_dir: &Path) -> Self {
         Self {
             path: data_dir.join("lease.json"),
         }
     }
 
     /// Loads the record, or starts one at `now` (first run after enrollment).
-    pub fn load_or_start(&self, now: u64) -> Result<Lease> {
+    pub(crate) fn load_or_start(&self, now: u64) -> Result<Lease> {
         match std::fs::read(&self.path) {
             Ok(b) => serde_json::from_slice(&b)
                 .map_err(|e| AgentError::Internal(format!("lease record unreadable: {e}"))),
@@ -104,7 +104,7 @@ impl LeaseFile {
         }
     }
 
-    pub fn store(&self, lease: &Lease) -> Result<()> {
+    pub(crate) fn store(&self, lease: &Lease) -> Result<()> {
         let b = serde_json::to_vec(lease).map_err(|e| AgentError::Internal(e.to_string()))?;
         fsutil::write_atomic(&self.path, &b, 0o600)
     }

@@ -3,11 +3,11 @@
 //!
 //! One concept per module:
 //! - [`enroll`] — device key, CSR, bundle and staff-list installation.
-//! - [`transport`] — the mTLS client pinned to the relay; nothing else can be reached.
+//! - `transport` — the mTLS client pinned to the relay; nothing else can be reached.
 //! - [`outbox`] — sealed envelopes waiting for a receipt, encrypted at rest.
 //! - [`session`] — staff login, lock-out, auto-lock.
 //! - [`audit`] — the hash-chained operation log (no personal data).
-//! - [`lease`] — the offline lease (lock, then wipe).
+//! - `lease` — the offline lease (lock, then wipe).
 //! - [`runtime`] — the submit flow, check-in, remote disable and wipe.
 //! - [`wiped`] — the wipe marker; the outbox removes itself after a wipe.
 //! - [`secret_input`] — password and PIN lines read unbuffered into locked memory.
@@ -17,13 +17,14 @@
 //! The capture pipeline is `shinsei-capture`, the counter kiosk `shinsei-kiosk`, and
 //! the binary with its command line `shinsei-tablet` (`shinsei-agent`).
 #![deny(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod audit;
 pub mod clock;
 pub mod enroll;
 pub mod error;
 pub mod fsutil;
-pub mod lease;
+mod lease;
 pub mod memguard;
 pub mod outbox;
 pub mod route;
@@ -31,5 +32,5 @@ pub mod runtime;
 pub mod secret_input;
 pub mod session;
 pub mod test_hooks;
-pub mod transport;
+mod transport;
 pub mod wiped;

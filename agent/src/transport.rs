@@ -18,12 +18,12 @@ use crate::enroll::Enrollment;
 use crate::error::{AgentError, Result};
 
 /// Device state as the relay reports it (the wire type of `GET /v1/status`).
-pub use shinsei_protocol::api::StatusResponse as Status;
+pub(crate) use shinsei_protocol::api::StatusResponse as Status;
 use shinsei_protocol::api::{self, ErrorBody};
 
 /// Outcome of posting an envelope.
 #[derive(Debug)]
-pub enum PostOutcome {
+pub(crate) enum PostOutcome {
     /// 200 with receipt bytes.
     Receipt(Vec<u8>),
     /// The relay refused the envelope for good (4xx): code and message.
@@ -37,7 +37,7 @@ pub enum PostOutcome {
 }
 
 /// Builds the TLS configuration (exposed so security tests can inspect it).
-pub fn tls_config(en: &Enrollment) -> Result<rustls::ClientConfig> {
+pub(crate) fn tls_config(en: &Enrollment) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     let root = en
@@ -63,7 +63,7 @@ pub fn tls_config(en: &Enrollment) -> Result<rustls::ClientConfig> {
 }
 
 /// The relay client.
-pub struct RelayClient {
+pub(crate) struct RelayClient {
     http: reqwest::blocking::Client,
     base: String,
 }
@@ -85,7 +85,7 @@ impl RelayClient {
     /// the deployment when there is no DNS entry; the certificate is still checked
     /// against the bundle's host name). reqwest's resolver override ignores the port, so
     /// the port goes into the URL.
-    pub fn new(en: &Enrollment, address: Option<SocketAddr>) -> Result<Self> {
+    pub(crate) fn new(en: &Enrollment, address: Option<SocketAddr>) -> Result<Self> {
         let tls = tls_config(en)?;
         let mut b = reqwest::blocking::Client::builder()
             .use_preconfigured_tls(tls)
@@ -114,7 +114,7 @@ impl RelayClient {
     }
 
     /// `GET /v1/status`, long-polling up to `wait` seconds for a change after `since`.
-    pub fn status(&self, since: u64, wait: u64) -> Result<Status> {
+    pub(crate) fn status(&self, since: u64, wait: u64) -> Result<Status> {
         let r = self
             .http
             .get(self.url(&format!("{}?since={since}&wait={wait}", api::PATH_STATUS)))
@@ -134,7 +134,7 @@ impl RelayClient {
     /// `GET /v1/relay-keys`: the relay's signed key schedule (bytes; the caller
     /// verifies them against the pinned receipt key). `Ok(None)` from a relay that does
     /// not publish one (404).
-    pub fn relay_keys(&self) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn relay_keys(&self) -> Result<Option<Vec<u8>>> {
         let r = self
             .http
             .get(self.url(api::PATH_RELAY_KEYS))
@@ -161,7 +161,7 @@ impl RelayClient {
     }
 
     /// `POST /v1/envelopes`.
-    pub fn post_envelope(&self, envelope: &[u8]) -> Result<PostOutcome> {
+    pub(crate) fn post_envelope(&self, envelope: &[u8]) -> Result<PostOutcome> {
         let r = self
             .http
             .post(self.url(api::PATH_ENVELOPES))
@@ -191,7 +191,7 @@ impl RelayClient {
     }
 
     /// `POST /v1/wipe-confirm`.
-    pub fn confirm_wipe(&self) -> Result<()> {
+    pub(crate) fn confirm_wipe(&self) -> Result<()> {
         let r = self
             .http
             .post(self.url(api::PATH_WIPE_CONFIRM))
@@ -208,7 +208,7 @@ impl RelayClient {
     }
 
     /// `POST /v1/audit`: returns the highest sequence number the relay stored.
-    pub fn ship_audit(&self, entries: &[crate::audit::Entry]) -> Result<u64> {
+    pub(crate) fn ship_audit(&self, entries: &[crate::audit::Entry]) -> Result<u64> {
         #[derive(Deserialize)]
         struct Ack {
             acked_through: u64,

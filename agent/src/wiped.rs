@@ -2,7 +2,7 @@
 //! refuses to open it until the tablet is enrolled again.
 //!
 //! What is left of the outbox is removed by the types, not by every caller
-//! remembering it: the [`Outbox`](crate::outbox::Outbox) removes its files when it is
+//! remembering it: the [`Outbox`] removes its files when it is
 //! closed after a wipe, and [`Agent::open`](crate::runtime::Agent::open) removes them
 //! when it finds the marker.
 

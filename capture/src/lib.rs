@@ -15,6 +15,7 @@
 //!   the camera thread with epoch-tagged results (no toolkit types).
 //! - `synth` (feature `testkit`) — generators for the test corpus and benchmarks.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod crop;
 pub mod face;

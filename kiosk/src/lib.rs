@@ -31,6 +31,7 @@
 //! with the screen.
 
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod backend;
 pub mod entry;

@@ -28,7 +28,7 @@ use crate::error::{CliError, InputError, Result};
     version,
     about = "マイナンバーカード申請補助端末エージェント / shinsei tablet agent"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Data directory (keys, outbox, audit log). Env: SHINSEI_AGENT_DATA.
     #[arg(
         long,
@@ -46,7 +46,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Demonstration on embedded defaults (no camera, no network).
     Demo,
     /// Enrollment: make the device key and CSR (`--device-id`), or install the bundle (`--bundle`).
@@ -156,12 +156,12 @@ pub enum Command {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum StaffListAction {
+pub(crate) enum StaffListAction {
     Install { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
-pub enum OutboxAction {
+pub(crate) enum OutboxAction {
     /// Send everything now.
     Flush,
     /// List queued envelopes (IDs and errors only).
@@ -169,7 +169,7 @@ pub enum OutboxAction {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum AuditAction {
+pub(crate) enum AuditAction {
     /// Check the hash chain.
     Verify,
     /// Send to the relay and prune what it acknowledged.
@@ -179,13 +179,13 @@ pub enum AuditAction {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum YesNo {
+pub(crate) enum YesNo {
     Yes,
     No,
 }
 
 /// Entry point of the binary; returns the exit code.
-pub fn main() -> i32 {
+pub(crate) fn main() -> i32 {
     let level = match std::env::var("SHINSEI_LOG").as_deref() {
         Ok("debug") => tracing::Level::DEBUG,
         Ok("info") => tracing::Level::INFO,
@@ -282,7 +282,7 @@ fn after_wipe(agent: Agent) -> CliError {
     AgentError::Wiped.into()
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+pub(crate) fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Demo => {
             for l in demo::run_protocol_demo()? {

@@ -14,7 +14,7 @@ use shinsei_agent::error::AgentError;
 use shinsei_capture::photo::{self as photo_input, synthetic_jpeg as synthetic_photo_jpeg};
 
 /// Runs the in-process demonstration and returns the lines it prints.
-pub fn run_protocol_demo() -> Result<Vec<String>> {
+pub(crate) fn run_protocol_demo() -> Result<Vec<String>> {
     let mut out = Vec::new();
     let relay = RelaySecretKey::generate();
     let (_pkcs8, device) =

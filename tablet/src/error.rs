@@ -14,7 +14,7 @@ use shinsei_protocol::pins::PinError;
 
 /// Every failure of a command.
 #[derive(Debug, thiserror::Error)]
-pub enum CliError {
+pub(crate) enum CliError {
     #[error(transparent)]
     Agent(#[from] AgentError),
     #[error("入力が正しくありません: {0} / invalid input")]
@@ -25,7 +25,7 @@ pub enum CliError {
 
 /// What was wrong with the command's input.
 #[derive(Debug, thiserror::Error)]
-pub enum InputError {
+pub(crate) enum InputError {
     #[error(transparent)]
     Qr(#[from] QrError),
     #[error(transparent)]
@@ -60,7 +60,7 @@ impl From<CaptureError> for InputError {
 
 impl CliError {
     /// Process exit code.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             CliError::Input(_) => 2,
             CliError::Enroll(_) => 4,
@@ -85,7 +85,7 @@ fn agent_exit_code(e: &AgentError) -> i32 {
     }
 }
 
-pub type Result<T> = std::result::Result<T, CliError>;
+pub(crate) type Result<T> = std::result::Result<T, CliError>;
 
 #[cfg(test)]
 mod tests {

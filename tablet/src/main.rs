@@ -1,7 +1,8 @@
 //! `shinsei-agent`, the tablet's binary: a thin layer of command line (clap, in
-//! [`cli`]) over the agent runtime (`shinsei-agent`), the capture pipeline
+//! `cli`) over the agent runtime (`shinsei-agent`), the capture pipeline
 //! (`shinsei-capture`) and the counter kiosk (`shinsei-kiosk`, feature `ui`).
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 mod cli;
 mod demo;

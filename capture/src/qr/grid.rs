@@ -49,7 +49,7 @@ pub(crate) struct Finders {
 impl Finders {
     /// Orders three centres, `corner` first: `right` and `down` are swapped when needed
     /// so that the code reads left-to-right, top-to-bottom (a mirrored code is not read).
-    pub fn oriented(corner: P, b: P, c: P, module: f64) -> Self {
+    pub(crate) fn oriented(corner: P, b: P, c: P, module: f64) -> Self {
         let cross = (b.0 - corner.0) * (c.1 - corner.1) - (b.1 - corner.1) * (c.0 - corner.0);
         let (right, down) = if cross >= 0.0 { (b, c) } else { (c, b) };
         Self {
