@@ -28,6 +28,7 @@ use super::face::{FaceBox, FaceDetector};
 use super::imgops::{self, Rect};
 use super::source::{decode_image, read_bounded};
 use super::CaptureError;
+use crate::checks::{CheckId, Failure};
 
 /// Photo width, mm.
 pub const PHOTO_W_MM: f64 = 35.0;
@@ -82,13 +83,14 @@ pub enum Verdict {
 /// One quality check.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CheckResult {
-    /// Stable identifier (`face_count`, `face_size`, `cut_off`, `off_centre`, `roll`,
-    /// `too_dark`, `overexposed`, `blur`).
-    pub check: &'static str,
+    /// Which check (serialised as its stable name: `face_count`, `face_size`, `cut_off`,
+    /// `off_centre`, `roll`, `too_dark`, `overexposed`, `blur`).
+    pub check: CheckId,
     pub value: f64,
     /// The rule, e.g. `">= 150 px"`.
     pub threshold: String,
     pub verdict: Verdict,
+    /// "OK", or the advice for the failure (from [`crate::checks`]).
     pub message_ja: String,
     pub message_en: String,
 }
@@ -137,21 +139,15 @@ impl CropReport {
     }
 }
 
-fn check(
-    id: &'static str,
-    value: f64,
-    threshold: String,
-    pass: bool,
-    ja: &str,
-    en: &str,
-) -> CheckResult {
+fn check(id: CheckId, value: f64, threshold: String, pass: bool, how: Failure) -> CheckResult {
+    let advice = id.advice(how);
     CheckResult {
         check: id,
         value: (value * 1000.0).round() / 1000.0,
         threshold,
         verdict: if pass { Verdict::Pass } else { Verdict::Fail },
-        message_ja: if pass { "OK".into() } else { ja.into() },
-        message_en: if pass { "OK".into() } else { en.into() },
+        message_ja: if pass { "OK".into() } else { advice.ja.into() },
+        message_en: if pass { "OK".into() } else { advice.en.into() },
     }
 }
 
@@ -379,19 +375,14 @@ pub fn analyse_tracked(
     };
     let n = people.len();
     report.checks.push(check(
-        "face_count",
+        CheckId::FaceCount,
         n as f64,
         "== 1".into(),
         n == 1,
         if n == 0 {
-            "顔が見つかりません。正面を向いてカメラに顔を向けてください"
+            Failure::NoFace
         } else {
-            "複数の顔が写っています。申請者お一人だけで撮影してください"
-        },
-        if n == 0 {
-            "no face found: face the camera"
-        } else {
-            "several faces: only the applicant may be in the picture"
+            Failure::SeveralFaces
         },
     ));
     let Some(coarse) = people.first().copied() else {
@@ -418,67 +409,60 @@ pub fn analyse_tracked(
 
     let face_px = chin - crown;
     report.checks.push(check(
-        "face_size",
+        CheckId::FaceSize,
         face_px,
         format!(">= {MIN_FACE_PX} px crown to chin"),
         face_px >= MIN_FACE_PX,
-        "顔が小さすぎます。もう少しカメラに近づいてください",
-        "face too small: move closer to the camera",
+        Failure::Failed,
     ));
     report.checks.push(check(
-        "cut_off",
+        CheckId::CutOff,
         geo.outside_fraction,
         format!("<= {MAX_OUTSIDE_FRACTION} of the crop outside the frame"),
         geo.outside_fraction <= MAX_OUTSIDE_FRACTION + 1e-9,
-        "頭や肩が画面から切れています。画面の中央に収まるようにしてください",
-        "head or shoulders cut off: the crop leaves the frame",
+        Failure::Failed,
     ));
     report.checks.push(check(
-        "off_centre",
+        CheckId::OffCentre,
         geo.offcentre_mm.abs(),
         format!("<= {MAX_OFFCENTRE_MM} mm"),
         geo.offcentre_mm.abs() <= MAX_OFFCENTRE_MM,
-        "顔が中央からずれています。画面の中央に立ってください",
-        "face off-centre: stand in the middle of the frame",
+        Failure::Failed,
     ));
     let roll = estimate_roll(&luma, w, h, &face.rect);
     report.roll_deg = roll;
     let roll_v = roll.map(f64::abs).unwrap_or(f64::INFINITY);
     report.checks.push(check(
-        "roll",
+        CheckId::Roll,
         roll.map(f64::abs).unwrap_or(-1.0),
         format!("<= {MAX_ROLL_DEG} degrees"),
         roll_v <= MAX_ROLL_DEG,
-        "顔が傾いています。頭をまっすぐにしてください",
-        "head tilted: keep the head straight",
+        Failure::Failed,
     ));
     let (mean, clipped, sharp) = face_stats(&luma, w, h, &face.rect).unwrap_or((0.0, 0.0, 0.0));
     report.checks.push(check(
-        "too_dark",
+        CheckId::TooDark,
         mean,
         format!(">= {MIN_FACE_LUMA} mean face luma"),
         mean >= MIN_FACE_LUMA,
-        "暗すぎます。照明を明るくしてください",
-        "too dark: add light",
+        Failure::Failed,
     ));
     let over = mean > MAX_FACE_LUMA || clipped > MAX_CLIPPED_FRACTION;
     report.checks.push(check(
-        "overexposed",
+        CheckId::Overexposed,
         clipped,
         format!(
             "<= {MAX_CLIPPED_FRACTION} of face pixels clipped and mean <= {MAX_FACE_LUMA} (mean {mean:.0})"
         ),
         !over,
-        "明るすぎます（白とび）。照明や逆光を調整してください",
-        "overexposed: reduce light or avoid strong backlight",
+        Failure::Failed,
     ));
     report.checks.push(check(
-        "blur",
+        CheckId::Blur,
         sharp,
         format!(">= {MIN_SHARPNESS} variance of Laplacian at {SHARPNESS_WIDTH} px face width"),
         sharp >= MIN_SHARPNESS,
-        "ぼやけています。動かずにピントを合わせてください",
-        "blurred: hold still and focus",
+        Failure::Failed,
     ));
     report.accepted = report.checks.iter().all(|c| c.verdict == Verdict::Pass);
     (report, Some(geo))

@@ -9,6 +9,7 @@
 //! - [`qr`] — the application ID from a QR code: locating, grid sampling, and the one
 //!   door to rqrr ([`qr::scan_luma`], [`qr::QrTracker`], [`qr::decode_file`]).
 //! - [`face`] — SeetaFace detection (rustface, model embedded at build time).
+//! - [`checks`] — the photo checks and every word said about them (one table).
 //! - [`crop`] — ID-photo geometry, quality checks, JPEG output ([`crop_report`]).
 //! - [`photo`] — a JPEG file or bytes → `FacePhoto` (metadata stripped).
 //! - [`live`] — the camera as a counter screen sees it: previews, scan and photo views,
@@ -17,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+pub mod checks;
 pub mod crop;
 pub mod face;
 pub mod geometry;

@@ -36,7 +36,7 @@ fn run(rgb: &[u8], w: u32, h: u32) -> Result<CropReport, CaptureError> {
 }
 
 fn verdict(r: &CropReport, id: &str) -> (Verdict, f64) {
-    let c = r.checks.iter().find(|c| c.check == id).unwrap();
+    let c = r.checks.iter().find(|c| c.check.as_str() == id).unwrap();
     (c.verdict, c.value)
 }
 
@@ -104,7 +104,9 @@ fn reference_portrait_passes_every_check_and_output_is_a_valid_photo() {
     for c in &r.checks {
         println!(
             "reference {:<12} value {:>9.3} threshold {}",
-            c.check, c.value, c.threshold
+            c.check.as_str(),
+            c.value,
+            c.threshold
         );
     }
     assert!(r.accepted, "{}", r.to_json());

@@ -6,6 +6,12 @@
 
 use shinsei_agent::error::AgentError;
 
+/// The plain name of a passed photo check (the table is `shinsei_capture::checks`).
+pub fn check_name(id: shinsei_capture::checks::CheckId, lang: Lang) -> &'static str {
+    let t = id.name();
+    lang.pick(t.ja, t.en)
+}
+
 /// The display language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {

@@ -1,0 +1,188 @@
+//! Drawing the kiosk with egui. Everything here reads [`Kiosk`] and calls its methods;
+//! no decision is taken in this file that a test of the model could not see.
+//!
+//! Touch-first: every control is at least [`MIN_TARGET`] points on each side (about
+//! 11 mm on a 10-inch 1280×800 tablet at one pixel per point, above the 9 mm asked),
+//! text is large, colours are dark on light: text and buttons above 7:1, the green and
+//! red of the checks above 4.5:1 (WCAG AA), tested in `tests/ui.rs`.
+//!
+//! Layout: [`theme`] (sizes, palette, style), [`widgets`] (buttons, fields, keypad,
+//! steps), [`preview`] (camera and photo textures), `screens` (one file per screen).
+
+mod preview;
+mod screens;
+pub mod theme;
+mod widgets;
+
+pub use preview::Textures;
+pub use theme::{apply_style, ACCENT, BAD, BAR, HEADING, INK, MIN_TARGET, OK, PAPER, TEXT};
+
+use egui::{Align, Color32, Frame, Layout, Margin, RichText, Sense, Ui, Vec2};
+
+use crate::i18n::{self, T};
+use crate::kiosk::{Kiosk, LoginField, Screen};
+
+use crate::view::screens::*;
+use crate::view::widgets::*;
+
+/// The whole screen.
+pub fn show(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
+    let now = ui.input(|i| i.time);
+    let activity = ui.input(|i| {
+        i.events.iter().any(|e| {
+            matches!(
+                e,
+                egui::Event::Text(_)
+                    | egui::Event::Key { .. }
+                    | egui::Event::PointerButton { .. }
+                    | egui::Event::Touch { .. }
+            )
+        })
+    });
+    k.update(now, activity);
+    keyboard(ui, k);
+    // Pictures of an applicant live only as long as the screen that shows them.
+    if k.screen != Screen::Review {
+        tex.original = None;
+        tex.cropped = None;
+    }
+    if !matches!(k.screen, Screen::Scan | Screen::Photo) {
+        tex.preview = None;
+        tex.preview_serial = 0;
+    }
+
+    egui::Panel::top("status")
+        .exact_size(76.0)
+        .frame(
+            Frame::new()
+                .fill(BAR)
+                .inner_margin(Margin::symmetric(16, 6)),
+        )
+        .show_inside(ui, |ui| status_bar(ui, k));
+    egui::CentralPanel::default()
+        .frame(Frame::new().fill(PAPER).inner_margin(Margin::same(24)))
+        .show_inside(ui, |ui| {
+            if let Some(b) = k.banner.clone() {
+                banner(ui, &b.text, &b.detail, b.error);
+            }
+            match k.screen {
+                Screen::Login => login(ui, k),
+                Screen::Scan => scan(ui, k, tex),
+                Screen::ManualId => manual_id(ui, k),
+                Screen::Photo => photo(ui, k, tex),
+                Screen::Review => review(ui, k, tex),
+                Screen::Choices => choices(ui, k),
+                Screen::Pins => pins(ui, k),
+                Screen::Summary => summary(ui, k),
+                Screen::Sending => sending(ui, k),
+                Screen::Receipt => receipt(ui, k),
+                Screen::Blocked(b) => blocked(ui, k.lang, b),
+            }
+        });
+    if k.animating() {
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(50));
+    } else {
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(500));
+    }
+}
+
+/// Hardware keyboard (and the on-screen keyboard of the OS): typed text goes to the
+/// focused field of the current screen.
+pub(crate) fn keyboard(ui: &Ui, k: &mut Kiosk) {
+    let events = ui.input(|i| i.events.clone());
+    for e in events {
+        match e {
+            egui::Event::Text(s) => {
+                for c in s.chars() {
+                    match k.screen {
+                        Screen::Login => k.login_type(c),
+                        Screen::ManualId => {
+                            k.applicant.manual.push(c);
+                        }
+                        Screen::Pins => {
+                            k.applicant.pins.push(c);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            egui::Event::Key {
+                key, pressed: true, ..
+            } => match (key, k.screen) {
+                (egui::Key::Backspace, Screen::Login) => k.login_backspace(),
+                (egui::Key::Backspace, Screen::ManualId) => k.applicant.manual.backspace(),
+                (egui::Key::Backspace, Screen::Pins) => k.applicant.pins.focused().backspace(),
+                (egui::Key::Tab, Screen::Login) => {
+                    k.login_field = match k.login_field {
+                        LoginField::StaffId => LoginField::Password,
+                        LoginField::Password => LoginField::StaffId,
+                    }
+                }
+                (egui::Key::Enter, Screen::Login) => {
+                    if k.login_field == LoginField::StaffId {
+                        k.login_field = LoginField::Password;
+                    } else {
+                        k.submit_login();
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+}
+
+pub(crate) fn status_bar(ui: &mut Ui, k: &mut Kiosk) {
+    let lang = k.lang;
+    let white = |s: String| RichText::new(s).color(Color32::WHITE).size(21.0);
+    let amber = Color32::from_rgb(0xFF, 0xB0, 0x00);
+    let light = |ui: &mut Ui, on: Option<bool>, what: T| {
+        let (color, word) = match on {
+            Some(true) => (Color32::from_rgb(0x3C, 0xD0, 0x5A), T::NetOnline),
+            Some(false) => (amber, T::NetOffline),
+            None => (Color32::GRAY, T::NetUnknown),
+        };
+        let (r, _) = ui.allocate_exact_size(Vec2::splat(20.0), Sense::hover());
+        ui.painter().circle_filled(r.center(), 9.0, color);
+        ui.label(white(format!("{} {}", what.get(lang), word.get(lang))));
+    };
+    ui.horizontal_centered(|ui| {
+        ui.spacing_mut().item_spacing.x = 8.0;
+        light(ui, k.status.as_ref().map(|s| s.network), T::Network);
+        ui.separator();
+        light(ui, k.status.as_ref().map(|s| s.online), T::Relay);
+        ui.separator();
+        if let Some(s) = &k.status {
+            ui.label(white(format!(
+                "{}: {}",
+                T::Outbox.get(lang),
+                i18n::outbox_count(s.outbox, lang)
+            )));
+            ui.separator();
+            let st = match s.device_state {
+                shinsei_protocol::api::DeviceState::Active => T::DeviceActive.get(lang).to_string(),
+                shinsei_protocol::api::DeviceState::Disabled => {
+                    T::DeviceDisabled.get(lang).to_string()
+                }
+                other => other.as_str().to_string(),
+            };
+            ui.label(white(format!("{}: {st}", T::Device.get(lang))));
+            ui.separator();
+        }
+        let staff = k.login.as_ref().map_or_else(
+            || T::NotLoggedIn.get(lang).to_string(),
+            |l| l.staff_id.clone(),
+        );
+        ui.label(white(format!("{}: {staff}", T::Staff.get(lang))));
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if k.login.is_some() && !k.busy && button(ui, T::LogOut.get(lang)) {
+                k.logout();
+            }
+            if button(ui, lang.switch_label()) {
+                k.toggle_lang();
+            }
+        });
+    });
+}

@@ -1,0 +1,25 @@
+//! A disabled, wiped, offline-locked or unenrolled tablet: contact IT.
+
+use egui::{Color32, RichText, Ui};
+
+use crate::i18n::Lang;
+
+use crate::view::theme::*;
+
+pub(crate) fn blocked(ui: &mut Ui, lang: Lang, b: crate::kiosk::Block) {
+    let r = ui.max_rect();
+    ui.painter()
+        .rect_filled(r, 0, Color32::from_rgb(0xFF, 0xF4, 0xE5));
+    ui.add_space(140.0);
+    ui.vertical_centered(|ui| {
+        ui.label(RichText::new("⚠").size(96.0).color(BAD));
+        ui.label(
+            RichText::new(b.title().get(lang))
+                .size(40.0)
+                .strong()
+                .color(BAD),
+        );
+        ui.add_space(20.0);
+        ui.label(RichText::new(b.advice().get(lang)).size(28.0));
+    });
+}

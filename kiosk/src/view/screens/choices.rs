@@ -1,0 +1,26 @@
+//! The applicant's wishes: e-certificates and braille.
+
+use egui::{RichText, Ui};
+
+use crate::i18n::T;
+use crate::kiosk::Kiosk;
+
+use crate::view::widgets::*;
+
+pub(crate) fn choices(ui: &mut Ui, k: &mut Kiosk) {
+    let lang = k.lang;
+    steps(ui, lang, k.screen, is_express(k));
+    yes_no(ui, lang, T::CertQuestion, &mut k.applicant.cert);
+    yes_no(ui, lang, T::BrailleQuestion, &mut k.applicant.braille);
+    if is_express(k) {
+        ui.label(RichText::new(T::ExpressNote.get(lang)).size(22.0));
+    }
+    ui.horizontal(|ui| {
+        if big_button(ui, T::Back.get(lang), true) {
+            k.back();
+        }
+        if primary_button(ui, T::Next.get(lang), k.choices_done()) {
+            k.after_choices();
+        }
+    });
+}

@@ -1,0 +1,99 @@
+//! The photo: guide, checks in plain words, countdown and capture.
+
+use egui::{Color32, Pos2, Rect, RichText, Stroke, StrokeKind, Ui, Vec2};
+
+use crate::i18n::{self, Lang, T};
+use crate::kiosk::Kiosk;
+
+use crate::view::preview::*;
+use crate::view::theme::*;
+use crate::view::widgets::*;
+
+pub(crate) fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
+    let lang = k.lang;
+    steps(ui, lang, k.screen, is_express(k));
+    sync_preview(
+        ui.ctx(),
+        tex,
+        k.frame_serial,
+        k.applicant.photo.as_ref().map(|v| &v.preview),
+    );
+    ui.horizontal_top(|ui| {
+        match (&tex.preview, &k.applicant.photo) {
+            (Some(t), Some(v)) => {
+                let (r, s) = preview_image(ui, t, Vec2::new(640.0, 540.0));
+                // Face-position guide: a 35:45 frame with an oval where the face goes.
+                let gh = r.height() * 0.9;
+                let gw = gh * 35.0 / 45.0;
+                let g = Rect::from_center_size(r.center(), Vec2::new(gw, gh));
+                let white = Stroke::new(3.0, Color32::from_white_alpha(220));
+                ui.painter().rect_stroke(g, 4, white, StrokeKind::Inside);
+                ui.painter().add(egui::Shape::ellipse_stroke(
+                    g.center() - Vec2::new(0.0, gh * 0.05),
+                    Vec2::new(gw * 0.32, gh * 0.36),
+                    white,
+                ));
+                if let Some(c) = &v.crop {
+                    let color = if v.accepted() { OK } else { BAD };
+                    ui.painter().rect_stroke(
+                        to_screen(c, r.min, s),
+                        2,
+                        Stroke::new(5.0, color),
+                        StrokeKind::Outside,
+                    );
+                }
+                if let Some(n) = k.countdown() {
+                    let band = Rect::from_min_max(
+                        Pos2::new(r.left(), r.bottom() - 64.0),
+                        r.right_bottom(),
+                    );
+                    ui.painter()
+                        .rect_filled(band, 0, Color32::from_black_alpha(170));
+                    ui.painter().text(
+                        band.center(),
+                        egui::Align2::CENTER_CENTER,
+                        i18n::countdown(n, lang),
+                        egui::FontId::proportional(40.0),
+                        Color32::WHITE,
+                    );
+                }
+            }
+            _ => no_camera(ui, lang, Vec2::new(640.0, 540.0)),
+        }
+        ui.add_space(16.0);
+        ui.vertical(|ui| {
+            ui.label(RichText::new(T::PhotoHint.get(lang)).size(TEXT).strong());
+            ui.add_space(8.0);
+            match &k.applicant.photo {
+                Some(v) => {
+                    for c in &v.report.checks {
+                        let pass = c.verdict == shinsei_capture::Verdict::Pass;
+                        let (mark, color) = if pass { ("✔", OK) } else { ("✖", BAD) };
+                        let text = if pass {
+                            i18n::check_name(c.check, lang).to_string()
+                        } else if lang == Lang::Ja {
+                            c.message_ja.clone()
+                        } else {
+                            c.message_en.clone()
+                        };
+                        ui.label(
+                            RichText::new(format!("{mark} {text}"))
+                                .size(22.0)
+                                .color(color),
+                        );
+                    }
+                }
+                None => {
+                    ui.label(T::PhotoChecking.get(lang));
+                }
+            }
+            ui.add_space(16.0);
+            if primary_button(ui, T::TakePhoto.get(lang), k.can_take_photo()) {
+                k.take_photo();
+            }
+            if big_button(ui, T::Back.get(lang), true) {
+                k.back();
+            }
+        });
+    });
+}

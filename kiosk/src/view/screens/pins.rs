@@ -1,0 +1,107 @@
+//! Express issuance: the PINs on the keypad, rules checked as typed.
+
+use egui::{Button, Color32, RichText, Sense, Stroke, StrokeKind, Ui, Vec2};
+
+use crate::entry::{Kind, PinForm};
+use crate::i18n::T;
+use crate::kiosk::Kiosk;
+
+use crate::view::theme::*;
+use crate::view::widgets::*;
+
+pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
+    let lang = k.lang;
+    steps(ui, lang, k.screen, is_express(k));
+    ui.label(RichText::new(T::PinsTitle.get(lang)).size(26.0).strong());
+    ui.horizontal_top(|ui| {
+        ui.vertical(|ui| {
+            ui.set_width(560.0);
+            ui.spacing_mut().item_spacing.y = 2.0;
+            for i in 0..4 {
+                let label = PinForm::LABELS[i].get(lang);
+                ui.label(RichText::new(label).size(18.0).strong());
+                ui.horizontal(|ui| {
+                    for j in 0..2 {
+                        let idx = i * 2 + j;
+                        let focused = k.applicant.pins.focus == idx;
+                        let e = if j == 0 {
+                            &k.applicant.pins.fields[i].0
+                        } else {
+                            &k.applicant.pins.fields[i].1
+                        };
+                        let name = if j == 0 {
+                            T::PinEnter.get(lang)
+                        } else {
+                            T::PinConfirm.get(lang)
+                        };
+                        let text = e.display();
+                        let (r, resp) =
+                            ui.allocate_exact_size(Vec2::new(270.0, MIN_TARGET), Sense::click());
+                        let stroke = if focused {
+                            Stroke::new(4.0, ACCENT)
+                        } else {
+                            Stroke::new(2.0, INK)
+                        };
+                        ui.painter().rect_filled(r, 6, Color32::WHITE);
+                        ui.painter().rect_stroke(r, 6, stroke, StrokeKind::Inside);
+                        ui.painter().text(
+                            r.left_top() + Vec2::new(8.0, 4.0),
+                            egui::Align2::LEFT_TOP,
+                            name,
+                            egui::FontId::proportional(15.0),
+                            Color32::from_gray(60),
+                        );
+                        ui.painter().text(
+                            r.left_bottom() + Vec2::new(10.0, -6.0),
+                            egui::Align2::LEFT_BOTTOM,
+                            text,
+                            egui::FontId::proportional(26.0),
+                            INK,
+                        );
+                        let label = format!("{label} {name}");
+                        resp.widget_info(|| {
+                            egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, &label)
+                        });
+                        if resp.clicked() {
+                            k.applicant.pins.focus = idx;
+                        }
+                    }
+                });
+                ui.scope(|ui| rules_line(ui, lang, &k.applicant.pins.rules(i)));
+                ui.add_space(4.0);
+            }
+        });
+        ui.add_space(12.0);
+        ui.vertical(|ui| {
+            let letters = k.applicant.pins.focused().kind() == Kind::SignaturePassword;
+            if let Some(p) = keypad(ui, lang, letters, false) {
+                match p {
+                    KeyPress::Char(c) => {
+                        k.applicant.pins.push(c);
+                    }
+                    other => apply_key(k.applicant.pins.focused(), other),
+                }
+            }
+            ui.add_space(12.0);
+            ui.horizontal(|ui| {
+                if ui
+                    .add(Button::new(T::Back.get(lang)).min_size(Vec2::new(150.0, 80.0)))
+                    .clicked()
+                {
+                    k.back();
+                }
+                let next = Button::new(
+                    RichText::new(T::Next.get(lang))
+                        .size(28.0)
+                        .strong()
+                        .color(Color32::WHITE),
+                )
+                .fill(ACCENT)
+                .min_size(Vec2::new(200.0, 80.0));
+                if ui.add_enabled(k.applicant.pins.all_ok(), next).clicked() {
+                    k.after_pins();
+                }
+            });
+        });
+    });
+}

@@ -1,0 +1,68 @@
+//! Sending, then the receipt (delivered, or queued to send automatically).
+
+use egui::{Color32, Frame, Margin, RichText, Stroke, Ui, Vec2};
+
+use crate::i18n::T;
+use crate::kiosk::Kiosk;
+
+use crate::view::theme::*;
+use crate::view::widgets::*;
+
+pub(crate) fn sending(ui: &mut Ui, k: &mut Kiosk) {
+    ui.add_space(120.0);
+    ui.vertical_centered(|ui| {
+        ui.add(egui::Spinner::new().size(96.0));
+        ui.add_space(24.0);
+        heading(ui, T::Sending.get(k.lang));
+    });
+}
+
+pub(crate) fn receipt(ui: &mut Ui, k: &mut Kiosk) {
+    let lang = k.lang;
+    let Some(r) = k.applicant.receipt.clone() else {
+        k.new_applicant();
+        return;
+    };
+    ui.vertical_centered(|ui| {
+        let (t, color) = if r.delivered {
+            (T::Delivered, OK)
+        } else {
+            (T::Queued, Color32::from_rgb(0x8A, 0x4B, 0x00))
+        };
+        ui.label(
+            RichText::new(t.get(lang))
+                .size(HEADING)
+                .strong()
+                .color(color),
+        );
+        ui.add_space(16.0);
+        Frame::new()
+            .stroke(Stroke::new(2.0, INK))
+            .fill(Color32::WHITE)
+            .inner_margin(Margin::same(24))
+            .show(ui, |ui| {
+                ui.label(RichText::new(T::ReceiptTitle.get(lang)).size(28.0).strong());
+                egui::Grid::new("receipt")
+                    .spacing(Vec2::new(40.0, 14.0))
+                    .show(ui, |ui| {
+                        ui.label(T::SummaryId.get(lang));
+                        ui.label(RichText::new(&r.masked_id).monospace().size(28.0));
+                        ui.end_row();
+                        ui.label(T::ReceiptTime.get(lang));
+                        ui.label(format!("{} JST", r.time));
+                        ui.end_row();
+                        ui.label(T::ReceiptStatus.get(lang));
+                        ui.label(if r.delivered {
+                            T::ReceiptDelivered.get(lang)
+                        } else {
+                            T::ReceiptQueued.get(lang)
+                        });
+                        ui.end_row();
+                    });
+            });
+        ui.add_space(24.0);
+        if primary_button(ui, T::NextApplicant.get(lang), true) {
+            k.new_applicant();
+        }
+    });
+}

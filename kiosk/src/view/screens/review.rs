@@ -1,0 +1,69 @@
+//! Reviewing the photo: the source with the crop box, and the result at 35:45.
+
+use egui::{Color32, Pos2, Rect, Sense, Stroke, StrokeKind, Ui, Vec2};
+
+use crate::i18n::T;
+use crate::kiosk::{Kiosk, Screen};
+
+use crate::view::preview::*;
+use crate::view::theme::*;
+use crate::view::widgets::*;
+
+pub(crate) fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
+    let lang = k.lang;
+    steps(ui, lang, k.screen, is_express(k));
+    heading(ui, T::ReviewTitle.get(lang));
+    let Some(c) = &k.applicant.captured else {
+        k.retake();
+        return;
+    };
+    if tex.original.is_none() || tex.review_serial != k.capture_serial {
+        upload(ui.ctx(), &mut tex.original, "original", &c.original);
+        upload(ui.ctx(), &mut tex.cropped, "cropped", &c.cropped);
+        tex.review_serial = k.capture_serial;
+    }
+    let crop = c.crop;
+    let scale = c.original.scale;
+    ui.horizontal_top(|ui| {
+        if let Some(t) = &tex.original {
+            ui.vertical(|ui| {
+                ui.label(T::ReviewOriginal.get(lang));
+                let (r, s) = preview_image(ui, t, Vec2::new(460.0, 420.0));
+                let cr = to_screen(&crop.scale(scale), r.min, s);
+                ui.painter()
+                    .rect_stroke(cr, 2, Stroke::new(4.0, OK), StrokeKind::Outside);
+            });
+        }
+        ui.add_space(24.0);
+        if let Some(t) = &tex.cropped {
+            ui.vertical(|ui| {
+                ui.label(T::ReviewCropped.get(lang));
+                // At the printed proportion: 35 wide by 45 high.
+                let (r, _) = ui.allocate_exact_size(Vec2::new(336.0, 432.0), Sense::hover());
+                ui.painter().image(
+                    t.id(),
+                    r,
+                    Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+                    Color32::WHITE,
+                );
+                ui.painter()
+                    .rect_stroke(r, 0, Stroke::new(2.0, INK), StrokeKind::Outside);
+            });
+        }
+        ui.add_space(24.0);
+        ui.vertical(|ui| {
+            if primary_button(ui, T::UsePhoto.get(lang), true) {
+                k.use_photo();
+            }
+            if big_button(ui, T::Retake.get(lang), true) {
+                tex.original = None;
+                tex.cropped = None;
+                k.retake();
+            }
+        });
+    });
+    if k.screen != Screen::Review {
+        tex.original = None;
+        tex.cropped = None;
+    }
+}

@@ -1,0 +1,237 @@
+//! The kiosk's controls: large buttons, field boxes, the on-screen keypad, the step
+//! bar, yes/no choices and rule lines.
+
+use egui::{
+    Button, Color32, CornerRadius, Frame, Margin, Rect, RichText, Sense, Stroke, StrokeKind, Ui,
+    Vec2,
+};
+
+use crate::entry::Entry;
+use crate::i18n::{Lang, T};
+use crate::kiosk::{Kiosk, Screen};
+
+use crate::view::theme::*;
+
+pub(crate) fn big_button(ui: &mut Ui, text: &str, enabled: bool) -> bool {
+    ui.add_enabled(
+        enabled,
+        Button::new(RichText::new(text).size(28.0)).min_size(Vec2::new(240.0, 80.0)),
+    )
+    .clicked()
+}
+
+pub(crate) fn primary_button(ui: &mut Ui, text: &str, enabled: bool) -> bool {
+    // Disabled: grey, drawn opaque (egui's faded look is too faint for a counter).
+    let (fill, ink) = if enabled {
+        (ACCENT, Color32::WHITE)
+    } else {
+        (Color32::from_gray(200), Color32::from_gray(90))
+    };
+    ui.scope(|ui| {
+        ui.visuals_mut().disabled_alpha = 1.0;
+        ui.add_enabled(
+            enabled,
+            Button::new(RichText::new(text).size(28.0).color(ink))
+                .fill(fill)
+                .min_size(Vec2::new(280.0, 80.0)),
+        )
+        .clicked()
+    })
+    .inner
+}
+
+pub(crate) fn button(ui: &mut Ui, text: &str) -> bool {
+    ui.add(Button::new(text).min_size(Vec2::splat(MIN_TARGET)))
+        .clicked()
+}
+
+pub(crate) fn heading(ui: &mut Ui, t: &str) {
+    ui.label(RichText::new(t).size(HEADING).strong());
+}
+
+pub(crate) fn banner(ui: &mut Ui, text: &str, detail: &str, error: bool) {
+    let (fill, ink) = if error {
+        (Color32::from_rgb(0xFD, 0xE7, 0xE9), BAD)
+    } else {
+        (Color32::from_rgb(0xE6, 0xF0, 0xFF), ACCENT)
+    };
+    Frame::new()
+        .fill(fill)
+        .stroke(Stroke::new(2.0, ink))
+        .corner_radius(CornerRadius::same(6))
+        .inner_margin(Margin::same(12))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new(text).size(26.0).color(ink).strong());
+            if !detail.is_empty() {
+                ui.label(RichText::new(detail).size(16.0).color(INK));
+            }
+        });
+    ui.add_space(8.0);
+}
+
+/// A field box under its label, showing `text`, highlighted when it has the keyboard;
+/// clicking focuses. The label is painted, and given to the box for accessibility (so
+/// a test or a screen reader finds the field by it).
+pub(crate) fn field(ui: &mut Ui, label: &str, text: &str, focused: bool, width: f32) -> bool {
+    let (all, resp) = ui.allocate_exact_size(Vec2::new(width, MIN_TARGET + 34.0), Sense::click());
+    ui.painter().text(
+        all.left_top(),
+        egui::Align2::LEFT_TOP,
+        label,
+        egui::FontId::proportional(TEXT),
+        INK,
+    );
+    let r = Rect::from_min_max(all.left_top() + Vec2::new(0.0, 34.0), all.right_bottom());
+    let stroke = if focused {
+        Stroke::new(4.0, ACCENT)
+    } else {
+        Stroke::new(2.0, INK)
+    };
+    ui.painter().rect_filled(r, 6, Color32::WHITE);
+    ui.painter().rect_stroke(r, 6, stroke, StrokeKind::Inside);
+    ui.painter().text(
+        r.left_center() + Vec2::new(14.0, 0.0),
+        egui::Align2::LEFT_CENTER,
+        text,
+        egui::FontId::proportional(30.0),
+        INK,
+    );
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, label));
+    resp.clicked()
+}
+
+/// What a keypad key does.
+pub(crate) enum KeyPress {
+    Char(char),
+    /// A symbol key (typed as is, whatever the case key says).
+    Symbol(char),
+    Backspace,
+    Clear,
+}
+
+/// An on-screen keypad: digits, plus letters when `letters` (lower case when `lower`).
+pub(crate) fn keypad(ui: &mut Ui, lang: Lang, letters: bool, lower: bool) -> Option<KeyPress> {
+    let mut out = None;
+    // Alphabetical (easier than QWERTY for people who rarely type), nine to a row so
+    // the keypad fits beside the fields with every key at least MIN_TARGET wide.
+    let (key, rows): (Vec2, Vec<&str>) = if letters {
+        (
+            Vec2::new(MIN_TARGET, 68.0),
+            vec!["123456789", "0ABCDEFGH", "IJKLMNOPQ", "RSTUVWXYZ"],
+        )
+    } else {
+        (Vec2::new(96.0, 72.0), vec!["123", "456", "789", "0"])
+    };
+    ui.vertical(|ui| {
+        ui.spacing_mut().item_spacing = Vec2::new(6.0, 6.0);
+        for row in rows {
+            ui.horizontal(|ui| {
+                for c in row.chars() {
+                    let c = if lower { c.to_ascii_lowercase() } else { c };
+                    if ui
+                        .add(Button::new(RichText::new(c.to_string()).size(30.0)).min_size(key))
+                        .clicked()
+                    {
+                        out = Some(KeyPress::Char(c));
+                    }
+                }
+            });
+        }
+        ui.horizontal(|ui| {
+            if ui
+                .add(Button::new(T::Backspace.get(lang)).min_size(Vec2::new(150.0, 72.0)))
+                .clicked()
+            {
+                out = Some(KeyPress::Backspace);
+            }
+            if ui
+                .add(Button::new(T::Clear.get(lang)).min_size(Vec2::new(150.0, 72.0)))
+                .clicked()
+            {
+                out = Some(KeyPress::Clear);
+            }
+        });
+    });
+    out
+}
+
+pub(crate) fn apply_key(e: &mut Entry, k: KeyPress) {
+    match k {
+        KeyPress::Char(c) | KeyPress::Symbol(c) => {
+            e.push(c);
+        }
+        KeyPress::Backspace => e.backspace(),
+        KeyPress::Clear => e.clear(),
+    }
+}
+
+pub(crate) fn steps(ui: &mut Ui, lang: Lang, current: Screen, express: bool) {
+    ui.horizontal(|ui| {
+        let mut list = vec![
+            (
+                T::StepScan,
+                matches!(current, Screen::Scan | Screen::ManualId),
+            ),
+            (
+                T::StepPhoto,
+                matches!(current, Screen::Photo | Screen::Review),
+            ),
+            (T::StepChoices, current == Screen::Choices),
+        ];
+        if express {
+            list.push((T::StepPins, current == Screen::Pins));
+        }
+        list.push((T::StepSend, current == Screen::Summary));
+        for (t, on) in list {
+            let txt = RichText::new(t.get(lang)).size(22.0);
+            ui.label(if on {
+                txt.strong().color(ACCENT).underline()
+            } else {
+                txt.color(Color32::from_gray(70))
+            });
+            ui.add_space(16.0);
+        }
+    });
+    ui.add_space(6.0);
+}
+
+pub(crate) fn is_express(k: &Kiosk) -> bool {
+    k.profile() == Some(shinsei_protocol::application::Profile::Express)
+}
+
+pub(crate) fn yes_no(ui: &mut Ui, lang: Lang, question: T, value: &mut Option<bool>) {
+    ui.label(RichText::new(question.get(lang)).size(28.0).strong());
+    ui.horizontal(|ui| {
+        for (v, t) in [(true, T::Yes), (false, T::No)] {
+            let selected = *value == Some(v);
+            let mut text = RichText::new(t.get(lang)).size(28.0);
+            if selected {
+                text = text.color(Color32::WHITE).strong();
+            }
+            let b = Button::new(text)
+                .selected(selected)
+                .min_size(Vec2::new(260.0, 84.0));
+            if ui.add(b).clicked() {
+                *value = Some(v);
+            }
+        }
+    });
+    ui.add_space(20.0);
+}
+
+pub(crate) fn rules_line(ui: &mut Ui, lang: Lang, rules: &[(T, bool)]) {
+    // Text only, not a row of touch targets: rows as high as the text.
+    ui.spacing_mut().interact_size.y = 20.0;
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 10.0;
+        for (t, ok) in rules {
+            let (mark, color) = if *ok { ("✔", OK) } else { ("・", BAD) };
+            ui.label(
+                RichText::new(format!("{mark} {}", t.get(lang)))
+                    .size(16.0)
+                    .color(color),
+            );
+        }
+    });
+}
