@@ -15,6 +15,7 @@ use criterion::{criterion_group, Criterion};
 use shinsei_capture::crop;
 use shinsei_capture::face::FaceDetector;
 use shinsei_capture::qr::{self as qr_scan, QrTracker};
+use shinsei_capture::raster::{LumaRef, RgbRef};
 use shinsei_capture::synth;
 
 const BUDGET_MS: f64 = 33.3;
@@ -67,6 +68,7 @@ fn benches(c: &mut Criterion) {
             .filter(|f| f.category == "clean" || f.category == "rotation")
             .collect();
         let miss = synth::background(w, h, 4242);
+        let miss_img = LumaRef::new(w, h, &miss).unwrap();
         let res = format!("{w}x{h}");
         let mut g = c.benchmark_group(format!("capture/{res}"));
         g.sample_size(20).measurement_time(Duration::from_secs(3));
@@ -75,61 +77,63 @@ fn benches(c: &mut Criterion) {
             b.iter(|| {
                 let f = &frames[i % frames.len()];
                 i += 1;
-                qr_scan::scan_luma(f.width, f.height, &f.luma)
+                qr_scan::scan_luma(f.view())
             })
         });
         g.bench_function("qr_miss_fast", |b| {
-            b.iter(|| qr_scan::scan_detailed(w, h, &miss, None, qr_scan::Effort::Fast))
+            b.iter(|| qr_scan::scan_detailed(miss_img, None, qr_scan::Effort::Fast))
         });
         g.bench_function("qr_tracked_hit", |b| {
             let mut t = QrTracker::new();
             let f = &frames[0];
-            b.iter(|| t.scan(f.width, f.height, &f.luma))
+            b.iter(|| t.scan(f.view()))
         });
         if let Some(rgb) = portrait_frame(w as u32, h as u32) {
-            let luma = shinsei_capture::imgops::rgb_to_luma(&rgb, w, h);
+            let rgb_img = RgbRef::new(w, h, &rgb).unwrap();
+            let luma_img = shinsei_capture::imgops::rgb_to_luma(rgb_img);
+            let luma = luma_img.view();
             let mut det = FaceDetector::new().unwrap();
-            g.bench_function("face_detect", |b| b.iter(|| det.detect(&luma, w, h)));
-            let faces = det.detect(&luma, w, h);
-            let face = det.refine(&luma, w, h, &faces[0]);
-            g.bench_function("face_track", |b| b.iter(|| det.track(&luma, w, h, &face)));
+            g.bench_function("face_detect", |b| b.iter(|| det.detect(luma)));
+            let faces = det.detect(luma);
+            let face = det.refine(luma, &faces[0]);
+            g.bench_function("face_track", |b| b.iter(|| det.track(luma, &face)));
             let (crown, chin) = crop::crown_and_chin(&face.rect);
             let geo = crop::solve_crop(crown, chin, face.rect.cx(), w as f64, h as f64);
             g.bench_function("crop_encode", |b| {
                 b.iter(|| {
-                    let out = crop::render_crop(&rgb, w as u32, h as u32, &geo.crop);
-                    crop::encode_jpeg(&out, crop::OUT_W, crop::OUT_H).unwrap()
+                    let out = crop::render_crop(rgb_img, &geo.crop);
+                    crop::encode_jpeg(out.view()).unwrap()
                 })
             });
             summary.push((
                 format!("{res} face_detect"),
                 time_n(30, |_| {
-                    det.detect(&luma, w, h);
+                    det.detect(luma);
                 }),
             ));
             summary.push((
                 format!("{res} face_track (window)"),
                 time_n(30, |_| {
-                    assert!(!det.track(&luma, w, h, &face).is_empty());
+                    assert!(!det.track(luma, &face).is_empty());
                 }),
             ));
             summary.push((
                 format!("{res} face analyse, full"),
                 time_n(20, |_| {
-                    crop::analyse(&rgb, w as u32, h as u32, &mut det);
+                    crop::analyse(rgb_img, &mut det);
                 }),
             ));
             summary.push((
                 format!("{res} face analyse, tracked"),
                 time_n(20, |_| {
-                    crop::analyse_tracked(&rgb, w as u32, h as u32, &mut det, Some(&face));
+                    crop::analyse_tracked(rgb_img, &mut det, Some(&face));
                 }),
             ));
             summary.push((
                 format!("{res} crop_encode"),
                 time_n(30, |_| {
-                    let out = crop::render_crop(&rgb, w as u32, h as u32, &geo.crop);
-                    crop::encode_jpeg(&out, crop::OUT_W, crop::OUT_H).unwrap();
+                    let out = crop::render_crop(rgb_img, &geo.crop);
+                    crop::encode_jpeg(out.view()).unwrap();
                 }),
             ));
         } else {
@@ -140,27 +144,26 @@ fn benches(c: &mut Criterion) {
             format!("{res} qr_hit (scan_luma)"),
             time_n(frames.len() * 5, |i| {
                 let f = &frames[i % frames.len()];
-                qr_scan::scan_luma(f.width, f.height, &f.luma).unwrap();
+                qr_scan::scan_luma(f.view()).unwrap();
             }),
         ));
         summary.push((
             format!("{res} qr_miss (fast effort)"),
             time_n(30, |_| {
-                let _ = qr_scan::scan_detailed(w, h, &miss, None, qr_scan::Effort::Fast);
+                let _ = qr_scan::scan_detailed(miss_img, None, qr_scan::Effort::Fast);
             }),
         ));
         summary.push((
             format!("{res} qr_miss (thorough)"),
             time_n(10, |_| {
-                let _ = qr_scan::scan_luma(w, h, &miss);
+                let _ = qr_scan::scan_luma(miss_img);
             }),
         ));
         let mut t = QrTracker::new();
         summary.push((
             format!("{res} qr_tracked_hit"),
             time_n(30, |_| {
-                t.scan(frames[0].width, frames[0].height, &frames[0].luma)
-                    .unwrap();
+                t.scan(frames[0].view()).unwrap();
             }),
         ));
     }
@@ -168,7 +171,7 @@ fn benches(c: &mut Criterion) {
     let all = shinsei_capture::synth::corpus::corpus();
     let mut ok = 0;
     let samples = time_n(all.len(), |i| {
-        if qr_scan::scan_luma(all[i].width, all[i].height, &all[i].luma).is_ok() {
+        if qr_scan::scan_luma(all[i].view()).is_ok() {
             ok += 1;
         }
     });

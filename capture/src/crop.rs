@@ -29,6 +29,7 @@ use super::imgops::{self, Rect};
 use super::source::{decode_image, read_bounded};
 use super::CaptureError;
 use crate::checks::{CheckId, Failure};
+use crate::raster::{LumaRef, Rgb, RgbRef};
 
 /// Photo width, mm.
 pub const PHOTO_W_MM: f64 = 35.0;
@@ -230,7 +231,8 @@ pub fn crown_and_chin(face: &Rect) -> (f64, f64) {
 /// difference over a central disc). A face is most symmetric about its own vertical
 /// axis, so the best θ is the roll. Positive: the face turned clockwise in the image.
 /// Returns `None` when the face box is too small to measure.
-pub fn estimate_roll(luma: &[u8], w: usize, h: usize, face: &Rect) -> Option<f64> {
+pub fn estimate_roll(img: LumaRef<'_>, face: &Rect) -> Option<f64> {
+    let (w, h, luma) = (img.width(), img.height(), img.pixels());
     const N: usize = 64;
     let roi = face.grow(face.w.max(face.h) * 0.1);
     let bounds = roi.clamp_to(w, h);
@@ -317,13 +319,8 @@ fn face_stats(luma: &[u8], w: usize, h: usize, face: &Rect) -> Option<(f64, f64,
 }
 
 /// Runs detection, geometry and checks on an RGB frame (no encoding).
-pub fn analyse(
-    rgb: &[u8],
-    width: u32,
-    height: u32,
-    detector: &mut FaceDetector,
-) -> (CropReport, Option<CropGeometry>) {
-    analyse_tracked(rgb, width, height, detector, None)
+pub fn analyse(img: RgbRef<'_>, detector: &mut FaceDetector) -> (CropReport, Option<CropGeometry>) {
+    analyse_tracked(img, detector, None)
 }
 
 /// Like [`analyse`]; with `prior` (the face of the previous frame) the face is first
@@ -332,21 +329,21 @@ pub fn analyse(
 /// person outside the window: a live view mixes in whole-frame analyses, and a photo is
 /// taken only from a frame that passed a whole-frame analysis (with refinement).
 pub fn analyse_tracked(
-    rgb: &[u8],
-    width: u32,
-    height: u32,
+    img: RgbRef<'_>,
     detector: &mut FaceDetector,
     prior: Option<&FaceBox>,
 ) -> (CropReport, Option<CropGeometry>) {
-    let (w, h) = (width as usize, height as usize);
-    let luma = imgops::rgb_to_luma(rgb, w, h);
+    let (w, h) = (img.width(), img.height());
+    let (width, height) = (w as u32, h as u32);
+    let luma_img = imgops::rgb_to_luma(img);
+    let luma = luma_img.view();
     let tracked = prior
-        .map(|p| detector.track(&luma, w, h, p))
+        .map(|p| detector.track(luma, p))
         .filter(|f| !f.is_empty());
     let detection = if tracked.is_some() { "tracked" } else { "full" };
     let faces = match tracked {
         Some(f) => f,
-        None => detector.detect(&luma, w, h),
+        None => detector.detect(luma),
     };
     let largest = faces.iter().map(|f| f.rect.h).fold(0.0, f64::max);
     let people: Vec<&FaceBox> = faces
@@ -394,7 +391,7 @@ pub fn analyse_tracked(
     let face = if detection == "tracked" {
         *coarse
     } else {
-        detector.refine(&luma, w, h, coarse)
+        detector.refine(luma, coarse)
     };
     let (crown, chin) = crown_and_chin(&face.rect);
     let geo = solve_crop(crown, chin, face.rect.cx(), w as f64, h as f64);
@@ -429,7 +426,7 @@ pub fn analyse_tracked(
         geo.offcentre_mm.abs() <= MAX_OFFCENTRE_MM,
         Failure::Failed,
     ));
-    let roll = estimate_roll(&luma, w, h, &face.rect);
+    let roll = estimate_roll(luma, &face.rect);
     report.roll_deg = roll;
     let roll_v = roll.map(f64::abs).unwrap_or(f64::INFINITY);
     report.checks.push(check(
@@ -439,7 +436,8 @@ pub fn analyse_tracked(
         roll_v <= MAX_ROLL_DEG,
         Failure::Failed,
     ));
-    let (mean, clipped, sharp) = face_stats(&luma, w, h, &face.rect).unwrap_or((0.0, 0.0, 0.0));
+    let (mean, clipped, sharp) =
+        face_stats(luma.pixels(), w, h, &face.rect).unwrap_or((0.0, 0.0, 0.0));
     report.checks.push(check(
         CheckId::TooDark,
         mean,
@@ -470,7 +468,9 @@ pub fn analyse_tracked(
 
 /// Cuts the crop out of an RGB image (outside the frame: neutral grey) and resizes it to
 /// [`OUT_W`]×[`OUT_H`].
-pub fn render_crop(rgb: &[u8], w: u32, h: u32, crop: &Rect) -> Zeroizing<Vec<u8>> {
+pub fn render_crop(img: RgbRef<'_>, crop: &Rect) -> Rgb {
+    let (w, h, rgb) = (img.width() as u32, img.height() as u32, img.pixels());
+    let (ow, oh) = (OUT_W as usize, OUT_H as usize);
     let (cw, ch) = (
         crop.w.round().max(1.0) as u32,
         crop.h.round().max(1.0) as u32,
@@ -496,16 +496,17 @@ pub fn render_crop(rgb: &[u8], w: u32, h: u32, crop: &Rect) -> Zeroizing<Vec<u8>
         }
     }
     let Some(img) = image::RgbImage::from_raw(cw, ch, std::mem::take(&mut *buf)) else {
-        return Zeroizing::new(vec![128u8; OUT_W as usize * OUT_H as usize * 3]);
+        return Rgb::from_checked(ow, oh, Zeroizing::new(vec![128u8; ow * oh * 3]));
     };
     let out = image::imageops::resize(&img, OUT_W, OUT_H, image::imageops::FilterType::CatmullRom);
     drop(Zeroizing::new(img.into_raw()));
-    Zeroizing::new(out.into_raw())
+    Rgb::from_checked(ow, oh, Zeroizing::new(out.into_raw()))
 }
 
 /// Encodes RGB pixels as a baseline JPEG (JFIF, no other metadata), raising the quality
 /// if the file would be under the FacePhoto minimum size.
-pub fn encode_jpeg(rgb: &[u8], w: u32, h: u32) -> Result<Zeroizing<Vec<u8>>, CaptureError> {
+pub fn encode_jpeg(img: RgbRef<'_>) -> Result<Zeroizing<Vec<u8>>, CaptureError> {
+    let (w, h, rgb) = (img.width() as u32, img.height() as u32, img.pixels());
     let mut last = Zeroizing::new(Vec::new());
     for q in [JPEG_QUALITY, 98, 100] {
         let mut out = Zeroizing::new(Vec::new());
@@ -528,15 +529,15 @@ pub fn crop_report(input_jpeg: &[u8]) -> Result<(Zeroizing<Vec<u8>>, CropReport)
     let frame = decode_image(input_jpeg)?;
     let rgb = frame.to_rgb();
     let mut detector = FaceDetector::new()?;
-    let (mut report, geo) = analyse(&rgb, frame.width(), frame.height(), &mut detector);
+    let (mut report, geo) = analyse(rgb.view(), &mut detector);
     let Some(geo) = geo else {
         return Err(CaptureError::Rejected {
             reasons: report.reasons(),
             report_json: report.to_json(),
         });
     };
-    let out = render_crop(&rgb, frame.width(), frame.height(), &geo.crop);
-    let jpeg = encode_jpeg(&out, OUT_W, OUT_H)?;
+    let out = render_crop(rgb.view(), &geo.crop);
+    let jpeg = encode_jpeg(out.view())?;
     // The same door as every other photo: must validate.
     crate::photo::photo_from_jpeg(&jpeg)?;
     report.output_width = OUT_W;

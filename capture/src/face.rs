@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 
 use super::imgops::{self, Rect};
 use super::CaptureError;
+use crate::raster::LumaRef;
 
 static MODEL_BYTES: &[u8] = include_bytes!(env!("SHINSEI_SEETA_MODEL"));
 
@@ -72,8 +73,8 @@ impl FaceDetector {
     }
 
     /// Runs SeetaFace on a greyscale image as is, faces of at least `min_face` px.
-    pub fn detect_raw(&mut self, luma: &[u8], w: usize, h: usize, min_face: u32) -> Vec<FaceBox> {
-        self.detect_sized(luma, w, h, min_face, 0)
+    pub fn detect_raw(&mut self, img: LumaRef<'_>, min_face: u32) -> Vec<FaceBox> {
+        self.detect_sized(img.pixels(), img.width(), img.height(), min_face, 0)
     }
 
     /// Like [`Self::detect_raw`], also bounding the face size (`max_face` 0: no bound).
@@ -122,7 +123,8 @@ impl FaceDetector {
 
     /// Coarse detection on a downscaled copy; boxes in full-resolution coordinates,
     /// best score first.
-    pub fn detect(&mut self, luma: &[u8], w: usize, h: usize) -> Vec<FaceBox> {
+    pub fn detect(&mut self, img: LumaRef<'_>) -> Vec<FaceBox> {
+        let (w, h, luma) = (img.width(), img.height(), img.pixels());
         let long = w.max(h);
         let scale = if long > DETECT_MAX_SIDE {
             DETECT_MAX_SIDE as f64 / long as f64
@@ -142,7 +144,7 @@ impl FaceDetector {
         };
         let min_face = (sw.min(sh) as f64 * MIN_FACE_FRACTION) as u32;
         let mut faces: Vec<FaceBox> = self
-            .detect_raw(img, sw, sh, min_face)
+            .detect_sized(img, sw, sh, min_face, 0)
             .into_iter()
             .map(|f| FaceBox {
                 rect: f.rect.scale(1.0 / scale),
@@ -158,7 +160,8 @@ impl FaceDetector {
     /// only faces from 0.7 to 1.5 times its size. About a seventh of [`Self::detect`]'s
     /// cost. Sees nothing outside the window: the caller still runs a whole-frame
     /// detection now and then (another person stepping into the picture).
-    pub fn track(&mut self, luma: &[u8], w: usize, h: usize, last: &FaceBox) -> Vec<FaceBox> {
+    pub fn track(&mut self, img: LumaRef<'_>, last: &FaceBox) -> Vec<FaceBox> {
+        let (w, h, luma) = (img.width(), img.height(), img.pixels());
         let size = last.rect.w.max(last.rect.h);
         if !(size.is_finite() && size >= 8.0) {
             return Vec::new();
@@ -174,7 +177,8 @@ impl FaceDetector {
 
     /// Re-detects around a coarse face at a resolution where the face is ~160 px, for a
     /// tighter box. Falls back to the coarse box when nothing is found.
-    pub fn refine(&mut self, luma: &[u8], w: usize, h: usize, coarse: &FaceBox) -> FaceBox {
+    pub fn refine(&mut self, img: LumaRef<'_>, coarse: &FaceBox) -> FaceBox {
+        let (w, h, luma) = (img.width(), img.height(), img.pixels());
         let win = coarse.rect.grow(coarse.rect.w.max(coarse.rect.h) * 0.6);
         let scale = (160.0 / coarse.rect.w.max(1.0)).min(1.0);
         let Some(found) = self.detect_in_window(luma, w, h, &win, scale, coarse.rect.w * 0.6, 0.0)

@@ -4,6 +4,8 @@
 
 use zeroize::Zeroizing;
 
+use crate::raster::{Luma, RgbRef};
+
 /// A rectangle in pixel coordinates (`x`, `y` may be negative when a box leaves the image).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rect {
@@ -62,14 +64,14 @@ impl Rect {
 }
 
 /// RGB8 → luma (BT.601 integer weights).
-pub fn rgb_to_luma(rgb: &[u8], w: usize, h: usize) -> Zeroizing<Vec<u8>> {
-    let n = w.saturating_mul(h).min(rgb.len() / 3);
+pub fn rgb_to_luma(img: RgbRef<'_>) -> Luma {
+    let n = img.width() * img.height();
     let mut out = Zeroizing::new(Vec::with_capacity(n));
-    for p in rgb.chunks_exact(3).take(n) {
+    for p in img.pixels().chunks_exact(3) {
         let y = (77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2]) + 128) >> 8;
         out.push(y.min(255) as u8);
     }
-    out
+    Luma::from_checked(img.width(), img.height(), out)
 }
 
 /// Copies a sub-rectangle (already clamped) of a luma image.

@@ -11,6 +11,7 @@
 //! - [`face`] — SeetaFace detection (rustface, model embedded at build time).
 //! - [`checks`] — the photo checks and every word said about them (one table).
 //! - [`crop`] — ID-photo geometry, quality checks, JPEG output ([`crop_report`]).
+//! - [`raster`] — typed images (`Luma`, `Rgb` and their borrowed views), sizes checked once.
 //! - [`photo`] — a JPEG file or bytes → `FacePhoto` (metadata stripped).
 //! - [`live`] — the camera as a counter screen sees it: previews, scan and photo views,
 //!   the camera thread with epoch-tagged results (no toolkit types).
@@ -26,6 +27,7 @@ pub mod imgops;
 pub mod live;
 pub mod photo;
 pub mod qr;
+pub mod raster;
 pub mod source;
 /// Test and benchmark generators (QR scenes); only with feature `testkit`.
 #[cfg(any(test, feature = "testkit"))]

@@ -16,6 +16,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use super::{imgops, CaptureError};
+use crate::raster::{Luma, Rgb, RgbRef};
 
 /// Largest image file a replay source reads.
 pub const MAX_FRAME_FILE: u64 = 32 * 1024 * 1024;
@@ -93,27 +94,31 @@ impl Frame {
     pub fn data(&self) -> &[u8] {
         &self.data
     }
-    /// The frame as 8-bit greyscale (a copy for RGB frames, also zeroizing).
-    pub fn to_luma(&self) -> Zeroizing<Vec<u8>> {
+    /// The frame as 8-bit greyscale (a copy, also zeroizing).
+    pub fn to_luma(&self) -> Luma {
+        let (w, h) = (self.width as usize, self.height as usize);
         match self.format {
-            PixelFormat::Luma8 => Zeroizing::new(self.data.to_vec()),
-            PixelFormat::Rgb8 => {
-                imgops::rgb_to_luma(&self.data, self.width as usize, self.height as usize)
-            }
+            PixelFormat::Luma8 => Luma::from_checked(w, h, Zeroizing::new(self.data.to_vec())),
+            PixelFormat::Rgb8 => imgops::rgb_to_luma(self.rgb_view_unchecked()),
         }
     }
-    /// The frame as RGB8 (greyscale is replicated).
-    pub fn to_rgb(&self) -> Zeroizing<Vec<u8>> {
+    /// The frame as RGB8 (greyscale is replicated; a copy, also zeroizing).
+    pub fn to_rgb(&self) -> Rgb {
+        let (w, h) = (self.width as usize, self.height as usize);
         match self.format {
-            PixelFormat::Rgb8 => Zeroizing::new(self.data.to_vec()),
+            PixelFormat::Rgb8 => Rgb::from_checked(w, h, Zeroizing::new(self.data.to_vec())),
             PixelFormat::Luma8 => {
                 let mut v = Zeroizing::new(Vec::with_capacity(self.data.len() * 3));
                 for &y in self.data.iter() {
                     v.extend_from_slice(&[y, y, y]);
                 }
-                v
+                Rgb::from_checked(w, h, v)
             }
         }
+    }
+    /// An RGB frame's pixels as an image (sizes checked by [`Frame::new`]).
+    fn rgb_view_unchecked(&self) -> RgbRef<'_> {
+        RgbRef::from_checked(self.width as usize, self.height as usize, &self.data)
     }
 }
 

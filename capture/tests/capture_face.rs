@@ -7,6 +7,7 @@
 
 use image::ImageEncoder;
 use shinsei_capture::crop::{self, CropReport, Verdict};
+use shinsei_capture::raster::RgbRef;
 use shinsei_capture::{synth, CaptureError};
 
 /// The portrait as RGB8 (512×512).
@@ -29,6 +30,11 @@ fn png(rgb: &[u8], w: u32, h: u32) -> Vec<u8> {
         .write_image(rgb, w, h, image::ExtendedColorType::Rgb8)
         .unwrap();
     out
+}
+
+/// RGB bytes of a test image as a typed image.
+fn rgb_img(px: &[u8], w: u32, h: u32) -> RgbRef<'_> {
+    RgbRef::new(w as usize, h as usize, px).unwrap()
 }
 
 fn run(rgb: &[u8], w: u32, h: u32) -> Result<CropReport, CaptureError> {
@@ -236,7 +242,7 @@ fn tracking_follows_the_face_and_agrees_with_the_whole_frame_analysis() {
     use shinsei_capture::face::FaceDetector;
     let (rgb, w, h) = astronaut();
     let mut det = FaceDetector::new().unwrap();
-    let (full, _) = crop::analyse(&rgb, w, h, &mut det);
+    let (full, _) = crop::analyse(rgb_img(&rgb, w, h), &mut det);
     assert_eq!(full.detection, "full");
     assert!(full.accepted, "{}", full.reasons());
     let face = shinsei_capture::face::FaceBox {
@@ -252,7 +258,7 @@ fn tracking_follows_the_face_and_agrees_with_the_whole_frame_analysis() {
             .copy_from_slice(&row[..(w - dx) as usize * 3]);
     }
     for (frame, moved) in [(&rgb, 0.0), (&shifted, f64::from(dx))] {
-        let (tracked, _) = crop::analyse_tracked(frame, w, h, &mut det, Some(&face));
+        let (tracked, _) = crop::analyse_tracked(rgb_img(frame, w, h), &mut det, Some(&face));
         assert_eq!(tracked.detection, "tracked");
         let b = tracked.face_box.unwrap();
         // Within a tenth of a face of where the whole-frame analysis put it.
@@ -265,7 +271,7 @@ fn tracking_follows_the_face_and_agrees_with_the_whole_frame_analysis() {
         );
         assert_eq!(tracked.faces_found, 1);
     }
-    let (tracked, _) = crop::analyse_tracked(&rgb, w, h, &mut det, Some(&face));
+    let (tracked, _) = crop::analyse_tracked(rgb_img(&rgb, w, h), &mut det, Some(&face));
     let verdicts = |r: &CropReport| r.checks.iter().map(|c| c.verdict).collect::<Vec<_>>();
     assert_eq!(verdicts(&tracked), verdicts(&full));
     // A prior where there is no face: the whole frame is searched instead.
@@ -273,7 +279,7 @@ fn tracking_follows_the_face_and_agrees_with_the_whole_frame_analysis() {
         rect: shinsei_capture::imgops::Rect::new(5.0, 5.0, 40.0, 40.0),
         score: 5.0,
     };
-    let (r, _) = crop::analyse_tracked(&rgb, w, h, &mut det, Some(&nowhere));
+    let (r, _) = crop::analyse_tracked(rgb_img(&rgb, w, h), &mut det, Some(&nowhere));
     assert_eq!(r.detection, "full");
     assert!(r.accepted);
 }
@@ -286,14 +292,14 @@ fn a_second_person_outside_the_tracking_window_needs_the_whole_frame() {
     let (rgb, w, h) = astronaut();
     let two = side_by_side(&rgb, w, h, true);
     let mut det = FaceDetector::new().unwrap();
-    let (single, _) = crop::analyse(&rgb, w, h, &mut det);
+    let (single, _) = crop::analyse(rgb_img(&rgb, w, h), &mut det);
     let prior = FaceBox {
         rect: single.face_box.unwrap(),
         score: single.face_score.unwrap(),
     };
-    let (tracked, _) = crop::analyse_tracked(&two, w * 2, h, &mut det, Some(&prior));
+    let (tracked, _) = crop::analyse_tracked(rgb_img(&two, w * 2, h), &mut det, Some(&prior));
     assert_eq!((tracked.detection, tracked.faces_found), ("tracked", 1));
-    let (full, _) = crop::analyse(&two, w * 2, h, &mut det);
+    let (full, _) = crop::analyse(rgb_img(&two, w * 2, h), &mut det);
     assert_eq!(full.faces_found, 2);
     assert!(!full.accepted);
 }

@@ -10,7 +10,13 @@
 
 use shinsei_capture::qr::QrError;
 use shinsei_capture::qr::{self as qr_scan, QrTracker};
+use shinsei_capture::raster::LumaRef;
 use shinsei_capture::synth::corpus::{corpus, CATEGORIES};
+
+/// The bytes as a typed image; bytes that are not one are a `QrError::Image`.
+fn img(w: usize, h: usize, px: &[u8]) -> Result<LumaRef<'_>, QrError> {
+    Ok(LumaRef::new(w, h, px)?)
+}
 
 #[test]
 fn corpus_decode_rates() {
@@ -32,13 +38,8 @@ fn corpus_decode_rates() {
             n += 1;
             let scan = || {
                 let t = std::time::Instant::now();
-                let r = qr_scan::scan_detailed(
-                    f.width,
-                    f.height,
-                    &f.luma,
-                    None,
-                    qr_scan::Effort::Thorough,
-                );
+                let r = img(f.width, f.height, &f.luma)
+                    .and_then(|i| qr_scan::scan_detailed(i, None, qr_scan::Effort::Thorough));
                 (r, t.elapsed().as_secs_f64() * 1000.0)
             };
             let (r, mut ms) = scan();
@@ -101,7 +102,7 @@ fn empty_scene_is_no_code() {
     let (w, h) = (1280, 720);
     let luma = shinsei_capture::synth::background(w, h, 99);
     assert!(matches!(
-        qr_scan::scan_luma(w, h, &luma),
+        img(w, h, &luma).and_then(qr_scan::scan_luma),
         Err(QrError::NoCode)
     ));
 }
@@ -115,7 +116,7 @@ fn non_application_code_is_refused() {
         7,
         |_| {},
     );
-    match qr_scan::scan_luma(f.width, f.height, &f.luma) {
+    match img(f.width, f.height, &f.luma).and_then(qr_scan::scan_luma) {
         Err(QrError::NotAnApplicationId(_)) => {}
         other => panic!("expected NotAnApplicationId, got {other:?}"),
     }
@@ -124,22 +125,22 @@ fn non_application_code_is_refused() {
 #[test]
 fn bad_buffers_are_errors_not_panics() {
     assert!(matches!(
-        qr_scan::scan_luma(0, 0, &[]),
+        img(0, 0, &[]).and_then(qr_scan::scan_luma),
         Err(QrError::Image(_))
     ));
     assert!(matches!(
-        qr_scan::scan_luma(100, 100, &[0u8; 50]),
+        img(100, 100, &[0u8; 50]).and_then(qr_scan::scan_luma),
         Err(QrError::Image(_))
     ));
     // Tiny and degenerate images.
     for (w, h) in [(1, 1), (3, 500), (500, 3), (21, 21)] {
         let luma = vec![128u8; w * h];
-        assert!(qr_scan::scan_luma(w, h, &luma).is_err());
+        assert!(img(w, h, &luma).and_then(qr_scan::scan_luma).is_err());
     }
     // Pseudo-random noise never panics.
     let mut rng = shinsei_capture::synth::Rng::new(5);
     let luma: Vec<u8> = (0..640 * 480).map(|_| rng.next_u64() as u8).collect();
-    let _ = qr_scan::scan_luma(640, 480, &luma);
+    let _ = img(640, 480, &luma).and_then(qr_scan::scan_luma);
 }
 
 #[test]
@@ -147,9 +148,13 @@ fn tracker_follows_the_code() {
     let frames = corpus();
     let f = frames.iter().find(|f| f.category == "clean").unwrap();
     let mut tracker = QrTracker::new();
-    let first = tracker.scan(f.width, f.height, &f.luma).unwrap();
+    let first = img(f.width, f.height, &f.luma)
+        .and_then(|i| tracker.scan(i))
+        .unwrap();
     assert_eq!(first.id.as_str(), f.payload_id);
     assert!(tracker.last_region().is_some());
-    let second = tracker.scan(f.width, f.height, &f.luma).unwrap();
+    let second = img(f.width, f.height, &f.luma)
+        .and_then(|i| tracker.scan(i))
+        .unwrap();
     assert_eq!(second.stage, qr_scan::Stage::Tracked);
 }

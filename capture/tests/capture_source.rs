@@ -25,7 +25,7 @@ fn frame_validates_its_buffer() {
         Zeroizing::new(vec![255, 0, 0, 0, 0, 255]),
     )
     .unwrap();
-    assert_eq!(f.to_luma().len(), 2);
+    assert_eq!(f.to_luma().pixels().len(), 2);
 }
 
 #[test]

@@ -5,12 +5,18 @@
 //! fit, the grid sampling and the two-finder guesses all run on bad data).
 
 use proptest::prelude::*;
-use shinsei_capture::qr::{scan_detailed, Effort};
+use shinsei_capture::qr::{scan_detailed, Effort, QrError};
+use shinsei_capture::raster::LumaRef;
 use shinsei_capture::synth::{self, Placement};
+
+/// The bytes as a typed image; bytes that are not one are a `QrError::Image`.
+fn img(w: usize, h: usize, px: &[u8]) -> Result<LumaRef<'_>, QrError> {
+    Ok(LumaRef::new(w, h, px)?)
+}
 
 fn qr_scan(w: usize, h: usize, luma: &[u8]) {
     for effort in [Effort::Fast, Effort::Thorough] {
-        if let Ok(hit) = scan_detailed(w, h, luma, None, effort) {
+        if let Ok(hit) = img(w, h, luma).and_then(|i| scan_detailed(i, None, effort)) {
             assert!(hit.id.as_bytes().iter().all(u8::is_ascii_digit));
             assert_eq!(hit.id.as_str().len(), 23);
         }
@@ -60,7 +66,7 @@ proptest! {
             luma[row * 320..(row + 1) * 320].fill(0);
         }
         for effort in [Effort::Fast, Effort::Thorough] {
-            if let Ok(hit) = scan_detailed(320, 240, &luma, None, effort) {
+            if let Ok(hit) = img(320, 240, &luma).and_then(|i| scan_detailed(i, None, effort)) {
                 // Reed–Solomon either restores the one ID printed or refuses.
                 prop_assert_eq!(hit.id.as_str(), ID);
             }
@@ -71,7 +77,9 @@ proptest! {
 #[test]
 fn the_undamaged_frame_is_read() {
     let luma = frame_with_code();
-    let hit = scan_detailed(320, 240, &luma, None, Effort::Fast).unwrap();
+    let hit = img(320, 240, &luma)
+        .and_then(|i| scan_detailed(i, None, Effort::Fast))
+        .unwrap();
     assert_eq!(hit.id.as_str(), ID);
     assert!(hit.read_from_finders());
 }

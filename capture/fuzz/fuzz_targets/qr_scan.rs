@@ -5,6 +5,7 @@
 //! Never a panic; a read ID is always 23 digits.
 use libfuzzer_sys::fuzz_target;
 use shinsei_capture::qr::{scan_detailed, Effort};
+use shinsei_capture::raster::LumaRef;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&w, luma)) = data.split_first() else {
@@ -12,8 +13,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let w = usize::from(w) + 1;
     let h = (luma.len() / w).min(256);
+    let Ok(img) = LumaRef::new(w, h, &luma[..w * h]) else {
+        return;
+    };
     for effort in [Effort::Fast, Effort::Thorough] {
-        if let Ok(hit) = scan_detailed(w, h, &luma[..w * h], None, effort) {
+        if let Ok(hit) = scan_detailed(img, None, effort) {
             assert!(hit.id.as_bytes().iter().all(u8::is_ascii_digit));
             assert_eq!(hit.id.as_str().len(), 23);
         }

@@ -11,10 +11,11 @@ use shinsei_protocol::application::ApplicationId;
 use shinsei_protocol::photo::FacePhoto;
 use zeroize::Zeroizing;
 
-use crate::crop::{self, CropGeometry, CropReport, OUT_H, OUT_W};
+use crate::crop::{self, CropGeometry, CropReport};
 use crate::face::{FaceBox, FaceDetector};
 use crate::imgops::Rect;
 use crate::qr::QrTracker;
+use crate::raster::RgbRef;
 use crate::{CaptureError, Frame, FrameSource};
 
 /// Widest preview, pixels.
@@ -37,7 +38,8 @@ pub struct Preview {
 
 impl Preview {
     /// Box-filtered downscale of RGB pixels to at most `max_w` wide (never upscaled).
-    pub fn from_rgb(rgb: &[u8], w: u32, h: u32, max_w: u32) -> Self {
+    pub fn from_rgb(img: RgbRef<'_>, max_w: u32) -> Self {
+        let (w, h, rgb) = (img.width() as u32, img.height() as u32, img.pixels());
         let f = w.div_ceil(max_w.max(1)).max(1);
         let (pw, ph) = ((w / f).max(1), (h / f).max(1));
         let mut out = Zeroizing::new(vec![0u8; pw as usize * ph as usize * 4]);
@@ -188,11 +190,10 @@ impl Vision {
         let Some(frame) = self.next()? else {
             return Ok(None);
         };
-        let (w, h) = (frame.width(), frame.height());
         let rgb = frame.to_rgb();
-        let preview = Preview::from_rgb(&rgb, w, h, PREVIEW_MAX_W);
+        let preview = Preview::from_rgb(rgb.view(), PREVIEW_MAX_W);
         let luma = frame.to_luma();
-        let (region, id) = match self.qr.scan(w as usize, h as usize, &luma) {
+        let (region, id) = match self.qr.scan(luma.view()) {
             Ok(hit) => (Some(preview.map(&hit.region)), Some(hit.id)),
             Err(_) => (None, None),
         };
@@ -212,9 +213,8 @@ impl Vision {
         let Some(frame) = self.next()? else {
             return Ok(None);
         };
-        let (w, h) = (frame.width(), frame.height());
         let rgb = frame.to_rgb();
-        let preview = Preview::from_rgb(&rgb, w, h, PREVIEW_MAX_W);
+        let preview = Preview::from_rgb(rgb.view(), PREVIEW_MAX_W);
         let Some(det) = self.detector.as_mut() else {
             return Ok(None);
         };
@@ -224,7 +224,7 @@ impl Vision {
             self.face_prior
         };
         self.photo_frames += 1;
-        let (report, geo) = crop::analyse_tracked(&rgb, w, h, det, prior.as_ref());
+        let (report, geo) = crop::analyse_tracked(rgb.view(), det, prior.as_ref());
         drop(rgb);
         self.face_prior = match (report.face_box, report.face_score) {
             (Some(rect), Some(score)) if report.faces_found == 1 => Some(FaceBox { rect, score }),
@@ -256,7 +256,6 @@ impl Vision {
                 report_json: String::new(),
             });
         };
-        let (w, h) = (frame.width(), frame.height());
         let rgb = frame.to_rgb();
         // A frame that passed with the face only tracked is checked again with the
         // whole frame searched (a second person outside the tracking window) before it
@@ -268,7 +267,7 @@ impl Vision {
                 Some(d) => d,
                 None => self.detector.insert(FaceDetector::new()?),
             };
-            match crop::analyse(&rgb, w, h, det) {
+            match crop::analyse(rgb.view(), det) {
                 (report, Some(g)) if report.accepted => g,
                 (report, _) => {
                     return Err(CaptureError::Rejected {
@@ -278,14 +277,14 @@ impl Vision {
                 }
             }
         };
-        let out = crop::render_crop(&rgb, w, h, &geo.crop);
-        let jpeg = crop::encode_jpeg(&out, OUT_W, OUT_H)?;
+        let out = crop::render_crop(rgb.view(), &geo.crop);
+        let jpeg = crop::encode_jpeg(out.view())?;
         let photo: FacePhoto = crate::photo::photo_from_jpeg(&jpeg)?;
         drop(photo);
         Ok(Captured {
             jpeg,
-            cropped: Preview::from_rgb(&out, OUT_W, OUT_H, 300),
-            original: Preview::from_rgb(&rgb, w, h, PREVIEW_MAX_W),
+            cropped: Preview::from_rgb(out.view(), 300),
+            original: Preview::from_rgb(rgb.view(), PREVIEW_MAX_W),
             crop: geo.crop,
         })
     }
@@ -313,10 +312,10 @@ mod tests {
                 rgb[i..i + 3].copy_from_slice(&[255, 255, 255]);
             }
         }
-        let p = Preview::from_rgb(&rgb, 4, 2, 2);
+        let p = Preview::from_rgb(RgbRef::new(4, 2, &rgb).unwrap(), 2);
         assert_eq!((p.width, p.height, p.scale), (2, 1, 0.5));
         assert_eq!(&p.rgba[..], &[0, 0, 0, 255, 255, 255, 255, 255]);
-        let same = Preview::from_rgb(&rgb, 4, 2, 640);
+        let same = Preview::from_rgb(RgbRef::new(4, 2, &rgb).unwrap(), 640);
         assert_eq!((same.width, same.height), (4, 2));
         let r = p.map(&Rect::new(2.0, 0.0, 2.0, 2.0));
         assert_eq!((r.x, r.w), (1.0, 1.0));

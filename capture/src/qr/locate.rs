@@ -32,6 +32,7 @@ use shinsei_protocol::application::ApplicationId;
 use super::grid::{self as qr_grid, Finders};
 use super::{rqrr, QrError};
 use crate::imgops::{self, Rect};
+use crate::raster::LumaRef;
 
 /// Grey levels by which a finder's core must be darker (lighter, inverted) than the
 /// light rings around it on the scanned row: rejects 1:1:3:1:1 patterns that the local
@@ -120,8 +121,8 @@ impl Outcome {
 }
 
 /// Reads the application ID from an 8-bit greyscale frame, trying every stage.
-pub fn scan_luma(width: usize, height: usize, luma: &[u8]) -> Result<ApplicationId, QrError> {
-    scan_detailed(width, height, luma, None, Effort::Thorough).map(|h| h.id)
+pub fn scan_luma(img: LumaRef<'_>) -> Result<ApplicationId, QrError> {
+    scan_detailed(img, None, Effort::Thorough).map(|h| h.id)
 }
 
 /// What to try first: where the last code was (its finder centres when it was read
@@ -136,18 +137,11 @@ pub struct Hint {
 
 /// Like [`scan_luma`] with a hint region (tried first) and a chosen effort.
 pub fn scan_detailed(
-    width: usize,
-    height: usize,
-    luma: &[u8],
+    img: LumaRef<'_>,
     hint: Option<Hint>,
     effort: Effort,
 ) -> Result<ScanHit, QrError> {
-    if width == 0 || height == 0 {
-        return Err(QrError::Image("empty image".into()));
-    }
-    if luma.len() < width.saturating_mul(height) {
-        return Err(QrError::Image("buffer smaller than the image".into()));
-    }
+    let (width, height, luma) = (img.width(), img.height(), img.pixels());
     let mut outcome = Outcome::new();
 
     if let Some(Hint {
@@ -290,7 +284,7 @@ impl QrTracker {
     }
 
     /// Scans one frame.
-    pub fn scan(&mut self, width: usize, height: usize, luma: &[u8]) -> Result<ScanHit, QrError> {
+    pub fn scan(&mut self, img: LumaRef<'_>) -> Result<ScanHit, QrError> {
         self.frame = self.frame.wrapping_add(1);
         let effort = if self.frame & 7 == 0 {
             Effort::Thorough
@@ -309,7 +303,7 @@ impl QrTracker {
             },
             ..h
         });
-        match scan_detailed(width, height, luma, hint, effort) {
+        match scan_detailed(img, hint, effort) {
             Ok(hit) => {
                 self.misses = 0;
                 // Whole-frame hits carry no useful region.

@@ -15,6 +15,8 @@ use std::path::Path;
 use shinsei_protocol::application::{ApplicationId, ApplicationIdError};
 use zeroize::Zeroizing;
 
+use crate::raster::LumaRef;
+
 mod grid;
 mod locate;
 mod rqrr;
@@ -37,13 +39,18 @@ pub enum QrError {
     NotAnApplicationId(ApplicationIdError),
 }
 
+/// Bytes that do not make an image are an image error.
+impl From<crate::raster::RasterError> for QrError {
+    fn from(e: crate::raster::RasterError) -> Self {
+        QrError::Image(e.to_string())
+    }
+}
+
 /// Decodes the application ID from an 8-bit greyscale image with rqrr's own grid
 /// detection only (no locating or sampling of ours: [`scan_luma`] does it all).
-pub fn decode_luma(width: usize, height: usize, luma: &[u8]) -> Result<ApplicationId, QrError> {
-    if luma.len() < width.saturating_mul(height) {
-        return Err(QrError::Image("buffer smaller than the image".into()));
-    }
-    rqrr::detect_greyscale(width, height, |x, y| luma[y * width + x])
+pub fn decode_luma(img: LumaRef<'_>) -> Result<ApplicationId, QrError> {
+    let (width, luma) = (img.width(), img.pixels());
+    rqrr::detect_greyscale(width, img.height(), |x, y| luma[y * width + x])
 }
 
 /// Decodes the application ID from an image file (JPEG or PNG).
@@ -71,5 +78,6 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<ApplicationId, QrError> {
     reader.limits(limits);
     let img = reader.decode().map_err(|e| QrError::Image(e.to_string()))?;
     let luma = Zeroizing::new(img.to_luma8().into_raw());
-    scan_luma(img.width() as usize, img.height() as usize, &luma)
+    let luma = LumaRef::new(img.width() as usize, img.height() as usize, &luma)?;
+    scan_luma(luma)
 }

@@ -27,6 +27,13 @@ pub struct CorpusFrame {
     pub luma: Vec<u8>,
 }
 
+impl CorpusFrame {
+    /// The frame as a typed image.
+    pub fn view(&self) -> crate::raster::LumaRef<'_> {
+        crate::raster::LumaRef::new(self.width, self.height, &self.luma).unwrap()
+    }
+}
+
 /// A 23-digit application ID derived from a seed.
 pub fn id_for(seed: u64) -> String {
     let mut rng = Rng::new(seed.wrapping_add(1000));
