@@ -77,7 +77,7 @@ impl Drop for Outbox {
     fn drop(&mut self) {
         if crate::wiped::is_wiped(&self.data_dir) {
             drop(self.store.take());
-            if let Err(e) = fsutil::shred_tree(&Self::db_dir(&self.data_dir)) {
+            if let Err(e) = Self::remove_files(&self.data_dir) {
                 tracing::error!("removing the outbox after the wipe: {e}");
             }
         }
@@ -148,6 +148,11 @@ fn open_v2(key: &LessSafeKey, raw: &[u8]) -> Option<zeroize::Zeroizing<Vec<u8>>>
 impl Outbox {
     pub fn db_dir(data_dir: &Path) -> PathBuf {
         data_dir.join("outbox")
+    }
+
+    /// Shreds the outbox's sled files (after a wipe, with the outbox closed).
+    pub(crate) fn remove_files(data_dir: &Path) -> Result<()> {
+        fsutil::shred_tree(&Self::db_dir(data_dir))
     }
 
     pub fn key_path(data_dir: &Path) -> PathBuf {

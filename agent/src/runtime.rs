@@ -34,6 +34,17 @@ use crate::test_hooks::crash_point;
 
 pub use crate::wiped::{is_wiped, WIPED_MARKER};
 
+/// Prepares a wiped directory for enrollment again: removes what a wipe may have left
+/// of the outbox (an agent killed before it closed it), then the marker. A directory
+/// that was not wiped is left as it is.
+pub fn clear_for_reenrollment(data_dir: &Path) -> Result<()> {
+    if is_wiped(data_dir) {
+        Outbox::remove_files(data_dir)?;
+        fsutil::shred(&data_dir.join(WIPED_MARKER))?;
+    }
+    Ok(())
+}
+
 /// Device state as last learned from the relay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalState {
@@ -124,7 +135,7 @@ impl Agent {
     ) -> Result<Self> {
         if is_wiped(data_dir) {
             // A wipe interrupted before the outbox was closed leaves its files.
-            if let Err(e) = crate::wiped::remove_leftovers(data_dir) {
+            if let Err(e) = Outbox::remove_files(data_dir) {
                 tracing::error!("removing the outbox after the wipe: {e}");
             }
             return Err(AgentError::Wiped);

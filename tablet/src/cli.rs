@@ -13,10 +13,10 @@ use shinsei_protocol::device::DeviceId;
 use shinsei_protocol::pins::ExpressPins;
 
 use shinsei_agent::clock::{Clock, SystemClock};
+use shinsei_agent::enroll;
 use shinsei_agent::error::AgentError;
 use shinsei_agent::runtime::{self, Agent, SubmitOutcome};
 use shinsei_agent::secret_input::{SecretInputError, SecretLine, SecretLines};
-use shinsei_agent::{enroll, wiped};
 use shinsei_capture::{photo as photo_input, qr};
 
 use crate::demo;
@@ -565,7 +565,7 @@ fn enroll_cmd(
     match (device_id, root_ca, csr_out, bundle) {
         (Some(id), Some(root), Some(csr_path), None) => {
             // Re-enrollment after a wipe starts from an empty directory.
-            wiped::clear_for_reenrollment(data_dir)?;
+            runtime::clear_for_reenrollment(data_dir)?;
             let id = DeviceId::parse(id).map_err(InputError::from)?;
             let root_pem = std::fs::read(root).map_err(|e| AgentError::file(root, e))?;
             let csr = enroll::create_key_and_csr(data_dir, &id, &root_pem)?;
