@@ -22,6 +22,8 @@ pub enum AgentError {
     LoginRequired,
     #[error("ログインできません: {0} / login failed")]
     Login(String),
+    #[error("職員IDまたはパスワードが違います。あと1回間違えるとロックされます / login failed: one attempt left before the lock-out")]
+    LoginLastAttempt,
     #[error("ロック中です。あと{0}秒お待ちください / locked out: try again in {0} s")]
     LockedOut(u64),
     #[error("入力が正しくありません: {0} / invalid input")]
@@ -62,6 +64,7 @@ impl AgentError {
             AgentError::OfflineLocked => "offline_locked",
             AgentError::LoginRequired => "login_required",
             AgentError::Login(_) => "login",
+            AgentError::LoginLastAttempt => "login_last_attempt",
             AgentError::LockedOut(_) => "locked_out",
             AgentError::Input(_) => "input",
             AgentError::RelayUnreachable(_) => "relay_unreachable",

@@ -68,6 +68,10 @@ texts! {
     Password => "パスワード", "Password";
     LogIn => "ログイン", "Log in";
     LogOut => "ログアウト", "Log out";
+    ConfirmDiscard => "入力中の申請があります。破棄してログアウトしますか？", "An application is open. Discard it and log out?";
+    DiscardAndLogOut => "申請を破棄してログアウト", "Discard and log out";
+    KeepApplication => "申請を続ける", "Keep the application";
+    Continue => "続ける", "Continue";
     LoggingIn => "確認しています…", "Checking…";
     AutoLocked => "一定時間操作がなかったためロックしました。もう一度ログインしてください。", "Locked after a period without use. Please log in again.";
     Clear => "消去", "Clear";
@@ -152,6 +156,7 @@ texts! {
     BlockedOfflineWhat => "ネットワークに接続してください。接続が戻ると自動で解除されます。", "Connect to the network; the lock lifts by itself once the tablet is back online.";
     ErrorTitle => "エラー", "Error";
     ErrLoginFailed => "職員IDまたはパスワードが違います。", "Wrong staff ID or password.";
+    ErrLoginLastAttempt => "職員IDまたはパスワードが違います。あと1回間違えると、このIDはしばらくロックされます。", "Wrong staff ID or password. One more wrong attempt locks this ID for a while.";
     ErrLoginRequired => "ログインが必要です。", "Please log in.";
     ErrRelayRefused => "申請サーバーが受け付けませんでした。IT担当に連絡してください。", "The relay refused the application. Please contact IT.";
     ErrBadAnswer => "申請サーバーの応答が不正です。送信待ちに保存しました。", "Invalid answer from the relay; kept in the outbox.";
@@ -173,6 +178,18 @@ pub fn outbox_count(n: usize, lang: Lang) -> String {
 }
 
 /// The lock-out message with the remaining wait.
+/// The warning before the idle lock.
+pub fn idle_warning(secs: u64, lang: Lang) -> String {
+    match lang {
+        Lang::Ja => format!(
+            "操作がないため、あと{secs}秒でロックします。続ける場合は「続ける」を押してください。"
+        ),
+        Lang::En => {
+            format!("No activity: the tablet locks in {secs} s. Press Continue to keep working.")
+        }
+    }
+}
+
 pub fn locked_out(secs: u64, lang: Lang) -> String {
     match lang {
         Lang::Ja => {
@@ -200,6 +217,7 @@ pub fn digits_typed(n: usize, lang: Lang) -> String {
 pub fn error_text(e: &AgentError, lang: Lang) -> (String, String) {
     let t = match e {
         AgentError::Login(_) => T::ErrLoginFailed,
+        AgentError::LoginLastAttempt => T::ErrLoginLastAttempt,
         AgentError::LoginRequired => T::ErrLoginRequired,
         AgentError::LockedOut(s) => return (locked_out(*s, lang), String::new()),
         AgentError::Disabled => T::BlockedDisabled,

@@ -35,6 +35,16 @@ pub const COUNTDOWN_SECS: f64 = 3.0;
 /// Seconds between activity notes sent to the agent's session.
 pub const TOUCH_SECS: f64 = 5.0;
 
+/// Seconds of warning before the idle lock.
+pub const IDLE_WARNING_SECS: f64 = 30.0;
+
+/// A question the clerk answers before the kiosk goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// Log out although an application is open (it is dropped).
+    DiscardAndLogOut,
+}
+
 /// Why the tablet cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Block {
@@ -133,8 +143,11 @@ pub struct Kiosk {
     pub keypad_upper: bool,
     pub login: Option<LoginInfo>,
     pub busy: bool,
-    /// The lock-out ends at this kiosk time (seconds).
-    lockout_until: Option<f64>,
+    /// A staff ID's lock-out: the ID, and the kiosk time (seconds) it ends. Only that
+    /// ID waits; another clerk can log in meanwhile.
+    lockout: Option<(String, f64)>,
+    /// A question the clerk must answer before going on (an overlay).
+    pub confirm: Option<Confirm>,
     pub banner: Option<Banner>,
     /// Error kept to re-render the banner in the other language.
     banner_error: Option<AgentError>,
@@ -227,7 +240,8 @@ impl Kiosk {
             keypad_upper: false,
             login: None,
             busy: false,
-            lockout_until: None,
+            lockout: None,
+            confirm: None,
             banner: None,
             banner_error: None,
             banner_text: None,
@@ -297,12 +311,24 @@ impl Kiosk {
         }
     }
 
-    /// Seconds left of a lock-out, for the countdown on the login screen.
+    /// Seconds left of the lock-out of the staff ID in the login field, for the
+    /// countdown on the login screen.
     pub fn lockout_remaining(&self) -> Option<u64> {
-        self.lockout_until
-            .map(|t| (t - self.now).ceil())
+        self.lockout
+            .as_ref()
+            .filter(|(id, _)| id.as_str() == self.staff_id.as_str())
+            .map(|(_, t)| (t - self.now).ceil())
             .filter(|s| *s > 0.0)
             .map(|s| s as u64)
+    }
+
+    /// The idle lock's time limit (seconds without a touch): a little before the
+    /// agent's own session would expire (touches lag by up to [`TOUCH_SECS`]), so the
+    /// kiosk, not a failed send, ends the session.
+    fn idle_limit(&self) -> Option<f64> {
+        self.login
+            .as_ref()
+            .map(|l| (l.auto_lock_secs as f64 - TOUCH_SECS - 1.0).max(10.0))
     }
 
     // ---------------------------------------------------------------- time
@@ -331,10 +357,7 @@ impl Kiosk {
             tracing::error!("the agent worker thread stopped");
             self.block(Block::Fatal);
         }
-        if let Some(l) = &self.login {
-            // A little before the agent's own session would expire (touches lag by
-            // up to TOUCH_SECS), so the kiosk, not a failed send, ends the session.
-            let limit = (l.auto_lock_secs as f64 - TOUCH_SECS - 1.0).max(10.0);
+        if let Some(limit) = self.idle_limit() {
             if now - self.last_activity >= limit && !self.busy {
                 self.logout();
                 self.show_text(T::AutoLocked, false);
@@ -356,8 +379,16 @@ impl Kiosk {
             if let Some(b) = &mut self.banner {
                 b.text = i18n::locked_out(s, self.lang);
             }
-        } else if self.lockout_until.take().is_some() {
-            self.clear_banner();
+        } else if let Some((id, until)) = &self.lockout {
+            if now >= *until {
+                self.lockout = None;
+                self.clear_banner();
+            } else if id.as_str() != self.staff_id.as_str()
+                && matches!(self.banner_error, Some(AgentError::LockedOut(_)))
+            {
+                // Another staff ID is being typed: the lock-out is not theirs.
+                self.clear_banner();
+            }
         }
         self.camera_step();
         if self.screen == Screen::Photo && !self.applicant.capturing {
@@ -376,6 +407,47 @@ impl Kiosk {
         }
     }
 
+    /// Seconds left before the idle lock, while its warning shows: the last
+    /// [`IDLE_WARNING_SECS`] (at most half the limit). Any touch puts the lock off.
+    pub fn idle_warning(&self) -> Option<u64> {
+        let limit = self.idle_limit()?;
+        if self.busy {
+            return None;
+        }
+        let idle = self.now - self.last_activity;
+        let warn = IDLE_WARNING_SECS.min(limit / 2.0);
+        (idle >= limit - warn && idle < limit).then(|| (limit - idle).ceil() as u64)
+    }
+
+    /// Whether an application is open: something of the applicant would be lost.
+    pub fn has_open_application(&self) -> bool {
+        let a = &self.applicant;
+        self.login.is_some()
+            && !matches!(self.screen, Screen::Receipt | Screen::Sending)
+            && (a.found.is_some()
+                || a.captured.is_some()
+                || a.cert.is_some()
+                || a.braille.is_some()
+                || !a.manual.is_empty())
+    }
+
+    /// The logout button: asks first when an application is open.
+    pub fn request_logout(&mut self) {
+        if self.has_open_application() {
+            self.confirm = Some(Confirm::DiscardAndLogOut);
+        } else {
+            self.logout();
+        }
+    }
+
+    /// The clerk's answer to [`Kiosk::confirm`]: `true` goes ahead.
+    pub fn answer_confirm(&mut self, yes: bool) {
+        match (self.confirm.take(), yes) {
+            (Some(Confirm::DiscardAndLogOut), true) => self.logout(),
+            _ => self.last_activity = self.now,
+        }
+    }
+
     /// Whole seconds left before the automatic capture.
     pub fn countdown(&self) -> Option<u32> {
         self.applicant
@@ -388,7 +460,8 @@ impl Kiosk {
         self.busy
             || self.worker.pending() > 0
             || matches!(self.screen, Screen::Scan | Screen::Photo)
-            || self.lockout_until.is_some()
+            || self.lockout.is_some()
+            || self.idle_warning().is_some()
     }
 
     fn on_reply(&mut self, r: Reply) {
@@ -399,13 +472,13 @@ impl Kiosk {
                 match r {
                     Ok(info) => {
                         self.clear_banner();
-                        self.lockout_until = None;
+                        self.lockout = None;
                         self.login = Some(info);
                         self.last_activity = self.now;
                         self.new_applicant();
                     }
                     Err(AgentError::LockedOut(s)) => {
-                        self.lockout_until = Some(self.now + s as f64);
+                        self.lockout = Some((self.staff_id.to_string(), self.now + s as f64));
                         self.show_error(AgentError::LockedOut(s));
                     }
                     Err(e) => self.fail(e),
@@ -539,6 +612,7 @@ impl Kiosk {
         if self.login.take().is_some() {
             self.worker.send(Request::Logout);
         }
+        self.confirm = None;
         self.forget_applicant();
         self.staff_id.clear();
         self.password.clear();

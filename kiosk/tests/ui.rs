@@ -104,7 +104,8 @@ struct Sent {
 struct FakeState {
     profile: Profile,
     auto_lock_secs: u64,
-    fails: u32,
+    /// Failed logins per staff ID (the agent counts per ID too).
+    fails: std::collections::HashMap<String, u32>,
     device_state: DeviceState,
     online: bool,
     outbox: usize,
@@ -127,7 +128,7 @@ impl Fake {
         Self(Arc::new(Mutex::new(FakeState {
             profile,
             auto_lock_secs: 300,
-            fails: 0,
+            fails: Default::default(),
             device_state: DeviceState::Active,
             online: true,
             outbox: 0,
@@ -149,19 +150,26 @@ impl CounterBackend for Fake {
     fn login(&mut self, staff_id: &str, password: &[u8]) -> Result<LoginInfo> {
         self.with(|s| {
             s.log.push(format!("login {staff_id}"));
-            if s.fails >= 3 {
+            let fails = s.fails.entry(staff_id.to_string()).or_default();
+            if *fails >= 3 {
                 return Err(AgentError::LockedOut(60));
             }
-            if staff_id == "S001" && password == b"correct-horse" {
-                s.fails = 0;
+            if ["S001", "S002", "shinjuku.madoguchi-0123"].contains(&staff_id)
+                && password == b"correct-horse"
+            {
+                *fails = 0;
                 Ok(LoginInfo {
                     staff_id: staff_id.into(),
                     auto_lock_secs: s.auto_lock_secs,
                     profile: s.profile,
                 })
             } else {
-                s.fails += 1;
-                Err(AgentError::Login("bad password".into()))
+                *fails += 1;
+                if *fails == 2 {
+                    Err(AgentError::LoginLastAttempt)
+                } else {
+                    Err(AgentError::Login("bad password".into()))
+                }
             }
         })
     }
@@ -1028,4 +1036,108 @@ fn a_screenshot_of_an_applicant_screen_is_refused() {
         ),
     }
     assert!(!shot.exists(), "nothing written");
+}
+
+// ------------------------------------------------------------------ issue 16: at the counter
+
+/// Finding 9: every staff ID provisioning accepts (letters of both cases, digits, `.`,
+/// `_`, `-`) can be typed on the on-screen keypad.
+#[test]
+fn a_staff_id_with_lower_case_and_symbols_is_typed_by_touch() {
+    let fake = Fake::new(Profile::Standard);
+    let mut h = harness(&fake, None);
+    h.step();
+    click(&mut h, "職員ID");
+    for c in "shinjuku.madoguchi-0123".chars() {
+        click(&mut h, &c.to_string());
+    }
+    assert_eq!(h.state().kiosk.staff_id.as_str(), "shinjuku.madoguchi-0123");
+    click(&mut h, "a→A");
+    click(&mut h, "S");
+    click(&mut h, "_");
+    assert!(h.state().kiosk.staff_id.ends_with("0123S_"));
+}
+
+/// Finding 3: one staff member's lock-out does not stop another from logging in, and
+/// the last attempt before the lock is announced.
+#[test]
+fn a_lock_out_stops_only_that_staff_id_and_the_last_attempt_is_announced() {
+    let fake = Fake::new(Profile::Standard);
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "wrong");
+    step_until(&mut h, "the refusal", |k| !k.busy && k.banner.is_some());
+    click(&mut h, "パスワード");
+    type_text(&mut h, "wrong");
+    click(&mut h, "ログイン");
+    step_until(&mut h, "the answer", |k| !k.busy);
+    let text = h.state().kiosk.banner.clone().unwrap().text;
+    assert!(text.contains("あと1回"), "{text}");
+    click(&mut h, "パスワード");
+    type_text(&mut h, "wrong");
+    click(&mut h, "ログイン");
+    step_until(&mut h, "the answer", |k| !k.busy);
+    click(&mut h, "パスワード");
+    type_text(&mut h, "wrong");
+    click(&mut h, "ログイン");
+    step_until(&mut h, "the lock-out", |k| k.lockout_remaining().is_some());
+    // Another clerk at the same tablet logs in during the first one's lock-out.
+    click(&mut h, "職員ID");
+    click(&mut h, "消去");
+    type_text(&mut h, "S002");
+    click(&mut h, "パスワード");
+    type_text(&mut h, "correct-horse");
+    click(&mut h, "ログイン");
+    step_until(&mut h, "the second clerk's login", |k| k.login.is_some());
+    assert_eq!(h.state().kiosk.login.as_ref().unwrap().staff_id, "S002");
+}
+
+/// Finding 6: logging out with an application open asks first; "back" keeps it.
+#[test]
+fn logging_out_with_an_open_application_asks_first() {
+    let fake = Fake::new(Profile::Standard);
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "correct-horse");
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
+    click(&mut h, "この申請書IDで進む");
+    click(&mut h, "ログアウト");
+    h.run_steps(3);
+    assert!(h.state().kiosk.login.is_some(), "logged out without asking");
+    assert_eq!(h.state().kiosk.screen, Screen::Photo);
+    click(&mut h, "申請を続ける");
+    h.run_steps(3);
+    assert!(h.state().kiosk.applicant.found.is_some());
+    click(&mut h, "ログアウト");
+    click(&mut h, "申請を破棄してログアウト");
+    h.run_steps(3);
+    let k = &h.state().kiosk;
+    assert_eq!(k.screen, Screen::Login);
+    assert!(k.login.is_none() && k.applicant.found.is_none());
+}
+
+/// Finding 7: 30 s before the idle lock a warning with 「続ける」 appears; tapping it
+/// keeps the session and the applicant.
+#[test]
+fn the_idle_lock_is_announced_and_can_be_put_off() {
+    let fake = Fake::new(Profile::Standard);
+    fake.with(|s| s.auto_lock_secs = 90);
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "correct-horse");
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
+    click(&mut h, "この申請書IDで進む");
+    // The kiosk locks after 84 s without a touch (the agent's session at 90 s, less
+    // the touch lag): the warning comes 30 s before.
+    h.run_steps(500);
+    assert!(h.state().kiosk.idle_warning().is_none());
+    h.run_steps(80);
+    let left = h.state().kiosk.idle_warning();
+    assert!(
+        matches!(left, Some(s) if (20..=30).contains(&s)),
+        "{left:?}"
+    );
+    click(&mut h, "続ける");
+    h.run_steps(3);
+    let k = &h.state().kiosk;
+    assert!(k.idle_warning().is_none());
+    assert!(k.login.is_some() && k.applicant.found.is_some());
+    assert_eq!(k.screen, Screen::Photo);
 }

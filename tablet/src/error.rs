@@ -72,7 +72,10 @@ impl CliError {
 fn agent_exit_code(e: &AgentError) -> i32 {
     match e {
         AgentError::Input(_) => 2,
-        AgentError::Login(_) | AgentError::LoginRequired | AgentError::LockedOut(_) => 3,
+        AgentError::Login(_)
+        | AgentError::LoginLastAttempt
+        | AgentError::LoginRequired
+        | AgentError::LockedOut(_) => 3,
         AgentError::NotEnrolled(_) | AgentError::Enroll(_) => 4,
         AgentError::Disabled | AgentError::OfflineLocked => 5,
         AgentError::Wiped => 6,

@@ -79,6 +79,7 @@ pub fn show(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
                 Screen::Blocked(b) => blocked(ui, k.lang, b),
             }
         });
+    overlays(ui, k);
     if k.animating() {
         ui.ctx()
             .request_repaint_after(std::time::Duration::from_millis(50));
@@ -178,11 +179,54 @@ pub(crate) fn status_bar(ui: &mut Ui, k: &mut Kiosk) {
         ui.label(white(format!("{}: {staff}", T::Staff.get(lang))));
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if k.login.is_some() && !k.busy && button(ui, T::LogOut.get(lang)) {
-                k.logout();
+                k.request_logout();
             }
             if button(ui, lang.switch_label()) {
                 k.toggle_lang();
             }
         });
     });
+}
+
+/// Questions and warnings over the screen (modal: the screen under them cannot be
+/// touched until they are answered).
+fn overlays(ui: &mut Ui, k: &mut Kiosk) {
+    let lang = k.lang;
+    if let Some(c) = k.confirm {
+        let text = match c {
+            crate::kiosk::Confirm::DiscardAndLogOut => T::ConfirmDiscard,
+        };
+        let mut answer = None;
+        egui::Modal::new(egui::Id::new("confirm")).show(ui.ctx(), |ui| {
+            ui.set_width(620.0);
+            ui.label(RichText::new(text.get(lang)).size(TEXT).color(INK));
+            ui.add_space(16.0);
+            ui.horizontal(|ui| {
+                if big_button(ui, T::KeepApplication.get(lang), true) {
+                    answer = Some(false);
+                }
+                ui.add_space(24.0);
+                if big_button(ui, T::DiscardAndLogOut.get(lang), true) {
+                    answer = Some(true);
+                }
+            });
+        });
+        if let Some(yes) = answer {
+            k.answer_confirm(yes);
+        }
+    } else if let Some(left) = k.idle_warning() {
+        egui::Modal::new(egui::Id::new("idle")).show(ui.ctx(), |ui| {
+            ui.set_width(620.0);
+            ui.label(
+                RichText::new(i18n::idle_warning(left, lang))
+                    .size(TEXT)
+                    .color(INK),
+            );
+            ui.add_space(16.0);
+            // Any touch counts as activity; the button says what to do.
+            if primary_button(ui, T::Continue.get(lang), true) {
+                k.answer_confirm(false);
+            }
+        });
+    }
 }

@@ -46,10 +46,17 @@ pub(crate) fn login(ui: &mut Ui, k: &mut Kiosk) {
         });
         ui.add_space(24.0);
         ui.vertical(|ui| {
-            let lower = k.login_field == LoginField::Password && !k.keypad_upper;
+            let lower = !k.keypad_upper;
             let mut pressed = keypad(ui, lang, true, lower);
-            // Passwords: lower case by default, a case key, and the common symbols.
-            if k.login_field == LoginField::Password {
+            // Both fields: lower case by default and a case key (staff IDs are
+            // case-sensitive and may hold either); the symbols each field accepts
+            // (staff IDs: what provisioning accepts, `.`, `_`, `-`). The keys that both
+            // rows have stay in the same place when the field changes.
+            let symbols: &[&str] = match k.login_field {
+                LoginField::StaffId => &["-", "_", "."],
+                LoginField::Password => &["-", "_", ".", "@", "!", "#", "␣"],
+            };
+            {
                 ui.horizontal(|ui| {
                     ui.spacing_mut().item_spacing = Vec2::new(6.0, 6.0);
                     let case = if k.keypad_upper { "A→a" } else { "a→A" };
@@ -59,7 +66,7 @@ pub(crate) fn login(ui: &mut Ui, k: &mut Kiosk) {
                     {
                         k.keypad_upper = !k.keypad_upper;
                     }
-                    for sym in ["-", "_", ".", "@", "!", "#", "␣"] {
+                    for &sym in symbols {
                         if ui
                             .add(Button::new(sym).min_size(Vec2::new(MIN_TARGET, 68.0)))
                             .clicked()
