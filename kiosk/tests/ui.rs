@@ -1141,3 +1141,105 @@ fn the_idle_lock_is_announced_and_can_be_put_off() {
     assert!(k.login.is_some() && k.applicant.found.is_some());
     assert_eq!(k.screen, Screen::Photo);
 }
+
+// ------------------------------------------------------------------ issue 16: layout
+
+/// Where a control is (points), found by its accessible label.
+fn rect_of(h: &Harness<'_, KioskApp>, label: &str) -> egui::Rect {
+    h.get_by_label(label).rect()
+}
+
+/// The counter frame with the applicant stepped out of view (the form's code stays).
+fn form_only_frame() -> Rgb {
+    let mut f = counter_frame(APP_ID);
+    for y in 0..f.h as usize {
+        for x in 380..f.w as usize {
+            let i = (y * f.w as usize + x) * 3;
+            f.data[i..i + 3].copy_from_slice(&[150, 150, 150]);
+        }
+    }
+    f
+}
+
+/// Finding 2: controls stay where they are when a banner appears, when the number of
+/// photo checks listed changes, when the PIN keypad's field changes and when the
+/// language changes (widget rectangles compared, not pixels).
+#[test]
+fn controls_do_not_move_between_states_of_a_screen() {
+    // Login: with and without a banner.
+    let fake = Fake::new(Profile::Express);
+    let mut h = harness(&fake, Some(counter_camera()));
+    h.step();
+    let before = [
+        rect_of(&h, "ログイン"),
+        rect_of(&h, "1"),
+        rect_of(&h, "職員ID"),
+    ];
+    login(&mut h, "S001", "wrong");
+    step_until(&mut h, "the refusal", |k| !k.busy && k.banner.is_some());
+    let after = [
+        rect_of(&h, "ログイン"),
+        rect_of(&h, "1"),
+        rect_of(&h, "職員ID"),
+    ];
+    assert_eq!(before, after, "the login screen moved under a banner");
+
+    // Status bar: the same buttons in both languages.
+    click(&mut h, "パスワード");
+    type_text(&mut h, "correct-horse");
+    click(&mut h, "ログイン");
+    step_until(&mut h, "login", |k| k.login.is_some());
+    let ja = [rect_of(&h, "English"), rect_of(&h, "ログアウト")];
+    click(&mut h, "English");
+    h.run_steps(2);
+    let en = [rect_of(&h, "日本語"), rect_of(&h, "Log out")];
+    assert_eq!(ja, en, "the status bar's buttons moved with the language");
+    click(&mut h, "日本語");
+    h.run_steps(2);
+
+    // Photo: eight checks listed (a face) or one (no face): the buttons stay.
+    scan_to_review(&mut h);
+    click(&mut h, "撮り直す");
+    step_until(&mut h, "the checks", |k| {
+        k.applicant
+            .photo
+            .as_ref()
+            .is_some_and(|p| p.report.checks.len() == 8)
+    });
+    let eight = [rect_of(&h, "撮影"), rect_of(&h, "戻る")];
+    let fake2 = Fake::new(Profile::Standard);
+    let mut h2 = harness(
+        &fake2,
+        Some(Vision::new(Box::new(Script {
+            frames: vec![form_only_frame()],
+            next: 0,
+            then_fail: false,
+        }))),
+    );
+    login(&mut h2, "S001", "correct-horse");
+    step_until(&mut h2, "the QR code", |k| k.applicant.found.is_some());
+    click(&mut h2, "この申請書IDで進む");
+    step_until(&mut h2, "the no-face check", |k| {
+        k.applicant
+            .photo
+            .as_ref()
+            .is_some_and(|p| p.report.checks.len() == 1)
+    });
+    let one = [rect_of(&h2, "撮影"), rect_of(&h2, "戻る")];
+    assert_eq!(
+        eight, one,
+        "the photo buttons moved with the number of checks"
+    );
+
+    // PINs: the keypad keeps its keys when the focus moves from the signature
+    // password (letters) to a 4-digit PIN.
+    step_until(&mut h, "the capture", |k| k.screen == Screen::Review);
+    click(&mut h, "この写真を使う");
+    choose(&mut h, true, true);
+    click(&mut h, "次へ");
+    let sig = [rect_of(&h, "1"), rect_of(&h, "0"), rect_of(&h, "次へ")];
+    click(&mut h, "利用者証明用電子証明書の暗証番号（数字4桁） 入力");
+    h.run_steps(2);
+    let pin = [rect_of(&h, "1"), rect_of(&h, "0"), rect_of(&h, "次へ")];
+    assert_eq!(sig, pin, "the PIN keypad changed with the focused field");
+}

@@ -15,9 +15,11 @@ pub mod theme;
 mod widgets;
 
 pub use preview::Textures;
-pub use theme::{apply_style, ACCENT, BAD, BAR, HEADING, INK, MIN_TARGET, OK, PAPER, TEXT};
+pub use theme::{
+    apply_style, ACCENT, BAD, BANNER_H, BAR, HEADING, INK, MIN_TARGET, OK, PAPER, TEXT,
+};
 
-use egui::{Align, Color32, Frame, Layout, Margin, RichText, Sense, Ui, Vec2};
+use egui::{Align, Button, Color32, Frame, Layout, Margin, RichText, Sense, Ui, Vec2};
 
 use crate::i18n::{self, T};
 use crate::kiosk::{Kiosk, LoginField, Screen};
@@ -59,25 +61,38 @@ pub fn show(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
                 .inner_margin(Margin::symmetric(16, 6)),
         )
         .show_inside(ui, |ui| status_bar(ui, k));
-    egui::CentralPanel::default()
-        .frame(Frame::new().fill(PAPER).inner_margin(Margin::same(24)))
+    // The banner has a slot of its own, shown or not, so that nothing below it moves
+    // when a message appears or goes (a tap aimed at a button must land on it).
+    egui::Panel::top("banner")
+        .exact_size(BANNER_H)
+        .frame(
+            Frame::new()
+                .fill(PAPER)
+                .inner_margin(Margin::symmetric(24, 6)),
+        )
         .show_inside(ui, |ui| {
             if let Some(b) = k.banner.clone() {
                 banner(ui, &b.text, &b.detail, b.error);
             }
-            match k.screen {
-                Screen::Login => login(ui, k),
-                Screen::Scan => scan(ui, k, tex),
-                Screen::ManualId => manual_id(ui, k),
-                Screen::Photo => photo(ui, k, tex),
-                Screen::Review => review(ui, k, tex),
-                Screen::Choices => choices(ui, k),
-                Screen::Pins => pins(ui, k),
-                Screen::Summary => summary(ui, k),
-                Screen::Sending => sending(ui, k),
-                Screen::Receipt => receipt(ui, k),
-                Screen::Blocked(b) => blocked(ui, k.lang, b),
-            }
+        });
+    egui::CentralPanel::default()
+        .frame(
+            Frame::new()
+                .fill(PAPER)
+                .inner_margin(Margin::symmetric(24, 8)),
+        )
+        .show_inside(ui, |ui| match k.screen {
+            Screen::Login => login(ui, k),
+            Screen::Scan => scan(ui, k, tex),
+            Screen::ManualId => manual_id(ui, k),
+            Screen::Photo => photo(ui, k, tex),
+            Screen::Review => review(ui, k, tex),
+            Screen::Choices => choices(ui, k),
+            Screen::Pins => pins(ui, k),
+            Screen::Summary => summary(ui, k),
+            Screen::Sending => sending(ui, k),
+            Screen::Receipt => receipt(ui, k),
+            Screen::Blocked(b) => blocked(ui, k.lang, b),
         });
     overlays(ui, k);
     if k.animating() {
@@ -137,7 +152,7 @@ pub(crate) fn keyboard(ui: &Ui, k: &mut Kiosk) {
 
 pub(crate) fn status_bar(ui: &mut Ui, k: &mut Kiosk) {
     let lang = k.lang;
-    let white = |s: String| RichText::new(s).color(Color32::WHITE).size(21.0);
+    let white = |s: String| RichText::new(s).color(Color32::WHITE).size(18.0);
     let amber = Color32::from_rgb(0xFF, 0xB0, 0x00);
     let light = |ui: &mut Ui, on: Option<bool>, what: T| {
         let (color, word) = match on {
@@ -151,39 +166,62 @@ pub(crate) fn status_bar(ui: &mut Ui, k: &mut Kiosk) {
     };
     ui.horizontal_centered(|ui| {
         ui.spacing_mut().item_spacing.x = 8.0;
-        light(ui, k.status.as_ref().map(|s| s.network), T::Network);
-        ui.separator();
-        light(ui, k.status.as_ref().map(|s| s.online), T::Relay);
-        ui.separator();
-        if let Some(s) = &k.status {
-            ui.label(white(format!(
-                "{}: {}",
-                T::Outbox.get(lang),
-                i18n::outbox_count(s.outbox, lang)
-            )));
-            ui.separator();
-            let st = match s.device_state {
-                shinsei_protocol::api::DeviceState::Active => T::DeviceActive.get(lang).to_string(),
-                shinsei_protocol::api::DeviceState::Disabled => {
-                    T::DeviceDisabled.get(lang).to_string()
-                }
-                other => other.as_str().to_string(),
-            };
-            ui.label(white(format!("{}: {st}", T::Device.get(lang))));
-            ui.separator();
-        }
-        let staff = k.login.as_ref().map_or_else(
-            || T::NotLoggedIn.get(lang).to_string(),
-            |l| l.staff_id.clone(),
-        );
-        ui.label(white(format!("{}: {staff}", T::Staff.get(lang))));
+        // The buttons first, from the right, at fixed widths (they do not move with
+        // the language); the facts get what is left and are cut short with "…"
+        // rather than slide under the buttons.
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            if k.login.is_some() && !k.busy && button(ui, T::LogOut.get(lang)) {
-                k.request_logout();
-            }
-            if button(ui, lang.switch_label()) {
+            let wide = Vec2::new(170.0, MIN_TARGET);
+            if ui
+                .add(Button::new(lang.switch_label()).min_size(wide))
+                .clicked()
+            {
                 k.toggle_lang();
             }
+            // Logged out or sending: an empty place of the same size, so the facts
+            // do not move either.
+            if k.login.is_some() && !k.busy {
+                if ui
+                    .add(Button::new(T::LogOut.get(lang)).min_size(wide))
+                    .clicked()
+                {
+                    k.request_logout();
+                }
+            } else {
+                ui.allocate_exact_size(wide, Sense::hover());
+            }
+            ui.with_layout(Layout::left_to_right(Align::Center), |ui| {
+                ui.set_clip_rect(ui.max_rect().intersect(ui.clip_rect()));
+                let staff = k.login.as_ref().map_or_else(
+                    || T::NotLoggedIn.get(lang).to_string(),
+                    |l| l.staff_id.clone(),
+                );
+                light(ui, k.status.as_ref().map(|s| s.network), T::Network);
+                ui.separator();
+                light(ui, k.status.as_ref().map(|s| s.online), T::Relay);
+                ui.separator();
+                if let Some(s) = &k.status {
+                    ui.label(white(format!(
+                        "{}: {}",
+                        T::Outbox.get(lang),
+                        i18n::outbox_count(s.outbox, lang)
+                    )));
+                    ui.separator();
+                    let st = match s.device_state {
+                        shinsei_protocol::api::DeviceState::Active => {
+                            T::DeviceActive.get(lang).to_string()
+                        }
+                        shinsei_protocol::api::DeviceState::Disabled => {
+                            T::DeviceDisabled.get(lang).to_string()
+                        }
+                        other => other.as_str().to_string(),
+                    };
+                    ui.label(white(format!("{}: {st}", T::Device.get(lang))));
+                    ui.separator();
+                }
+                ui.add(
+                    egui::Label::new(white(format!("{}: {staff}", T::Staff.get(lang)))).truncate(),
+                );
+            });
         });
     });
 }

@@ -7,6 +7,9 @@ use egui::{Color32, Stroke, Vec2};
 pub const MIN_TARGET: f32 = 64.0;
 /// Body text size, points.
 pub const TEXT: f32 = 24.0;
+/// Height of the banner's slot under the status bar, points (reserved whether a
+/// banner shows or not).
+pub const BANNER_H: f32 = 76.0;
 /// Heading size, points.
 pub const HEADING: f32 = 34.0;
 

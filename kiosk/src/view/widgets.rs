@@ -40,11 +40,6 @@ pub(crate) fn primary_button(ui: &mut Ui, text: &str, enabled: bool) -> bool {
     .inner
 }
 
-pub(crate) fn button(ui: &mut Ui, text: &str) -> bool {
-    ui.add(Button::new(text).min_size(Vec2::splat(MIN_TARGET)))
-        .clicked()
-}
-
 pub(crate) fn heading(ui: &mut Ui, t: &str) {
     ui.label(RichText::new(t).size(HEADING).strong());
 }
@@ -59,15 +54,30 @@ pub(crate) fn banner(ui: &mut Ui, text: &str, detail: &str, error: bool) {
         .fill(fill)
         .stroke(Stroke::new(2.0, ink))
         .corner_radius(CornerRadius::same(6))
-        .inner_margin(Margin::same(12))
+        .inner_margin(Margin::symmetric(12, 6))
         .show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.label(RichText::new(text).size(26.0).color(ink).strong());
+            ui.set_height(ui.available_height());
+            ui.label(RichText::new(text).size(22.0).color(ink).strong());
             if !detail.is_empty() {
-                ui.label(RichText::new(detail).size(16.0).color(INK));
+                ui.label(RichText::new(detail).size(15.0).color(INK));
             }
         });
-    ui.add_space(8.0);
+}
+
+/// Draws `add` in a slot of exactly `size` (allocated whether it fills it or not), so
+/// what follows does not move with what the slot holds.
+pub(crate) fn fixed_slot(ui: &mut Ui, size: Vec2, add: impl FnOnce(&mut Ui)) {
+    let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
+    // A child that is not allocated in `ui` again (a scope would add its content's
+    // height to the slot's).
+    let mut child = ui.new_child(
+        egui::UiBuilder::new()
+            .max_rect(rect)
+            .layout(egui::Layout::top_down(egui::Align::Min)),
+    );
+    child.set_clip_rect(rect.intersect(ui.clip_rect()));
+    add(&mut child);
 }
 
 /// A field box under its label, showing `text`, highlighted when it has the keyboard;
@@ -112,6 +122,18 @@ pub(crate) enum KeyPress {
 
 /// An on-screen keypad: digits, plus letters when `letters` (lower case when `lower`).
 pub(crate) fn keypad(ui: &mut Ui, lang: Lang, letters: bool, lower: bool) -> Option<KeyPress> {
+    keypad_with(ui, lang, letters, true, lower)
+}
+
+/// [`keypad`] whose letter keys can be shown but disabled (`letters_enabled`), so a
+/// screen can keep one layout for fields that take letters and fields that do not.
+pub(crate) fn keypad_with(
+    ui: &mut Ui,
+    lang: Lang,
+    letters: bool,
+    letters_enabled: bool,
+    lower: bool,
+) -> Option<KeyPress> {
     let mut out = None;
     // Alphabetical (easier than QWERTY for people who rarely type), nine to a row so
     // the keypad fits beside the fields with every key at least MIN_TARGET wide.
@@ -129,8 +151,12 @@ pub(crate) fn keypad(ui: &mut Ui, lang: Lang, letters: bool, lower: bool) -> Opt
             ui.horizontal(|ui| {
                 for c in row.chars() {
                     let c = if lower { c.to_ascii_lowercase() } else { c };
+                    let enabled = letters_enabled || c.is_ascii_digit();
                     if ui
-                        .add(Button::new(RichText::new(c.to_string()).size(30.0)).min_size(key))
+                        .add_enabled(
+                            enabled,
+                            Button::new(RichText::new(c.to_string()).size(30.0)).min_size(key),
+                        )
                         .clicked()
                     {
                         out = Some(KeyPress::Char(c));

@@ -9,6 +9,9 @@ use crate::view::preview::*;
 use crate::view::theme::*;
 use crate::view::widgets::*;
 
+/// Height of the list of photo checks (eight lines).
+const CHECKS_H: f32 = 8.0 * 30.0;
+
 pub(crate) fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     let lang = k.lang;
     steps(ui, lang, k.screen, is_express(k));
@@ -64,29 +67,36 @@ pub(crate) fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
         ui.vertical(|ui| {
             ui.label(RichText::new(T::PhotoHint.get(lang)).size(TEXT).strong());
             ui.add_space(8.0);
-            match &k.applicant.photo {
-                Some(v) => {
-                    for c in &v.report.checks {
-                        let pass = c.verdict == shinsei_capture::Verdict::Pass;
-                        let (mark, color) = if pass { ("✔", OK) } else { ("✖", BAD) };
-                        let text = if pass {
-                            i18n::check_name(c.check, lang).to_string()
-                        } else if lang == Lang::Ja {
-                            c.message_ja.clone()
-                        } else {
-                            c.message_en.clone()
-                        };
-                        ui.label(
-                            RichText::new(format!("{mark} {text}"))
-                                .size(22.0)
-                                .color(color),
-                        );
+            // The list has a fixed height (eight checks), so the buttons below it do
+            // not move with the number of checks listed.
+            let photo = k.applicant.photo.as_ref();
+            fixed_slot(
+                ui,
+                Vec2::new(ui.available_width(), CHECKS_H),
+                |ui| match photo {
+                    Some(v) => {
+                        for c in &v.report.checks {
+                            let pass = c.verdict == shinsei_capture::Verdict::Pass;
+                            let (mark, color) = if pass { ("✔", OK) } else { ("✖", BAD) };
+                            let text = if pass {
+                                i18n::check_name(c.check, lang).to_string()
+                            } else if lang == Lang::Ja {
+                                c.message_ja.clone()
+                            } else {
+                                c.message_en.clone()
+                            };
+                            ui.label(
+                                RichText::new(format!("{mark} {text}"))
+                                    .size(22.0)
+                                    .color(color),
+                            );
+                        }
                     }
-                }
-                None => {
-                    ui.label(T::PhotoChecking.get(lang));
-                }
-            }
+                    None => {
+                        ui.label(T::PhotoChecking.get(lang));
+                    }
+                },
+            );
             ui.add_space(16.0);
             if primary_button(ui, T::TakePhoto.get(lang), k.can_take_photo()) {
                 k.take_photo();

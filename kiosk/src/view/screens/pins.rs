@@ -73,8 +73,9 @@ pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
         });
         ui.add_space(12.0);
         ui.vertical(|ui| {
+            // One layout for every field: the letters are greyed out for 4-digit PINs.
             let letters = k.applicant.pins.focused().kind() == Kind::SignaturePassword;
-            if let Some(p) = keypad(ui, lang, letters, false) {
+            if let Some(p) = keypad_with(ui, lang, true, letters, false) {
                 match p {
                     KeyPress::Char(c) => {
                         k.applicant.pins.push(c);
