@@ -118,6 +118,7 @@ texts! {
     RuleDigit => "数字を1文字以上", "at least one digit";
     Rule4Digits => "数字4桁", "4 digits";
     RuleMatch => "確認入力が一致", "confirmation matches";
+    PinMismatch => "✖ 確認の入力が一致しません。もう一度入力してください。", "✖ The two entries differ. Please type it again.";
     SummaryTitle => "送信内容の確認", "Check before sending";
     SummaryId => "申請書ID", "Application ID";
     SummaryCert => "電子証明書", "Electronic certificates";
@@ -134,7 +135,7 @@ texts! {
     ReceiptDelivered => "申請サーバーが受け付けました", "accepted by the relay";
     ReceiptQueued => "送信待ち（自動で送信します）", "queued (will send automatically)";
     NextApplicant => "次の申請者へ", "Next applicant";
-    AlreadySent => "この申請書IDはこの端末から送信済みです。", "This application ID was already sent from this tablet.";
+    AlreadySent => "この申請書IDはこの端末から送信済みです。写真を撮り直して送り直す場合は「撮り直した写真で再送信する」を押してください。", "This application ID was already sent from this tablet. To send it again with a new photo, press “Send again with the new photo”.";
     SendAgain => "撮り直した写真で再送信する", "Send again with the new photo";
     Network => "ネットワーク", "Network";
     Relay => "申請サーバー", "Relay";
@@ -178,6 +179,27 @@ pub fn outbox_count(n: usize, lang: Lang) -> String {
 }
 
 /// The lock-out message with the remaining wait.
+/// Why a QR code that was read is not an application form's, and what to do.
+pub fn qr_refusal(e: &shinsei_protocol::application::ApplicationIdError, lang: Lang) -> String {
+    use shinsei_protocol::application::ApplicationIdError as E;
+    let why = match (e, lang) {
+        (E::WrongLength(n), Lang::Ja) => format!("数字が{n}桁です（申請書IDは23桁）"),
+        (E::WrongLength(n), Lang::En) => format!("it holds {n} digits (an application ID has 23)"),
+        (E::Ambiguous(n), Lang::Ja) => format!("23桁の番号が{n}つあります"),
+        (E::Ambiguous(n), Lang::En) => format!("it holds {n} different 23-digit numbers"),
+        (_, Lang::Ja) => "申請書IDが含まれていません".to_string(),
+        (_, Lang::En) => "it holds no application ID".to_string(),
+    };
+    match lang {
+        Lang::Ja => format!(
+            "申請書のQRコードではありません（{why}）。交付申請書のQRコードを映すか、申請書IDを手入力してください。"
+        ),
+        Lang::En => format!(
+            "Not an application form's QR code ({why}). Show the code on the application form, or type the ID."
+        ),
+    }
+}
+
 /// The warning before the idle lock.
 pub fn idle_warning(secs: u64, lang: Lang) -> String {
     match lang {
@@ -235,6 +257,8 @@ pub fn error_text(e: &AgentError, lang: Lang) -> (String, String) {
     };
     let detail = match e {
         AgentError::Login(_) => String::new(), // never hint which part was wrong
+        // The clerk's words say it all; the rest (envelope, time, flags) is for logs.
+        AgentError::AlreadySubmitted(_) => String::new(),
         other => other.to_string(),
     };
     (t.get(lang).to_string(), detail)

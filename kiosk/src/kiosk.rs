@@ -35,6 +35,9 @@ pub const COUNTDOWN_SECS: f64 = 3.0;
 /// Seconds between activity notes sent to the agent's session.
 pub const TOUCH_SECS: f64 = 5.0;
 
+/// Seconds after a camera failure before the camera is asked again.
+pub const CAMERA_RETRY_SECS: f64 = 2.0;
+
 /// Seconds of warning before the idle lock.
 pub const IDLE_WARNING_SECS: f64 = 30.0;
 
@@ -159,6 +162,9 @@ pub struct Kiosk {
     last_tick: Option<f64>,
     pub status: Option<StatusInfo>,
     pub camera_error: Option<String>,
+    /// When the camera last failed (kiosk time): it is asked again after
+    /// [`CAMERA_RETRY_SECS`].
+    camera_failed_at: f64,
     /// Incremented with every camera frame processed (the view re-uploads its texture).
     pub frame_serial: u64,
     /// Incremented with every photo taken (the review screen's textures follow it).
@@ -251,6 +257,7 @@ impl Kiosk {
             last_tick: None,
             status: None,
             camera_error: None,
+            camera_failed_at: 0.0,
             frame_serial: 0,
             capture_serial: 0,
             applicant: Applicant::new(),
@@ -654,6 +661,14 @@ impl Kiosk {
             cam.set_mode(want);
             self.applicant.photo_ok = false;
             self.applicant.capturing = false;
+        } else if want != Mode::Idle
+            && self.camera_error.is_some()
+            && self.now - self.camera_failed_at >= CAMERA_RETRY_SECS
+        {
+            // A lost frame or a camera that came back: ask again (the thread waits
+            // after a failure).
+            cam.restart(want);
+            self.camera_failed_at = self.now;
         }
         let epoch = cam.epoch();
         let mut events = Vec::new();
@@ -668,13 +683,13 @@ impl Kiosk {
                     }
                     self.applicant.scan = Some(*view);
                     self.frame_serial += 1;
-                    self.camera_error = None;
+                    self.camera_works_again();
                 }
                 Event::Photo(e, view, ok) if e == epoch && self.screen == Screen::Photo => {
                     self.applicant.photo = Some(*view);
                     self.applicant.photo_ok = ok;
                     self.frame_serial += 1;
-                    self.camera_error = None;
+                    self.camera_works_again();
                 }
                 Event::Captured(e, r) if e == epoch && self.screen == Screen::Photo => {
                     self.applicant.capturing = false;
@@ -716,8 +731,16 @@ impl Kiosk {
         };
     }
 
+    /// A frame arrived: the camera error and its banner go.
+    fn camera_works_again(&mut self) {
+        if self.camera_error.take().is_some() && self.banner_text == Some(T::ErrCamera) {
+            self.clear_banner();
+        }
+    }
+
     fn camera_failed(&mut self, e: CaptureError) {
         self.camera_error = Some(e.to_string());
+        self.camera_failed_at = self.now;
         self.show_text(T::ErrCamera, true);
         tracing::warn!("camera: {e}");
     }

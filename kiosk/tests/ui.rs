@@ -1243,3 +1243,119 @@ fn controls_do_not_move_between_states_of_a_screen() {
     let pin = [rect_of(&h, "1"), rect_of(&h, "0"), rect_of(&h, "次へ")];
     assert_eq!(sig, pin, "the PIN keypad changed with the focused field");
 }
+
+// ------------------------------------------------------------------ issue 16: messages
+
+/// A camera that delivers nothing for a while, then works again (a loose cable, a
+/// busy USB bus).
+struct Hiccup {
+    frame: Rgb,
+    calls: usize,
+}
+
+impl FrameSource for Hiccup {
+    fn next_frame(&mut self) -> std::result::Result<Frame, CaptureError> {
+        self.calls += 1;
+        if self.calls <= 80 {
+            // No frame for over five seconds (the camera's thread says Timeout each
+            // time): the kiosk is told the camera is lost.
+            return Err(CaptureError::Timeout);
+        }
+        let f = &self.frame;
+        Frame::new(f.w, f.h, PixelFormat::Rgb8, Zeroizing::new(f.data.clone()))
+    }
+}
+
+/// Finding 4: every message in the clerk's words, with the next step; none of a
+/// developer's (envelope IDs, Unix times, command-line flags).
+#[test]
+fn messages_speak_the_clerks_words_and_say_what_to_do() {
+    // "Already sent": no envelope ID, no --resend.
+    let fake = Fake::new(Profile::Standard);
+    fake.with(|s| s.send = SendMode::AlreadySent);
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "correct-horse");
+    scan_to_review(&mut h);
+    review_to_send(&mut h, false, false);
+    step_until(&mut h, "the answer", |k| k.applicant.offer_resend);
+    let b = h.state().kiosk.banner.clone().unwrap();
+    let shown = format!("{} {}", b.text, b.detail);
+    assert!(
+        !shown.contains("--resend") && !shown.contains("envelope"),
+        "{shown}"
+    );
+    assert!(b.text.contains("再送信"), "the next step is named: {shown}");
+
+    // A QR code that is not a form's (22 digits): the reader says why.
+    let frame = counter_frame("1234567890123456789012");
+    let fake = Fake::new(Profile::Standard);
+    let mut h = harness(
+        &fake,
+        Some(Vision::new(Box::new(Script {
+            frames: vec![frame],
+            next: 0,
+            then_fail: false,
+        }))),
+    );
+    login(&mut h, "S001", "correct-horse");
+    step_until(&mut h, "the refusal of the code", |k| {
+        k.applicant
+            .scan
+            .as_ref()
+            .is_some_and(|s| s.refusal.is_some())
+    });
+    h.run_steps(2);
+    let labels = all_labels(&h);
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.contains("申請書のQRコードではありません")),
+        "{labels:?}"
+    );
+    assert!(labels.iter().any(|l| l.contains("22桁")), "{labels:?}");
+}
+
+/// Finding 4: a PIN confirmation that differs is said in words, not only by a red rule.
+#[test]
+fn a_pin_mismatch_is_said_in_words() {
+    let fake = Fake::new(Profile::Express);
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "correct-horse");
+    scan_to_review(&mut h);
+    click(&mut h, "この写真を使う");
+    choose(&mut h, true, true);
+    click(&mut h, "次へ");
+    click(&mut h, "利用者証明用電子証明書の暗証番号（数字4桁） 入力");
+    type_text(&mut h, "4321");
+    type_text(&mut h, "4322");
+    h.run_steps(2);
+    let labels = all_labels(&h);
+    assert!(
+        labels.iter().any(|l| l.contains("一致しません")),
+        "{labels:?}"
+    );
+}
+
+/// Finding 4: the camera error goes away when the camera works again, and the scan
+/// retries by itself after a lost frame.
+#[test]
+fn a_lost_camera_frame_is_retried_and_its_banner_cleared() {
+    let fake = Fake::new(Profile::Standard);
+    let mut h = harness(
+        &fake,
+        Some(Vision::new(Box::new(Hiccup {
+            frame: counter_frame(APP_ID),
+            calls: 0,
+        }))),
+    );
+    login(&mut h, "S001", "correct-horse");
+    step_until(&mut h, "the camera error", |k| k.camera_error.is_some());
+    // The QR code is in view: after the retry it is read, and the banner goes.
+    step_until(&mut h, "the QR code after the retry", |k| {
+        k.applicant.found.is_some()
+    });
+    h.run_steps(2);
+    let k = &h.state().kiosk;
+    assert!(k.camera_error.is_none());
+    assert!(k.banner.is_none(), "{:?}", k.banner);
+}

@@ -7,14 +7,14 @@
 //! of the last photo analysis is kept until the next one, so what is captured is
 //! exactly what was checked.
 
-use shinsei_protocol::application::ApplicationId;
+use shinsei_protocol::application::{ApplicationId, ApplicationIdError};
 use shinsei_protocol::photo::FacePhoto;
 use zeroize::Zeroizing;
 
 use crate::crop::{self, CropGeometry, CropReport};
 use crate::face::{FaceBox, FaceDetector};
 use crate::imgops::Rect;
-use crate::qr::QrTracker;
+use crate::qr::{QrError, QrTracker};
 use crate::raster::RgbRef;
 use crate::{CaptureError, Frame, FrameSource};
 
@@ -85,6 +85,8 @@ pub struct ScanView {
     /// Where the code was read, preview pixels.
     pub region: Option<Rect>,
     pub id: Option<ApplicationId>,
+    /// A code was read but it is not a form's: why (for the clerk to see).
+    pub refusal: Option<ApplicationIdError>,
 }
 
 /// What one photo frame showed.
@@ -193,14 +195,16 @@ impl Vision {
         let rgb = frame.to_rgb();
         let preview = Preview::from_rgb(rgb.view(), PREVIEW_MAX_W);
         let luma = frame.to_luma();
-        let (region, id) = match self.qr.scan(luma.view()) {
-            Ok(hit) => (Some(preview.map(&hit.region)), Some(hit.id)),
-            Err(_) => (None, None),
+        let (region, id, refusal) = match self.qr.scan(luma.view()) {
+            Ok(hit) => (Some(preview.map(&hit.region)), Some(hit.id), None),
+            Err(QrError::NotAnApplicationId(e)) => (None, None, Some(e)),
+            Err(_) => (None, None, None),
         };
         Ok(Some(ScanView {
             preview,
             region,
             id,
+            refusal,
         }))
     }
 

@@ -67,7 +67,18 @@ pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
                         }
                     }
                 });
-                ui.scope(|ui| rules_line(ui, lang, &k.applicant.pins.rules(i)));
+                let rules = k.applicant.pins.rules(i);
+                if rules.contains(&(T::RuleMatch, false)) {
+                    // A confirmation that differs, said in words (not only a red rule).
+                    ui.label(
+                        RichText::new(T::PinMismatch.get(lang))
+                            .size(18.0)
+                            .strong()
+                            .color(BAD),
+                    );
+                } else {
+                    ui.scope(|ui| rules_line(ui, lang, &rules));
+                }
                 ui.add_space(4.0);
             }
         });

@@ -47,6 +47,15 @@ pub(crate) fn scan(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
                 }
                 None => {
                     ui.label(RichText::new(T::ScanHint.get(lang)).size(TEXT));
+                    // A code was read but it is not a form's: say why, and what to do.
+                    if let Some(e) = k.applicant.scan.as_ref().and_then(|s| s.refusal.as_ref()) {
+                        ui.add_space(8.0);
+                        ui.label(
+                            RichText::new(i18n::qr_refusal(e, lang))
+                                .size(22.0)
+                                .color(BAD),
+                        );
+                    }
                 }
             }
             ui.add_space(24.0);
