@@ -331,6 +331,19 @@ impl Agent {
         app: Application,
         resend: bool,
     ) -> Result<SubmitOutcome> {
+        let id = self.queue_application(session, app, resend)?;
+        self.deliver(id)
+    }
+
+    /// The first half of [`Agent::submit_with`]: seals the application and puts it in
+    /// the outbox, durably (the plaintext is dropped when this returns). Sending is
+    /// [`Agent::deliver`]; until then the daemon's retries would send it too.
+    pub fn queue_application(
+        &mut self,
+        session: &mut Session,
+        app: Application,
+        resend: bool,
+    ) -> Result<EnvelopeId> {
         session.check(self.now())?;
         self.check_allowed()?;
         if app.profile().as_str() != self.en.policy.profile.as_str() {
@@ -394,6 +407,12 @@ impl Agent {
             envelope: id,
             app_ref,
         });
+        Ok(id)
+    }
+
+    /// The second half of [`Agent::submit_with`]: tries to send what is in the outbox
+    /// now and says what became of envelope `id`.
+    pub fn deliver(&mut self, id: EnvelopeId) -> Result<SubmitOutcome> {
         let report = self.flush_outbox(true)?;
         if report.delivered.contains(&id) {
             let received_at = self.now();

@@ -52,6 +52,19 @@ pub trait CounterBackend: Send + 'static {
     fn record_scan(&mut self, id: &ApplicationId);
     fn record_capture(&mut self);
     fn submit(&mut self, app: Application, resend: bool) -> Result<SubmitOutcome>;
+    /// Like [`CounterBackend::submit`], calling `queued` as soon as the application is
+    /// sealed and durably in the outbox (before the network is tried), so the kiosk can
+    /// let the clerk move on when the relay is slow or silent. The default never calls
+    /// it (the kiosk then waits for the outcome).
+    fn submit_reporting(
+        &mut self,
+        app: Application,
+        resend: bool,
+        queued: &mut dyn FnMut(shinsei_protocol::envelope::EnvelopeId),
+    ) -> Result<SubmitOutcome> {
+        let _ = queued;
+        self.submit(app, resend)
+    }
     /// Check in, send what waits in the outbox, report. `Err(Disabled | Wiped |
     /// OfflineLocked)` puts the kiosk on its blocked screen.
     fn tick(&mut self) -> Result<StatusInfo>;
@@ -182,8 +195,23 @@ impl CounterBackend for AgentBackend {
     }
 
     fn submit(&mut self, app: Application, resend: bool) -> Result<SubmitOutcome> {
+        self.submit_reporting(app, resend, &mut |_| {})
+    }
+
+    fn submit_reporting(
+        &mut self,
+        app: Application,
+        resend: bool,
+        queued: &mut dyn FnMut(shinsei_protocol::envelope::EnvelopeId),
+    ) -> Result<SubmitOutcome> {
         let r = match (self.session.as_mut(), self.agent.as_mut()) {
-            (Some(s), Some(agent)) => agent.submit_with(s, app, resend),
+            (Some(s), Some(agent)) => match agent.queue_application(s, app, resend) {
+                Ok(id) => {
+                    queued(id);
+                    agent.deliver(id)
+                }
+                Err(e) => Err(e),
+            },
             (_, None) => Err(AgentError::Wiped),
             (None, _) => Err(AgentError::LoginRequired),
         };
@@ -221,6 +249,9 @@ pub enum Request {
 /// An answer to the screen.
 pub enum Reply {
     Login(Result<LoginInfo>),
+    /// The application of the submit in progress is sealed in the outbox (the final
+    /// [`Reply::Submit`] still follows).
+    Queued(shinsei_protocol::envelope::EnvelopeId),
     Submit(Result<SubmitOutcome>),
     Tick(Result<StatusInfo>),
 }
@@ -267,7 +298,11 @@ impl Worker {
                             None
                         }
                         Request::Submit { app, resend } => {
-                            Some(Reply::Submit(backend.submit(app, resend)))
+                            let progress = rep_tx.clone();
+                            let r = backend.submit_reporting(app, resend, &mut |id| {
+                                let _ = progress.send(Reply::Queued(id));
+                            });
+                            Some(Reply::Submit(r))
                         }
                         Request::Tick => Some(Reply::Tick(backend.tick())),
                     };
@@ -308,7 +343,10 @@ impl Worker {
     pub fn poll(&mut self) -> Option<Reply> {
         match self.rx.try_recv() {
             Ok(r) => {
-                self.pending = self.pending.saturating_sub(1);
+                // A progress note is not the reply a request waits for.
+                if !matches!(r, Reply::Queued(_)) {
+                    self.pending = self.pending.saturating_sub(1);
+                }
                 Some(r)
             }
             Err(TryRecvError::Empty) => None,
@@ -328,7 +366,10 @@ impl Worker {
     pub fn wait(&mut self, timeout: std::time::Duration) -> Option<Reply> {
         match self.rx.recv_timeout(timeout) {
             Ok(r) => {
-                self.pending = self.pending.saturating_sub(1);
+                // A progress note is not the reply a request waits for.
+                if !matches!(r, Reply::Queued(_)) {
+                    self.pending = self.pending.saturating_sub(1);
+                }
                 Some(r)
             }
             Err(_) => None,

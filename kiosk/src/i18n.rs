@@ -118,7 +118,7 @@ texts! {
     RuleDigit => "数字を1文字以上", "at least one digit";
     Rule4Digits => "数字4桁", "4 digits";
     RuleMatch => "確認入力が一致", "confirmation matches";
-    PinMismatch => "✖ 確認の入力が一致しません。もう一度入力してください。", "✖ The two entries differ. Please type it again.";
+    PinMismatch => "確認の入力が一致しません。もう一度入力してください。", "The two entries differ. Please type it again.";
     SummaryTitle => "送信内容の確認", "Check before sending";
     SummaryId => "申請書ID", "Application ID";
     SummaryCert => "電子証明書", "Electronic certificates";
@@ -135,7 +135,7 @@ texts! {
     ReceiptDelivered => "申請サーバーが受け付けました", "accepted by the relay";
     ReceiptQueued => "送信待ち（自動で送信します）", "queued (will send automatically)";
     NextApplicant => "次の申請者へ", "Next applicant";
-    AlreadySent => "この申請書IDはこの端末から送信済みです。写真を撮り直して送り直す場合は「撮り直した写真で再送信する」を押してください。", "This application ID was already sent from this tablet. To send it again with a new photo, press “Send again with the new photo”.";
+    AlreadySent => "この申請書IDはこの端末から送信済みです。写真を撮り直して送り直す場合は「撮り直した写真で再送信する」を押してください。", "This application ID was already sent from this tablet. To send it again with a new photo, press 'Send again with the new photo'.";
     SendAgain => "撮り直した写真で再送信する", "Send again with the new photo";
     Network => "ネットワーク", "Network";
     Relay => "申請サーバー", "Relay";

@@ -35,6 +35,10 @@ pub const COUNTDOWN_SECS: f64 = 3.0;
 /// Seconds between activity notes sent to the agent's session.
 pub const TOUCH_SECS: f64 = 5.0;
 
+/// Seconds a send may take, once the application is safe in the outbox, before the
+/// kiosk tells the clerk it is queued and lets them go on (a slow or silent relay).
+pub const SEND_PATIENCE_SECS: f64 = 3.0;
+
 /// Seconds after a camera failure before the camera is asked again.
 pub const CAMERA_RETRY_SECS: f64 = 2.0;
 
@@ -165,6 +169,11 @@ pub struct Kiosk {
     /// When the camera last failed (kiosk time): it is asked again after
     /// [`CAMERA_RETRY_SECS`].
     camera_failed_at: f64,
+    /// The send in progress is sealed in the outbox: its envelope and since when.
+    queued: Option<(shinsei_protocol::envelope::EnvelopeId, f64)>,
+    /// The kiosk moved on from a send still in progress: its late outcome only
+    /// matters if it blocks the tablet.
+    detached_send: bool,
     /// Incremented with every camera frame processed (the view re-uploads its texture).
     pub frame_serial: u64,
     /// Incremented with every photo taken (the review screen's textures follow it).
@@ -258,6 +267,8 @@ impl Kiosk {
             status: None,
             camera_error: None,
             camera_failed_at: 0.0,
+            queued: None,
+            detached_send: false,
             frame_serial: 0,
             capture_serial: 0,
             applicant: Applicant::new(),
@@ -397,6 +408,19 @@ impl Kiosk {
                 self.clear_banner();
             }
         }
+        if let Some((id, since)) = self.queued {
+            if self.screen == Screen::Sending && now - since >= SEND_PATIENCE_SECS {
+                // Sealed in the outbox; the relay is slow or silent. The agent keeps
+                // sending it; the clerk goes on.
+                self.queued = None;
+                self.detached_send = true;
+                self.busy = false;
+                self.on_sent(SubmitOutcome::Queued {
+                    envelope_id: id,
+                    reason: "the relay did not answer in time".into(),
+                });
+            }
+        }
         self.camera_step();
         if self.screen == Screen::Photo && !self.applicant.capturing {
             match (
@@ -491,8 +515,23 @@ impl Kiosk {
                     Err(e) => self.fail(e),
                 }
             }
+            Reply::Queued(id) => {
+                if self.screen == Screen::Sending {
+                    self.queued = Some((id, self.now));
+                }
+            }
             Reply::Submit(r) => {
                 self.busy = false;
+                self.queued = None;
+                if std::mem::take(&mut self.detached_send) {
+                    // The clerk was told it is queued and went on; the agent sends it.
+                    if let Err(e) = r {
+                        if Block::of(&e).is_some() {
+                            self.fail(e);
+                        }
+                    }
+                    return;
+                }
                 // Logged out, auto-locked or blocked while the send was in flight: the
                 // outcome is the agent's business now (queued or delivered); the
                 // kiosk only forgets the applicant, and still honours a block.

@@ -118,6 +118,8 @@ struct FakeState {
     send_delay_ms: u64,
     /// The next status tick panics (a bug in the agent).
     panic_on_tick: bool,
+    /// Say "queued" (sealed, in the outbox) before the send, as the agent does.
+    report_queued: bool,
 }
 
 #[derive(Clone)]
@@ -139,6 +141,7 @@ impl Fake {
             offline_locked: false,
             send_delay_ms: 0,
             panic_on_tick: false,
+            report_queued: false,
         })))
     }
     fn with<R>(&self, f: impl FnOnce(&mut FakeState) -> R) -> R {
@@ -182,6 +185,17 @@ impl CounterBackend for Fake {
     }
     fn record_capture(&mut self) {
         self.with(|s| s.log.push("capture".into()));
+    }
+    fn submit_reporting(
+        &mut self,
+        app: Application,
+        resend: bool,
+        queued: &mut dyn FnMut(EnvelopeId),
+    ) -> Result<SubmitOutcome> {
+        if self.with(|s| s.report_queued) {
+            queued(EnvelopeId([7; 16]));
+        }
+        self.submit(app, resend)
     }
     fn submit(&mut self, app: Application, resend: bool) -> Result<SubmitOutcome> {
         let delay = self.with(|s| s.send_delay_ms);
@@ -1358,4 +1372,31 @@ fn a_lost_camera_frame_is_retried_and_its_banner_cleared() {
     let k = &h.state().kiosk;
     assert!(k.camera_error.is_none());
     assert!(k.banner.is_none(), "{:?}", k.banner);
+}
+
+/// Finding 10: a relay that accepts the connection but never answers: once the
+/// application is sealed in the outbox, the clerk is told it is saved to the send
+/// queue after a few seconds and moves on; the agent keeps sending it.
+#[test]
+fn a_silent_relay_leaves_the_application_queued_and_the_clerk_moves_on() {
+    let fake = Fake::new(Profile::Standard);
+    fake.with(|s| {
+        s.send_delay_ms = 6000;
+        s.report_queued = true;
+    });
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "correct-horse");
+    scan_to_review(&mut h);
+    review_to_send(&mut h, false, false);
+    step_until(&mut h, "the receipt", |k| k.screen == Screen::Receipt);
+    assert_eq!(
+        fake.with(|s| s.sent.len()),
+        0,
+        "the relay has not answered yet"
+    );
+    let r = h.state().kiosk.applicant.receipt.clone().unwrap();
+    assert!(!r.delivered);
+    let labels = all_labels(&h);
+    assert!(labels.iter().any(|l| l.contains("送信待ち")), "{labels:?}");
+    assert!(h.query_by_label("次の申請者へ").is_some());
 }
