@@ -1400,3 +1400,170 @@ fn a_silent_relay_leaves_the_application_queued_and_the_clerk_moves_on() {
     assert!(labels.iter().any(|l| l.contains("送信待ち")), "{labels:?}");
     assert!(h.query_by_label("次の申請者へ").is_some());
 }
+
+// ------------------------------------------------------------------ issue 16: text fit
+
+/// Every text painted in the last frame: its words, where it is, and the clip rect it
+/// was painted in.
+fn painted_texts(h: &Harness<'_, KioskApp>) -> Vec<(String, egui::Rect, egui::Rect, usize, usize)> {
+    fn walk(
+        shape: &egui::Shape,
+        clip: egui::Rect,
+        out: &mut Vec<(String, egui::Rect, egui::Rect, usize, usize)>,
+    ) {
+        match shape {
+            egui::Shape::Vec(v) => v.iter().for_each(|s| walk(s, clip, out)),
+            egui::Shape::Text(t) if !t.galley.text().trim().is_empty() => {
+                let rows = &t.galley.rows;
+                let last = rows
+                    .last()
+                    .map_or(0, |r| r.row.glyphs.iter().filter(|g| g.chr != ' ').count());
+                out.push((
+                    t.galley.text().to_string(),
+                    t.visual_bounding_rect(),
+                    clip,
+                    rows.len(),
+                    last,
+                ));
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for c in &h.output().shapes {
+        walk(&c.shape, c.clip_rect, &mut out);
+    }
+    out
+}
+
+/// No text is cut by its clip rect or the window, no two texts overlap, and no
+/// wrapped text leaves one or two characters alone on its last line.
+fn assert_text_fits(h: &Harness<'_, KioskApp>, what: &str) {
+    let window = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0));
+    let texts = painted_texts(h);
+    assert!(!texts.is_empty(), "{what}: no text painted");
+    for (t, r, clip, rows, last) in &texts {
+        assert!(
+            clip.expand(1.0).contains_rect(*r) && window.expand(1.0).contains_rect(*r),
+            "{what}: {t:?} at {r:?} is cut (clip {clip:?})"
+        );
+        assert!(
+            *rows < 2 || *last > 2,
+            "{what}: {t:?} leaves {last} character(s) alone on its last line"
+        );
+    }
+    for n in h
+        .query_all_by_role(egui::accesskit::Role::Button)
+        .chain(h.query_all_by_role(egui::accesskit::Role::TextInput))
+    {
+        let r = n.rect();
+        assert!(
+            window.expand(1.0).contains_rect(r),
+            "{what}: {:?} at {r:?} leaves the window",
+            n.accesskit_node().label()
+        );
+    }
+    for (i, (a, ra, ..)) in texts.iter().enumerate() {
+        for (b, rb, ..) in &texts[i + 1..] {
+            let o = ra.intersect(*rb);
+            assert!(
+                !(o.is_positive() && o.area() > 4.0),
+                "{what}: {a:?} at {ra:?} overlaps {b:?} at {rb:?}"
+            );
+        }
+    }
+}
+
+/// Both languages of the screen now showing.
+fn assert_text_fits_both(h: &mut Harness<'_, KioskApp>, what: &str) {
+    assert_text_fits(h, &format!("{what} (ja)"));
+    h.state_mut().kiosk.toggle_lang();
+    h.run_steps(2);
+    assert_text_fits(h, &format!("{what} (en)"));
+    h.state_mut().kiosk.toggle_lang();
+    h.run_steps(2);
+}
+
+/// Finding 8: on every screen, in both languages, text fits: nothing clipped, nothing
+/// overlapping, no lone characters (long staff IDs, password dots, banners included).
+#[test]
+fn text_fits_on_every_screen_in_both_languages() {
+    let fake = Fake::new(Profile::Express);
+    let mut h = harness(&fake, Some(counter_camera()));
+    h.step();
+    assert_text_fits_both(&mut h, "login");
+    click(&mut h, "職員ID");
+    type_text(&mut h, "shinjuku.madoguchi-0123");
+    click(&mut h, "パスワード");
+    type_text(&mut h, &"x".repeat(60));
+    h.run_steps(2);
+    assert_text_fits_both(&mut h, "login, long ID and password");
+    click(&mut h, "ログイン");
+    step_until(&mut h, "the refusal", |k| !k.busy && k.banner.is_some());
+    assert_text_fits_both(&mut h, "login, refused");
+    click(&mut h, "消去");
+    click(&mut h, "職員ID");
+    click(&mut h, "消去");
+    type_text(&mut h, "shinjuku.madoguchi-0123");
+    click(&mut h, "パスワード");
+    type_text(&mut h, "correct-horse");
+    click(&mut h, "ログイン");
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
+    assert_text_fits_both(&mut h, "scan");
+    click(&mut h, "この申請書IDで進む");
+    step_until(&mut h, "the checks", |k| k.applicant.photo.is_some());
+    assert_text_fits_both(&mut h, "photo");
+    step_until(&mut h, "the capture", |k| k.screen == Screen::Review);
+    assert_text_fits_both(&mut h, "review");
+    click(&mut h, "この写真を使う");
+    assert_text_fits_both(&mut h, "choices");
+    choose(&mut h, true, true);
+    click(&mut h, "次へ");
+    assert_text_fits_both(&mut h, "PINs");
+    type_text(&mut h, "ABC987");
+    click(
+        &mut h,
+        "署名用電子証明書のパスワード（英大文字と数字6〜16文字） 確認のためもう一度",
+    );
+    type_text(&mut h, "ABC987");
+    click(&mut h, "利用者証明用電子証明書の暗証番号（数字4桁） 入力");
+    for pin in ["1234", "1234", "5678", "5678", "9012", "9013"] {
+        type_text(&mut h, pin);
+    }
+    h.run_steps(2);
+    assert_text_fits_both(&mut h, "PINs, a mismatch");
+    click(
+        &mut h,
+        "券面事項入力補助用の暗証番号（数字4桁） 確認のためもう一度",
+    );
+    click(&mut h, "1字削除");
+    type_text(&mut h, "2");
+    click(&mut h, "次へ");
+    assert_eq!(h.state().kiosk.screen, Screen::Summary);
+    assert_text_fits_both(&mut h, "summary");
+    click(&mut h, "送信する");
+    step_until(&mut h, "the receipt", |k| k.screen == Screen::Receipt);
+    assert_text_fits_both(&mut h, "receipt");
+    h.state_mut().kiosk.block(Block::Disabled);
+    h.run_steps(2);
+    assert_text_fits_both(&mut h, "blocked");
+}
+
+/// Finding 8 without a camera: the typed-ID screen and the photo screen's "no camera"
+/// box stay inside the window.
+#[test]
+fn text_and_boxes_fit_without_a_camera() {
+    let fake = Fake::new(Profile::Standard);
+    let mut h = harness(&fake, None);
+    login(&mut h, "S001", "correct-horse");
+    step_until(&mut h, "the typed-ID screen", |k| {
+        k.screen == Screen::ManualId
+    });
+    assert_text_fits_both(&mut h, "typed ID");
+    type_text(&mut h, APP_ID);
+    h.run_steps(2);
+    h.state_mut().kiosk.confirm_manual();
+    h.run_steps(2);
+    assert_eq!(h.state().kiosk.screen, Screen::Photo);
+    assert_text_fits_both(&mut h, "photo without a camera");
+}

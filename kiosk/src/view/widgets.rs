@@ -80,6 +80,31 @@ pub(crate) fn fixed_slot(ui: &mut Ui, size: Vec2, add: impl FnOnce(&mut Ui)) {
     add(&mut child);
 }
 
+/// The end of `text` that fits in `max_w` points, with "…" in front when cut: a field
+/// shows what was typed last (the characters being typed), never text past its box.
+pub(crate) fn fit_tail(ui: &Ui, text: &str, font: &egui::FontId, max_w: f32) -> String {
+    let width = |s: &str| {
+        ui.fonts_mut(|f| {
+            f.layout_no_wrap(s.to_string(), font.clone(), Color32::WHITE)
+                .size()
+                .x
+        })
+    };
+    if width(text) <= max_w {
+        return text.to_string();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    for start in 1..chars.len() {
+        let s: String = std::iter::once('…')
+            .chain(chars[start..].iter().copied())
+            .collect();
+        if width(&s) <= max_w {
+            return s;
+        }
+    }
+    "…".to_string()
+}
+
 /// A field box under its label, showing `text`, highlighted when it has the keyboard;
 /// clicking focuses. The label is painted, and given to the box for accessibility (so
 /// a test or a screen reader finds the field by it).
@@ -100,11 +125,13 @@ pub(crate) fn field(ui: &mut Ui, label: &str, text: &str, focused: bool, width: 
     };
     ui.painter().rect_filled(r, 6, Color32::WHITE);
     ui.painter().rect_stroke(r, 6, stroke, StrokeKind::Inside);
+    let font = egui::FontId::proportional(30.0);
+    let shown = fit_tail(ui, text, &font, r.width() - 28.0);
     ui.painter().text(
         r.left_center() + Vec2::new(14.0, 0.0),
         egui::Align2::LEFT_CENTER,
-        text,
-        egui::FontId::proportional(30.0),
+        shown,
+        font,
         INK,
     );
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, label));
@@ -247,16 +274,20 @@ pub(crate) fn yes_no(ui: &mut Ui, lang: Lang, question: T, value: &mut Option<bo
 }
 
 pub(crate) fn rules_line(ui: &mut Ui, lang: Lang, rules: &[(T, bool)]) {
-    // Text only, not a row of touch targets: rows as high as the text.
-    ui.spacing_mut().interact_size.y = 20.0;
+    // Text only, not a row of touch targets: rows as high as the text. Each rule is
+    // kept whole (a rule that does not fit goes to the next row, it is not broken).
+    ui.spacing_mut().interact_size.y = 22.0;
     ui.horizontal_wrapped(|ui| {
-        ui.spacing_mut().item_spacing.x = 10.0;
+        ui.spacing_mut().item_spacing = Vec2::new(10.0, 2.0);
         for (t, ok) in rules {
             let (mark, color) = if *ok { ("✔", OK) } else { ("・", BAD) };
-            ui.label(
-                RichText::new(format!("{mark} {}", t.get(lang)))
-                    .size(16.0)
-                    .color(color),
+            ui.add(
+                egui::Label::new(
+                    RichText::new(format!("{mark} {}", t.get(lang)))
+                        .size(16.0)
+                        .color(color),
+                )
+                .wrap_mode(egui::TextWrapMode::Extend),
             );
         }
     });
