@@ -68,6 +68,7 @@ texts! {
     Password => "パスワード", "Password";
     LogIn => "ログイン", "Log in";
     LogOut => "ログアウト", "Log out";
+    DeviceId => "端末ID", "Device ID";
     ConfirmDiscard => "入力中の申請があります。破棄してログアウトしますか？", "An application is open. Discard it and log out?";
     DiscardAndLogOut => "申請を破棄してログアウト", "Discard and log out";
     KeepApplication => "申請を続ける", "Keep the application";

@@ -572,6 +572,12 @@ impl Kiosk {
                             self.clear_banner();
                         }
                     }
+                    // A queued receipt on screen: once the queue is empty, it was sent.
+                    if s.outbox == 0 && s.online {
+                        if let Some(r) = &mut self.applicant.receipt {
+                            r.delivered = true;
+                        }
+                    }
                     self.status = Some(s);
                 }
                 Err(e) => {

@@ -1511,8 +1511,19 @@ fn text_fits_on_every_screen_in_both_languages() {
     step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
     assert_text_fits_both(&mut h, "scan");
     click(&mut h, "この申請書IDで進む");
-    step_until(&mut h, "the checks", |k| k.applicant.photo.is_some());
+    step_until(&mut h, "the checks", |k| {
+        k.applicant
+            .photo
+            .as_ref()
+            .is_some_and(|p| p.report.checks.len() == 8)
+    });
     assert_text_fits_both(&mut h, "photo");
+    // Every check is on screen (a list taller than its place hides the last ones).
+    let shown = painted_texts(&h)
+        .iter()
+        .filter(|t| t.0.starts_with('✔') || t.0.starts_with('✖'))
+        .count();
+    assert_eq!(shown, 8, "photo checks painted");
     step_until(&mut h, "the capture", |k| k.screen == Screen::Review);
     assert_text_fits_both(&mut h, "review");
     click(&mut h, "この写真を使う");
@@ -1566,4 +1577,57 @@ fn text_and_boxes_fit_without_a_camera() {
     h.run_steps(2);
     assert_eq!(h.state().kiosk.screen, Screen::Photo);
     assert_text_fits_both(&mut h, "photo without a camera");
+}
+
+// ------------------------------------------------------------------ issue 16: details
+
+/// Whether the last frame painted a picture (a textured mesh: the photo).
+fn painted_a_picture(h: &Harness<'_, KioskApp>) -> bool {
+    fn has(shape: &egui::Shape) -> bool {
+        match shape {
+            egui::Shape::Vec(v) => v.iter().any(has),
+            egui::Shape::Mesh(m) => m.texture_id != egui::TextureId::default(),
+            _ => false,
+        }
+    }
+    h.output().shapes.iter().any(|c| has(&c.shape))
+}
+
+/// Finding 11: the blocked screen names the device for the call to IT; the summary
+/// shows the photo being sent; a queued receipt says "sent" once the queue is sent.
+#[test]
+fn the_small_things_a_clerk_needs() {
+    let fake = Fake::new(Profile::Standard);
+    fake.with(|s| s.send = SendMode::Queue);
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "correct-horse");
+    scan_to_review(&mut h);
+    click(&mut h, "この写真を使う");
+    choose(&mut h, false, false);
+    click(&mut h, "次へ");
+    assert_eq!(h.state().kiosk.screen, Screen::Summary);
+    h.run_steps(2);
+    assert!(painted_a_picture(&h), "no photo on the summary");
+    click(&mut h, "送信する");
+    step_until(&mut h, "the receipt", |k| k.screen == Screen::Receipt);
+    assert!(all_labels(&h).iter().any(|l| l.contains("送信待ち")));
+    // The agent sends the queue (the relay is back): the receipt says so.
+    fake.with(|s| {
+        s.outbox = 0;
+        s.online = true;
+    });
+    step_until(&mut h, "the queue sent", |k| {
+        k.applicant.receipt.as_ref().is_some_and(|r| r.delivered)
+    });
+    // Disabled by IT: the screen names this tablet for the call.
+    fake.with(|s| s.device_state = DeviceState::Disabled);
+    step_until(&mut h, "the block", |k| {
+        matches!(k.screen, Screen::Blocked(Block::Disabled))
+    });
+    h.run_steps(2);
+    assert!(
+        all_labels(&h).iter().any(|l| l.contains("TAB-0001")),
+        "{:?}",
+        all_labels(&h)
+    );
 }

@@ -43,9 +43,15 @@ pub fn show(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     });
     k.update(now, activity);
     keyboard(ui, k);
-    // Pictures of an applicant live only as long as the screen that shows them.
+    // Pictures of an applicant live only as long as the screens that show them: the
+    // source on the review screen, the cropped photo from review to the summary.
     if k.screen != Screen::Review {
         tex.original = None;
+    }
+    if !matches!(
+        k.screen,
+        Screen::Review | Screen::Choices | Screen::Pins | Screen::Summary
+    ) {
         tex.cropped = None;
     }
     if !matches!(k.screen, Screen::Scan | Screen::Photo) {
@@ -89,10 +95,13 @@ pub fn show(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
             Screen::Review => review(ui, k, tex),
             Screen::Choices => choices(ui, k),
             Screen::Pins => pins(ui, k),
-            Screen::Summary => summary(ui, k),
+            Screen::Summary => summary(ui, k, tex),
             Screen::Sending => sending(ui, k),
             Screen::Receipt => receipt(ui, k),
-            Screen::Blocked(b) => blocked(ui, k.lang, b),
+            Screen::Blocked(b) => {
+                let device = k.status.as_ref().map(|s| s.device_id.clone());
+                blocked(ui, k.lang, b, device.as_deref())
+            }
         });
     overlays(ui, k);
     if k.animating() {

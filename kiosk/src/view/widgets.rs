@@ -220,33 +220,43 @@ pub(crate) fn apply_key(e: &mut Entry, k: KeyPress) {
 }
 
 pub(crate) fn steps(ui: &mut Ui, lang: Lang, current: Screen, express: bool) {
-    ui.horizontal(|ui| {
-        let mut list = vec![
-            (
-                T::StepScan,
-                matches!(current, Screen::Scan | Screen::ManualId),
-            ),
-            (
-                T::StepPhoto,
-                matches!(current, Screen::Photo | Screen::Review),
-            ),
-            (T::StepChoices, current == Screen::Choices),
-        ];
-        if express {
-            list.push((T::StepPins, current == Screen::Pins));
-        }
-        list.push((T::StepSend, current == Screen::Summary));
-        for (t, on) in list {
-            let txt = RichText::new(t.get(lang)).size(22.0);
-            ui.label(if on {
-                txt.strong().color(ACCENT).underline()
-            } else {
-                txt.color(Color32::from_gray(70))
-            });
-            ui.add_space(16.0);
-        }
+    ui.scope(|ui| {
+        // Text, not touch targets: a row as high as the text (this scope only).
+        ui.spacing_mut().interact_size.y = 30.0;
+        ui.horizontal(|ui| {
+            let mut list = vec![
+                (
+                    T::StepScan,
+                    matches!(current, Screen::Scan | Screen::ManualId),
+                ),
+                (
+                    T::StepPhoto,
+                    matches!(current, Screen::Photo | Screen::Review),
+                ),
+                (T::StepChoices, current == Screen::Choices),
+            ];
+            if express {
+                list.push((T::StepPins, current == Screen::Pins));
+            }
+            list.push((T::StepSend, current == Screen::Summary));
+            for (t, on) in list {
+                // Where the applicant is: white on a filled tag, not underlined (an
+                // underline reads as a link, and the steps are not buttons).
+                let txt = RichText::new(t.get(lang)).size(22.0);
+                if on {
+                    Frame::new()
+                        .fill(ACCENT)
+                        .corner_radius(CornerRadius::same(12))
+                        .inner_margin(Margin::symmetric(10, 2))
+                        .show(ui, |ui| ui.label(txt.strong().color(Color32::WHITE)));
+                } else {
+                    ui.label(txt.color(Color32::from_gray(70)));
+                }
+                ui.add_space(16.0);
+            }
+        });
+        ui.add_space(6.0);
     });
-    ui.add_space(6.0);
 }
 
 pub(crate) fn is_express(k: &Kiosk) -> bool {

@@ -2,11 +2,11 @@
 
 use egui::{Color32, RichText, Ui};
 
-use crate::i18n::Lang;
+use crate::i18n::{Lang, T};
 
 use crate::view::theme::*;
 
-pub(crate) fn blocked(ui: &mut Ui, lang: Lang, b: crate::kiosk::Block) {
+pub(crate) fn blocked(ui: &mut Ui, lang: Lang, b: crate::kiosk::Block, device: Option<&str>) {
     let r = ui.max_rect();
     ui.painter()
         .rect_filled(r, 0, Color32::from_rgb(0xFF, 0xF4, 0xE5));
@@ -21,5 +21,14 @@ pub(crate) fn blocked(ui: &mut Ui, lang: Lang, b: crate::kiosk::Block) {
         );
         ui.add_space(20.0);
         ui.label(RichText::new(b.advice().get(lang)).size(28.0));
+        // What IT asks first on the phone: which tablet.
+        if let Some(d) = device {
+            ui.add_space(16.0);
+            ui.label(
+                RichText::new(format!("{}: {d}", T::DeviceId.get(lang)))
+                    .size(28.0)
+                    .monospace(),
+            );
+        }
     });
 }

@@ -10,7 +10,7 @@ use crate::view::theme::*;
 use crate::view::widgets::*;
 
 /// Height of the list of photo checks (eight lines).
-const CHECKS_H: f32 = 8.0 * 30.0;
+const CHECKS_H: f32 = 8.0 * 36.0 + 4.0;
 
 pub(crate) fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     let lang = k.lang;
@@ -25,17 +25,21 @@ pub(crate) fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
         match (&tex.preview, &k.applicant.photo) {
             (Some(t), Some(v)) => {
                 let (r, s) = preview_image(ui, t, Vec2::new(640.0, 540.0));
-                // Face-position guide: a 35:45 frame with an oval where the face goes.
-                let gh = r.height() * 0.9;
-                let gw = gh * 35.0 / 45.0;
-                let g = Rect::from_center_size(r.center(), Vec2::new(gw, gh));
-                let white = Stroke::new(3.0, Color32::from_white_alpha(220));
-                ui.painter().rect_stroke(g, 4, white, StrokeKind::Inside);
-                ui.painter().add(egui::Shape::ellipse_stroke(
-                    g.center() - Vec2::new(0.0, gh * 0.05),
-                    Vec2::new(gw * 0.32, gh * 0.36),
-                    white,
-                ));
+                // Face-position guide: a 35:45 frame with an oval where the face goes,
+                // until a face is found; then the crop actually made is drawn instead
+                // (a fixed guide did not match it).
+                if v.crop.is_none() {
+                    let gh = r.height() * 0.9;
+                    let gw = gh * 35.0 / 45.0;
+                    let g = Rect::from_center_size(r.center(), Vec2::new(gw, gh));
+                    let white = Stroke::new(3.0, Color32::from_white_alpha(220));
+                    ui.painter().rect_stroke(g, 4, white, StrokeKind::Inside);
+                    ui.painter().add(egui::Shape::ellipse_stroke(
+                        g.center() - Vec2::new(0.0, gh * 0.05),
+                        Vec2::new(gw * 0.32, gh * 0.36),
+                        white,
+                    ));
+                }
                 if let Some(c) = &v.crop {
                     let color = if v.accepted() { OK } else { BAD };
                     ui.painter().rect_stroke(

@@ -102,15 +102,8 @@ pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
                 {
                     k.back();
                 }
-                let next = Button::new(
-                    RichText::new(T::Next.get(lang))
-                        .size(28.0)
-                        .strong()
-                        .color(Color32::WHITE),
-                )
-                .fill(ACCENT)
-                .min_size(Vec2::new(200.0, 80.0));
-                if ui.add_enabled(k.applicant.pins.all_ok(), next).clicked() {
+                // The same primary button as every screen's (grey while disabled).
+                if primary_button(ui, T::Next.get(lang), k.applicant.pins.all_ok()) {
                     k.after_pins();
                 }
             });

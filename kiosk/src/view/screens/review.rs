@@ -64,6 +64,5 @@ pub(crate) fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     });
     if k.screen != Screen::Review {
         tex.original = None;
-        tex.cropped = None;
     }
 }

@@ -5,12 +5,41 @@ use egui::{RichText, Ui, Vec2};
 use crate::i18n::T;
 use crate::kiosk::Kiosk;
 
+use crate::view::preview::*;
+use crate::view::theme::*;
 use crate::view::widgets::*;
 
-pub(crate) fn summary(ui: &mut Ui, k: &mut Kiosk) {
+pub(crate) fn summary(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     let lang = k.lang;
     steps(ui, lang, k.screen, is_express(k));
     heading(ui, T::SummaryTitle.get(lang));
+    // The photo that will be sent, beside the facts (35:45, as printed).
+    if let Some(c) = &k.applicant.captured {
+        if tex.cropped.is_none() || tex.review_serial != k.capture_serial {
+            upload(ui.ctx(), &mut tex.cropped, "cropped", &c.cropped);
+            tex.review_serial = k.capture_serial;
+        }
+    }
+    let photo = tex.cropped.as_ref().map(|t| t.id());
+    ui.horizontal_top(|ui| {
+        if let Some(id) = photo {
+            let (r, _) = ui.allocate_exact_size(Vec2::new(210.0, 270.0), egui::Sense::hover());
+            ui.painter().image(
+                id,
+                r,
+                egui::Rect::from_min_max(egui::Pos2::ZERO, egui::Pos2::new(1.0, 1.0)),
+                egui::Color32::WHITE,
+            );
+            ui.painter()
+                .rect_stroke(r, 0, egui::Stroke::new(2.0, INK), egui::StrokeKind::Outside);
+            ui.add_space(32.0);
+        }
+        ui.vertical(|ui| summary_facts(ui, k));
+    });
+}
+
+fn summary_facts(ui: &mut Ui, k: &mut Kiosk) {
+    let lang = k.lang;
     let yes = |b: Option<bool>| {
         if b == Some(true) {
             T::Yes.get(lang)
