@@ -73,6 +73,41 @@ impl WipeReason {
     }
 }
 
+/// Why a supervisor set the photo checks aside (the fixed list the clerk chooses
+/// from; J-LIS accepts such photos with these circumstances, e.g. an infant held by a
+/// parent whose hands or face show).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverrideReason {
+    /// An infant or small child held or supported by a parent.
+    Infant,
+    /// A disability or illness: the head cannot be held straight or still.
+    Disability,
+    /// Head covering for medical or religious reasons.
+    HeadCovering,
+    /// Another reason the supervisor judged acceptable.
+    Other,
+}
+
+impl OverrideReason {
+    /// Every reason, in the order offered.
+    pub const ALL: [OverrideReason; 4] = [
+        OverrideReason::Infant,
+        OverrideReason::Disability,
+        OverrideReason::HeadCovering,
+        OverrideReason::Other,
+    ];
+
+    /// The stable name written in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverrideReason::Infant => "infant",
+            OverrideReason::Disability => "disability",
+            OverrideReason::HeadCovering => "head_covering",
+            OverrideReason::Other => "other",
+        }
+    }
+}
+
 /// What happened, as a type: every variant carries only staff IDs, envelope IDs,
 /// [`AppRef`]s, device states, counts, times and fixed reasons, so no caller can put
 /// an application's content (ID, name, PIN, photo) into the log. The log fills in the
@@ -101,6 +136,13 @@ pub enum AuditEvent<'a> {
     },
     Capture {
         staff: &'a str,
+    },
+    /// A supervisor (another staff member, who logged in for it) set the photo checks
+    /// aside. No photo, no application ID: who, who approved, and why.
+    PhotoOverride {
+        staff: &'a str,
+        supervisor: &'a str,
+        reason: OverrideReason,
     },
     Seal {
         staff: &'a str,
@@ -147,6 +189,7 @@ impl AuditEvent<'_> {
             AuditEvent::Logout { .. } => "logout",
             AuditEvent::Scan { .. } => "scan",
             AuditEvent::Capture { .. } => "capture",
+            AuditEvent::PhotoOverride { .. } => "photo_override",
             AuditEvent::Seal { .. } => "seal",
             AuditEvent::Receipt { .. } => "receipt",
             AuditEvent::SendRefused { .. } => "send_refused",
@@ -171,6 +214,14 @@ impl AuditEvent<'_> {
             AuditEvent::Login { staff }
             | AuditEvent::Logout { staff }
             | AuditEvent::Capture { staff } => f.staff = Some(staff.to_string()),
+            AuditEvent::PhotoOverride {
+                staff,
+                supervisor,
+                reason,
+            } => {
+                f.staff = Some(staff.to_string());
+                f.detail = Some(format!("approved by {supervisor}: {}", reason.as_str()));
+            }
             AuditEvent::LoginFailed { staff, why } => {
                 f.staff = Some(staff.to_string());
                 f.detail = Some((*why).to_string());
@@ -520,6 +571,26 @@ mod tests {
             .unwrap();
         assert_eq!(l.verify().unwrap(), 3);
         assert_eq!(l.entries().unwrap()[0].seq, 5);
+    }
+
+    #[test]
+    fn a_photo_override_is_logged_with_who_approved_and_why_only() {
+        let (_d, l) = log_with(0);
+        let e = l
+            .append(
+                7,
+                AuditEvent::PhotoOverride {
+                    staff: "S001",
+                    supervisor: "S002",
+                    reason: OverrideReason::Infant,
+                },
+            )
+            .unwrap();
+        assert_eq!(e.event, "photo_override");
+        assert_eq!(e.staff.as_deref(), Some("S001"));
+        assert_eq!(e.detail.as_deref(), Some("approved by S002: infant"));
+        assert!(e.app_ref.is_none() && e.envelope.is_none());
+        assert_eq!(l.verify().unwrap(), 1);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use shinsei_protocol::keys::SigningKey;
 use shinsei_protocol::receipt::Receipt;
 use shinsei_protocol::relay_keys::RelayKeySchedule;
 
-use crate::audit::{AuditEvent, AuditLog, WipeReason};
+use crate::audit::{AuditEvent, AuditLog, OverrideReason, WipeReason};
 use crate::clock::Clock;
 use crate::enroll::{self, Enrollment};
 use crate::error::{AgentError, Result};
@@ -305,6 +305,40 @@ impl Agent {
             staff: session.staff_id(),
             app_ref: self.audit.app_ref(application_id),
         });
+    }
+
+    /// A supervisor's approval to set the photo checks aside for the current
+    /// application: another staff member than the one logged in types their own ID and
+    /// password (checked against the signed staff list, with the same lock-out as a
+    /// login); the approval is written to the audit log with the reason, never with
+    /// the photo or the application.
+    pub fn approve_photo_override(
+        &mut self,
+        session: &mut Session,
+        supervisor: &str,
+        password: &[u8],
+        reason: OverrideReason,
+    ) -> Result<()> {
+        session.check(self.now())?;
+        self.check_allowed()?;
+        if supervisor == session.staff_id() {
+            return Err(AgentError::Input(
+                "承認はログイン中とは別の職員が行ってください / the approval must come from another staff member"
+                    .into(),
+            ));
+        }
+        let now = self.now();
+        let list = enroll::load_staff_list(&self.data_dir, now)
+            .map_err(|e| AgentError::Login(e.to_string()))?;
+        let lockout = Lockout::new(&self.data_dir, self.en.policy.lockout_threshold);
+        let mut approver = lockout.login(&list, supervisor, password, 60, now)?;
+        approver.logout();
+        self.record(AuditEvent::PhotoOverride {
+            staff: session.staff_id(),
+            supervisor: approver.staff_id(),
+            reason,
+        });
+        Ok(())
     }
 
     /// Records a photo capture.

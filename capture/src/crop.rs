@@ -105,6 +105,9 @@ pub struct CropReport {
     /// previous frame ([`analyse_tracked`]).
     pub detection: &'static str,
     pub faces_found: usize,
+    /// Every face counted in `faces_found` (source pixels, as detected): drawn on the
+    /// screen so the clerk sees what was found, and the choices of an override.
+    pub faces: Vec<Rect>,
     /// SeetaFace's box (refined) in source pixels.
     pub face_box: Option<Rect>,
     pub face_score: Option<f64>,
@@ -355,6 +358,7 @@ pub fn analyse_tracked(
         image_height: height,
         detection,
         faces_found: people.len(),
+        faces: people.iter().map(|f| f.rect).collect(),
         face_box: None,
         face_score: None,
         crown_y: None,

@@ -345,3 +345,26 @@ fn the_kiosk_rechecks_a_tracked_frame_with_the_whole_frame_before_taking_it() {
     assert_eq!(v.photo_step().unwrap().unwrap().report.detection, "tracked");
     assert!(v.capture().is_ok());
 }
+
+/// Issue 16, finding 1: with two faces (an infant held by a parent) every face is
+/// reported for the screen to box, the normal capture is refused, and a supervisor's
+/// override cuts the photo around the face chosen (still a valid `FacePhoto`).
+#[test]
+fn two_faces_are_each_reported_and_an_override_cuts_around_the_one_chosen() {
+    use shinsei_capture::live::vision::Vision;
+    use shinsei_capture::source::MemorySource;
+    let (rgb, w, h) = astronaut();
+    let frames = vec![wide_frame(&rgb, w, h, true)];
+    let mut v = Vision::new(Box::new(MemorySource::new(frames)));
+    let view = v.photo_step().unwrap().unwrap();
+    assert_eq!(view.report.faces_found, 2);
+    assert_eq!(view.faces.len(), 2, "a box for every face");
+    assert!(view.faces[0].x < view.faces[1].x, "left to right");
+    assert!(!view.report.accepted);
+    assert!(!v.can_capture());
+    assert!(v.capture().is_err(), "no normal capture with two faces");
+    let c = v.capture_override(1).unwrap();
+    // The crop is around the right-hand face (the frame is two portraits wide).
+    assert!(c.crop.cx() > f64::from(w), "{:?}", c.crop);
+    assert!(shinsei_capture::photo::photo_from_jpeg(c.jpeg()).is_ok());
+}

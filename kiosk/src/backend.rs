@@ -65,6 +65,19 @@ pub trait CounterBackend: Send + 'static {
         let _ = queued;
         self.submit(app, resend)
     }
+    /// A supervisor's approval to set the photo checks aside (another staff member's
+    /// ID and password, and the reason). The default refuses (a backend that cannot).
+    fn approve_override(
+        &mut self,
+        supervisor: &str,
+        password: &[u8],
+        reason: shinsei_agent::audit::OverrideReason,
+    ) -> Result<()> {
+        let _ = (supervisor, password, reason);
+        Err(AgentError::Internal(
+            "photo overrides are not available".into(),
+        ))
+    }
     /// Check in, send what waits in the outbox, report. `Err(Disabled | Wiped |
     /// OfflineLocked)` puts the kiosk on its blocked screen.
     fn tick(&mut self) -> Result<StatusInfo>;
@@ -221,6 +234,20 @@ impl CounterBackend for AgentBackend {
         self.after(r)
     }
 
+    fn approve_override(
+        &mut self,
+        supervisor: &str,
+        password: &[u8],
+        reason: shinsei_agent::audit::OverrideReason,
+    ) -> Result<()> {
+        let r = match (self.session.as_mut(), self.agent.as_mut()) {
+            (Some(s), Some(agent)) => agent.approve_photo_override(s, supervisor, password, reason),
+            (_, None) => Err(AgentError::Wiped),
+            (None, _) => Err(AgentError::LoginRequired),
+        };
+        self.after(r)
+    }
+
     fn tick(&mut self) -> Result<StatusInfo> {
         let r = self.tick_inner();
         self.after(r)
@@ -239,6 +266,12 @@ pub enum Request {
     Touch,
     RecordScan(ApplicationId),
     RecordCapture,
+    /// A supervisor's approval of a photo the checks refuse.
+    ApproveOverride {
+        supervisor: String,
+        password: LockedBuf,
+        reason: shinsei_agent::audit::OverrideReason,
+    },
     Submit {
         app: Application,
         resend: bool,
@@ -249,6 +282,7 @@ pub enum Request {
 /// An answer to the screen.
 pub enum Reply {
     Login(Result<LoginInfo>),
+    Override(Result<()>),
     /// The application of the submit in progress is sealed in the outbox (the final
     /// [`Reply::Submit`] still follows).
     Queued(shinsei_protocol::envelope::EnvelopeId),
@@ -297,6 +331,16 @@ impl Worker {
                             backend.record_capture();
                             None
                         }
+                        Request::ApproveOverride {
+                            supervisor,
+                            password,
+                            reason,
+                        } => {
+                            let r =
+                                backend.approve_override(&supervisor, password.as_slice(), reason);
+                            drop(password);
+                            Some(Reply::Override(r))
+                        }
                         Request::Submit { app, resend } => {
                             let progress = rep_tx.clone();
                             let r = backend.submit_reporting(app, resend, &mut |id| {
@@ -328,7 +372,10 @@ impl Worker {
     pub fn send(&mut self, r: Request) -> bool {
         let expects_reply = matches!(
             r,
-            Request::Login { .. } | Request::Submit { .. } | Request::Tick
+            Request::Login { .. }
+                | Request::Submit { .. }
+                | Request::Tick
+                | Request::ApproveOverride { .. }
         );
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(r).is_ok());
         if !sent {

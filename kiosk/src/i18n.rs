@@ -69,6 +69,20 @@ texts! {
     LogIn => "ログイン", "Log in";
     LogOut => "ログアウト", "Log out";
     DeviceId => "端末ID", "Device ID";
+    OverrideButton => "例外として撮影（管理者の承認）", "Exception (supervisor approves)";
+    OverrideTitle => "写真の基準の例外：管理者の承認", "Photo rules exception: supervisor approval";
+    OverrideWhy => "理由を選んでください", "Choose the reason";
+    ReasonInfant => "乳幼児（保護者が支えている）", "Infant held by a parent";
+    ReasonDisability => "障害・病気で姿勢を保てない", "Disability or illness: cannot hold still";
+    ReasonHeadCovering => "医療・宗教上の理由の被り物", "Head covering, medical or religious";
+    ReasonOther => "その他（管理者の判断）", "Other (supervisor's judgement)";
+    OverrideFace => "申請者の顔", "The applicant's face";
+    FaceLeft => "左の顔", "Left face";
+    FaceRight => "右の顔", "Right face";
+    SupervisorId => "承認する職員のID", "Approving staff ID";
+    SupervisorPassword => "承認する職員のパスワード", "Approving staff password";
+    Approve => "承認して撮影", "Approve and take";
+    OverrideApproved => "例外承認", "Exception approved";
     ConfirmDiscard => "入力中の申請があります。破棄してログアウトしますか？", "An application is open. Discard it and log out?";
     DiscardAndLogOut => "申請を破棄してログアウト", "Discard and log out";
     KeepApplication => "申請を続ける", "Keep the application";
@@ -199,6 +213,18 @@ pub fn qr_refusal(e: &shinsei_protocol::application::ApplicationIdError, lang: L
             "Not an application form's QR code ({why}). Show the code on the application form, or type the ID."
         ),
     }
+}
+
+/// A supervisor's reason for an override, in words.
+pub fn override_reason(r: shinsei_agent::audit::OverrideReason, lang: Lang) -> &'static str {
+    use shinsei_agent::audit::OverrideReason as R;
+    match r {
+        R::Infant => T::ReasonInfant,
+        R::Disability => T::ReasonDisability,
+        R::HeadCovering => T::ReasonHeadCovering,
+        R::Other => T::ReasonOther,
+    }
+    .get(lang)
 }
 
 /// The warning before the idle lock.

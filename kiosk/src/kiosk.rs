@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 use crate::backend::{LoginInfo, Reply, Request, StatusInfo, Worker};
 use crate::entry::{Entry, Kind, PinForm};
 use crate::i18n::{self, Lang, T};
+use shinsei_agent::audit::OverrideReason;
 use shinsei_agent::clock::Clock;
 use shinsei_agent::error::AgentError;
 use shinsei_agent::runtime::SubmitOutcome;
@@ -204,6 +205,25 @@ pub struct Applicant {
     pub receipt: Option<ReceiptInfo>,
     /// The relay said this ID was sent before: offer an explicit resend.
     pub offer_resend: bool,
+    /// A supervisor's override of the photo checks being filled in.
+    pub override_form: Option<OverrideForm>,
+    /// The photo was taken under a supervisor's override, for this reason.
+    pub overridden: Option<OverrideReason>,
+}
+
+/// The supervisor's approval of a photo the checks refuse: why, which face, and the
+/// supervisor's own staff ID and password (another staff member than the clerk's).
+pub struct OverrideForm {
+    pub reason: Option<OverrideReason>,
+    /// Which face to cut around, left to right.
+    pub face: usize,
+    pub supervisor: Zeroizing<String>,
+    pub password: Entry,
+    pub field: LoginField,
+    /// The keypad types capitals.
+    pub upper: bool,
+    /// Sent to the agent; waiting for its answer.
+    pub waiting: bool,
 }
 
 impl Applicant {
@@ -223,6 +243,8 @@ impl Applicant {
             pins: PinForm::new(),
             receipt: None,
             offer_resend: false,
+            override_form: None,
+            overridden: None,
         }
     }
 }
@@ -511,6 +533,29 @@ impl Kiosk {
                     Err(AgentError::LockedOut(s)) => {
                         self.lockout = Some((self.staff_id.to_string(), self.now + s as f64));
                         self.show_error(AgentError::LockedOut(s));
+                    }
+                    Err(e) => self.fail(e),
+                }
+            }
+            Reply::Override(r) => {
+                self.busy = false;
+                let Some(form) = self.applicant.override_form.as_mut() else {
+                    return;
+                };
+                form.waiting = false;
+                form.password.clear();
+                match r {
+                    Ok(()) => {
+                        let face = form.face;
+                        self.applicant.overridden = form.reason;
+                        self.applicant.override_form = None;
+                        self.clear_banner();
+                        if let Some(c) = &mut self.camera {
+                            if self.screen == Screen::Photo {
+                                c.capture_override(face);
+                                self.applicant.capturing = true;
+                            }
+                        }
                     }
                     Err(e) => self.fail(e),
                 }
@@ -851,12 +896,110 @@ impl Kiosk {
         }
     }
 
+    /// Whether a supervisor's override can be asked for: a face is in view but the
+    /// checks refuse the photo.
+    pub fn can_override(&self) -> bool {
+        self.screen == Screen::Photo
+            && !self.applicant.capturing
+            && self
+                .applicant
+                .photo
+                .as_ref()
+                .is_some_and(|p| !p.faces.is_empty() && !p.accepted())
+    }
+
+    /// Opens the override form (the automatic capture stops meanwhile).
+    pub fn start_override(&mut self) {
+        if self.can_override() {
+            self.applicant.countdown_from = None;
+            self.applicant.override_form = Some(OverrideForm {
+                reason: None,
+                face: 0,
+                supervisor: Zeroizing::new(String::new()),
+                password: Entry::new(Kind::StaffPassword),
+                field: LoginField::StaffId,
+                upper: false,
+                waiting: false,
+            });
+        }
+    }
+
+    pub fn cancel_override(&mut self) {
+        self.applicant.override_form = None;
+    }
+
+    /// Types into the override form's focused field.
+    pub fn override_type(&mut self, c: char) {
+        if let Some(f) = &mut self.applicant.override_form {
+            match f.field {
+                LoginField::StaffId => {
+                    if f.supervisor.len() < 32 && (c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                        f.supervisor.push(c);
+                    }
+                }
+                LoginField::Password => {
+                    f.password.push(c);
+                }
+            }
+        }
+    }
+
+    pub fn override_backspace(&mut self) {
+        if let Some(f) = &mut self.applicant.override_form {
+            match f.field {
+                LoginField::StaffId => {
+                    f.supervisor.pop();
+                }
+                LoginField::Password => f.password.backspace(),
+            }
+        }
+    }
+
+    pub fn override_clear(&mut self) {
+        if let Some(f) = &mut self.applicant.override_form {
+            match f.field {
+                LoginField::StaffId => f.supervisor.clear(),
+                LoginField::Password => f.password.clear(),
+            }
+        }
+    }
+
+    pub fn can_approve(&self) -> bool {
+        !self.busy
+            && self.applicant.override_form.as_ref().is_some_and(|f| {
+                f.reason.is_some() && !f.supervisor.is_empty() && !f.password.is_empty()
+            })
+    }
+
+    /// Sends the supervisor's approval; the password buffer goes to the worker.
+    pub fn submit_override(&mut self) {
+        if !self.can_approve() {
+            return;
+        }
+        let Some(f) = &mut self.applicant.override_form else {
+            return;
+        };
+        let Some(reason) = f.reason else { return };
+        let mut pw = Entry::new(Kind::StaffPassword);
+        std::mem::swap(&mut pw, &mut f.password);
+        f.waiting = true;
+        let supervisor = f.supervisor.to_string();
+        self.busy = true;
+        self.worker.send(Request::ApproveOverride {
+            supervisor,
+            password: pw.into_buf(),
+            reason,
+        });
+    }
+
     /// Whether a capture is being cut and encoded.
     pub fn is_capturing(&self) -> bool {
         self.applicant.capturing
     }
 
     pub fn retake(&mut self) {
+        self.applicant.override_form = None;
+        self.applicant.overridden = None;
         self.applicant.captured = None;
         self.applicant.photo = None;
         self.applicant.countdown_from = None;

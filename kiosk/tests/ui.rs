@@ -18,6 +18,7 @@ use egui::TexturesDelta;
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::{Harness, TestRenderer};
 use egui_software_backend::{BufferMutRef, ColorFieldOrder, EguiSoftwareRender};
+use shinsei_agent::audit::OverrideReason;
 use shinsei_agent::clock::Clock;
 use shinsei_agent::error::{AgentError, Result};
 use shinsei_agent::runtime::SubmitOutcome;
@@ -241,6 +242,22 @@ impl CounterBackend for Fake {
                     envelope_id: id,
                     received_at: 0,
                 })
+            }
+        })
+    }
+    fn approve_override(
+        &mut self,
+        supervisor: &str,
+        password: &[u8],
+        reason: OverrideReason,
+    ) -> Result<()> {
+        self.with(|s| {
+            if supervisor == "S002" && password == b"correct-horse" {
+                s.log
+                    .push(format!("override {supervisor} {}", reason.as_str()));
+                Ok(())
+            } else {
+                Err(AgentError::Login("bad password".into()))
             }
         })
     }
@@ -1439,6 +1456,12 @@ fn painted_texts(h: &Harness<'_, KioskApp>) -> Vec<(String, egui::Rect, egui::Re
 /// No text is cut by its clip rect or the window, no two texts overlap, and no
 /// wrapped text leaves one or two characters alone on its last line.
 fn assert_text_fits(h: &Harness<'_, KioskApp>, what: &str) {
+    assert_text_fits_with(h, what, true)
+}
+
+/// [`assert_text_fits`]; `overlaps: false` when a dialog covers the screen (its text
+/// lies over the screen's, behind the dialog's backdrop, by design).
+fn assert_text_fits_with(h: &Harness<'_, KioskApp>, what: &str, overlaps: bool) {
     let window = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 800.0));
     let texts = painted_texts(h);
     assert!(!texts.is_empty(), "{what}: no text painted");
@@ -1463,7 +1486,7 @@ fn assert_text_fits(h: &Harness<'_, KioskApp>, what: &str) {
             n.accesskit_node().label()
         );
     }
-    for (i, (a, ra, ..)) in texts.iter().enumerate() {
+    for (i, (a, ra, ..)) in texts.iter().enumerate().filter(|_| overlaps) {
         for (b, rb, ..) in &texts[i + 1..] {
             let o = ra.intersect(*rb);
             assert!(
@@ -1630,4 +1653,108 @@ fn the_small_things_a_clerk_needs() {
         "{:?}",
         all_labels(&h)
     );
+}
+
+// ------------------------------------------------------------------ issue 16: override
+
+/// Two portraits side by side (an infant held by a parent, as the camera sees it).
+fn two_faces() -> Rgb {
+    let one = astronaut();
+    let (w, h) = (one.w as usize, one.h as usize);
+    let mut data = vec![0u8; w * 2 * h * 3];
+    for y in 0..h {
+        for copy in 0..2 {
+            let d = (y * w * 2 + copy * w) * 3;
+            data[d..d + w * 3].copy_from_slice(&one.data[y * w * 3..(y + 1) * w * 3]);
+        }
+    }
+    Rgb {
+        w: one.w * 2,
+        h: one.h,
+        data,
+    }
+}
+
+/// Finding 1: with two faces every face gets a box; the checks cannot be passed, so a
+/// supervisor (another staff member, logging in for it) approves an exception with a
+/// reason from the list, the clerk picks the applicant's face, and the photo is taken.
+#[test]
+fn a_supervisor_can_approve_a_photo_the_checks_refuse() {
+    let fake = Fake::new(Profile::Standard);
+    let vision = Vision::new(Box::new(Script {
+        frames: vec![two_faces()],
+        next: 0,
+        then_fail: false,
+    }));
+    let mut h = harness(&fake, Some(vision));
+    login(&mut h, "S001", "correct-horse");
+    step_until(&mut h, "login", |k| k.screen == Screen::Scan);
+    click(&mut h, "申請書IDを手で入力");
+    type_text(&mut h, APP_ID);
+    click(&mut h, "次へ");
+    step_until(&mut h, "two faces", |k| {
+        k.applicant
+            .photo
+            .as_ref()
+            .is_some_and(|p| p.faces.len() == 2)
+    });
+    h.run_steps(2);
+    assert!(!h.state().kiosk.can_take_photo());
+    // A box on every face (red: the checks fail).
+    let boxes = painted_boxes(&h, shinsei_kiosk::view::BAD);
+    assert!(boxes >= 2, "{boxes} red boxes");
+    click(&mut h, "例外として撮影（管理者の承認）");
+    h.run_steps(3); // the dialog settles in the middle of the screen
+    click(&mut h, "乳幼児（保護者が支えている）");
+    click(&mut h, "右の顔");
+    assert_text_fits_with(&h, "override dialog (ja)", false);
+    h.state_mut().kiosk.toggle_lang();
+    h.run_steps(3);
+    assert_text_fits_with(&h, "override dialog (en)", false);
+    h.state_mut().kiosk.toggle_lang();
+    h.run_steps(3);
+    snapshot(&mut h, "16_photo_override");
+    click(&mut h, "承認する職員のID");
+    type_text(&mut h, "S001");
+    click(&mut h, "承認する職員のパスワード");
+    type_text(&mut h, "correct-horse");
+    click(&mut h, "承認して撮影");
+    step_until(&mut h, "the refusal", |k| k.banner.is_some());
+    assert_eq!(
+        h.state().kiosk.banner.as_ref().map(|b| b.text.as_str()),
+        Some("職員IDまたはパスワードが違います。")
+    );
+    assert_ne!(
+        h.state().kiosk.screen,
+        Screen::Review,
+        "the clerk cannot approve their own"
+    );
+    click(&mut h, "承認する職員のID");
+    click(&mut h, "消去");
+    type_text(&mut h, "S002");
+    click(&mut h, "承認する職員のパスワード");
+    type_text(&mut h, "correct-horse");
+    click(&mut h, "承認して撮影");
+    step_until(&mut h, "the photo", |k| k.screen == Screen::Review);
+    assert!(h.state().kiosk.applicant.captured.is_some());
+    let log = fake.with(|s| s.log.clone());
+    assert!(log.contains(&"override S002 infant".to_string()), "{log:?}");
+    let labels = all_labels(&h);
+    assert!(labels.iter().any(|l| l.contains("例外承認")), "{labels:?}");
+}
+
+/// How many rectangles the last frame stroked in `color` (face boxes).
+fn painted_boxes(h: &Harness<'_, KioskApp>, color: egui::Color32) -> usize {
+    fn count(shape: &egui::Shape, color: egui::Color32) -> usize {
+        match shape {
+            egui::Shape::Vec(v) => v.iter().map(|s| count(s, color)).sum(),
+            egui::Shape::Rect(r) if r.stroke.color == color && r.stroke.width >= 2.0 => 1,
+            _ => 0,
+        }
+    }
+    h.output()
+        .shapes
+        .iter()
+        .map(|c| count(&c.shape, color))
+        .sum()
 }

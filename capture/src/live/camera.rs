@@ -35,6 +35,9 @@ enum Command {
     Set(Mode, u64),
     /// Cut the photo from the last frame that passed every check.
     Capture(u64),
+    /// Cut the photo around face `usize` of the last frame, checks set aside (a
+    /// supervisor approved it).
+    CaptureOverride(u64, usize),
 }
 
 /// A result, tagged with the epoch of the request.
@@ -91,6 +94,13 @@ impl Camera {
                         }
                         Some(Command::Capture(e)) => {
                             let r = vision.capture();
+                            if ev_tx.send(Event::Captured(e, Box::new(r))).is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        Some(Command::CaptureOverride(e, face)) => {
+                            let r = vision.capture_override(face);
                             if ev_tx.send(Event::Captured(e, Box::new(r))).is_err() {
                                 return;
                             }
@@ -165,6 +175,14 @@ impl Camera {
     pub fn capture(&mut self) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(Command::Capture(self.epoch));
+        }
+    }
+
+    /// Asks for the photo around face `face` of the last frame, the checks set aside
+    /// (after a supervisor's approval); the answer is an [`Event::Captured`].
+    pub fn capture_override(&mut self, face: usize) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Command::CaptureOverride(self.epoch, face));
         }
     }
 

@@ -95,6 +95,8 @@ pub struct PhotoView {
     pub report: CropReport,
     /// The 35:45 crop, preview pixels (when a face was found).
     pub crop: Option<Rect>,
+    /// Every face found, preview pixels, left to right (the choices of an override).
+    pub faces: Vec<Rect>,
 }
 
 impl PhotoView {
@@ -134,6 +136,8 @@ pub struct Vision {
     /// The frame and crop of the last photo analysis that passed every check, and
     /// whether that analysis searched the whole frame.
     last_ok: Option<(Frame, CropGeometry, bool)>,
+    /// The last frame analysed, passed or not (an override is cut from it).
+    last_frame: Option<Frame>,
     ended: bool,
     empty_polls: u32,
 }
@@ -147,6 +151,7 @@ impl Vision {
             face_prior: None,
             photo_frames: 0,
             last_ok: None,
+            last_frame: None,
             ended: false,
             empty_polls: 0,
         }
@@ -235,15 +240,21 @@ impl Vision {
             _ => None,
         };
         let crop = geo.map(|g| preview.map(&g.crop));
+        let mut faces: Vec<Rect> = report.faces.iter().map(|f| preview.map(f)).collect();
+        faces.sort_by(|a, b| a.x.total_cmp(&b.x));
         let full = report.detection == "full";
         self.last_ok = match geo {
             Some(g) if report.accepted => Some((frame, g, full)),
-            _ => None,
+            _ => {
+                self.last_frame = Some(frame);
+                None
+            }
         };
         Ok(Some(PhotoView {
             preview,
             report,
             crop,
+            faces,
         }))
     }
 
@@ -293,10 +304,62 @@ impl Vision {
         })
     }
 
+    /// A supervisor's override of the checks: cuts the photo around face `face` (left
+    /// to right, as in [`PhotoView::faces`]) of the last frame analysed, whatever the
+    /// checks said. The geometry is the same 35:45 solve as always, and the result must
+    /// still be a valid `FacePhoto`; only the quality verdicts are set aside. Needs a
+    /// face to cut around.
+    pub fn capture_override(&mut self, face: usize) -> Result<Captured, CaptureError> {
+        let Some(frame) = self
+            .last_frame
+            .take()
+            .or_else(|| self.last_ok.take().map(|(f, _, _)| f))
+        else {
+            return Err(CaptureError::Rejected {
+                reasons: "no frame to take the photo from".into(),
+                report_json: String::new(),
+            });
+        };
+        let rgb = frame.to_rgb();
+        let det = match self.detector.as_mut() {
+            Some(d) => d,
+            None => self.detector.insert(FaceDetector::new()?),
+        };
+        let luma = crate::imgops::rgb_to_luma(rgb.view());
+        let mut found = det.detect(luma.view());
+        found.sort_by(|a, b| a.rect.x.total_cmp(&b.rect.x));
+        let Some(coarse) = found.get(face).or(found.first()).copied() else {
+            return Err(CaptureError::Rejected {
+                reasons: "no face to cut the photo around".into(),
+                report_json: String::new(),
+            });
+        };
+        let refined = det.refine(luma.view(), &coarse);
+        let (crown, chin) = crop::crown_and_chin(&refined.rect);
+        let geo = crop::solve_crop(
+            crown,
+            chin,
+            refined.rect.cx(),
+            rgb.width() as f64,
+            rgb.height() as f64,
+        );
+        let out = crop::render_crop(rgb.view(), &geo.crop);
+        let jpeg = crop::encode_jpeg(out.view())?;
+        let photo: FacePhoto = crate::photo::photo_from_jpeg(&jpeg)?;
+        drop(photo);
+        Ok(Captured {
+            jpeg,
+            cropped: Preview::from_rgb(out.view(), 300),
+            original: Preview::from_rgb(rgb.view(), PREVIEW_MAX_W),
+            crop: geo.crop,
+        })
+    }
+
     /// Forgets the tracked code and the last frame (between applicants).
     pub fn reset(&mut self) {
         self.qr = QrTracker::new();
         self.last_ok = None;
+        self.last_frame = None;
         self.face_prior = None;
         self.photo_frames = 0;
     }

@@ -119,6 +119,16 @@ pub(crate) fn keyboard(ui: &Ui, k: &mut Kiosk) {
     let events = ui.input(|i| i.events.clone());
     for e in events {
         match e {
+            egui::Event::Text(s) if k.applicant.override_form.is_some() => {
+                for c in s.chars() {
+                    k.override_type(c);
+                }
+            }
+            egui::Event::Key {
+                key: egui::Key::Backspace,
+                pressed: true,
+                ..
+            } if k.applicant.override_form.is_some() => k.override_backspace(),
             egui::Event::Text(s) => {
                 for c in s.chars() {
                     match k.screen {
@@ -239,7 +249,11 @@ pub(crate) fn status_bar(ui: &mut Ui, k: &mut Kiosk) {
 /// touched until they are answered).
 fn overlays(ui: &mut Ui, k: &mut Kiosk) {
     let lang = k.lang;
-    if let Some(c) = k.confirm {
+    if k.applicant.override_form.is_some() && k.screen == Screen::Photo {
+        egui::Modal::new(egui::Id::new("override")).show(ui.ctx(), |ui| {
+            override_form(ui, k);
+        });
+    } else if let Some(c) = k.confirm {
         let text = match c {
             crate::kiosk::Confirm::DiscardAndLogOut => T::ConfirmDiscard,
         };
@@ -275,5 +289,112 @@ fn overlays(ui: &mut Ui, k: &mut Kiosk) {
                 k.answer_confirm(false);
             }
         });
+    }
+}
+
+/// The supervisor's approval of a photo the checks refuse: a reason from the list,
+/// the applicant's face when there are several, and the supervisor's own ID and
+/// password (typed on the keypad, never into a text widget).
+fn override_form(ui: &mut Ui, k: &mut Kiosk) {
+    use shinsei_agent::audit::OverrideReason;
+    let lang = k.lang;
+    let faces = k.applicant.photo.as_ref().map_or(0, |p| p.faces.len());
+    let can_approve = k.can_approve();
+    let Some(f) = k.applicant.override_form.as_mut() else {
+        return;
+    };
+    ui.set_width(1120.0);
+    ui.label(
+        RichText::new(T::OverrideTitle.get(lang))
+            .size(28.0)
+            .strong()
+            .color(INK),
+    );
+    ui.add_space(8.0);
+    let mut approve = false;
+    let mut cancel = false;
+    let mut pressed = None;
+    ui.horizontal_top(|ui| {
+        ui.vertical(|ui| {
+            ui.set_width(480.0);
+            ui.label(
+                RichText::new(T::OverrideWhy.get(lang))
+                    .size(20.0)
+                    .color(INK),
+            );
+            ui.spacing_mut().item_spacing.y = 6.0;
+            for r in OverrideReason::ALL {
+                let t = i18n::override_reason(r, lang);
+                if choice_button(ui, t, f.reason == Some(r), 470.0) {
+                    f.reason = Some(r);
+                }
+            }
+            if faces > 1 {
+                ui.add_space(6.0);
+                ui.label(
+                    RichText::new(T::OverrideFace.get(lang))
+                        .size(20.0)
+                        .color(INK),
+                );
+                ui.horizontal(|ui| {
+                    for i in 0..faces {
+                        let label = match (faces, i) {
+                            (2, 0) => T::FaceLeft.get(lang).to_string(),
+                            (2, _) => T::FaceRight.get(lang).to_string(),
+                            _ => format!("{} {}", T::OverrideFace.get(lang), i + 1),
+                        };
+                        if choice_button(ui, &label, f.face == i, 150.0) {
+                            f.face = i;
+                        }
+                    }
+                });
+            }
+            ui.add_space(6.0);
+            if field(
+                ui,
+                T::SupervisorId.get(lang),
+                &f.supervisor,
+                f.field == LoginField::StaffId,
+                460.0,
+            ) {
+                f.field = LoginField::StaffId;
+            }
+            if field(
+                ui,
+                T::SupervisorPassword.get(lang),
+                &f.password.display(),
+                f.field == LoginField::Password,
+                460.0,
+            ) {
+                f.field = LoginField::Password;
+            }
+        });
+        ui.add_space(16.0);
+        ui.vertical(|ui| {
+            pressed = keypad(ui, lang, true, !f.upper);
+            if let Some(p) = case_and_symbols(ui, &mut f.upper, f.field) {
+                pressed = Some(p);
+            }
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                if big_button(ui, T::Cancel.get(lang), true) {
+                    cancel = true;
+                }
+                if primary_button(ui, T::Approve.get(lang), can_approve) {
+                    approve = true;
+                }
+            });
+        });
+    });
+    match pressed {
+        Some(KeyPress::Char(c) | KeyPress::Symbol(c)) => k.override_type(c),
+        Some(KeyPress::Backspace) => k.override_backspace(),
+        Some(KeyPress::Clear) => k.override_clear(),
+        None => {}
+    }
+    if cancel {
+        k.cancel_override();
+    } else if approve {
+        k.submit_override();
     }
 }

@@ -263,6 +263,60 @@ pub(crate) fn is_express(k: &Kiosk) -> bool {
     k.profile() == Some(shinsei_protocol::application::Profile::Express)
 }
 
+/// The row under a login keypad: the case key, and the symbols the field accepts
+/// (staff IDs: what provisioning accepts, `.`, `_`, `-`; passwords: common symbols
+/// and space). The keys both rows have stay in place when the field changes.
+pub(crate) fn case_and_symbols(
+    ui: &mut Ui,
+    upper: &mut bool,
+    field: crate::kiosk::LoginField,
+) -> Option<KeyPress> {
+    let symbols: &[&str] = match field {
+        crate::kiosk::LoginField::StaffId => &["-", "_", "."],
+        crate::kiosk::LoginField::Password => &["-", "_", ".", "@", "!", "#", "␣"],
+    };
+    let mut pressed = None;
+    ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing = Vec2::new(6.0, 6.0);
+        let case = if *upper { "A→a" } else { "a→A" };
+        if ui
+            .add(Button::new(case).min_size(Vec2::new(100.0, 68.0)))
+            .clicked()
+        {
+            *upper = !*upper;
+        }
+        for &sym in symbols {
+            if ui
+                .add(Button::new(sym).min_size(Vec2::new(MIN_TARGET, 68.0)))
+                .clicked()
+            {
+                let c = if sym == "␣" {
+                    ' '
+                } else {
+                    sym.chars().next().unwrap_or(' ')
+                };
+                pressed = Some(KeyPress::Symbol(c));
+            }
+        }
+    });
+    pressed
+}
+
+/// A choice among several (selected: filled), at least a touch target high.
+pub(crate) fn choice_button(ui: &mut Ui, text: &str, selected: bool, width: f32) -> bool {
+    let mut t = RichText::new(text).size(20.0);
+    if selected {
+        t = t.color(Color32::WHITE).strong();
+    }
+    ui.add(
+        Button::new(t)
+            .selected(selected)
+            .wrap_mode(egui::TextWrapMode::Wrap)
+            .min_size(Vec2::new(width, MIN_TARGET)),
+    )
+    .clicked()
+}
+
 pub(crate) fn yes_no(ui: &mut Ui, lang: Lang, question: T, value: &mut Option<bool>) {
     ui.label(RichText::new(question.get(lang)).size(28.0).strong());
     ui.horizontal(|ui| {

@@ -1,11 +1,10 @@
 //! The staff login: ID and password through the keypad, lock-out shown with its wait.
 
-use egui::{Button, Ui, Vec2};
+use egui::Ui;
 
 use crate::i18n::T;
 use crate::kiosk::{Kiosk, LoginField};
 
-use crate::view::theme::*;
 use crate::view::widgets::*;
 
 pub(crate) fn login(ui: &mut Ui, k: &mut Kiosk) {
@@ -52,34 +51,8 @@ pub(crate) fn login(ui: &mut Ui, k: &mut Kiosk) {
             // case-sensitive and may hold either); the symbols each field accepts
             // (staff IDs: what provisioning accepts, `.`, `_`, `-`). The keys that both
             // rows have stay in the same place when the field changes.
-            let symbols: &[&str] = match k.login_field {
-                LoginField::StaffId => &["-", "_", "."],
-                LoginField::Password => &["-", "_", ".", "@", "!", "#", "␣"],
-            };
-            {
-                ui.horizontal(|ui| {
-                    ui.spacing_mut().item_spacing = Vec2::new(6.0, 6.0);
-                    let case = if k.keypad_upper { "A→a" } else { "a→A" };
-                    if ui
-                        .add(Button::new(case).min_size(Vec2::new(100.0, 68.0)))
-                        .clicked()
-                    {
-                        k.keypad_upper = !k.keypad_upper;
-                    }
-                    for &sym in symbols {
-                        if ui
-                            .add(Button::new(sym).min_size(Vec2::new(MIN_TARGET, 68.0)))
-                            .clicked()
-                        {
-                            let c = if sym == "␣" {
-                                ' '
-                            } else {
-                                sym.chars().next().unwrap_or(' ')
-                            };
-                            pressed = Some(KeyPress::Symbol(c));
-                        }
-                    }
-                });
+            if let Some(p) = case_and_symbols(ui, &mut k.keypad_upper, k.login_field) {
+                pressed = Some(p);
             }
             match (pressed, k.login_field) {
                 (Some(KeyPress::Char(c) | KeyPress::Symbol(c)), _) => k.login_type(c),

@@ -10,7 +10,7 @@ use crate::view::theme::*;
 use crate::view::widgets::*;
 
 /// Height of the list of photo checks (eight lines).
-const CHECKS_H: f32 = 8.0 * 36.0 + 4.0;
+const CHECKS_H: f32 = 260.0;
 
 pub(crate) fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     let lang = k.lang;
@@ -39,6 +39,17 @@ pub(crate) fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
                         Vec2::new(gw * 0.32, gh * 0.36),
                         white,
                     ));
+                }
+                // A box on every face found, so the clerk sees what the camera sees
+                // (with two faces there is no crop to draw).
+                let face_color = if v.accepted() { OK } else { BAD };
+                for f in &v.faces {
+                    ui.painter().rect_stroke(
+                        to_screen(f, r.min, s),
+                        2,
+                        Stroke::new(3.0, face_color),
+                        StrokeKind::Outside,
+                    );
                 }
                 if let Some(c) = &v.crop {
                     let color = if v.accepted() { OK } else { BAD };
@@ -79,6 +90,7 @@ pub(crate) fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
                 Vec2::new(ui.available_width(), CHECKS_H),
                 |ui| match photo {
                     Some(v) => {
+                        ui.spacing_mut().item_spacing.y = 2.0;
                         for c in &v.report.checks {
                             let pass = c.verdict == shinsei_capture::Verdict::Pass;
                             let (mark, color) = if pass { ("✔", OK) } else { ("✖", BAD) };
@@ -91,7 +103,7 @@ pub(crate) fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
                             };
                             ui.label(
                                 RichText::new(format!("{mark} {text}"))
-                                    .size(22.0)
+                                    .size(20.0)
                                     .color(color),
                             );
                         }
@@ -105,9 +117,29 @@ pub(crate) fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
             if primary_button(ui, T::TakePhoto.get(lang), k.can_take_photo()) {
                 k.take_photo();
             }
-            if big_button(ui, T::Back.get(lang), true) {
-                k.back();
-            }
+            ui.horizontal(|ui| {
+                if ui
+                    .add(
+                        egui::Button::new(RichText::new(T::Back.get(lang)).size(28.0))
+                            .min_size(Vec2::new(150.0, 80.0)),
+                    )
+                    .clicked()
+                {
+                    k.back();
+                }
+                // The checks cannot be passed (an infant held by a parent, a head
+                // that cannot be held straight): a supervisor may approve an exception.
+                if ui
+                    .add_enabled(
+                        k.can_override(),
+                        egui::Button::new(RichText::new(T::OverrideButton.get(lang)).size(20.0))
+                            .min_size(Vec2::new(200.0, 80.0)),
+                    )
+                    .clicked()
+                {
+                    k.start_override();
+                }
+            });
         });
     });
 }

@@ -1,6 +1,6 @@
 //! Reviewing the photo: the source with the crop box, and the result at 35:45.
 
-use egui::{Color32, Pos2, Rect, Sense, Stroke, StrokeKind, Ui, Vec2};
+use egui::{Color32, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Ui, Vec2};
 
 use crate::i18n::T;
 use crate::kiosk::{Kiosk, Screen};
@@ -13,6 +13,19 @@ pub(crate) fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     let lang = k.lang;
     steps(ui, lang, k.screen, is_express(k));
     heading(ui, T::ReviewTitle.get(lang));
+    // A photo taken under a supervisor's override says so, with the reason.
+    if let Some(r) = k.applicant.overridden {
+        ui.label(
+            RichText::new(format!(
+                "{}: {}",
+                T::OverrideApproved.get(lang),
+                crate::i18n::override_reason(r, lang)
+            ))
+            .size(20.0)
+            .strong()
+            .color(BAD),
+        );
+    }
     let Some(c) = &k.applicant.captured else {
         k.retake();
         return;
