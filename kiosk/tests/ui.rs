@@ -1713,7 +1713,7 @@ fn a_supervisor_can_approve_a_photo_the_checks_refuse() {
     assert_text_fits_with(&h, "override dialog (en)", false);
     h.state_mut().kiosk.toggle_lang();
     h.run_steps(3);
-    snapshot(&mut h, "16_photo_override");
+    snapshot(&mut h, "17_photo_override");
     click(&mut h, "承認する職員のID");
     type_text(&mut h, "S001");
     click(&mut h, "承認する職員のパスワード");
