@@ -161,6 +161,7 @@ texts! {
     Device => "端末", "Device";
     DeviceActive => "有効", "active";
     DeviceDisabled => "停止", "disabled";
+    DeviceWiped => "消去", "wiped";
     Staff => "担当", "Staff";
     NotLoggedIn => "未ログイン", "not logged in";
     BlockedDisabled => "この端末は停止されています", "This tablet has been disabled";

@@ -232,6 +232,10 @@ pub(crate) fn status_bar(ui: &mut Ui, k: &mut Kiosk) {
                         shinsei_protocol::api::DeviceState::Disabled => {
                             T::DeviceDisabled.get(lang).to_string()
                         }
+                        shinsei_protocol::api::DeviceState::WipePending
+                        | shinsei_protocol::api::DeviceState::Wiped => {
+                            T::DeviceWiped.get(lang).to_string()
+                        }
                         other => other.as_str().to_string(),
                     };
                     ui.label(white(format!("{}: {st}", T::Device.get(lang))));
