@@ -663,25 +663,11 @@ impl Kiosk {
 
     /// Types a character into the focused login field.
     pub fn login_type(&mut self, c: char) {
-        match self.login_field {
-            LoginField::StaffId => {
-                if self.staff_id.len() < 32 && (c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                    self.staff_id.push(c);
-                }
-            }
-            LoginField::Password => {
-                self.password.push(c);
-            }
-        }
+        type_credential(self.login_field, &mut self.staff_id, &mut self.password, c);
     }
 
     pub fn login_backspace(&mut self) {
-        match self.login_field {
-            LoginField::StaffId => {
-                self.staff_id.pop();
-            }
-            LoginField::Password => self.password.backspace(),
-        }
+        backspace_credential(self.login_field, &mut self.staff_id, &mut self.password);
     }
 
     pub fn can_login(&self) -> bool {
@@ -931,27 +917,13 @@ impl Kiosk {
     /// Types into the override form's focused field.
     pub fn override_type(&mut self, c: char) {
         if let Some(f) = &mut self.applicant.override_form {
-            match f.field {
-                LoginField::StaffId => {
-                    if f.supervisor.len() < 32 && (c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                        f.supervisor.push(c);
-                    }
-                }
-                LoginField::Password => {
-                    f.password.push(c);
-                }
-            }
+            type_credential(f.field, &mut f.supervisor, &mut f.password, c);
         }
     }
 
     pub fn override_backspace(&mut self) {
         if let Some(f) = &mut self.applicant.override_form {
-            match f.field {
-                LoginField::StaffId => {
-                    f.supervisor.pop();
-                }
-                LoginField::Password => f.password.backspace(),
-            }
+            backspace_credential(f.field, &mut f.supervisor, &mut f.password);
         }
     }
 
@@ -1141,6 +1113,30 @@ impl Kiosk {
         self.screen = Screen::Receipt;
         // Refresh the status bar soon.
         self.last_tick = Some(self.now - TICK_SECS + 0.5);
+    }
+}
+
+/// Types `c` into a staff ID (the characters a staff ID may hold, at most 32) or a
+/// password, whichever `field` is.
+fn type_credential(field: LoginField, id: &mut Zeroizing<String>, password: &mut Entry, c: char) {
+    match field {
+        LoginField::StaffId => {
+            if id.len() < 32 && (c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                id.push(c);
+            }
+        }
+        LoginField::Password => {
+            password.push(c);
+        }
+    }
+}
+
+fn backspace_credential(field: LoginField, id: &mut Zeroizing<String>, password: &mut Entry) {
+    match field {
+        LoginField::StaffId => {
+            id.pop();
+        }
+        LoginField::Password => password.backspace(),
     }
 }
 

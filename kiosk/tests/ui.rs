@@ -335,13 +335,18 @@ impl FrameSource for Script {
     }
 }
 
-/// The counter: form and applicant in view.
-fn counter_camera() -> Vision {
+/// A camera replaying `frames`, the last one forever.
+fn replay(frames: Vec<Rgb>) -> Vision {
     Vision::new(Box::new(Script {
-        frames: vec![counter_frame(APP_ID)],
+        frames,
         next: 0,
         then_fail: false,
     }))
+}
+
+/// The counter: form and applicant in view.
+fn counter_camera() -> Vision {
+    replay(vec![counter_frame(APP_ID)])
 }
 
 struct FixedClock;
@@ -371,6 +376,14 @@ fn harness(fake: &Fake, vision: Option<Vision>) -> Harness<'static, KioskApp> {
 use shinsei_kiosk::testkit::{
     choose, click, review_to_send, scan_to_review, step_until, type_text,
 };
+
+/// From the scan screen to the PIN screen (express; both wishes yes).
+fn to_pins(h: &mut Harness<'_, KioskApp>) {
+    scan_to_review(h);
+    click(h, "この写真を使う");
+    choose(h, true, true);
+    click(h, "次へ");
+}
 
 fn login(h: &mut Harness<'_, KioskApp>, staff: &str, password: &str) {
     h.step();
@@ -842,11 +855,7 @@ fn idle_for_the_auto_lock_time_logs_out_and_forgets_the_applicant() {
 fn typed_application_id_is_validated_like_a_qr_code() {
     let fake = Fake::new(Profile::Standard);
     // No QR in view: only the face, so the clerk types the ID.
-    let vision = Vision::new(Box::new(Script {
-        frames: vec![astronaut()],
-        next: 0,
-        then_fail: false,
-    }));
+    let vision = replay(vec![astronaut()]);
     let mut h = harness(&fake, Some(vision));
     login(&mut h, "S001", "correct-horse");
     step_until(&mut h, "login", |k| k.screen == Screen::Scan);
@@ -1239,14 +1248,7 @@ fn controls_do_not_move_between_states_of_a_screen() {
     });
     let eight = [rect_of(&h, "撮影"), rect_of(&h, "戻る")];
     let fake2 = Fake::new(Profile::Standard);
-    let mut h2 = harness(
-        &fake2,
-        Some(Vision::new(Box::new(Script {
-            frames: vec![form_only_frame()],
-            next: 0,
-            then_fail: false,
-        }))),
-    );
+    let mut h2 = harness(&fake2, Some(replay(vec![form_only_frame()])));
     login(&mut h2, "S001", "correct-horse");
     step_until(&mut h2, "the QR code", |k| k.applicant.found.is_some());
     click(&mut h2, "この申請書IDで進む");
@@ -1320,14 +1322,7 @@ fn messages_speak_the_clerks_words_and_say_what_to_do() {
     // A QR code that is not a form's (22 digits): the reader says why.
     let frame = counter_frame("1234567890123456789012");
     let fake = Fake::new(Profile::Standard);
-    let mut h = harness(
-        &fake,
-        Some(Vision::new(Box::new(Script {
-            frames: vec![frame],
-            next: 0,
-            then_fail: false,
-        }))),
-    );
+    let mut h = harness(&fake, Some(replay(vec![frame])));
     login(&mut h, "S001", "correct-horse");
     step_until(&mut h, "the refusal of the code", |k| {
         k.applicant
@@ -1352,10 +1347,7 @@ fn a_pin_mismatch_is_said_in_words() {
     let fake = Fake::new(Profile::Express);
     let mut h = harness(&fake, Some(counter_camera()));
     login(&mut h, "S001", "correct-horse");
-    scan_to_review(&mut h);
-    click(&mut h, "この写真を使う");
-    choose(&mut h, true, true);
-    click(&mut h, "次へ");
+    to_pins(&mut h);
     click(&mut h, "利用者証明用電子証明書の暗証番号（数字4桁） 入力");
     type_text(&mut h, "4321");
     type_text(&mut h, "4322");
@@ -1681,11 +1673,7 @@ fn two_faces() -> Rgb {
 #[test]
 fn a_supervisor_can_approve_a_photo_the_checks_refuse() {
     let fake = Fake::new(Profile::Standard);
-    let vision = Vision::new(Box::new(Script {
-        frames: vec![two_faces()],
-        next: 0,
-        then_fail: false,
-    }));
+    let vision = replay(vec![two_faces()]);
     let mut h = harness(&fake, Some(vision));
     login(&mut h, "S001", "correct-horse");
     step_until(&mut h, "login", |k| k.screen == Screen::Scan);

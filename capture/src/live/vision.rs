@@ -123,6 +123,20 @@ impl Captured {
     }
 }
 
+/// Cuts the 35:45 photo out of `rgb`, encodes it and proves it a valid `FacePhoto`.
+fn cut(rgb: &crate::raster::Rgb, geo: &CropGeometry) -> Result<Captured, CaptureError> {
+    let out = crop::render_crop(rgb.view(), &geo.crop);
+    let jpeg = crop::encode_jpeg(out.view())?;
+    let photo: FacePhoto = crate::photo::photo_from_jpeg(&jpeg)?;
+    drop(photo);
+    Ok(Captured {
+        jpeg,
+        cropped: Preview::from_rgb(out.view(), 300),
+        original: Preview::from_rgb(rgb.view(), PREVIEW_MAX_W),
+        crop: geo.crop,
+    })
+}
+
 /// The camera plus the capture pipeline.
 pub struct Vision {
     source: Box<dyn FrameSource + Send>,
@@ -292,16 +306,7 @@ impl Vision {
                 }
             }
         };
-        let out = crop::render_crop(rgb.view(), &geo.crop);
-        let jpeg = crop::encode_jpeg(out.view())?;
-        let photo: FacePhoto = crate::photo::photo_from_jpeg(&jpeg)?;
-        drop(photo);
-        Ok(Captured {
-            jpeg,
-            cropped: Preview::from_rgb(out.view(), 300),
-            original: Preview::from_rgb(rgb.view(), PREVIEW_MAX_W),
-            crop: geo.crop,
-        })
+        cut(&rgb, &geo)
     }
 
     /// A supervisor's override of the checks: cuts the photo around face `face` (left
@@ -343,16 +348,7 @@ impl Vision {
             rgb.width() as f64,
             rgb.height() as f64,
         );
-        let out = crop::render_crop(rgb.view(), &geo.crop);
-        let jpeg = crop::encode_jpeg(out.view())?;
-        let photo: FacePhoto = crate::photo::photo_from_jpeg(&jpeg)?;
-        drop(photo);
-        Ok(Captured {
-            jpeg,
-            cropped: Preview::from_rgb(out.view(), 300),
-            original: Preview::from_rgb(rgb.view(), PREVIEW_MAX_W),
-            crop: geo.crop,
-        })
+        cut(&rgb, &geo)
     }
 
     /// Forgets the tracked code and the last frame (between applicants).

@@ -354,24 +354,13 @@ fn override_form(ui: &mut Ui, k: &mut Kiosk) {
                 });
             }
             ui.add_space(6.0);
-            if field(
+            credential_fields(
                 ui,
-                T::SupervisorId.get(lang),
-                &f.supervisor,
-                f.field == LoginField::StaffId,
+                [T::SupervisorId.get(lang), T::SupervisorPassword.get(lang)],
+                [&f.supervisor, &f.password.display()],
+                &mut f.field,
                 460.0,
-            ) {
-                f.field = LoginField::StaffId;
-            }
-            if field(
-                ui,
-                T::SupervisorPassword.get(lang),
-                &f.password.display(),
-                f.field == LoginField::Password,
-                460.0,
-            ) {
-                f.field = LoginField::Password;
-            }
+            );
         });
         ui.add_space(16.0);
         ui.vertical(|ui| {

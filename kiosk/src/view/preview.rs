@@ -29,6 +29,18 @@ pub(crate) fn upload(
     }
 }
 
+/// The head of a camera screen: the steps, and the preview uploaded when a new frame
+/// was processed.
+pub(crate) fn live_head(
+    ui: &mut Ui,
+    k: &crate::kiosk::Kiosk,
+    tex: &mut Textures,
+    p: Option<&Preview>,
+) {
+    crate::view::widgets::steps(ui, k.lang, k.screen, crate::view::widgets::is_express(k));
+    sync_preview(ui.ctx(), tex, k.frame_serial, p);
+}
+
 /// Uploads the camera preview when a new frame was processed.
 pub(crate) fn sync_preview(
     ctx: &egui::Context,

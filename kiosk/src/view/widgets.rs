@@ -118,13 +118,7 @@ pub(crate) fn field(ui: &mut Ui, label: &str, text: &str, focused: bool, width: 
         INK,
     );
     let r = Rect::from_min_max(all.left_top() + Vec2::new(0.0, 34.0), all.right_bottom());
-    let stroke = if focused {
-        Stroke::new(4.0, ACCENT)
-    } else {
-        Stroke::new(2.0, INK)
-    };
-    ui.painter().rect_filled(r, 6, Color32::WHITE);
-    ui.painter().rect_stroke(r, 6, stroke, StrokeKind::Inside);
+    field_box(ui, r, focused);
     let font = egui::FontId::proportional(30.0);
     let shown = fit_tail(ui, text, &font, r.width() - 28.0);
     ui.painter().text(
@@ -136,6 +130,40 @@ pub(crate) fn field(ui: &mut Ui, label: &str, text: &str, focused: bool, width: 
     );
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, label));
     resp.clicked()
+}
+
+/// A staff ID field and a password field (labels, shown texts); tapping one gives it
+/// the keyboard.
+pub(crate) fn credential_fields(
+    ui: &mut Ui,
+    labels: [&str; 2],
+    texts: [&str; 2],
+    focus: &mut crate::kiosk::LoginField,
+    width: f32,
+) {
+    use crate::kiosk::LoginField;
+    for (i, which) in [LoginField::StaffId, LoginField::Password]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            ui.add_space(8.0);
+        }
+        if field(ui, labels[i], texts[i], *focus == which, width) {
+            *focus = which;
+        }
+    }
+}
+
+/// A white box with a frame, thicker and in the accent colour when it has the keyboard.
+pub(crate) fn field_box(ui: &Ui, r: Rect, focused: bool) {
+    let stroke = if focused {
+        Stroke::new(4.0, ACCENT)
+    } else {
+        Stroke::new(2.0, INK)
+    };
+    ui.painter().rect_filled(r, 6, Color32::WHITE);
+    ui.painter().rect_stroke(r, 6, stroke, StrokeKind::Inside);
 }
 
 /// What a keypad key does.

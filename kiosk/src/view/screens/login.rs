@@ -14,25 +14,13 @@ pub(crate) fn login(ui: &mut Ui, k: &mut Kiosk) {
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
             ui.set_width(520.0);
-            if field(
+            credential_fields(
                 ui,
-                T::StaffId.get(lang),
-                &k.staff_id,
-                k.login_field == LoginField::StaffId,
+                [T::StaffId.get(lang), T::Password.get(lang)],
+                [&k.staff_id, &k.password.display()],
+                &mut k.login_field,
                 480.0,
-            ) {
-                k.login_field = LoginField::StaffId;
-            }
-            ui.add_space(8.0);
-            if field(
-                ui,
-                T::Password.get(lang),
-                &k.password.display(),
-                k.login_field == LoginField::Password,
-                480.0,
-            ) {
-                k.login_field = LoginField::Password;
-            }
+            );
             ui.add_space(20.0);
             let label = if k.busy {
                 T::LoggingIn.get(lang)

@@ -14,13 +14,7 @@ const CHECKS_H: f32 = 260.0;
 
 pub(crate) fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     let lang = k.lang;
-    steps(ui, lang, k.screen, is_express(k));
-    sync_preview(
-        ui.ctx(),
-        tex,
-        k.frame_serial,
-        k.applicant.photo.as_ref().map(|v| &v.preview),
-    );
+    live_head(ui, k, tex, k.applicant.photo.as_ref().map(|v| &v.preview));
     ui.horizontal_top(|ui| {
         match (&tex.preview, &k.applicant.photo) {
             (Some(t), Some(v)) => {

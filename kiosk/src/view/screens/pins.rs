@@ -1,6 +1,6 @@
 //! Express issuance: the PINs on the keypad, rules checked as typed.
 
-use egui::{Button, Color32, RichText, Sense, Stroke, StrokeKind, Ui, Vec2};
+use egui::{Button, Color32, RichText, Sense, Ui, Vec2};
 
 use crate::entry::{Kind, PinForm};
 use crate::i18n::T;
@@ -37,13 +37,7 @@ pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
                         let text = e.display();
                         let (r, resp) =
                             ui.allocate_exact_size(Vec2::new(270.0, MIN_TARGET), Sense::click());
-                        let stroke = if focused {
-                            Stroke::new(4.0, ACCENT)
-                        } else {
-                            Stroke::new(2.0, INK)
-                        };
-                        ui.painter().rect_filled(r, 6, Color32::WHITE);
-                        ui.painter().rect_stroke(r, 6, stroke, StrokeKind::Inside);
+                        field_box(ui, r, focused);
                         ui.painter().text(
                             r.left_top() + Vec2::new(8.0, 4.0),
                             egui::Align2::LEFT_TOP,

@@ -11,13 +11,7 @@ use crate::view::widgets::*;
 
 pub(crate) fn scan(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     let lang = k.lang;
-    steps(ui, lang, k.screen, is_express(k));
-    sync_preview(
-        ui.ctx(),
-        tex,
-        k.frame_serial,
-        k.applicant.scan.as_ref().map(|v| &v.preview),
-    );
+    live_head(ui, k, tex, k.applicant.scan.as_ref().map(|v| &v.preview));
     ui.horizontal_top(|ui| {
         match (&tex.preview, &k.applicant.scan) {
             (Some(t), Some(v)) => {
