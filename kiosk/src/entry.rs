@@ -166,12 +166,16 @@ impl Entry {
     }
 }
 
-/// The four express-issuance secrets, each typed twice.
+/// The express-issuance secrets, each typed twice: all four with e-certificates; the
+/// resident-registry and card-info PINs only without (the first two fields are then
+/// neither shown nor sent).
 pub struct PinForm {
     /// (entry, confirmation) per field, in the order of [`PinForm::LABELS`].
     pub fields: [(Entry, Entry); 4],
     /// Which field has the keypad: index * 2 (+1 for the confirmation).
     pub focus: usize,
+    /// The applicant wants the e-certificates (their two secrets are asked for).
+    certificates: bool,
 }
 
 impl Default for PinForm {
@@ -193,7 +197,33 @@ impl PinForm {
                 pair(Kind::Pin4),
             ],
             focus: 0,
+            certificates: true,
         }
+    }
+
+    /// Asks for the e-certificates' two secrets or not (the applicant's wish); the
+    /// keypad goes to the first field asked for.
+    pub fn set_certificates(&mut self, wanted: bool) {
+        if self.certificates != wanted {
+            self.clear();
+        }
+        self.certificates = wanted;
+        self.focus = self.visible().start * 2;
+    }
+
+    /// The fields asked for (indices into [`PinForm::fields`]).
+    pub fn visible(&self) -> std::ops::Range<usize> {
+        if self.certificates {
+            0..4
+        } else {
+            2..4
+        }
+    }
+
+    /// A confirmation was typed and differs from its entry.
+    pub fn mismatch(&self, i: usize) -> bool {
+        let (a, b) = &self.fields[i];
+        !b.is_empty() && !a.same_as(b)
     }
 
     pub fn focused(&mut self) -> &mut Entry {
@@ -228,17 +258,25 @@ impl PinForm {
     }
 
     pub fn all_ok(&self) -> bool {
-        (0..4).all(|i| self.field_ok(i))
+        self.visible().all(|i| self.field_ok(i))
     }
 
-    /// The validated PINs (checked again by the protocol's own types).
+    /// The validated PINs (checked again by the protocol's own types): exactly those
+    /// asked for.
     pub fn build(&self) -> Result<ExpressPins, PinError> {
-        ExpressPins::new(
-            self.fields[0].0.as_bytes(),
-            self.fields[1].0.as_bytes(),
-            self.fields[2].0.as_bytes(),
-            self.fields[3].0.as_bytes(),
-        )
+        if self.certificates {
+            ExpressPins::new(
+                self.fields[0].0.as_bytes(),
+                self.fields[1].0.as_bytes(),
+                self.fields[2].0.as_bytes(),
+                self.fields[3].0.as_bytes(),
+            )
+        } else {
+            ExpressPins::without_certificates(
+                self.fields[2].0.as_bytes(),
+                self.fields[3].0.as_bytes(),
+            )
+        }
     }
 
     pub fn clear(&mut self) {
@@ -365,7 +403,10 @@ mod tests {
         }
         assert!(f.all_ok());
         let pins = f.build().expect("valid pins");
-        assert_eq!(pins.signature_password().as_bytes(), b"ABC123");
+        assert_eq!(
+            pins.signature_password().map(|p| p.as_bytes()),
+            Some(&b"ABC123"[..])
+        );
         assert_eq!(pins.card_info().as_bytes(), b"3333");
     }
 }

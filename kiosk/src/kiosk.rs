@@ -994,6 +994,9 @@ impl Kiosk {
             return;
         }
         self.screen = if self.profile() == Some(Profile::Express) {
+            self.applicant
+                .pins
+                .set_certificates(self.applicant.cert == Some(true));
             Screen::Pins
         } else {
             Screen::Summary
@@ -1066,6 +1069,7 @@ impl Kiosk {
                     .build()
                     .map_err(|e| AgentError::Input(e.to_string()))?;
                 Application::express(id, photo, cert, braille, pins)
+                    .map_err(|e| AgentError::Input(e.to_string()))?
             }
             _ => Application::standard(id, photo, cert, braille),
         })

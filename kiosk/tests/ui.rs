@@ -97,7 +97,9 @@ struct Sent {
     id: String,
     cert: bool,
     braille: bool,
-    pins: Option<[String; 4]>,
+    /// The PINs sent, in order (signature password and user-certificate PIN only with
+    /// e-certificates).
+    pins: Option<Vec<String>>,
     photo_bytes: usize,
     resend: bool,
 }
@@ -220,12 +222,15 @@ impl CounterBackend for Fake {
                 cert: app.certificate_wish() == shinsei_protocol::application::CertificateWish::Yes,
                 braille: app.braille_wish() == shinsei_protocol::application::BrailleWish::Yes,
                 pins: app.pins().map(|p| {
-                    [
-                        str_of(p.signature_password().as_bytes()),
-                        str_of(p.user_certificate().as_bytes()),
-                        str_of(p.resident_registry().as_bytes()),
-                        str_of(p.card_info().as_bytes()),
-                    ]
+                    let mut v = Vec::new();
+                    if let (Some(sig), Some(user)) = (p.signature_password(), p.user_certificate())
+                    {
+                        v.push(str_of(sig.as_bytes()));
+                        v.push(str_of(user.as_bytes()));
+                    }
+                    v.push(str_of(p.resident_registry().as_bytes()));
+                    v.push(str_of(p.card_info().as_bytes()));
+                    v
                 }),
                 photo_bytes: app.photo().as_bytes().len(),
                 resend,
@@ -534,7 +539,7 @@ fn express_pins_are_never_shown_and_are_checked_as_typed() {
     login(&mut h, "S001", "correct-horse");
     scan_to_review(&mut h);
     click(&mut h, "この写真を使う");
-    choose(&mut h, false, true);
+    choose(&mut h, true, true);
     click(&mut h, "次へ");
     assert_eq!(h.state().kiosk.screen, Screen::Pins);
 
@@ -592,9 +597,14 @@ fn express_pins_are_never_shown_and_are_checked_as_typed() {
     let sent = fake.with(|s| s.sent.clone());
     assert_eq!(
         sent[0].pins,
-        Some(["ABC987".into(), "4321".into(), "5555".into(), "0606".into()])
+        Some(vec![
+            "ABC987".into(),
+            "4321".into(),
+            "5555".into(),
+            "0606".into()
+        ])
     );
-    assert_eq!((sent[0].cert, sent[0].braille), (false, true));
+    assert_eq!((sent[0].cert, sent[0].braille), (true, true));
     // The receipt screen forgot the PINs.
     assert!(h
         .state()
@@ -1745,4 +1755,41 @@ fn painted_boxes(h: &Harness<'_, KioskApp>, color: egui::Color32) -> usize {
         .iter()
         .map(|c| count(&c.shape, color))
         .sum()
+}
+
+// ------------------------------------------------------------------ issue 16: PINs
+
+/// Finding 5: without e-certificates only the resident-registry and card-info PINs are
+/// asked for and sent (the signature password and user-certificate PIN protect the
+/// e-certificates, which the applicant does not want).
+#[test]
+fn without_e_certificates_only_the_two_pins_that_apply_are_set() {
+    let fake = Fake::new(Profile::Express);
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "correct-horse");
+    scan_to_review(&mut h);
+    click(&mut h, "この写真を使う");
+    choose(&mut h, false, true);
+    click(&mut h, "次へ");
+    assert_eq!(h.state().kiosk.screen, Screen::Pins);
+    h.run_steps(2);
+    let labels = all_labels(&h);
+    assert!(
+        !labels.iter().any(|l| l.contains("署名用電子証明書")),
+        "no signature password without e-certificates: {labels:?}"
+    );
+    assert!(
+        !labels.iter().any(|l| l.contains("利用者証明用")),
+        "{labels:?}"
+    );
+    for pin in ["5555", "5555", "0606", "0606"] {
+        type_text(&mut h, pin);
+    }
+    assert!(h.state().kiosk.applicant.pins.all_ok());
+    click(&mut h, "次へ");
+    click(&mut h, "送信する");
+    step_until(&mut h, "the receipt", |k| k.screen == Screen::Receipt);
+    let sent = fake.with(|s| s.sent.clone());
+    assert_eq!(sent[0].pins, Some(vec!["5555".into(), "0606".into()]));
+    assert!(!sent[0].cert);
 }

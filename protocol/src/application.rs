@@ -227,6 +227,8 @@ pub enum ApplicationError {
     Photo(#[from] PhotoError),
     #[error("{0} unexpected bytes after the photo")]
     TrailingBytes(usize),
+    #[error("the PINs do not match the e-certificate wish (with e-certificates: signature password and user-certificate PIN; without: neither)")]
+    PinsDoNotMatchWishes,
 }
 
 /// An application: the permitted fields and nothing else. Zeroized on drop (every
@@ -256,21 +258,25 @@ impl Application {
         }
     }
 
-    /// An express application (PINs required).
+    /// An express application: the PINs must be exactly those the wishes need (the
+    /// e-certificates' two secrets if and only if the applicant wants them).
     pub fn express(
         id: ApplicationId,
         photo: FacePhoto,
         certificate: CertificateWish,
         braille: BrailleWish,
         pins: ExpressPins,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, ApplicationError> {
+        if pins.has_certificates() != (certificate == CertificateWish::Yes) {
+            return Err(ApplicationError::PinsDoNotMatchWishes);
+        }
+        Ok(Self {
             id,
             photo,
             certificate,
             braille,
             pins: Some(pins),
-        }
+        })
     }
 
     pub fn profile(&self) -> Profile {
@@ -317,10 +323,12 @@ impl Application {
         }
         out.push(wishes);
         if let Some(p) = &self.pins {
-            let pw = p.signature_password().as_bytes();
-            out.push(pw.len() as u8);
-            out.extend_from_slice(pw);
-            out.extend_from_slice(p.user_certificate().as_bytes());
+            if let (Some(pw), Some(user)) = (p.signature_password(), p.user_certificate()) {
+                let pw = pw.as_bytes();
+                out.push(pw.len() as u8);
+                out.extend_from_slice(pw);
+                out.extend_from_slice(user.as_bytes());
+            }
             out.extend_from_slice(p.resident_registry().as_bytes());
             out.extend_from_slice(p.card_info().as_bytes());
         }
@@ -362,7 +370,7 @@ impl Application {
         };
         let pins = match profile {
             Profile::Standard => None,
-            Profile::Express => {
+            Profile::Express if certificate == CertificateWish::Yes => {
                 let len = usize::from(r.byte()?);
                 if !(SIGNATURE_PASSWORD_MIN..=SIGNATURE_PASSWORD_MAX).contains(&len) {
                     return Err(ApplicationError::BadPasswordLength);
@@ -372,6 +380,11 @@ impl Application {
                 let b = r.take(4)?;
                 let c = r.take(4)?;
                 Some(ExpressPins::new(pw, a, b, c)?)
+            }
+            Profile::Express => {
+                let b = r.take(4)?;
+                let c = r.take(4)?;
+                Some(ExpressPins::without_certificates(b, c)?)
             }
         };
         let n = u32::from_be_bytes(r.array::<4>()?);

@@ -114,17 +114,26 @@ impl Pin4 {
     }
 }
 
-/// The PINs of express issuance.
+/// The PINs of express issuance: exactly those the applicant's choices need. The
+/// resident-registry and card-info PINs always; the signature password and the
+/// user-certificate PIN only when the applicant wants the e-certificates (without them
+/// there is nothing those two would protect, so they are not asked for or sent).
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct ExpressPins {
-    signature_password: SignaturePassword,
-    user_certificate: Pin4,
+    certificates: Option<CertificatePins>,
     resident_registry: Pin4,
     card_info: Pin4,
 }
 
+/// The two secrets of the e-certificates.
+#[derive(Zeroize, ZeroizeOnDrop)]
+struct CertificatePins {
+    signature_password: SignaturePassword,
+    user_certificate: Pin4,
+}
+
 impl ExpressPins {
-    /// Validates all four values.
+    /// With e-certificates: validates all four values.
     pub fn new(
         signature_password: &[u8],
         user_certificate: &[u8],
@@ -132,19 +141,40 @@ impl ExpressPins {
         card_info: &[u8],
     ) -> Result<Self, PinError> {
         Ok(Self {
-            signature_password: SignaturePassword::new(signature_password)?,
-            user_certificate: Pin4::new(user_certificate, PinKind::UserCertificate)?,
+            certificates: Some(CertificatePins {
+                signature_password: SignaturePassword::new(signature_password)?,
+                user_certificate: Pin4::new(user_certificate, PinKind::UserCertificate)?,
+            }),
             resident_registry: Pin4::new(resident_registry, PinKind::ResidentRegistry)?,
             card_info: Pin4::new(card_info, PinKind::CardInfo)?,
         })
     }
 
-    pub fn signature_password(&self) -> &SignaturePassword {
-        &self.signature_password
+    /// Without e-certificates: the resident-registry and card-info PINs only.
+    pub fn without_certificates(
+        resident_registry: &[u8],
+        card_info: &[u8],
+    ) -> Result<Self, PinError> {
+        Ok(Self {
+            certificates: None,
+            resident_registry: Pin4::new(resident_registry, PinKind::ResidentRegistry)?,
+            card_info: Pin4::new(card_info, PinKind::CardInfo)?,
+        })
     }
 
-    pub fn user_certificate(&self) -> &Pin4 {
-        &self.user_certificate
+    /// Whether the e-certificates' two secrets are here.
+    pub fn has_certificates(&self) -> bool {
+        self.certificates.is_some()
+    }
+
+    /// The signature password (with e-certificates only).
+    pub fn signature_password(&self) -> Option<&SignaturePassword> {
+        self.certificates.as_ref().map(|c| &c.signature_password)
+    }
+
+    /// The user-certificate PIN (with e-certificates only).
+    pub fn user_certificate(&self) -> Option<&Pin4> {
+        self.certificates.as_ref().map(|c| &c.user_certificate)
     }
 
     pub fn resident_registry(&self) -> &Pin4 {
@@ -207,6 +237,12 @@ mod tests {
         let pins = ExpressPins::new(b"ABC123", b"1234", b"5678", b"9012").unwrap();
         assert_eq!(format!("{pins:?}"), "ExpressPins(<redacted>)");
         assert_eq!(pins.card_info().as_bytes(), b"9012");
+        let two = ExpressPins::without_certificates(b"5678", b"9012").unwrap();
+        assert!(!two.has_certificates() && two.signature_password().is_none());
+        assert_eq!(
+            ExpressPins::without_certificates(b"5678", b"90").err(),
+            Some(PinError::Pin(PinKind::CardInfo))
+        );
     }
 
     fn reference_rule(s: &[u8]) -> bool {

@@ -42,6 +42,7 @@ fn express() -> Application {
         BrailleWish::Yes,
         ExpressPins::new(b"abc123", b"1111", b"2222", b"3333").unwrap(),
     )
+    .unwrap()
 }
 
 struct Keys {
@@ -101,8 +102,55 @@ fn round_trip_standard_and_express() {
     let (h, app) = open(&k, &bytes).unwrap();
     assert_eq!(h.profile, Profile::Express);
     let pins = app.pins().unwrap();
-    assert_eq!(pins.signature_password().as_bytes(), b"ABC123");
+    assert_eq!(pins.signature_password().unwrap().as_bytes(), b"ABC123");
     assert_eq!(pins.card_info().as_bytes(), b"3333");
+}
+
+/// Issue 16: without e-certificates the express application carries exactly the two
+/// PINs that apply; PINs that do not match the wish are refused when building it.
+#[test]
+fn express_without_e_certificates_carries_two_pins_only() {
+    let k = keys();
+    let two = ExpressPins::without_certificates(b"2222", b"3333").unwrap();
+    let app = Application::express(
+        ApplicationId::parse(ID.as_bytes()).unwrap(),
+        photo(),
+        CertificateWish::No,
+        BrailleWish::Yes,
+        two,
+    )
+    .unwrap();
+    // Four PINs fewer bytes: 1 + 6 + 4 (length, password, user-certificate PIN).
+    assert_eq!(express().encode().len() - app.encode().len(), 1 + 6 + 4);
+    let (_, opened) = open(&k, &seal(&k, &app)).unwrap();
+    let pins = opened.pins().unwrap();
+    assert!(pins.signature_password().is_none() && pins.user_certificate().is_none());
+    assert_eq!(pins.resident_registry().as_bytes(), b"2222");
+    assert_eq!(opened.certificate_wish(), CertificateWish::No);
+    let mismatch = |c, p| {
+        Application::express(
+            ApplicationId::parse(ID.as_bytes()).unwrap(),
+            photo(),
+            c,
+            BrailleWish::No,
+            p,
+        )
+        .err()
+    };
+    assert_eq!(
+        mismatch(
+            CertificateWish::No,
+            ExpressPins::new(b"abc123", b"1111", b"2222", b"3333").unwrap()
+        ),
+        Some(ApplicationError::PinsDoNotMatchWishes)
+    );
+    assert_eq!(
+        mismatch(
+            CertificateWish::Yes,
+            ExpressPins::without_certificates(b"2222", b"3333").unwrap()
+        ),
+        Some(ApplicationError::PinsDoNotMatchWishes)
+    );
 }
 
 #[test]
@@ -324,7 +372,9 @@ struct EnvelopeVector {
     application_id: String,
     certificate_wish: bool,
     braille_wish: bool,
-    pins: Option<[String; 4]>,
+    /// Express: the signature password and user-certificate PIN (with e-certificates
+    /// only), then the resident-registry and card-info PINs.
+    pins: Option<Vec<String>>,
     photo_file: String,
     envelope_file: String,
 }
@@ -352,7 +402,7 @@ fn app_of(v: &EnvelopeVector) -> Application {
     } else {
         BrailleWish::No
     };
-    match &v.pins {
+    match v.pins.as_deref() {
         None => Application::standard(id, photo, c, b),
         Some([s, u, r, ci]) => Application::express(
             id,
@@ -360,7 +410,17 @@ fn app_of(v: &EnvelopeVector) -> Application {
             c,
             b,
             ExpressPins::new(s.as_bytes(), u.as_bytes(), r.as_bytes(), ci.as_bytes()).unwrap(),
-        ),
+        )
+        .unwrap(),
+        Some([r, ci]) => Application::express(
+            id,
+            photo,
+            c,
+            b,
+            ExpressPins::without_certificates(r.as_bytes(), ci.as_bytes()).unwrap(),
+        )
+        .unwrap(),
+        Some(other) => panic!("{}: {} PINs", v.name, other.len()),
     }
 }
 

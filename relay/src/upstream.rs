@@ -101,11 +101,16 @@ pub fn application_json(app: &Application, received_at: u64) -> Zeroizing<String
         yes(app.braille_wish() == BrailleWish::Yes),
     );
     if let Some(p) = app.pins() {
-        s.push_str(",\"pins\":{\"signature_password\":\"");
-        s.push_str(std::str::from_utf8(p.signature_password().as_bytes()).unwrap_or(""));
-        s.push_str("\",\"user_certificate\":\"");
-        s.push_str(std::str::from_utf8(p.user_certificate().as_bytes()).unwrap_or(""));
-        s.push_str("\",\"resident_registry\":\"");
+        s.push_str(",\"pins\":{");
+        // The e-certificates' two secrets only when the applicant wants them.
+        if let (Some(sig), Some(user)) = (p.signature_password(), p.user_certificate()) {
+            s.push_str("\"signature_password\":\"");
+            s.push_str(std::str::from_utf8(sig.as_bytes()).unwrap_or(""));
+            s.push_str("\",\"user_certificate\":\"");
+            s.push_str(std::str::from_utf8(user.as_bytes()).unwrap_or(""));
+            s.push_str("\",");
+        }
+        s.push_str("\"resident_registry\":\"");
         s.push_str(std::str::from_utf8(p.resident_registry().as_bytes()).unwrap_or(""));
         s.push_str("\",\"card_info\":\"");
         s.push_str(std::str::from_utf8(p.card_info().as_bytes()).unwrap_or(""));
@@ -202,5 +207,58 @@ impl Upstream for SpoolUpstream {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_err("remove", &p, e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shinsei_protocol::application::ApplicationId;
+    use shinsei_protocol::photo::FacePhoto;
+    use shinsei_protocol::pins::ExpressPins;
+
+    fn photo() -> FacePhoto {
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../protocol/tests/fixtures/baseline.jpg"
+        );
+        FacePhoto::from_jpeg(Zeroizing::new(std::fs::read(p).unwrap_or_default()))
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    /// Issue 16: without e-certificates the spool gets the two PINs that apply only.
+    #[test]
+    fn spooled_express_pins_follow_the_e_certificate_wish() {
+        let id =
+            || ApplicationId::parse(b"12345678901234567890123").unwrap_or_else(|e| panic!("{e}"));
+        let with = Application::express(
+            id(),
+            photo(),
+            CertificateWish::Yes,
+            BrailleWish::No,
+            ExpressPins::new(b"ABC123", b"1111", b"2222", b"3333")
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let j = application_json(&with, 1);
+        assert!(j.contains("\"signature_password\":\"ABC123\",\"user_certificate\":\"1111\","));
+        assert!(j.contains("\"resident_registry\":\"2222\",\"card_info\":\"3333\""));
+        let without = Application::express(
+            id(),
+            photo(),
+            CertificateWish::No,
+            BrailleWish::No,
+            ExpressPins::without_certificates(b"2222", b"3333").unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let j = application_json(&without, 1);
+        assert!(
+            !j.contains("signature_password") && !j.contains("user_certificate"),
+            "{}",
+            *j
+        );
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap_or_default();
+        assert_eq!(v["pins"]["card_info"], "3333");
+        assert_eq!(v["e_certificate"], false);
     }
 }

@@ -69,9 +69,9 @@ pub(crate) enum Command {
         action: StaffListAction,
     },
     /// Submit one application without a screen. Reads the staff ID and password (one
-    /// line each) from standard input, then, with --express --pins-from-stdin, four
-    /// lines: signature password, user-certificate PIN, resident-registry PIN,
-    /// card-info PIN.
+    /// line each) from standard input, then, with --express --pins-from-stdin, the
+    /// PINs, one a line: with --e-cert yes the signature password and the
+    /// user-certificate PIN, then the resident-registry and card-info PINs.
     Submit {
         /// Image of the form's QR code.
         #[arg(long, required_unless_present = "application_id")]
@@ -365,14 +365,25 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             };
             let masked = id.masked();
             let app = if *express {
-                let sig = read_line(&mut lines, "署名用パスワード / signature password")?;
-                let a = read_line(&mut lines, "利用者証明用暗証番号 / user-certificate PIN")?;
+                // The e-certificates' two secrets only when they are wanted.
+                let certs = if cw == CertificateWish::Yes {
+                    Some((
+                        read_line(&mut lines, "署名用パスワード / signature password")?,
+                        read_line(&mut lines, "利用者証明用暗証番号 / user-certificate PIN")?,
+                    ))
+                } else {
+                    None
+                };
                 let b = read_line(&mut lines, "住民基本台帳用暗証番号 / resident-registry PIN")?;
                 let c = read_line(&mut lines, "券面事項入力補助用暗証番号 / card-info PIN")?;
-                let pins =
-                    ExpressPins::new(sig.as_bytes(), a.as_bytes(), b.as_bytes(), c.as_bytes())
-                        .map_err(InputError::from)?;
-                Application::express(id, photo, cw, bw, pins)
+                let pins = match &certs {
+                    Some((sig, a)) => {
+                        ExpressPins::new(sig.as_bytes(), a.as_bytes(), b.as_bytes(), c.as_bytes())
+                    }
+                    None => ExpressPins::without_certificates(b.as_bytes(), c.as_bytes()),
+                }
+                .map_err(InputError::from)?;
+                Application::express(id, photo, cw, bw, pins).map_err(InputError::from)?
             } else {
                 Application::standard(id, photo, cw, bw)
             };

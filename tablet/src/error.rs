@@ -40,6 +40,8 @@ pub(crate) enum InputError {
     #[error(transparent)]
     Pins(#[from] PinError),
     #[error(transparent)]
+    Application(#[from] shinsei_protocol::application::ApplicationError),
+    #[error(transparent)]
     DeviceId(#[from] DeviceIdError),
     /// A line of standard input (`what` names it) was missing or unreadable.
     #[error("{0}")]

@@ -95,7 +95,12 @@ fn submit_standard_and_express_deliver_only_permitted_fields_and_leave_nothing()
     assert!(String::from_utf8_lossy(&o.stdout).contains("delivered"));
     let pins = ["XYZ789", "4321", "8765", "1357"];
     let o = exp_tab
-        .submit(ID2, &p2, &["--braille", "yes"], Some(pins))
+        .submit(
+            ID2,
+            &p2,
+            &["--braille", "yes", "--e-cert", "yes"],
+            Some(pins),
+        )
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 

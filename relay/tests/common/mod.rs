@@ -162,10 +162,11 @@ pub fn express_app() -> Application {
     Application::express(
         ApplicationId::parse(APP_ID.as_bytes()).unwrap(),
         photo(),
-        CertificateWish::No,
+        CertificateWish::Yes,
         BrailleWish::Yes,
         ExpressPins::new(b"abc123", b"1111", b"2222", b"3333").unwrap(),
     )
+    .unwrap()
 }
 
 impl Tablet {

@@ -17,7 +17,7 @@ pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
         ui.vertical(|ui| {
             ui.set_width(560.0);
             ui.spacing_mut().item_spacing.y = 2.0;
-            for i in 0..4 {
+            for i in k.applicant.pins.visible() {
                 let label = PinForm::LABELS[i].get(lang);
                 ui.label(RichText::new(label).size(18.0).strong());
                 ui.horizontal(|ui| {
@@ -62,7 +62,7 @@ pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
                     }
                 });
                 let rules = k.applicant.pins.rules(i);
-                if rules.contains(&(T::RuleMatch, false)) {
+                if k.applicant.pins.mismatch(i) {
                     // A confirmation that differs, said in words (not only a red rule).
                     ui.label(
                         RichText::new(T::PinMismatch.get(lang))
