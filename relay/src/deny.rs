@@ -222,14 +222,46 @@ impl DeviceClientVerifier {
     }
 }
 
-impl ClientCertVerifier for DeviceClientVerifier {
-    fn offer_client_auth(&self) -> bool {
-        true
-    }
+/// The methods both verifiers take from their inner webpki verifier (`self.inner()`):
+/// client authentication offered and mandatory, handshake signatures, schemes.
+macro_rules! delegate_to_inner {
+    () => {
+        fn offer_client_auth(&self) -> bool {
+            true
+        }
 
-    fn client_auth_mandatory(&self) -> bool {
-        true
-    }
+        fn client_auth_mandatory(&self) -> bool {
+            true
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.inner()?.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.inner()?.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.inner()
+                .map(|v| v.supported_verify_schemes())
+                .unwrap_or_default()
+        }
+    };
+}
+
+impl ClientCertVerifier for DeviceClientVerifier {
+    delegate_to_inner!();
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &self.hints
@@ -251,30 +283,6 @@ impl ClientCertVerifier for DeviceClientVerifier {
             return Err(reject(CertificateError::Revoked));
         }
         Ok(ok)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner()?.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner()?.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner()
-            .map(|v| v.supported_verify_schemes())
-            .unwrap_or_default()
     }
 }
 
@@ -302,16 +310,14 @@ impl AdminClientVerifier {
             inner,
         })
     }
+
+    fn inner(&self) -> Result<Arc<dyn ClientCertVerifier>, rustls::Error> {
+        Ok(self.inner.clone())
+    }
 }
 
 impl ClientCertVerifier for AdminClientVerifier {
-    fn offer_client_auth(&self) -> bool {
-        true
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        true
-    }
+    delegate_to_inner!();
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         self.inner.root_hint_subjects()
@@ -333,28 +339,6 @@ impl ClientCertVerifier for AdminClientVerifier {
         shinsei_protocol::signed::check_issued_by(end_entity, &self.root_der, now.as_secs())
             .map_err(|_| reject(CertificateError::ApplicationVerificationFailure))?;
         Ok(ok)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
     }
 }
 
