@@ -12,7 +12,7 @@
 
 use std::{
     fs,
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     net::{SocketAddr, TcpListener, TcpStream, UdpSocket},
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
@@ -24,7 +24,7 @@ use std::{
 use shinsei_protocol::device::DeviceId;
 use shinsei_testkit::{
     netns::VethPair,
-    sys::{require_root, require_tool, run_ok, run_with_stdin},
+    sys::{require_root, require_tool, run_ok, run_with_stdin, wait_for_line},
 };
 
 // The agent's enrollment module (the tablet makes its key and CSR), as in tests/cli.rs.
@@ -583,19 +583,8 @@ impl Listener {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Read its output on a thread (and keep draining it so it never blocks on a full
-        // pipe); wait at most 30 s for READY.
-        std::thread::spawn(move || {
-            for l in lines.map_while(Result::ok) {
-                // libtest may print "test netns_helper_process ... " on the same line.
-                if l.ends_with("READY") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        if rx.recv_timeout(Duration::from_secs(30)).is_err() {
+        // Wait at most 30 s for READY.
+        if !wait_for_line(&mut child, "READY") {
             let _ = child.kill();
             let _ = child.wait();
             panic!("listener helper in {ns} did not start");

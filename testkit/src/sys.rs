@@ -1,9 +1,10 @@
 //! System tools and processes: required Debian tools, root, commands that must succeed.
 
 use std::{
-    io::Write,
+    io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
+    time::Duration,
 };
 
 /// Fails the test with the package to install when `tool` is neither in the system
@@ -56,6 +57,23 @@ pub fn run_ok(cmd: &mut Command) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// Whether `child` (its standard output piped) prints a line ending in `marker` within
+/// 30 s. Its output is read on a thread that keeps draining it, so the child never
+/// blocks on a full pipe (libtest may print "test NAME ... " before the marker on the
+/// same line).
+pub fn wait_for_line(child: &mut Child, marker: &'static str) -> bool {
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            if l.ends_with(marker) {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30)).is_ok()
 }
 
 /// Runs `openssl ARGS…` (standard input empty): whether it succeeded, and its standard
