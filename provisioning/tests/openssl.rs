@@ -36,22 +36,16 @@ fn openssl_agrees_with_the_chain() {
     let dev = s(l.device_cert("TAB-0001"));
     let relay = s(l.relay_tls_cert());
     let admin = s(l.admin_cert("it"));
+    // `openssl verify -CAfile ROOT ARGS…`
+    let verify = |args: &[&str]| {
+        let mut all = vec!["verify", "-CAfile", root.as_str()];
+        all.extend_from_slice(args);
+        openssl(&all)
+    };
 
-    let (ok, out) = openssl(&[
-        "verify",
-        "-CAfile",
-        &root,
-        "-untrusted",
-        &dca,
-        "-purpose",
-        "sslclient",
-        &dev,
-    ]);
+    let (ok, out) = verify(&["-untrusted", &dca, "-purpose", "sslclient", &dev]);
     assert!(ok && out.contains(": OK"), "{out}");
-    let (ok, out) = openssl(&[
-        "verify",
-        "-CAfile",
-        &root,
+    let (ok, out) = verify(&[
         "-purpose",
         "sslserver",
         "-verify_hostname",
@@ -59,22 +53,15 @@ fn openssl_agrees_with_the_chain() {
         &relay,
     ]);
     assert!(ok && out.contains(": OK"), "{out}");
-    let (ok, out) = openssl(&[
-        "verify",
-        "-CAfile",
-        &root,
-        "-verify_hostname",
-        "other.example",
-        &relay,
-    ]);
+    let (ok, out) = verify(&["-verify_hostname", "other.example", &relay]);
     assert!(!ok, "wrong host accepted: {out}");
-    let (ok, out) = openssl(&["verify", "-CAfile", &root, "-purpose", "sslclient", &admin]);
+    let (ok, out) = verify(&["-purpose", "sslclient", &admin]);
     assert!(ok, "{out}");
     // Without the device CA the device certificate does not chain; the device CA may not
     // issue further CAs (pathlen 0) and is itself issued by the root.
-    let (ok, out) = openssl(&["verify", "-CAfile", &root, &dev]);
+    let (ok, out) = verify(&[&dev]);
     assert!(!ok, "{out}");
-    let (ok, out) = openssl(&["verify", "-CAfile", &root, &dca]);
+    let (ok, out) = verify(&[&dca]);
     assert!(ok, "{out}");
     // A different ward's root.
     let other = tempfile::tempdir().unwrap();

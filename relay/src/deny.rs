@@ -166,6 +166,17 @@ fn reject(e: CertificateError) -> rustls::Error {
     rustls::Error::InvalidCertificate(e)
 }
 
+/// `Debug` that names the type only (the verifiers hold keys and locks).
+macro_rules! opaque_debug {
+    ($t:ident) => {
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($t)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 /// The device listener's verifier (see the module docs).
 pub struct DeviceClientVerifier {
     anchor: CertificateDer<'static>,
@@ -175,12 +186,7 @@ pub struct DeviceClientVerifier {
     deny: Arc<DenyList>,
 }
 
-impl fmt::Debug for DeviceClientVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeviceClientVerifier")
-            .finish_non_exhaustive()
-    }
-}
+opaque_debug!(DeviceClientVerifier);
 
 impl DeviceClientVerifier {
     pub fn new(
@@ -223,8 +229,21 @@ impl DeviceClientVerifier {
 }
 
 /// The methods both verifiers take from their inner webpki verifier (`self.inner()`):
-/// client authentication offered and mandatory, handshake signatures, schemes.
+/// client authentication offered and mandatory, the chain check (then the listener's own
+/// rule, `self.accepts`), handshake signatures, schemes.
 macro_rules! delegate_to_inner {
+    ($($signature:ident),+) => {
+        $(
+            fn $signature(
+                &self,
+                message: &[u8],
+                cert: &CertificateDer<'_>,
+                dss: &DigitallySignedStruct,
+            ) -> Result<HandshakeSignatureValid, rustls::Error> {
+                self.inner()?.$signature(message, cert, dss)
+            }
+        )+
+    };
     () => {
         fn offer_client_auth(&self) -> bool {
             true
@@ -234,23 +253,20 @@ macro_rules! delegate_to_inner {
             true
         }
 
-        fn verify_tls12_signature(
+        fn verify_client_cert(
             &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            self.inner()?.verify_tls12_signature(message, cert, dss)
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            now: UnixTime,
+        ) -> Result<ClientCertVerified, rustls::Error> {
+            let ok = self
+                .inner()?
+                .verify_client_cert(end_entity, intermediates, now)?;
+            self.accepts(end_entity, now)?;
+            Ok(ok)
         }
 
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            self.inner()?.verify_tls13_signature(message, cert, dss)
-        }
+        delegate_to_inner!(verify_tls12_signature, verify_tls13_signature);
 
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
             self.inner()
@@ -266,23 +282,22 @@ impl ClientCertVerifier for DeviceClientVerifier {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &self.hints
     }
+}
 
-    fn verify_client_cert(
+impl DeviceClientVerifier {
+    /// After the chain check: a device certificate, not on the deny list.
+    fn accepts(
         &self,
         end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        let ok = self
-            .inner()?
-            .verify_client_cert(end_entity, intermediates, now)?;
+        _now: UnixTime,
+    ) -> Result<(), rustls::Error> {
         let id = DeviceIdentity::from_cert(end_entity)
             .ok_or_else(|| reject(CertificateError::ApplicationVerificationFailure))?;
         if self.deny.is_denied(&id.fingerprint, id.device_id.as_str()) {
             tracing::info!(device_id = %id.device_id, "TLS: denied device certificate refused");
             return Err(reject(CertificateError::Revoked));
         }
-        Ok(ok)
+        Ok(())
     }
 }
 
@@ -292,12 +307,7 @@ pub struct AdminClientVerifier {
     inner: Arc<dyn ClientCertVerifier>,
 }
 
-impl fmt::Debug for AdminClientVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AdminClientVerifier")
-            .finish_non_exhaustive()
-    }
-}
+opaque_debug!(AdminClientVerifier);
 
 impl AdminClientVerifier {
     pub fn new(
@@ -322,23 +332,18 @@ impl ClientCertVerifier for AdminClientVerifier {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         self.inner.root_hint_subjects()
     }
+}
 
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        let ok = self
-            .inner
-            .verify_client_cert(end_entity, intermediates, now)?;
+impl AdminClientVerifier {
+    /// After the chain check: an admin certificate issued directly by the root.
+    fn accepts(&self, end_entity: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
         if AdminIdentity::from_cert(end_entity).is_none() {
             return Err(reject(CertificateError::ApplicationVerificationFailure));
         }
         // Directly issued by the root: a device CA can never mint an admin.
         shinsei_protocol::signed::check_issued_by(end_entity, &self.root_der, now.as_secs())
             .map_err(|_| reject(CertificateError::ApplicationVerificationFailure))?;
-        Ok(ok)
+        Ok(())
     }
 }
 

@@ -446,24 +446,17 @@ async fn a_tablet_offline_for_its_whole_outbox_age_is_accepted_across_rotations(
         sched.covers_until() >= start + 7 * 86_400,
         "covers a 7-day offline lock"
     );
+    // Created at `at`, sealed to the schedule's key for `key_time`.
+    let seal = |at: u64, key_time: u64| {
+        let key = sched.key_at(key_time).unwrap();
+        envelope::seal(&standard_app(), &t.id, at, key, &t.signing)
+            .unwrap()
+            .1
+    };
     // Sealed now; and sealed just before the offline lock (24 h) with the same schedule.
-    let (_, a) = envelope::seal(
-        &standard_app(),
-        &t.id,
-        start,
-        sched.key_at(start).unwrap(),
-        &t.signing,
-    )
-    .unwrap();
+    let a = seal(start, start);
     let late = start + 86_399;
-    let (_, b) = envelope::seal(
-        &standard_app(),
-        &t.id,
-        late,
-        sched.key_at(late).unwrap(),
-        &t.signing,
-    )
-    .unwrap();
+    let b = seal(late, late);
     assert_ne!(
         sched.key_at(start),
         sched.key_at(late + 86_400),
@@ -491,14 +484,7 @@ async fn a_tablet_offline_for_its_whole_outbox_age_is_accepted_across_rotations(
     })
     .await;
     // An envelope naming an epoch key for another time than its created_at is refused.
-    let (_, wrong) = envelope::seal(
-        &standard_app(),
-        &t.id,
-        clock.now(),
-        sched.key_at(start).unwrap(),
-        &t.signing,
-    )
-    .unwrap();
+    let wrong = seal(clock.now(), start);
     let (status, body) = post_envelope(&c, relay.device_addr, wrong).await.unwrap();
     assert_eq!(
         (status, error_code(&body).as_str()),

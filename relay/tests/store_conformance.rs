@@ -82,6 +82,20 @@ fn insert_a_and_b(s: &dyn Store) -> (EnvelopeId, EnvelopeId) {
     (a, b)
 }
 
+/// With `a` marked forwarded: its sealed bytes are gone, `b` is pending; the purge
+/// takes each at its time, sealed bytes and all.
+fn forwarded_a_then_purge(s: &dyn Store, a: EnvelopeId, b: EnvelopeId) {
+    assert_eq!(s.sealed_envelope(&a).unwrap(), None);
+    assert!(s.envelope_meta(&a).unwrap().unwrap().forwarded);
+    assert_eq!(s.pending_forward(10).unwrap(), vec![b]);
+    assert_eq!(s.purge_envelopes(99).unwrap(), vec![]);
+    assert_eq!(s.purge_envelopes(100).unwrap(), vec![a]);
+    assert_eq!(s.envelope_count(), 1);
+    assert_eq!(s.envelope_meta(&a).unwrap(), None);
+    assert_eq!(s.purge_envelopes(1000).unwrap(), vec![b]);
+    assert_eq!(s.sealed_envelope(&b).unwrap(), None);
+}
+
 /// Envelopes: insert, idempotency by ID, pending order, forwarding, purge.
 fn envelopes(s: &dyn Store) {
     let (a, b) = insert_a_and_b(s);
@@ -95,15 +109,7 @@ fn envelopes(s: &dyn Store) {
     assert!(s.claim_for_forward(&a).unwrap().is_some());
     assert!(s.mark_forwarded(&a).unwrap());
     assert!(s.claim_for_forward(&a).unwrap().is_none());
-    assert_eq!(s.sealed_envelope(&a).unwrap(), None);
-    assert!(s.envelope_meta(&a).unwrap().unwrap().forwarded);
-    assert_eq!(s.pending_forward(10).unwrap(), vec![b]);
-    assert_eq!(s.purge_envelopes(99).unwrap(), vec![]);
-    assert_eq!(s.purge_envelopes(100).unwrap(), vec![a]);
-    assert_eq!(s.envelope_count(), 1);
-    assert_eq!(s.envelope_meta(&a).unwrap(), None);
-    assert_eq!(s.purge_envelopes(1000).unwrap(), vec![b]);
-    assert_eq!(s.sealed_envelope(&b).unwrap(), None);
+    forwarded_a_then_purge(s, a, b);
     assert!(s.claim_for_forward(&b).unwrap().is_none());
     assert_eq!(s.pending_forward(10).unwrap(), vec![]);
     assert!(!s.mark_forwarded(&b).unwrap());
@@ -221,19 +227,11 @@ fn no_lost_device_update(stores: &[Arc<dyn Store>]) {
 /// Forwarding without a claim (was `store::tests::insert_dedupe_forward_purge`).
 #[test]
 fn sled_insert_dedupe_forward_purge() {
-    let s = SledStore::temporary().unwrap();
-    let (a, b) = insert_a_and_b(&s);
+    let s = &SledStore::temporary().unwrap();
+    let (a, b) = insert_a_and_b(s);
     assert_eq!(s.pending_forward(10).unwrap(), vec![a, b]);
     assert!(s.mark_forwarded(&a).unwrap());
-    assert_eq!(s.sealed_envelope(&a).unwrap(), None);
-    assert!(s.envelope_meta(&a).unwrap().unwrap().forwarded);
-    assert_eq!(s.pending_forward(10).unwrap(), vec![b]);
-    assert_eq!(s.purge_envelopes(99).unwrap(), vec![]);
-    assert_eq!(s.purge_envelopes(100).unwrap(), vec![a]);
-    assert_eq!(s.envelope_count(), 1);
-    assert_eq!(s.envelope_meta(&a).unwrap(), None);
-    assert_eq!(s.purge_envelopes(1000).unwrap(), vec![b]);
-    assert_eq!(s.sealed_envelope(&b).unwrap(), None);
+    forwarded_a_then_purge(s, a, b);
     assert_eq!(s.pending_forward(10).unwrap(), vec![]);
     assert!(!s.mark_forwarded(&b).unwrap());
 }
