@@ -256,7 +256,7 @@ fn relay_refuses_smuggled_fields() {
         device_id: k.device_id.clone(),
     };
     let relay_key = k.relay.public();
-    let seal_raw = |plaintext: &[u8]| seal_raw(&header, &relay_key, &k.device, plaintext);
+    let seal_raw = |plaintext: &[u8]| seal_raw(&header, relay_key, &k.device, plaintext);
     let mut extra = standard().encode().to_vec();
     extra.extend_from_slice(b"{\"name\":\"YAMADA TARO\"}");
     assert_eq!(

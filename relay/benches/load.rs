@@ -228,7 +228,7 @@ fn main() {
         CertificateWish::Yes,
         BrailleWish::No,
     );
-    let sample = envelope::seal(&app, &tablets[0].id, now(), &relay_key, &tablets[0].signing)
+    let sample = envelope::seal(&app, &tablets[0].id, now(), relay_key, &tablets[0].signing)
         .unwrap()
         .1;
     eprintln!("envelope size: {} bytes", sample.len());
@@ -334,7 +334,7 @@ fn main() {
                     .iter()
                     .map(|t| {
                         (0..per)
-                            .map(|_| envelope::seal(&app, &t.id, now(), &relay_key, &t.signing).unwrap().1)
+                            .map(|_| envelope::seal(&app, &t.id, now(), relay_key, &t.signing).unwrap().1)
                             .collect()
                     })
                     .collect()
