@@ -6,33 +6,19 @@ use shinsei_protocol::application::{
 };
 use shinsei_protocol::device::DeviceId;
 use shinsei_protocol::envelope::{
-    self, Envelope, EnvelopeError, EnvelopeId, Header, HPKE_INFO, MAX_ENVELOPE_LEN,
+    self, Envelope, EnvelopeError, EnvelopeId, Header, MAX_ENVELOPE_LEN,
 };
-use shinsei_protocol::hpke_suite::{self, FixedIkm};
+use shinsei_protocol::hpke_suite::FixedIkm;
 use shinsei_protocol::keys::{RelaySecretKey, SigningKey};
 use shinsei_protocol::photo::FacePhoto;
 use shinsei_protocol::pins::ExpressPins;
+use shinsei_testkit::{
+    app::{express_pins, seal_raw},
+    photo, standard_app as standard,
+};
 use zeroize::Zeroizing;
 
 const ID: &str = "12345678901234567890123";
-
-fn photo() -> FacePhoto {
-    let b = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/baseline.jpg"
-    ))
-    .unwrap();
-    FacePhoto::from_jpeg(Zeroizing::new(b)).unwrap()
-}
-
-fn standard() -> Application {
-    Application::standard(
-        ApplicationId::parse(ID.as_bytes()).unwrap(),
-        photo(),
-        CertificateWish::Yes,
-        BrailleWish::No,
-    )
-}
 
 fn express() -> Application {
     Application::express(
@@ -40,7 +26,7 @@ fn express() -> Application {
         photo(),
         CertificateWish::Yes,
         BrailleWish::Yes,
-        ExpressPins::new(b"abc123", b"1111", b"2222", b"3333").unwrap(),
+        express_pins(),
     )
     .unwrap()
 }
@@ -317,16 +303,8 @@ fn relay_refuses_smuggled_fields() {
         relay_key_id: k.relay.key_id(),
         device_id: k.device_id.clone(),
     };
-    let seal_raw = |plaintext: &[u8]| {
-        let h = header.encode();
-        let (enc, ct) =
-            hpke_suite::seal(k.relay.public().as_bytes(), HPKE_INFO, &h, plaintext).unwrap();
-        let mut body = h;
-        body.extend_from_slice(&enc);
-        body.extend_from_slice(&(ct.len() as u32).to_be_bytes());
-        body.extend_from_slice(&ct);
-        envelope::sign_body(body, &k.device).unwrap()
-    };
+    let relay_key = k.relay.public();
+    let seal_raw = |plaintext: &[u8]| seal_raw(&header, relay_key, &k.device, plaintext);
     let mut extra = standard().encode().to_vec();
     extra.extend_from_slice(b"{\"name\":\"YAMADA TARO\"}");
     assert_eq!(

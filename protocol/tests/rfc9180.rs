@@ -42,6 +42,16 @@ fn vector() -> Vector {
     serde_json::from_str(text).unwrap()
 }
 
+impl Vector {
+    /// The encryption with sequence number 0.
+    fn first(&self) -> &Encryption {
+        self.encryptions
+            .iter()
+            .find(|e| e.sequence_number == 0)
+            .unwrap()
+    }
+}
+
 #[test]
 fn suite_is_the_one_in_the_vector() {
     let v = vector();
@@ -51,11 +61,7 @@ fn suite_is_the_one_in_the_vector() {
 #[test]
 fn seal_matches_rfc9180_a_2_1() {
     let v = vector();
-    let first = v
-        .encryptions
-        .iter()
-        .find(|e| e.sequence_number == 0)
-        .unwrap();
+    let first = v.first();
     let (enc, ct) = hpke_suite::seal_with_rng(
         &arr(&v.pk_rm),
         &h(&v.info),
@@ -71,11 +77,7 @@ fn seal_matches_rfc9180_a_2_1() {
 #[test]
 fn open_matches_rfc9180_a_2_1() {
     let v = vector();
-    let first = v
-        .encryptions
-        .iter()
-        .find(|e| e.sequence_number == 0)
-        .unwrap();
+    let first = v.first();
     let pt = hpke_suite::open(
         &arr(&v.sk_rm),
         &arr(&v.enc),

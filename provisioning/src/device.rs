@@ -62,10 +62,7 @@ fn relay_facts(l: &PkiLayout) -> Result<RelayFacts> {
         '_,
         x509_parser::error::X509Error,
     >>::from_der(tls.as_ref())
-    .map_err(|_| ProvisionError::BadPem {
-        path: l.relay_tls_cert(),
-        what: "relay certificate",
-    })?;
+    .map_err(|_| ProvisionError::bad_pem(l.relay_tls_cert(), "relay certificate"))?;
     let in_san = matches!(cert.subject_alternative_name(), Ok(Some(san))
     if san.value.general_names.iter().any(|n| match n {
         x509_parser::extensions::GeneralName::DNSName(d) => d.eq_ignore_ascii_case(url.host()),
@@ -143,9 +140,8 @@ fn sign_one(
     let bytes = bundle.sign(&dca.signing_key)?;
     // What the tablet will check, checked here first.
     DeviceBundle::verify(&bytes, root_der, now)?;
-    let summary = summarize_cert(&cert).ok_or(ProvisionError::BadPem {
-        path: l.device_cert(device_id.as_str()),
-        what: "device certificate",
+    let summary = summarize_cert(&cert).ok_or_else(|| {
+        ProvisionError::bad_pem(l.device_cert(device_id.as_str()), "device certificate")
     })?;
     let serial_hex = hex::encode(&summary.serial);
     files::replace(

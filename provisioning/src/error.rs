@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use shinsei_pki::PkiError;
+
 use shinsei_protocol::{
     bundle::BundleError,
     device::DeviceIdError,
@@ -13,13 +15,10 @@ use shinsei_protocol::{
 /// Everything that can go wrong in `shinsei-provision`.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
-    #[error("ファイルを読み書きできません / cannot read or write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("既に存在するため上書きしません / {path} already exists; not overwriting it")]
-    AlreadyExists { path: PathBuf },
+    /// A PKI file error (I/O, existing file, missing relay, bad PEM or JSON, missing
+    /// HPKE key, bad key): the texts are `shinsei_pki`'s, not repeated here.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
     #[error("CA が見つかりません。先に `shinsei-provision ca init` を実行してください / no CA at {path}: run `shinsei-provision ca init` first")]
     CaMissing { path: PathBuf },
     #[error("{which} の有効期間外です（期限 {not_after}）。CA を作り直してください / the {which} is expired or not yet valid (valid until {not_after}); re-create it")]
@@ -29,12 +28,6 @@ pub enum ProvisionError {
     },
     #[error("{which} の秘密鍵が証明書と一致しません / the {which} private key does not match its certificate")]
     KeyCertMismatch { which: &'static str },
-    #[error("リレーが初期化されていません。先に `shinsei-provision relay init --host NAME` を実行してください / the relay is not initialised: run `shinsei-provision relay init --host NAME` first")]
-    RelayMissing,
-    #[error("PEM ファイルを読み取れません / {path} is not a valid PEM {what}")]
-    BadPem { path: PathBuf, what: &'static str },
-    #[error("JSON ファイルの形式が不正です / {path} is not valid: {detail}")]
-    BadJson { path: PathBuf, detail: String },
     #[error("証明書の生成に失敗しました / certificate generation failed: {0}")]
     Cert(#[from] rcgen::Error),
     #[error("CSR を読み取れません / cannot parse the CSR: {0}")]
@@ -55,10 +48,6 @@ pub enum ProvisionError {
     BadDays { days: u32, max: u32 },
     #[error("リレー証明書の SAN にホスト名 {host} がありません / the relay certificate has no SAN for {host}")]
     RelayHostNotInCert { host: String },
-    #[error("リレーの HPKE 鍵がありません / no current relay HPKE key in {path}")]
-    NoCurrentHpkeKey { path: PathBuf },
-    #[error("鍵が不正です / bad key: {0}")]
-    Key(#[from] KeyError),
     #[error("署名付き文書の検証に失敗しました / signed document check failed: {0}")]
     Signed(#[from] SignedError),
     #[error("端末バンドルの検証に失敗しました / device bundle check failed: {0}")]
@@ -105,27 +94,32 @@ pub enum ProvisionError {
 
 impl ProvisionError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        ProvisionError::Io {
+        PkiError::Io {
             path: path.into(),
             source,
         }
+        .into()
+    }
+
+    /// `path` exists and is not overwritten.
+    pub(crate) fn already_exists(path: PathBuf) -> Self {
+        PkiError::AlreadyExists { path }.into()
+    }
+
+    /// `path` is not a valid PEM `what`.
+    pub(crate) fn bad_pem(path: PathBuf, what: &'static str) -> Self {
+        PkiError::BadPem { path, what }.into()
+    }
+
+    /// `path` is not valid JSON of the expected shape.
+    pub(crate) fn bad_json(path: PathBuf, detail: String) -> Self {
+        PkiError::BadJson { path, detail }.into()
     }
 }
 
-impl From<shinsei_pki::PkiError> for ProvisionError {
-    /// Each PKI file error becomes the provisioning error of the same name (same text).
-    fn from(e: shinsei_pki::PkiError) -> Self {
-        use shinsei_pki::PkiError as P;
-        match e {
-            P::Io { path, source } => ProvisionError::Io { path, source },
-            P::AlreadyExists { path } => ProvisionError::AlreadyExists { path },
-            P::RelayMissing => ProvisionError::RelayMissing,
-            P::BadPem { path, what } => ProvisionError::BadPem { path, what },
-            P::BadJson { path, detail } => ProvisionError::BadJson { path, detail },
-            P::NoCurrentHpkeKey { path } => ProvisionError::NoCurrentHpkeKey { path },
-            P::Key(k) => ProvisionError::Key(k),
-            other => ProvisionError::BadResponse(other.to_string()),
-        }
+impl From<KeyError> for ProvisionError {
+    fn from(e: KeyError) -> Self {
+        PkiError::Key(e).into()
     }
 }
 

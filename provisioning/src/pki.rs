@@ -50,7 +50,7 @@ pub fn random_serial() -> Result<SerialNumber> {
     let mut b = [0u8; 16];
     ring::rand::SystemRandom::new()
         .fill(&mut b)
-        .map_err(|_| ProvisionError::Key(shinsei_protocol::keys::KeyError::Rng))?;
+        .map_err(|_| ProvisionError::from(shinsei_protocol::keys::KeyError::Rng))?;
     b[0] &= 0x7f;
     b[0] |= 0x01;
     Ok(SerialNumber::from_slice(&b))
@@ -116,10 +116,8 @@ pub fn load_ca(
     let pkcs8 = layout::read_pkcs8_pem(key_path)?;
     let key = KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &PKCS_ECDSA_P256_SHA256)?;
     let signing_key = SigningKey::from_pkcs8(pkcs8.secret_pkcs8_der())?;
-    let summary = summarize_cert(&cert_der).ok_or(ProvisionError::BadPem {
-        path: cert_path.to_owned(),
-        what: "CA certificate",
-    })?;
+    let summary = summarize_cert(&cert_der)
+        .ok_or_else(|| ProvisionError::bad_pem(cert_path.to_owned(), "CA certificate"))?;
     if summary.p256_public_key.as_ref().map(|k| &k.as_bytes()[..]) != Some(key.der_bytes()) {
         return Err(ProvisionError::KeyCertMismatch { which });
     }
@@ -195,7 +193,7 @@ pub fn ca_init(l: &PkiLayout, o: &CaInitOptions, now: u64) -> Result<()> {
         l.device_ca_key(),
     ] {
         if p.exists() {
-            return Err(ProvisionError::AlreadyExists { path: p });
+            return Err(ProvisionError::already_exists(p));
         }
     }
     files::ensure_private_dir(l.dir())?;
@@ -303,7 +301,7 @@ pub fn admin_issue(
     let root = load_root(l, now)?;
     for p in [l.admin_cert(name), l.admin_key(name)] {
         if p.exists() {
-            return Err(ProvisionError::AlreadyExists { path: p });
+            return Err(ProvisionError::already_exists(p));
         }
     }
     let key = new_key()?;
@@ -444,10 +442,8 @@ pub fn load_root_cert_only(l: &PkiLayout, now: u64) -> Result<CertificateDer<'st
         return Err(ProvisionError::CaMissing { path });
     }
     let der = layout::read_cert_pem(&path)?;
-    let s = summarize_cert(&der).ok_or(ProvisionError::BadPem {
-        path,
-        what: "root CA certificate",
-    })?;
+    let s =
+        summarize_cert(&der).ok_or_else(|| ProvisionError::bad_pem(path, "root CA certificate"))?;
     let t = i64::try_from(now).unwrap_or(i64::MAX);
     if !s.is_ca || t < s.not_before || t > s.not_after {
         return Err(ProvisionError::CaNotValidNow {

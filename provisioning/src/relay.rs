@@ -44,7 +44,7 @@ pub fn relay_init(l: &PkiLayout, o: &RelayInitOptions, now: u64) -> Result<Relay
         l.deployment(),
     ] {
         if p.exists() {
-            return Err(ProvisionError::AlreadyExists { path: p });
+            return Err(ProvisionError::already_exists(p));
         }
     }
     let root = pki::load_root(l, now)?;
@@ -120,9 +120,9 @@ pub fn rotate_key(l: &PkiLayout, retire_after_days: u32, now: u64) -> Result<Rot
     for info in ring.info() {
         match info.not_after {
             None => {
-                let key = ring
-                    .secret_key_at(&info.key_id, now)
-                    .ok_or_else(|| ProvisionError::NoCurrentHpkeKey { path: l.hpke_dir() })?;
+                let key = ring.secret_key_at(&info.key_id, now).ok_or_else(|| {
+                    shinsei_pki::PkiError::NoCurrentHpkeKey { path: l.hpke_dir() }
+                })?;
                 layout::write_hpke_key(
                     &l.hpke_dir(),
                     key,

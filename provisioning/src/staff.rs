@@ -42,15 +42,10 @@ impl StaffDb {
             return Ok(Self::default());
         }
         let bytes = files::read_secret(&path)?;
-        let w: DbWire = serde_json::from_slice(&bytes).map_err(|e| ProvisionError::BadJson {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
+        let w: DbWire = serde_json::from_slice(&bytes)
+            .map_err(|e| ProvisionError::bad_json(path.clone(), e.to_string()))?;
         if w.format != STAFF_DB_FORMAT {
-            return Err(ProvisionError::BadJson {
-                path,
-                detail: "unknown format".into(),
-            });
+            return Err(ProvisionError::bad_json(path, "unknown format".into()));
         }
         let entries = w
             .entries

@@ -6,9 +6,8 @@
 
 use std::{
     fs,
-    io::Write,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Command,
 };
 
 use assert_cmd::prelude::*;
@@ -78,19 +77,7 @@ impl Env {
 }
 
 fn stdin_run(mut c: Command, input: &str) -> std::process::Output {
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    shinsei_testkit::sys::run_with_stdin(&mut c, input)
 }
 
 #[test]

@@ -12,7 +12,7 @@
 
 use std::{
     fs,
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     net::{SocketAddr, TcpListener, TcpStream, UdpSocket},
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
@@ -22,6 +22,10 @@ use std::{
 };
 
 use shinsei_protocol::device::DeviceId;
+use shinsei_testkit::{
+    netns::VethPair,
+    sys::{require_root, require_tool, run_ok, run_with_stdin, wait_for_line},
+};
 
 // The agent's enrollment module (the tablet makes its key and CSR), as in tests/cli.rs.
 #[allow(dead_code)]
@@ -36,48 +40,6 @@ const DNS_IP: &str = "10.77.1.53";
 const RELAY_PORT: u16 = 8443;
 const RELAY_IP6: &str = "fd77:1::10";
 const OTHER_IP6: &str = "fd77:1::20";
-
-/// Fails the test with the package to install when `tool` is not on the PATH.
-fn require_tool(tool: &str, package: &str) -> PathBuf {
-    for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
-        let p = Path::new(dir).join(tool);
-        if p.exists() {
-            return p;
-        }
-    }
-    if let Ok(path) = std::env::var("PATH") {
-        for dir in path.split(':') {
-            let p = Path::new(dir).join(tool);
-            if p.exists() {
-                return p;
-            }
-        }
-    }
-    panic!(
-        "`{tool}` is missing: install the Debian package `{package}` \
-         (apt-get install -y {package}); this test does not skip"
-    );
-}
-
-fn require_root(what: &str) {
-    let out = Command::new("id").arg("-u").output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "0",
-        "{what} needs root (network namespaces, nftables); run the tests as root"
-    );
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// A PKI with a relay at `relay.test.example:8443` and one signed bundle for TAB-0001.
 struct Fixture {
@@ -142,18 +104,8 @@ impl Fixture {
             .arg(&self.bundle)
             .arg("--out")
             .arg(out)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+            .args(args);
+        run_with_stdin(&mut c, stdin)
     }
 
     /// The standard rendering of these tests, with Wi-Fi; returns the output directory.
@@ -297,28 +249,19 @@ fn render_refuses_bad_inputs() {
         &pw,
         "bad SSID",
     );
-    fail(
-        &[
-            "--relay-ip",
-            RELAY_IP,
-            "--wifi-ssid",
-            "ward",
-            "--wifi-password-stdin",
-        ],
-        "short\n",
-        "bad Wi-Fi password",
-    );
-    fail(
-        &[
-            "--relay-ip",
-            RELAY_IP,
-            "--wifi-ssid",
-            "ward",
-            "--wifi-password-stdin",
-        ],
-        "a\\nvery-long-password\n",
-        "bad Wi-Fi password",
-    );
+    for bad_password in ["short\n", "a\\nvery-long-password\n"] {
+        fail(
+            &[
+                "--relay-ip",
+                RELAY_IP,
+                "--wifi-ssid",
+                "ward",
+                "--wifi-password-stdin",
+            ],
+            bad_password,
+            "bad Wi-Fi password",
+        );
+    }
     fail(
         &[
             "--relay-ip",
@@ -596,99 +539,23 @@ fn systemd_sysusers_creates_the_agent_user() {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// Two namespaces joined by a veth pair; removed when dropped.
-struct Netns {
-    tablet: String,
-    net: String,
-    ip: PathBuf,
-}
+/// Two namespaces joined by a veth pair ("tab" and "net"); removed when dropped.
+type Netns = VethPair;
 
-impl Netns {
-    fn new(ip: PathBuf) -> Self {
-        remove_stale_namespaces(&ip);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let id = format!("{}-{n}", std::process::id());
-        let s = Self {
-            tablet: format!("shinsei-fw-tab-{id}"),
-            net: format!("shinsei-fw-net-{id}"),
-            ip,
-        };
-        run_ok(Command::new(&s.ip).args(["netns", "add", &s.tablet]));
-        run_ok(Command::new(&s.ip).args(["netns", "add", &s.net]));
-        let ipn = |ns: &str, args: &[&str]| {
-            run_ok(Command::new(&s.ip).arg("-n").arg(ns).args(args));
-        };
-        // The veth pair is created inside the namespaces: the host's links are untouched.
-        ipn(
-            &s.tablet,
-            &[
-                "link", "add", "t0", "type", "veth", "peer", "name", "n0", "netns", &s.net,
-            ],
-        );
-        ipn(&s.tablet, &["addr", "add", "10.77.0.2/24", "dev", "t0"]);
-        ipn(&s.tablet, &["link", "set", "t0", "up"]);
-        ipn(&s.tablet, &["link", "set", "lo", "up"]);
-        ipn(&s.tablet, &["route", "add", "default", "via", "10.77.0.1"]);
-        ipn(&s.net, &["addr", "add", "10.77.0.1/24", "dev", "n0"]);
-        ipn(&s.net, &["link", "set", "n0", "up"]);
-        ipn(&s.net, &["link", "set", "lo", "up"]);
-        // The relay, another host and the DNS resolver all live in the "net" namespace.
-        for a in [RELAY_IP, OTHER_IP, DNS_IP] {
-            ipn(&s.net, &["addr", "add", &format!("{a}/32"), "dev", "lo"]);
-        }
-        // IPv6 too (no duplicate address detection, so the addresses work at once).
-        ipn(
-            &s.tablet,
-            &["addr", "add", "fd77::2/64", "dev", "t0", "nodad"],
-        );
-        ipn(&s.net, &["addr", "add", "fd77::1/64", "dev", "n0", "nodad"]);
-        ipn(
-            &s.tablet,
-            &["-6", "route", "add", "default", "via", "fd77::1"],
-        );
-        for a in [RELAY_IP6, OTHER_IP6] {
-            ipn(
-                &s.net,
-                &["addr", "add", &format!("{a}/128"), "dev", "lo", "nodad"],
-            );
-        }
-        s
+fn netns(ip: PathBuf) -> Netns {
+    let s = VethPair::new(ip, "shinsei-fw", "10.77.0");
+    // The relay, another host and the DNS resolver all live in the "net" namespace.
+    for a in [RELAY_IP, OTHER_IP, DNS_IP] {
+        s.add_host(&s.net, a, 32, &[]);
     }
-
-    fn exec(&self, ns: &str) -> Command {
-        let mut c = Command::new(&self.ip);
-        c.args(["netns", "exec", ns]);
-        c
+    // IPv6 too (no duplicate address detection, so the addresses work at once).
+    s.ipn(&s.tab, &["addr", "add", "fd77::2/64", "dev", "t0", "nodad"]);
+    s.ipn(&s.net, &["addr", "add", "fd77::1/64", "dev", "n0", "nodad"]);
+    s.ipn(&s.tab, &["-6", "route", "add", "default", "via", "fd77::1"]);
+    for a in [RELAY_IP6, OTHER_IP6] {
+        s.add_host(&s.net, a, 128, &["nodad"]);
     }
-}
-
-/// Deletes namespaces left by an earlier run of these tests that was killed (their
-/// names carry the test process's PID; only those whose process is gone are deleted).
-fn remove_stale_namespaces(ip: &Path) {
-    let Ok(o) = Command::new(ip).args(["netns", "list"]).output() else {
-        return;
-    };
-    for line in String::from_utf8_lossy(&o.stdout).lines() {
-        let name = line.split_whitespace().next().unwrap_or("");
-        let pid = name
-            .strip_prefix("shinsei-fw-tab-")
-            .or_else(|| name.strip_prefix("shinsei-fw-net-"))
-            .and_then(|r| r.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok());
-        if let Some(pid) = pid {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = Command::new(ip).args(["netns", "del", name]).status();
-            }
-        }
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for ns in [&self.tablet, &self.net] {
-            let _ = Command::new(&self.ip).args(["netns", "del", ns]).status();
-        }
-    }
+    s
 }
 
 /// Starts this test binary in `ns` as a helper (see [`netns_helper_process`]).
@@ -716,19 +583,8 @@ impl Listener {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Read its output on a thread (and keep draining it so it never blocks on a full
-        // pipe); wait at most 30 s for READY.
-        std::thread::spawn(move || {
-            for l in lines.map_while(Result::ok) {
-                // libtest may print "test netns_helper_process ... " on the same line.
-                if l.ends_with("READY") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        if rx.recv_timeout(Duration::from_secs(30)).is_err() {
+        // Wait at most 30 s for READY.
+        if !wait_for_line(&mut child, "READY") {
             let _ = child.kill();
             let _ = child.wait();
             panic!("listener helper in {ns} did not start");
@@ -768,35 +624,32 @@ fn check_ruleset_in_namespaces(ruleset: &Path, outbound: &[(String, bool)]) {
     let ip = require_tool("ip", "iproute2");
     let nft = require_tool("nft", "nftables");
     require_root("the network-namespace test");
-    let nets = Netns::new(ip.clone());
+    let nets = netns(ip.clone());
     let _servers = Listener::start(&nets, &nets.net, "8443,8444,443,53");
-    let _tablet_server = Listener::start(&nets, &nets.tablet, "2222");
+    let _tablet_server = Listener::start(&nets, &nets.tab, "2222");
     let targets: Vec<String> = outbound.iter().map(|(t, _)| t.clone()).collect();
     let inbound = vec![
         "tcp:10.77.0.2:2222".to_owned(),
         "tcp:[fd77::2]:2222".to_owned(),
     ];
 
-    for (t, reached) in probe(&nets, &nets.tablet, &targets)
+    for (t, reached) in probe(&nets, &nets.tab, &targets)
         .into_iter()
         .chain(probe(&nets, &nets.net, &inbound))
     {
         assert!(reached, "{t} unreachable before the ruleset was loaded");
     }
 
-    run_ok(nets.exec(&nets.tablet).arg(&nft).arg("-f").arg(ruleset));
-    let listed = run_ok(nets.exec(&nets.tablet).arg(&nft).args(["list", "ruleset"]));
+    run_ok(nets.exec(&nets.tab).arg(&nft).arg("-f").arg(ruleset));
+    let listed = run_ok(nets.exec(&nets.tab).arg(&nft).args(["list", "ruleset"]));
     assert!(String::from_utf8_lossy(&listed.stdout).contains("table inet shinsei"));
     // Forget the neighbours learnt so far: IPv6 must now work through neighbour
     // discovery as the ruleset allows it (or not at all).
-    for ns in [&nets.tablet, &nets.net] {
+    for ns in [&nets.tab, &nets.net] {
         run_ok(Command::new(&ip).args(["-n", ns, "neigh", "flush", "all"]));
     }
 
-    for ((t, reached), (_, want)) in probe(&nets, &nets.tablet, &targets)
-        .into_iter()
-        .zip(outbound)
-    {
+    for ((t, reached), (_, want)) in probe(&nets, &nets.tab, &targets).into_iter().zip(outbound) {
         assert_eq!(
             reached,
             *want,

@@ -5,67 +5,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 use shinsei_pki::layout::PkiLayout;
-use shinsei_protocol::{bundle::Profile, device::DeviceId};
-use shinsei_provisioning::{
-    device::{self, SignOptions},
-    pki::{self, CaInitOptions},
-    relay::{self, RelayInitOptions},
-};
-
-fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl must be installed (apt-get install openssl)");
-    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-    s.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), s)
-}
+use shinsei_provisioning::pki;
+use shinsei_testkit::{sys::openssl, PkiBuilder};
 
 fn make(dir: &Path) -> PkiLayout {
     let now = shinsei_provisioning::unix_now();
-    let l = PkiLayout::new(dir.join("pki"));
-    pki::ca_init(
-        &l,
-        &CaInitOptions {
-            org: "OpenSSL Ward".into(),
-            root_days: 3650,
-            device_ca_days: 1825,
-        },
-        now,
-    )
-    .unwrap();
-    relay::relay_init(
-        &l,
-        &RelayInitOptions {
-            host: "relay.openssl.example".into(),
-            port: 8443,
-            admin_port: 8444,
-            tls_days: 365,
-        },
-        now,
-    )
-    .unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut p = rcgen::CertificateParams::default();
-    p.distinguished_name = rcgen::DistinguishedName::new();
-    p.distinguished_name
-        .push(rcgen::DnType::CommonName, "TAB-0001");
-    let csr = p.serialize_request(&key).unwrap().pem().unwrap();
-    device::sign_csr(
-        &l,
-        csr.as_bytes(),
-        &DeviceId::parse("TAB-0001").unwrap(),
-        &SignOptions {
-            profile: Profile::Standard,
-            days: 30,
-        },
-        now,
-    )
-    .unwrap();
+    let l = PkiBuilder::new(&dir.join("pki"))
+        .org("OpenSSL Ward")
+        .host("relay.openssl.example")
+        .at(now)
+        .layout();
+    shinsei_testkit::device(&l, "TAB-0001", 30, now);
     pki::admin_issue(&l, "it", 30, now).unwrap();
     l
 }
@@ -83,22 +36,16 @@ fn openssl_agrees_with_the_chain() {
     let dev = s(l.device_cert("TAB-0001"));
     let relay = s(l.relay_tls_cert());
     let admin = s(l.admin_cert("it"));
+    // `openssl verify -CAfile ROOT ARGS…`
+    let verify = |args: &[&str]| {
+        let mut all = vec!["verify", "-CAfile", root.as_str()];
+        all.extend_from_slice(args);
+        openssl(&all)
+    };
 
-    let (ok, out) = openssl(&[
-        "verify",
-        "-CAfile",
-        &root,
-        "-untrusted",
-        &dca,
-        "-purpose",
-        "sslclient",
-        &dev,
-    ]);
+    let (ok, out) = verify(&["-untrusted", &dca, "-purpose", "sslclient", &dev]);
     assert!(ok && out.contains(": OK"), "{out}");
-    let (ok, out) = openssl(&[
-        "verify",
-        "-CAfile",
-        &root,
+    let (ok, out) = verify(&[
         "-purpose",
         "sslserver",
         "-verify_hostname",
@@ -106,22 +53,15 @@ fn openssl_agrees_with_the_chain() {
         &relay,
     ]);
     assert!(ok && out.contains(": OK"), "{out}");
-    let (ok, out) = openssl(&[
-        "verify",
-        "-CAfile",
-        &root,
-        "-verify_hostname",
-        "other.example",
-        &relay,
-    ]);
+    let (ok, out) = verify(&["-verify_hostname", "other.example", &relay]);
     assert!(!ok, "wrong host accepted: {out}");
-    let (ok, out) = openssl(&["verify", "-CAfile", &root, "-purpose", "sslclient", &admin]);
+    let (ok, out) = verify(&["-purpose", "sslclient", &admin]);
     assert!(ok, "{out}");
     // Without the device CA the device certificate does not chain; the device CA may not
     // issue further CAs (pathlen 0) and is itself issued by the root.
-    let (ok, out) = openssl(&["verify", "-CAfile", &root, &dev]);
+    let (ok, out) = verify(&[&dev]);
     assert!(!ok, "{out}");
-    let (ok, out) = openssl(&["verify", "-CAfile", &root, &dca]);
+    let (ok, out) = verify(&[&dca]);
     assert!(ok, "{out}");
     // A different ward's root.
     let other = tempfile::tempdir().unwrap();
@@ -136,46 +76,62 @@ fn openssl_agrees_with_the_chain() {
     ]);
     assert!(!ok, "{out}");
 
-    let (ok, text) = openssl(&["x509", "-noout", "-text", "-in", &root]);
-    assert!(ok);
-    for want in [
-        "ecdsa-with-SHA256",
-        "prime256v1",
-        "CA:TRUE, pathlen:1",
-        "Certificate Sign, CRL Sign",
-        "OU = shinsei root CA",
-    ] {
-        assert!(text.contains(want), "root lacks {want}:\n{text}");
+    // What `openssl x509 -text` shows of each certificate.
+    let cases: [(&str, &str, &[&str]); 5] = [
+        (
+            &root,
+            "root",
+            &[
+                "ecdsa-with-SHA256",
+                "prime256v1",
+                "CA:TRUE, pathlen:1",
+                "Certificate Sign, CRL Sign",
+                "OU = shinsei root CA",
+            ],
+        ),
+        (
+            &dca,
+            "device CA",
+            &[
+                "CA:TRUE, pathlen:0",
+                "Digital Signature, Certificate Sign, CRL Sign",
+                "OU = shinsei device CA",
+                "Issuer: O = OpenSSL Ward, OU = shinsei root CA",
+            ],
+        ),
+        (
+            &dev,
+            "device cert",
+            &[
+                "Subject: OU = shinsei device, CN = TAB-0001",
+                "TLS Web Client Authentication",
+                "prime256v1",
+                "Issuer: O = OpenSSL Ward, OU = shinsei device CA",
+            ],
+        ),
+        (
+            &relay,
+            "relay cert",
+            &[
+                "DNS:relay.openssl.example",
+                "TLS Web Server Authentication",
+                "OU = shinsei relay",
+            ],
+        ),
+        (&admin, "admin cert", &["OU = shinsei admin, CN = it"]),
+    ];
+    for (path, what, wants) in cases {
+        let (ok, text) = openssl(&["x509", "-noout", "-text", "-in", path]);
+        if what == "root" {
+            assert!(ok);
+        }
+        for want in wants {
+            assert!(text.contains(want), "{what} lacks {want}:\n{text}");
+        }
+        if what == "device cert" {
+            assert!(!text.contains("CA:TRUE"));
+        }
     }
-    let (_, text) = openssl(&["x509", "-noout", "-text", "-in", &dca]);
-    for want in [
-        "CA:TRUE, pathlen:0",
-        "Digital Signature, Certificate Sign, CRL Sign",
-        "OU = shinsei device CA",
-        "Issuer: O = OpenSSL Ward, OU = shinsei root CA",
-    ] {
-        assert!(text.contains(want), "device CA lacks {want}:\n{text}");
-    }
-    let (_, text) = openssl(&["x509", "-noout", "-text", "-in", &dev]);
-    for want in [
-        "Subject: OU = shinsei device, CN = TAB-0001",
-        "TLS Web Client Authentication",
-        "prime256v1",
-        "Issuer: O = OpenSSL Ward, OU = shinsei device CA",
-    ] {
-        assert!(text.contains(want), "device cert lacks {want}:\n{text}");
-    }
-    assert!(!text.contains("CA:TRUE"));
-    let (_, text) = openssl(&["x509", "-noout", "-text", "-in", &relay]);
-    for want in [
-        "DNS:relay.openssl.example",
-        "TLS Web Server Authentication",
-        "OU = shinsei relay",
-    ] {
-        assert!(text.contains(want), "relay cert lacks {want}:\n{text}");
-    }
-    let (_, text) = openssl(&["x509", "-noout", "-text", "-in", &admin]);
-    assert!(text.contains("OU = shinsei admin, CN = it"), "{text}");
 
     // The device certificate lasts 30 days: openssl's dates agree with ours.
     let (ok, dates) = openssl(&["x509", "-noout", "-checkend", "2500000", "-in", &dev]);

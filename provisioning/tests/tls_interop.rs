@@ -19,14 +19,15 @@ use std::{
 use rustls::{
     pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName},
     server::WebPkiClientVerifier,
-    ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection,
+    ClientConfig, ClientConnection, ServerConfig, ServerConnection,
 };
 use shinsei_pki::layout::{self, PkiLayout};
-use shinsei_protocol::{bundle::Profile, device::DeviceId};
-use shinsei_provisioning::{
-    device::{self, SignOptions},
-    pki::{self, CaInitOptions},
-    relay::{self, RelayInitOptions},
+use shinsei_protocol::device::DeviceId;
+use shinsei_provisioning::pki;
+use shinsei_testkit::{
+    now, provider,
+    tls::{client_config_with as client_config, roots},
+    PkiBuilder, DAY,
 };
 
 /// Who the server saw (the decision is `shinsei_protocol::x509::classify_client_cert`).
@@ -44,42 +45,13 @@ fn classify_client_cert(der: &[u8]) -> Option<ClientIdentity> {
     })
 }
 
-const DAY: u64 = 86_400;
-
-fn now() -> u64 {
-    shinsei_provisioning::unix_now()
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 /// A PKI made `age_days` ago, with a relay for `host`.
 fn make_pki(dir: &Path, host: &str, age_days: u64) -> PkiLayout {
-    let l = PkiLayout::new(dir.join("pki"));
-    let t = now() - age_days * DAY;
-    pki::ca_init(
-        &l,
-        &CaInitOptions {
-            org: "Interop Ward".into(),
-            root_days: 3650,
-            device_ca_days: 1825,
-        },
-        t,
-    )
-    .unwrap();
-    relay::relay_init(
-        &l,
-        &RelayInitOptions {
-            host: host.into(),
-            port: 8443,
-            admin_port: 8444,
-            tls_days: 365,
-        },
-        t,
-    )
-    .unwrap();
-    l
+    PkiBuilder::new(&dir.join("pki"))
+        .org("Interop Ward")
+        .host(host)
+        .at(now() - age_days * DAY)
+        .layout()
 }
 
 /// A device key and certificate signed through the provisioning path at time `at`.
@@ -89,27 +61,9 @@ fn device(
     days: u32,
     at: u64,
 ) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::default();
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, id);
-    let csr = params.serialize_request(&key).unwrap().pem().unwrap();
-    device::sign_csr(
-        l,
-        csr.as_bytes(),
-        &DeviceId::parse(id).unwrap(),
-        &SignOptions {
-            profile: Profile::Standard,
-            days,
-        },
-        at,
-    )
-    .unwrap();
-    let cert = layout::read_cert_pem(&l.device_cert(id)).unwrap();
-    let key = PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    (cert, key)
+    let t = shinsei_testkit::device(l, id, days, at);
+    let key = t.ident.key();
+    (t.ident.cert, key)
 }
 
 fn server_config(
@@ -117,9 +71,7 @@ fn server_config(
     anchor: CertificateDer<'static>,
     crls: Vec<CertificateRevocationListDer<'static>>,
 ) -> Arc<ServerConfig> {
-    let mut roots = RootCertStore::empty();
-    roots.add(anchor).unwrap();
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(anchor)), provider())
         .with_crls(crls)
         .build()
         .unwrap();
@@ -130,23 +82,6 @@ fn server_config(
             .unwrap()
             .with_client_cert_verifier(verifier)
             .with_single_cert(chain, key)
-            .unwrap(),
-    )
-}
-
-fn client_config(
-    root: CertificateDer<'static>,
-    cert: CertificateDer<'static>,
-    key: PrivateKeyDer<'static>,
-) -> Arc<ClientConfig> {
-    let mut roots = RootCertStore::empty();
-    roots.add(root).unwrap();
-    Arc::new(
-        ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_client_auth_cert(vec![cert], key)
             .unwrap(),
     )
 }
@@ -199,6 +134,34 @@ fn handshake(
     (c, h.join().unwrap())
 }
 
+/// A handshake for "relay.test" with a client presenting `cert`: the server refuses it
+/// (and so the client fails); the server's error.
+fn refused_by_server(
+    server: Arc<ServerConfig>,
+    root: CertificateDer<'static>,
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+) -> String {
+    let (c, s) = handshake(server, client_config(root, cert, key), "relay.test");
+    assert!(c.is_err(), "client: {c:?}");
+    s.unwrap_err()
+}
+
+/// CRL number `number` of the device CA, listing `serial` (revoked a minute ago).
+fn crl_listing(dca: &pki::LoadedCa, serial: Vec<u8>, number: u64) -> Vec<u8> {
+    pki::build_crl(
+        dca,
+        &[pki::Revoked {
+            serial,
+            revoked_at: now() - 60,
+        }],
+        number,
+        now() - 60,
+        7 * DAY,
+    )
+    .unwrap()
+}
+
 #[test]
 fn device_mutual_tls() {
     let tmp = tempfile::tempdir().unwrap();
@@ -236,13 +199,7 @@ fn device_mutual_tls() {
     let tmp2 = tempfile::tempdir().unwrap();
     let l2 = make_pki(tmp2.path(), "relay.test", 1);
     let (foreign_cert, foreign_key) = device(&l2, "TAB-0001", 30, now());
-    let (c, s) = handshake(
-        server.clone(),
-        client_config(root.clone(), foreign_cert, foreign_key),
-        "relay.test",
-    );
-    assert!(c.is_err(), "client: {c:?}");
-    let e = s.unwrap_err();
+    let e = refused_by_server(server.clone(), root.clone(), foreign_cert, foreign_key);
     assert!(
         e.contains("UnknownIssuer") || e.contains("BadSignature") || e.contains("unknown issuer"),
         "{e}"
@@ -250,13 +207,7 @@ fn device_mutual_tls() {
 
     // Expired: issued 50 days ago for 30 days.
     let (old_cert, old_key) = device(&l, "TAB-0002", 30, now() - 50 * DAY);
-    let (c, s) = handshake(
-        server.clone(),
-        client_config(root.clone(), old_cert, old_key),
-        "relay.test",
-    );
-    assert!(c.is_err(), "client: {c:?}");
-    let e = s.unwrap_err();
+    let e = refused_by_server(server.clone(), root.clone(), old_cert, old_key);
     assert!(e.contains("expired"), "{e}");
 
     // An admin certificate (issued by the root, not the device CA) is no device.
@@ -272,38 +223,17 @@ fn device_mutual_tls() {
 
     // Revoked: a CRL from the device CA listing the certificate's serial.
     let dca_loaded = pki::load_device_ca(&l, now()).unwrap();
-    let crl = pki::build_crl(
-        &dca_loaded,
-        &[pki::Revoked {
-            serial: serial.clone(),
-            revoked_at: now() - 60,
-        }],
-        1,
-        now() - 60,
-        7 * DAY,
-    )
-    .unwrap();
+    let crl = crl_listing(&dca_loaded, serial.clone(), 1);
     let revoking = server_config(&l, dca.clone(), vec![crl.into()]);
-    let (c, s) = handshake(
+    let e = refused_by_server(
         revoking,
-        client_config(root.clone(), good_cert.clone(), good_key.clone_key()),
-        "relay.test",
+        root.clone(),
+        good_cert.clone(),
+        good_key.clone_key(),
     );
-    assert!(c.is_err(), "client: {c:?}");
-    let e = s.unwrap_err();
     assert!(e.contains("Revoked"), "{e}");
     // A CRL that lists someone else does not stop it.
-    let crl = pki::build_crl(
-        &dca_loaded,
-        &[pki::Revoked {
-            serial: vec![0x42; 16],
-            revoked_at: now() - 60,
-        }],
-        2,
-        now() - 60,
-        7 * DAY,
-    )
-    .unwrap();
+    let crl = crl_listing(&dca_loaded, vec![0x42; 16], 2);
     let (c, s) = handshake(
         server_config(&l, dca, vec![crl.into()]),
         client_config(root, good_cert, good_key),

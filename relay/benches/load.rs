@@ -13,7 +13,7 @@
 //! the clients (TLS, sealing is done beforehand) share the CPU with the server.
 //!
 //! With PostgreSQL available (`SHINSEI_TEST_PG_URL`, or Debian's packages from which
-//! a throw-away cluster is started, see `tests/common/pg.rs`), two more rows per N:
+//! a throw-away cluster is started, see `shinsei_testkit::pg`), two more rows per N:
 //! one relay node on PostgreSQL, and two relay nodes on the same database with the
 //! tablets split between them. `SHINSEI_LOAD_PG=0` leaves them out.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -32,38 +32,16 @@ use hyper_util::{
     rt::{TokioExecutor, TokioIo},
     server::conn::auto,
 };
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use shinsei_pki::layout::{self, PkiLayout};
+use rustls::pki_types::CertificateDer;
+use shinsei_pki::layout;
 use shinsei_protocol::{
     application::{Application, ApplicationId, BrailleWish, CertificateWish},
-    bundle::Profile as BundleProfile,
-    device::DeviceId,
     envelope,
-    keys::{RelayPublicKey, SigningKey},
     photo::FacePhoto,
-};
-use shinsei_provisioning::{
-    device::{self as pdevice, SignOptions},
-    pki::{self, CaInitOptions},
-    relay::{self as prelay, RelayInitOptions},
 };
 use shinsei_relay::{config::StoreBackend, Config, Relay, RelayOptions, RunningRelay};
 
-#[path = "../tests/common/pg.rs"]
-mod pg;
-
-const HOST: &str = "relay.test";
-
-struct Tablet {
-    id: DeviceId,
-    cert: CertificateDer<'static>,
-    key_der: Vec<u8>,
-    signing: SigningKey,
-}
-
-fn now() -> u64 {
-    shinsei_provisioning::unix_now()
-}
+use shinsei_testkit::{now, pg, tablet, PkiBuilder, Tablet, APP_ID, HOST};
 
 /// A baseline JPEG of roughly `target` bytes that `FacePhoto` accepts.
 fn photo(target: usize) -> FacePhoto {
@@ -98,19 +76,7 @@ fn photo(target: usize) -> FacePhoto {
 }
 
 fn client(root: &CertificateDer<'static>, t: &Tablet) -> reqwest::Client {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(root.clone()).unwrap();
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(
-        vec![t.cert.clone()],
-        PrivateKeyDer::Pkcs8(t.key_der.clone().into()),
-    )
-    .unwrap();
+    let mut cfg = shinsei_testkit::tls::client_config(root, Some(&t.ident));
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     reqwest::Client::builder()
         .use_preconfigured_tls(cfg)
@@ -244,72 +210,25 @@ fn main() {
     let max_n = ns.iter().copied().max().unwrap_or(10);
 
     let dir = tempfile::tempdir().unwrap();
-    let l = PkiLayout::new(dir.path().join("pki"));
-    let t = now() - 3600;
-    pki::ca_init(
-        &l,
-        &CaInitOptions {
-            org: "Load Ward".into(),
-            root_days: 3650,
-            device_ca_days: 1825,
-        },
-        t,
-    )
-    .unwrap();
-    prelay::relay_init(
-        &l,
-        &RelayInitOptions {
-            host: HOST.into(),
-            port: 8443,
-            admin_port: 8444,
-            tls_days: 365,
-        },
-        t,
-    )
-    .unwrap();
-    let d = layout::load_deployment(&l).unwrap();
-    let relay_key: RelayPublicKey = d.hpke_public_key().unwrap();
-    let root = layout::read_cert_pem(&l.root_ca_cert()).unwrap();
+    let pki = PkiBuilder::new(&dir.path().join("pki"))
+        .org("Load Ward")
+        .build();
+    let l = &pki.layout;
+    let relay_key = &pki.relay_key;
+    let root = pki.root.clone();
 
     eprintln!("enrolling {max_n} tablets …");
     let tablets: Vec<Tablet> = (0..max_n)
-        .map(|i| {
-            let id = format!("TAB-{i:04}");
-            let key = rcgen::KeyPair::generate().unwrap();
-            let mut p = rcgen::CertificateParams::default();
-            p.distinguished_name = rcgen::DistinguishedName::new();
-            p.distinguished_name
-                .push(rcgen::DnType::CommonName, id.as_str());
-            let csr = p.serialize_request(&key).unwrap().pem().unwrap();
-            let did = DeviceId::parse(&id).unwrap();
-            pdevice::sign_csr(
-                &l,
-                csr.as_bytes(),
-                &did,
-                &SignOptions {
-                    profile: BundleProfile::Standard,
-                    days: 30,
-                },
-                now() - 60,
-            )
-            .unwrap();
-            let key_der = key.serialize_der();
-            Tablet {
-                cert: layout::read_cert_pem(&l.device_cert(&id)).unwrap(),
-                signing: SigningKey::from_pkcs8(&key_der).unwrap(),
-                key_der,
-                id: did,
-            }
-        })
+        .map(|i| tablet(&pki, &format!("TAB-{i:04}")))
         .collect();
     let photo = photo(300_000);
     let app = Application::standard(
-        ApplicationId::parse(b"12345678901234567890123").unwrap(),
+        ApplicationId::parse(APP_ID.as_bytes()).unwrap(),
         photo,
         CertificateWish::Yes,
         BrailleWish::No,
     );
-    let sample = envelope::seal(&app, &tablets[0].id, now(), &relay_key, &tablets[0].signing)
+    let sample = envelope::seal(&app, &tablets[0].id, now(), relay_key, &tablets[0].signing)
         .unwrap()
         .1;
     eprintln!("envelope size: {} bytes", sample.len());
@@ -415,7 +334,7 @@ fn main() {
                     .iter()
                     .map(|t| {
                         (0..per)
-                            .map(|_| envelope::seal(&app, &t.id, now(), &relay_key, &t.signing).unwrap().1)
+                            .map(|_| envelope::seal(&app, &t.id, now(), relay_key, &t.signing).unwrap().1)
                             .collect()
                     })
                     .collect()

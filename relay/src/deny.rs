@@ -166,6 +166,17 @@ fn reject(e: CertificateError) -> rustls::Error {
     rustls::Error::InvalidCertificate(e)
 }
 
+/// `Debug` that names the type only (the verifiers hold keys and locks).
+macro_rules! opaque_debug {
+    ($t:ident) => {
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($t)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 /// The device listener's verifier (see the module docs).
 pub struct DeviceClientVerifier {
     anchor: CertificateDer<'static>,
@@ -175,12 +186,7 @@ pub struct DeviceClientVerifier {
     deny: Arc<DenyList>,
 }
 
-impl fmt::Debug for DeviceClientVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeviceClientVerifier")
-            .finish_non_exhaustive()
-    }
-}
+opaque_debug!(DeviceClientVerifier);
 
 impl DeviceClientVerifier {
     pub fn new(
@@ -222,59 +228,76 @@ impl DeviceClientVerifier {
     }
 }
 
-impl ClientCertVerifier for DeviceClientVerifier {
-    fn offer_client_auth(&self) -> bool {
-        true
-    }
+/// The methods both verifiers take from their inner webpki verifier (`self.inner()`):
+/// client authentication offered and mandatory, the chain check (then the listener's own
+/// rule, `self.accepts`), handshake signatures, schemes.
+macro_rules! delegate_to_inner {
+    ($($signature:ident),+) => {
+        $(
+            fn $signature(
+                &self,
+                message: &[u8],
+                cert: &CertificateDer<'_>,
+                dss: &DigitallySignedStruct,
+            ) -> Result<HandshakeSignatureValid, rustls::Error> {
+                self.inner()?.$signature(message, cert, dss)
+            }
+        )+
+    };
+    () => {
+        fn offer_client_auth(&self) -> bool {
+            true
+        }
 
-    fn client_auth_mandatory(&self) -> bool {
-        true
-    }
+        fn client_auth_mandatory(&self) -> bool {
+            true
+        }
+
+        fn verify_client_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            now: UnixTime,
+        ) -> Result<ClientCertVerified, rustls::Error> {
+            let ok = self
+                .inner()?
+                .verify_client_cert(end_entity, intermediates, now)?;
+            self.accepts(end_entity, now)?;
+            Ok(ok)
+        }
+
+        delegate_to_inner!(verify_tls12_signature, verify_tls13_signature);
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.inner()
+                .map(|v| v.supported_verify_schemes())
+                .unwrap_or_default()
+        }
+    };
+}
+
+impl ClientCertVerifier for DeviceClientVerifier {
+    delegate_to_inner!();
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &self.hints
     }
+}
 
-    fn verify_client_cert(
+impl DeviceClientVerifier {
+    /// After the chain check: a device certificate, not on the deny list.
+    fn accepts(
         &self,
         end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        let ok = self
-            .inner()?
-            .verify_client_cert(end_entity, intermediates, now)?;
+        _now: UnixTime,
+    ) -> Result<(), rustls::Error> {
         let id = DeviceIdentity::from_cert(end_entity)
             .ok_or_else(|| reject(CertificateError::ApplicationVerificationFailure))?;
         if self.deny.is_denied(&id.fingerprint, id.device_id.as_str()) {
             tracing::info!(device_id = %id.device_id, "TLS: denied device certificate refused");
             return Err(reject(CertificateError::Revoked));
         }
-        Ok(ok)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner()?.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner()?.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner()
-            .map(|v| v.supported_verify_schemes())
-            .unwrap_or_default()
+        Ok(())
     }
 }
 
@@ -284,12 +307,7 @@ pub struct AdminClientVerifier {
     inner: Arc<dyn ClientCertVerifier>,
 }
 
-impl fmt::Debug for AdminClientVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AdminClientVerifier")
-            .finish_non_exhaustive()
-    }
-}
+opaque_debug!(AdminClientVerifier);
 
 impl AdminClientVerifier {
     pub fn new(
@@ -302,59 +320,30 @@ impl AdminClientVerifier {
             inner,
         })
     }
+
+    fn inner(&self) -> Result<Arc<dyn ClientCertVerifier>, rustls::Error> {
+        Ok(self.inner.clone())
+    }
 }
 
 impl ClientCertVerifier for AdminClientVerifier {
-    fn offer_client_auth(&self) -> bool {
-        true
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        true
-    }
+    delegate_to_inner!();
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         self.inner.root_hint_subjects()
     }
+}
 
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        let ok = self
-            .inner
-            .verify_client_cert(end_entity, intermediates, now)?;
+impl AdminClientVerifier {
+    /// After the chain check: an admin certificate issued directly by the root.
+    fn accepts(&self, end_entity: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
         if AdminIdentity::from_cert(end_entity).is_none() {
             return Err(reject(CertificateError::ApplicationVerificationFailure));
         }
         // Directly issued by the root: a device CA can never mint an admin.
         shinsei_protocol::signed::check_issued_by(end_entity, &self.root_der, now.as_secs())
             .map_err(|_| reject(CertificateError::ApplicationVerificationFailure))?;
-        Ok(ok)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        Ok(())
     }
 }
 

@@ -475,13 +475,7 @@ impl PgStore {
         rev: Option<i64>,
         notify: bool,
     ) -> Result<bool, StoreError> {
-        let record = serde_json::to_string(rec).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let id = rec.device_id.clone();
-        let version = i64_of(rec.version, "device version")?;
-        let change = Change::Device {
-            device_id: rec.device_id.clone(),
-            version: rec.version,
-        };
+        let (id, version, record, change) = device_row_of(rec)?;
         self.run("write device", move |c| {
             let mut tx = c.transaction()?;
             let n = match rev {
@@ -513,6 +507,17 @@ impl PgStore {
             .spawn(move || listen_loop(config, settings, sink, stop))?;
         Ok(())
     }
+}
+
+/// The columns of a device row (ID, version, JSON record) and the change it announces.
+fn device_row_of(rec: &DeviceRecord) -> Result<(String, i64, String, Change), StoreError> {
+    let record = serde_json::to_string(rec).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let version = i64_of(rec.version, "device version")?;
+    let change = Change::Device {
+        device_id: rec.device_id.clone(),
+        version: rec.version,
+    };
+    Ok((rec.device_id.clone(), version, record, change))
 }
 
 impl Drop for PgStore {
@@ -804,13 +809,7 @@ impl Store for PgStore {
     }
 
     fn put_device(&self, rec: &DeviceRecord) -> Result<(), StoreError> {
-        let record = serde_json::to_string(rec).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let id = rec.device_id.clone();
-        let version = i64_of(rec.version, "device version")?;
-        let change = Change::Device {
-            device_id: rec.device_id.clone(),
-            version: rec.version,
-        };
+        let (id, version, record, change) = device_row_of(rec)?;
         self.run("write device", move |c| {
             let mut tx = c.transaction()?;
             tx.execute(

@@ -474,41 +474,30 @@ async fn serve_connection(
     });
     let io = TokioIo::new(tls);
     let idle = Duration::from_secs(limits.idle_timeout_secs);
+    // The same serving for both listeners, with that listener's identity and handler
+    // (a macro: the service and connection types differ per handler).
+    macro_rules! serve {
+        ($identity:ty, $handler:path) => {{
+            let Some(who) = <$identity>::from_cert(&cert) else {
+                return;
+            };
+            let who = Arc::new(who);
+            let (c, a) = (core.clone(), activity.clone());
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let (c, who, guard) = (c.clone(), who.clone(), InFlight::new(&a));
+                async move {
+                    let r = $handler(c, who, req).await;
+                    drop(guard);
+                    r
+                }
+            });
+            let conn = b.serve_connection(io, svc);
+            drive(conn, &activity, idle, stop).await;
+        }};
+    }
     match kind {
-        Kind::Device => {
-            let Some(who) = DeviceIdentity::from_cert(&cert) else {
-                return;
-            };
-            let who = Arc::new(who);
-            let (c, a) = (core.clone(), activity.clone());
-            let svc = service_fn(move |req: Request<Incoming>| {
-                let (c, who, guard) = (c.clone(), who.clone(), InFlight::new(&a));
-                async move {
-                    let r = handle_device(c, who, req).await;
-                    drop(guard);
-                    r
-                }
-            });
-            let conn = b.serve_connection(io, svc);
-            drive(conn, &activity, idle, stop).await;
-        }
-        Kind::Admin => {
-            let Some(who) = AdminIdentity::from_cert(&cert) else {
-                return;
-            };
-            let who = Arc::new(who);
-            let (c, a) = (core.clone(), activity.clone());
-            let svc = service_fn(move |req: Request<Incoming>| {
-                let (c, who, guard) = (c.clone(), who.clone(), InFlight::new(&a));
-                async move {
-                    let r = handle_admin(c, who, req).await;
-                    drop(guard);
-                    r
-                }
-            });
-            let conn = b.serve_connection(io, svc);
-            drive(conn, &activity, idle, stop).await;
-        }
+        Kind::Device => serve!(DeviceIdentity, handle_device),
+        Kind::Admin => serve!(AdminIdentity, handle_admin),
     }
 }
 

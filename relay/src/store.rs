@@ -554,50 +554,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn meta(t: u64) -> EnvelopeMeta {
-        EnvelopeMeta {
-            device_id: "TAB-1".into(),
-            digest: hex::encode([1u8; 32]),
-            receipt: "00".into(),
-            received_at: t,
-            device_key: String::new(),
-            forwarded: false,
-        }
-    }
-
-    #[test]
-    fn insert_dedupe_forward_purge() {
-        let s = SledStore::temporary().unwrap();
-        let a = EnvelopeId([1; 16]);
-        let b = EnvelopeId([2; 16]);
-        assert_eq!(
-            s.insert_envelope(&a, &meta(100), b"sealed-a").unwrap(),
-            InsertOutcome::Inserted
-        );
-        assert_eq!(
-            s.insert_envelope(&b, &meta(200), b"sealed-b").unwrap(),
-            InsertOutcome::Inserted
-        );
-        assert!(matches!(
-            s.insert_envelope(&a, &meta(300), b"other").unwrap(),
-            InsertOutcome::Existing(m) if m.received_at == 100
-        ));
-        assert_eq!(s.envelope_count(), 2);
-        assert_eq!(s.pending_forward(10).unwrap(), vec![a, b]);
-        assert!(s.mark_forwarded(&a).unwrap());
-        assert_eq!(s.sealed_envelope(&a).unwrap(), None);
-        assert!(s.envelope_meta(&a).unwrap().unwrap().forwarded);
-        assert_eq!(s.pending_forward(10).unwrap(), vec![b]);
-        assert_eq!(s.purge_envelopes(99).unwrap(), vec![]);
-        assert_eq!(s.purge_envelopes(100).unwrap(), vec![a]);
-        assert_eq!(s.envelope_count(), 1);
-        assert_eq!(s.envelope_meta(&a).unwrap(), None);
-        assert_eq!(s.purge_envelopes(1000).unwrap(), vec![b]);
-        assert_eq!(s.sealed_envelope(&b).unwrap(), None);
-        assert_eq!(s.pending_forward(10).unwrap(), vec![]);
-        assert!(!s.mark_forwarded(&b).unwrap());
-    }
-
     #[test]
     fn device_audit_and_purge() {
         let s = SledStore::temporary().unwrap();

@@ -11,20 +11,12 @@ use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disable_reaches_a_long_polling_device() {
-    let env = Env::new();
-    let relay = env.start_default().await;
+    let (env, relay) = Env::started().await;
     let t = tablet(&env.pki, "TAB-0001");
     let adm = client(&env.pki.root, Some(&admin(&env.pki, "alice")), false);
     for h2 in [false, true] {
         let c = client(&env.pki.root, Some(&t.ident), h2);
-        let v: Value = c
-            .get(url(relay.device_addr, "/v1/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value = get_json(&c, relay.device_addr, "/v1/status").await;
         let version = v["version"].as_u64().unwrap();
         assert!(v["server_time"].as_u64().unwrap() > 1_700_000_000);
 
@@ -64,30 +56,18 @@ async fn disable_reaches_a_long_polling_device() {
     }
     // A long-poll with nothing new returns at its timeout with the same version.
     let c = client(&env.pki.root, Some(&t.ident), false);
-    let v: Value = c
-        .get(url(relay.device_addr, "/v1/status?wait=1&since=3"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&c, relay.device_addr, "/v1/status?wait=1&since=3").await;
     assert_eq!(v["version"], 3);
     relay.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wipe_flow_and_admin_audit() {
-    let env = Env::new();
-    let relay = env.start_default().await;
+    let (env, relay) = Env::started().await;
     let t = tablet(&env.pki, "TAB-0002");
     let alice = client(&env.pki.root, Some(&admin(&env.pki, "alice")), false);
     let c = client(&env.pki.root, Some(&t.ident), false);
-    let r = c
-        .get(url(relay.device_addr, "/v1/status"))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&c, relay.device_addr, "/v1/status").await.unwrap();
     assert_eq!(r.status(), 200);
 
     // Audit upload while active.
@@ -95,12 +75,7 @@ async fn wipe_flow_and_admin_audit() {
         {"seq":1,"at":1_750_000_000u64,"event":"login","staff":"S001"},
         {"seq":2,"at":1_750_000_100u64,"event":"submit","ok":true},
     ]});
-    let r = c
-        .post(url(relay.device_addr, "/v1/audit"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = post(&c, relay.device_addr, "/v1/audit", Some(&body)).await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["acked_through"], 2);
@@ -113,41 +88,21 @@ async fn wipe_flow_and_admin_audit() {
     assert_eq!((s, v["state"].as_str()), (200, Some("wipe_pending")));
 
     // wipe_pending: status yes, submissions and audit no.
-    let v: Value = c
-        .get(url(relay.device_addr, "/v1/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&c, relay.device_addr, "/v1/status").await;
     assert_eq!(v["state"], "wipe_pending");
     let (_, e) = t.seal(&env.pki, &standard_app(), now());
     let (s, b) = post_envelope(&c, relay.device_addr, e).await.unwrap();
     assert_eq!((s, error_code(&b).as_str()), (403, "wipe_pending"));
-    let r = c
-        .post(url(relay.device_addr, "/v1/audit"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = post(&c, relay.device_addr, "/v1/audit", Some(&body)).await;
     assert_eq!(r.status(), 403);
 
     // Confirm: wiped, then refused at the TLS layer.
-    let r = c
-        .post(url(relay.device_addr, "/v1/wipe-confirm"))
-        .send()
-        .await
-        .unwrap();
+    let r = post(&c, relay.device_addr, "/v1/wipe-confirm", None).await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["state"], "wiped");
     let fresh = client(&env.pki.root, Some(&t.ident), false);
-    assert!(fresh
-        .get(url(relay.device_addr, "/v1/status"))
-        .send()
-        .await
-        .is_err());
+    assert!(get(&fresh, relay.device_addr, "/v1/status").await.is_err());
     let (s, v) = admin_post(&alice, relay.admin_addr, "TAB-0002", "enable").await;
     assert_eq!((s, v["error"].as_str()), (409, Some("invalid_transition")));
 
@@ -160,37 +115,18 @@ async fn wipe_flow_and_admin_audit() {
     assert_eq!(s, 404);
 
     // Device list with history.
-    let v: Value = alice
-        .get(url(relay.admin_addr, "/admin/v1/devices"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&alice, relay.admin_addr, "/admin/v1/devices").await;
     let devs = v["devices"].as_array().unwrap();
     let d = devs.iter().find(|d| d["device_id"] == "TAB-0002").unwrap();
     assert_eq!(d["state"], "wiped");
-    let states: Vec<&str> = d["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["state"].as_str().unwrap())
-        .collect();
+    let states: Vec<&str> = strs(&d["history"], "state");
     assert_eq!(states, ["active", "wipe_pending", "wiped"]);
     assert_eq!(d["history"][1]["by"], "admin:alice");
     assert_eq!(d["history"][2]["by"], "device");
     assert!(d["updated_at"].as_u64().unwrap() > 1_700_000_000);
 
     // The admin audit log: who, what, when.
-    let v: Value = alice
-        .get(url(relay.admin_addr, "/admin/v1/audit"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&alice, relay.admin_addr, "/admin/v1/audit").await;
     let entries = v["entries"].as_array().unwrap();
     let actions: Vec<(&str, &str, Option<&str>)> = entries
         .iter()

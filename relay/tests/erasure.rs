@@ -13,7 +13,6 @@ mod common;
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc, Mutex,
@@ -34,6 +33,7 @@ use shinsei_relay::{
     forward::{Delivery, SpoolUpstream, Upstream, UpstreamError},
     retention, RelayOptions,
 };
+use shinsei_testkit::{files_below, find_all};
 
 /// Short windows so that a test can step past every deadline with a manual clock.
 fn short(cfg: &mut Config) {
@@ -57,28 +57,8 @@ async fn fetch_schedule(
     RelayKeySchedule::verify(&b, &pki.receipt_key).unwrap()
 }
 
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn files_below(p: &Path) -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    let Ok(rd) = std::fs::read_dir(p) else {
-        return v;
-    };
-    for e in rd.flatten() {
-        let path = e.path();
-        if path.is_dir() {
-            v.extend(files_below(&path));
-        } else if path.is_file() {
-            v.push(path);
-        }
-    }
-    v
+async fn wait_for(what: &str, f: impl FnMut() -> bool) {
+    shinsei_testkit::wait::until(what, Duration::from_secs(30), f).await;
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -89,14 +69,6 @@ fn copy_tree(from: &Path, to: &Path) {
         // A live database may remove a file while we copy: skip it.
         let _ = std::fs::copy(&f, &dst);
     }
-}
-
-fn find_all(hay: &[u8], needle: &[u8]) -> Vec<usize> {
-    hay.windows(needle.len())
-        .enumerate()
-        .filter(|(_, w)| *w == needle)
-        .map(|(i, _)| i)
-        .collect()
 }
 
 /// Every stored-record candidate in raw bytes: (epoch, the bytes from the header up
@@ -183,20 +155,22 @@ fn keys_now(cfg: &Config, now: u64) -> Keys {
     }
 }
 
-fn scan(
-    blobs: &[Vec<u8>],
-    dump_text: Option<&[u8]>,
-    envelope_bytes: &[u8],
-    app_marker: &[&[u8]],
-    id: &EnvelopeId,
-    t: &Tablet,
-    keys: &Keys,
-) -> Scan {
+/// Scans `blobs` (and a plain-text dump) for the copies of what `sub` submitted: its
+/// raw envelope, its application's [`markers`] in plaintext, stored records, and which
+/// of `keys` open them.
+fn scan(blobs: &[Vec<u8>], dump_text: Option<&[u8]>, sub: &Submitted, keys: &Keys) -> Scan {
+    let Submitted {
+        bytes: envelope_bytes,
+        id,
+        t,
+    } = sub;
+    let m = markers();
+    let app_marker: Vec<&[u8]> = m.iter().map(|v| v.as_slice()).collect();
     let mut s = Scan::default();
     let mut recs = Vec::new();
     for b in blobs {
         s.raw_envelopes += find_all(b, &envelope_bytes[..64]).len();
-        for m in app_marker {
+        for m in &app_marker {
             s.plaintext += find_all(b, m).len();
         }
         recs.extend(records_in(b));
@@ -236,18 +210,46 @@ fn scan(
     s
 }
 
+impl Scan {
+    /// After the deadline: no record has a key, nothing opens, nothing in plaintext.
+    fn assert_nothing_opens(&self) {
+        assert_eq!(self.records_with_key, 0, "{self:?}");
+        assert_eq!(self.records_opened, 0, "{self:?}");
+        assert_eq!(self.envelopes_opened, 0, "{self:?}");
+        assert_eq!(self.plaintext + self.raw_envelopes, 0, "{self:?}");
+    }
+}
+
+/// Moves `clock` past the deadline of what was submitted at its start (received +
+/// retention + one store epoch, with the short windows) and purges: one envelope goes.
+async fn purge_past_the_deadline(clock: &ManualClock, core: Arc<shinsei_relay::core::RelayCore>) {
+    clock.advance(3_600 + 600 + 60);
+    let r = tokio::task::spawn_blocking(move || retention::purge(&core))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.envelopes, 1);
+}
+
 fn read_all(paths: &[PathBuf]) -> Vec<Vec<u8>> {
     paths.iter().filter_map(|p| std::fs::read(p).ok()).collect()
 }
 
+/// What a tablet submitted: the envelope's bytes and ID, and the tablet.
+struct Submitted {
+    bytes: Vec<u8>,
+    id: EnvelopeId,
+    t: Tablet,
+}
+
 /// Submits one express application sealed to the published epoch key, waits until it
-/// is forwarded; returns (envelope bytes, envelope ID, tablet).
+/// is forwarded.
 async fn submit_one(
     env: &Env,
     relay: &shinsei_relay::RunningRelay,
     start: u64,
     name: &str,
-) -> (Vec<u8>, EnvelopeId, Tablet) {
+) -> Submitted {
     submit_one_with(env, relay, start, name, true).await
 }
 
@@ -257,7 +259,7 @@ async fn submit_one_with(
     start: u64,
     name: &str,
     forwarded: bool,
-) -> (Vec<u8>, EnvelopeId, Tablet) {
+) -> Submitted {
     let t = tablet(&env.pki, name);
     let c = client(&env.pki.root, Some(&t.ident), false);
     let sched = fetch_schedule(&c, relay.device_addr, &env.pki).await;
@@ -272,15 +274,9 @@ async fn submit_one_with(
     assert_eq!(status, 200);
     if forwarded {
         let store = relay.core().store.clone();
-        wait_for("forwarding", || {
-            store
-                .pending_forward(10)
-                .map(|p| p.is_empty())
-                .unwrap_or(false)
-        })
-        .await;
+        wait_for("forwarding", || nothing_pending(&*store)).await;
     }
-    (bytes, id, t)
+    Submitted { bytes, id, t }
 }
 
 fn markers() -> Vec<Vec<u8>> {
@@ -295,8 +291,7 @@ fn markers() -> Vec<Vec<u8>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sled_copies_open_before_the_deadline_and_nothing_opens_after() {
     let env = Env::new();
-    let start = now();
-    let clock = ManualClock::new(start);
+    let (start, clock) = manual_clock();
     let mut cfg = env.config();
     if env.db.is_some() {
         return; // the PostgreSQL variant is its own test
@@ -305,11 +300,9 @@ async fn sled_copies_open_before_the_deadline_and_nothing_opens_after() {
     let relay = env
         .start(cfg.clone(), opts_with_clock(Arc::new(clock.clone())))
         .await;
-    let (bytes, id, t) = submit_one(&env, &relay, start, "TAB-0140").await;
+    let sub = submit_one(&env, &relay, start, "TAB-0140").await;
     let core = relay.core().clone();
     let data = cfg.paths.data_dir.clone();
-    let m = markers();
-    let marks: Vec<&[u8]> = m.iter().map(|v| v.as_slice()).collect();
 
     // A backup of the data directory taken now (the operator's file-level backup).
     let backup = tempfile::tempdir().unwrap();
@@ -319,10 +312,7 @@ async fn sled_copies_open_before_the_deadline_and_nothing_opens_after() {
     let before = scan(
         &read_all(&files_below(&data)),
         None,
-        &bytes,
-        &marks,
-        &id,
-        &t,
+        &sub,
         &keys_now(&cfg, start),
     );
     println!("before the deadline: {before:?}");
@@ -335,26 +325,18 @@ async fn sled_copies_open_before_the_deadline_and_nothing_opens_after() {
     assert!(before.envelopes_opened >= 1, "{before:?}");
 
     // Past the deadline: received + retention + one store epoch.
-    clock.advance(3_600 + 600 + 60);
-    let r = tokio::task::spawn_blocking(move || retention::purge(&core))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(r.envelopes, 1);
+    purge_past_the_deadline(&clock, core).await;
     let after_keys = keys_now(&cfg, clock.now());
     let mut blobs = read_all(&files_below(&data));
     blobs.extend(read_all(&files_below(backup.path())));
-    let after = scan(&blobs, None, &bytes, &marks, &id, &t, &after_keys);
+    let after = scan(&blobs, None, &sub, &after_keys);
     println!("after the deadline: {after:?}");
     assert!(
         after.records >= 1,
         "the bytes are still on disk (sled does not erase)"
     );
-    assert_eq!(after.records_with_key, 0, "{after:?}");
-    assert_eq!(after.records_opened, 0, "{after:?}");
-    assert_eq!(after.envelopes_opened, 0, "{after:?}");
-    assert_eq!(after.plaintext + after.raw_envelopes, 0, "{after:?}");
-    assert!(!env.spool().join(id.to_hex()).exists());
+    after.assert_nothing_opens();
+    assert!(!env.spool().join(sub.id.to_hex()).exists());
     relay.shutdown().await;
 }
 
@@ -363,8 +345,7 @@ async fn postgres_heap_wal_and_dump_open_before_the_deadline_and_nothing_opens_a
     let Some(db) = pg::test_db() else { return };
     let server = pg::server().unwrap();
     let env = Env::new();
-    let start = now();
-    let clock = ManualClock::new(start);
+    let (start, clock) = manual_clock();
     let mut cfg = env.config();
     use_postgres(&mut cfg, &db);
     short(&mut cfg);
@@ -377,17 +358,15 @@ async fn postgres_heap_wal_and_dump_open_before_the_deadline_and_nothing_opens_a
         }
     }
     let relay = start_with(&env, &cfg, &clock, Arc::new(Down)).await;
-    let (bytes, id, t) = submit_one_with(&env, &relay, start, "TAB-0141", false).await;
+    let sub = submit_one_with(&env, &relay, start, "TAB-0141", false).await;
     let core = relay.core().clone();
-    let m = markers();
-    let marks: Vec<&[u8]> = m.iter().map(|v| v.as_slice()).collect();
 
     // A plain-text dump before the purge (what a nightly backup holds).
     let dumps = tempfile::tempdir().unwrap();
     let dump = dumps.path().join("before.sql");
-    pg_dump(server, &db.url, "plain", &dump);
+    server.pg_dump(&db.url, "plain", &dump);
     let custom = dumps.path().join("before.dump");
-    pg_dump(server, &db.url, "custom", &custom);
+    server.pg_dump(&db.url, "custom", &custom);
     let dump_text = std::fs::read(&dump).unwrap();
     // The cluster's files: heap (after a checkpoint) and WAL.
     let data_dir: Option<PathBuf> = server.own.then(|| {
@@ -406,10 +385,7 @@ async fn postgres_heap_wal_and_dump_open_before_the_deadline_and_nothing_opens_a
     let before = scan(
         &read_all(&cluster_files()),
         Some(&dump_text),
-        &bytes,
-        &marks,
-        &id,
-        &t,
+        &sub,
         &keys_now(&cfg, start),
     );
     println!("before the deadline: {before:?}");
@@ -427,13 +403,7 @@ async fn postgres_heap_wal_and_dump_open_before_the_deadline_and_nothing_opens_a
     // Restore within the window works: the dump, restored into a fresh database, is
     // readable by a relay with today's keys (the record is found and opens).
     let restored = db.sibling("erasure_restored");
-    let st = Command::new(server.tool("pg_restore"))
-        .args(["--no-owner", "--exit-on-error", "--dbname"])
-        .arg(&restored.url)
-        .arg(&custom)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    server.pg_restore(&custom, &restored.url);
     {
         let s = shinsei_relay::pg::PgStore::open(&shinsei_relay::config::StoreConfig {
             backend: shinsei_relay::config::StoreBackend::Postgres,
@@ -442,15 +412,10 @@ async fn postgres_heap_wal_and_dump_open_before_the_deadline_and_nothing_opens_a
         })
         .unwrap();
         use shinsei_relay::store::Store;
-        assert!(s.envelope_meta(&id).unwrap().is_some());
+        assert!(s.envelope_meta(&sub.id).unwrap().is_some());
     }
 
-    clock.advance(3_600 + 600 + 60);
-    let r = tokio::task::spawn_blocking(move || retention::purge(&core))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(r.envelopes, 1);
+    purge_past_the_deadline(&clock, core).await;
     let keys = keys_now(&cfg, clock.now());
     let mut blobs = read_all(&cluster_files());
     if let Some(d) = &data_dir {
@@ -458,21 +423,17 @@ async fn postgres_heap_wal_and_dump_open_before_the_deadline_and_nothing_opens_a
         blobs.extend(read_all(&files_below(d)));
     }
     blobs.push(std::fs::read(&custom).unwrap());
-    let after = scan(&blobs, Some(&dump_text), &bytes, &marks, &id, &t, &keys);
+    let after = scan(&blobs, Some(&dump_text), &sub, &keys);
     println!("after the deadline: {after:?}");
     assert!(after.records >= 1, "old copies still exist: {after:?}");
-    assert_eq!(after.records_with_key, 0, "{after:?}");
-    assert_eq!(after.records_opened, 0, "{after:?}");
-    assert_eq!(after.envelopes_opened, 0, "{after:?}");
-    assert_eq!(after.plaintext + after.raw_envelopes, 0, "{after:?}");
+    after.assert_nothing_opens();
     relay.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tablet_offline_for_its_whole_outbox_age_is_accepted_across_rotations() {
     let env = Env::new();
-    let start = now();
-    let clock = ManualClock::new(start);
+    let (start, clock) = manual_clock();
     // Default windows: daily HPKE epochs, 73 h accepted age, 72 h outbox.
     let cfg = env.config();
     let relay = env
@@ -485,24 +446,17 @@ async fn a_tablet_offline_for_its_whole_outbox_age_is_accepted_across_rotations(
         sched.covers_until() >= start + 7 * 86_400,
         "covers a 7-day offline lock"
     );
+    // Created at `at`, sealed to the schedule's key for `key_time`.
+    let seal = |at: u64, key_time: u64| {
+        let key = sched.key_at(key_time).unwrap();
+        envelope::seal(&standard_app(), &t.id, at, key, &t.signing)
+            .unwrap()
+            .1
+    };
     // Sealed now; and sealed just before the offline lock (24 h) with the same schedule.
-    let (_, a) = envelope::seal(
-        &standard_app(),
-        &t.id,
-        start,
-        sched.key_at(start).unwrap(),
-        &t.signing,
-    )
-    .unwrap();
+    let a = seal(start, start);
     let late = start + 86_399;
-    let (_, b) = envelope::seal(
-        &standard_app(),
-        &t.id,
-        late,
-        sched.key_at(late).unwrap(),
-        &t.signing,
-    )
-    .unwrap();
+    let b = seal(late, late);
     assert_ne!(
         sched.key_at(start),
         sched.key_at(late + 86_400),
@@ -530,14 +484,7 @@ async fn a_tablet_offline_for_its_whole_outbox_age_is_accepted_across_rotations(
     })
     .await;
     // An envelope naming an epoch key for another time than its created_at is refused.
-    let (_, wrong) = envelope::seal(
-        &standard_app(),
-        &t.id,
-        clock.now(),
-        sched.key_at(start).unwrap(),
-        &t.signing,
-    )
-    .unwrap();
+    let wrong = seal(clock.now(), start);
     let (status, body) = post_envelope(&c, relay.device_addr, wrong).await.unwrap();
     assert_eq!(
         (status, error_code(&body).as_str()),
@@ -599,17 +546,6 @@ async fn start_with(
     .await
 }
 
-fn pg_dump(server: &pg::PgServer, url: &str, format: &str, file: &Path) {
-    let st = Command::new(server.tool("pg_dump"))
-        .args([&format!("--format={format}"), "--no-owner", "--file"])
-        .arg(file)
-        .arg("--dbname")
-        .arg(url)
-        .status()
-        .unwrap();
-    assert!(st.success(), "pg_dump --format={format} failed");
-}
-
 fn spool_entries(p: &Path) -> usize {
     std::fs::read_dir(p)
         .map(|r| {
@@ -623,8 +559,7 @@ fn spool_entries(p: &Path) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_spool_orphan_survives_the_next_purge() {
     let env = Env::new();
-    let start = now();
-    let clock = ManualClock::new(start);
+    let (start, clock) = manual_clock();
     let mut cfg = env.config();
     short(&mut cfg);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -645,7 +580,7 @@ async fn no_spool_orphan_survives_the_next_purge() {
     };
 
     // 1. `forget` fails (twice): the copy survives that purge, not the next ones.
-    let (_, id1, _) = submit_one(&env, &relay, start, "TAB-0143").await;
+    let id1 = submit_one(&env, &relay, start, "TAB-0143").await.id;
     assert!(env.spool().join(id1.to_hex()).exists());
     clock.advance(3_700);
     let r = purge(core.clone()).await;
@@ -662,7 +597,7 @@ async fn no_spool_orphan_survives_the_next_purge() {
     //    go (as the purge's first statement would), the copy stays; the next purge —
     //    also the one every start-up runs — removes it.
     let t2 = clock.now();
-    let (_, id2, _) = submit_one(&env, &relay, t2, "TAB-0144").await;
+    let id2 = submit_one(&env, &relay, t2, "TAB-0144").await.id;
     clock.advance(3_700);
     let cut = retention::cutoff(clock.now(), 3_600, 60).unwrap();
     assert_eq!(core.store.purge_envelopes(cut).unwrap(), vec![id2]);
@@ -694,10 +629,7 @@ async fn no_spool_orphan_survives_the_next_purge() {
         &t.signing,
     )
     .unwrap();
-    assert_eq!(
-        post_envelope(&c, relay.device_addr, b3).await.unwrap().0,
-        200
-    );
+    assert_accepted(&c, relay.device_addr, b3).await;
     wait_for("the delivery to start", || {
         spool.delivering.load(Ordering::SeqCst) > before
     })

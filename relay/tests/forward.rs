@@ -10,68 +10,47 @@ use std::{
         atomic::{AtomicUsize, Ordering},
         Arc, Mutex,
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use common::*;
 use serde_json::Value;
 use shinsei_protocol::envelope::EnvelopeId;
 use shinsei_relay::{
-    clock::ManualClock,
     forward::{Delivery, SpoolUpstream, Upstream, UpstreamError},
     retention, RelayOptions,
 };
 
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+async fn wait_for(what: &str, f: impl FnMut() -> bool) {
+    shinsei_testkit::wait::until(what, Duration::from_secs(20), f).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spool_holds_exactly_the_permitted_fields() {
-    let env = Env::new();
-    let relay = env.start_default().await;
+    let (env, relay) = Env::started().await;
     let t = tablet(&env.pki, "TAB-0001");
     let c = client(&env.pki.root, Some(&t.ident), false);
     let (ide, express) = t.seal(&env.pki, &express_app(), now());
     let (ids, standard) = t.seal(&env.pki, &standard_app(), now());
     for b in [express, standard] {
-        assert_eq!(
-            post_envelope(&c, relay.device_addr, b).await.unwrap().0,
-            200
-        );
+        assert_accepted(&c, relay.device_addr, b).await;
     }
     let store = relay.core().store.clone();
-    wait_for("forwarding", || {
-        store
-            .pending_forward(10)
-            .map(|p| p.is_empty())
-            .unwrap_or(false)
-    })
-    .await;
+    wait_for("forwarding", || nothing_pending(&*store)).await;
     let photo = photo();
     for (id, profile) in [(ide, "express"), (ids, "standard")] {
         let dir = env.spool().join(id.to_hex());
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        assert_eq!(names, ["application.json", "photo.jpg"]);
+        assert_eq!(
+            shinsei_testkit::files::names(&dir),
+            ["application.json", "photo.jpg"]
+        );
         assert_eq!(
             std::fs::read(dir.join("photo.jpg")).unwrap(),
             photo.as_bytes()
         );
         let v: Value =
             serde_json::from_slice(&std::fs::read(dir.join("application.json")).unwrap()).unwrap();
-        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        keys.sort();
+        let keys = keys(&v);
         let mut want = vec![
             "application_id",
             "braille",
@@ -82,15 +61,8 @@ async fn spool_holds_exactly_the_permitted_fields() {
         if profile == "express" {
             want.push("pins");
             want.sort();
-            let mut pk: Vec<&str> = v["pins"]
-                .as_object()
-                .unwrap()
-                .keys()
-                .map(String::as_str)
-                .collect();
-            pk.sort();
             assert_eq!(
-                pk,
+                shinsei_testkit::keys(&v["pins"]),
                 [
                     "card_info",
                     "resident_registry",
@@ -128,6 +100,27 @@ struct Flaky {
     delivered: Mutex<HashMap<EnvelopeId, usize>>,
 }
 
+impl Flaky {
+    /// Fails the first `fail` deliveries into the environment's spool.
+    fn new(env: &Env, fail: usize) -> Arc<Self> {
+        Arc::new(Flaky {
+            spool: SpoolUpstream::new(env.spool()).unwrap(),
+            fail: AtomicUsize::new(fail),
+            attempts: AtomicUsize::new(0),
+            delivered: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A relay of `env` delivering through this upstream.
+    async fn start_relay(self: &Arc<Self>, env: &Env) -> shinsei_relay::RunningRelay {
+        let opts = RelayOptions {
+            upstream: Some(self.clone()),
+            ..RelayOptions::default()
+        };
+        env.start(env.config(), opts).await
+    }
+}
+
 impl Upstream for Flaky {
     fn deliver(&self, d: &Delivery<'_>) -> Result<(), UpstreamError> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
@@ -152,48 +145,20 @@ impl Upstream for Flaky {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarding_retries_after_failures_and_delivers_once() {
     let env = Env::new();
-    let flaky = Arc::new(Flaky {
-        spool: SpoolUpstream::new(env.spool()).unwrap(),
-        fail: AtomicUsize::new(3),
-        attempts: AtomicUsize::new(0),
-        delivered: Mutex::new(HashMap::new()),
-    });
-    let relay = env
-        .start(
-            env.config(),
-            RelayOptions {
-                upstream: Some(flaky.clone()),
-                ..RelayOptions::default()
-            },
-        )
-        .await;
+    let flaky = Flaky::new(&env, 3);
+    let relay = flaky.start_relay(&env).await;
     let t = tablet(&env.pki, "TAB-0002");
     let c = client(&env.pki.root, Some(&t.ident), false);
     let mut ids = Vec::new();
     for _ in 0..3 {
         let (id, b) = t.seal(&env.pki, &standard_app(), now());
-        assert_eq!(
-            post_envelope(&c, relay.device_addr, b.clone())
-                .await
-                .unwrap()
-                .0,
-            200
-        );
+        assert_accepted(&c, relay.device_addr, b.clone()).await;
         // A replay never causes a second delivery.
-        assert_eq!(
-            post_envelope(&c, relay.device_addr, b).await.unwrap().0,
-            200
-        );
+        assert_accepted(&c, relay.device_addr, b).await;
         ids.push(id);
     }
     let store = relay.core().store.clone();
-    wait_for("all delivered", || {
-        store
-            .pending_forward(10)
-            .map(|p| p.is_empty())
-            .unwrap_or(false)
-    })
-    .await;
+    wait_for("all delivered", || nothing_pending(&*store)).await;
     // Give the forwarder a few more passes to show it does not deliver again.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let delivered = flaky.delivered.lock().unwrap().clone();
@@ -217,28 +182,12 @@ async fn forwarding_retries_after_failures_and_delivers_once() {
 async fn forwarding_survives_a_restart() {
     // Accepted while the upstream is down, relay restarted, delivered afterwards.
     let env = Env::new();
-    let down = Arc::new(Flaky {
-        spool: SpoolUpstream::new(env.spool()).unwrap(),
-        fail: AtomicUsize::new(usize::MAX),
-        attempts: AtomicUsize::new(0),
-        delivered: Mutex::new(HashMap::new()),
-    });
-    let relay = env
-        .start(
-            env.config(),
-            RelayOptions {
-                upstream: Some(down.clone()),
-                ..RelayOptions::default()
-            },
-        )
-        .await;
+    let down = Flaky::new(&env, usize::MAX);
+    let relay = down.start_relay(&env).await;
     let t = tablet(&env.pki, "TAB-0003");
     let c = client(&env.pki.root, Some(&t.ident), false);
     let (id, b) = t.seal(&env.pki, &standard_app(), now());
-    assert_eq!(
-        post_envelope(&c, relay.device_addr, b).await.unwrap().0,
-        200
-    );
+    assert_accepted(&c, relay.device_addr, b).await;
     wait_for("a failed attempt", || {
         down.attempts.load(Ordering::SeqCst) >= 1
     })
@@ -248,13 +197,7 @@ async fn forwarding_survives_a_restart() {
 
     let relay = env.start_default().await;
     let store = relay.core().store.clone();
-    wait_for("delivery after restart", || {
-        store
-            .pending_forward(10)
-            .map(|p| p.is_empty())
-            .unwrap_or(false)
-    })
-    .await;
+    wait_for("delivery after restart", || nothing_pending(&*store)).await;
     assert!(env.spool().join(id.to_hex()).join("photo.jpg").exists());
     relay.shutdown().await;
 }
@@ -262,8 +205,7 @@ async fn forwarding_survives_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_purge_deletes_on_time() {
     let env = Env::new();
-    let start = now();
-    let clock = ManualClock::new(start);
+    let (start, clock) = manual_clock();
     let mut cfg = env.config();
     cfg.retention.retention_secs = 3 * 86_400;
     cfg.retention.purge_interval_secs = 60;
@@ -278,35 +220,15 @@ async fn retention_purge_deletes_on_time() {
 
     // Two envelopes a day apart, each checked before and at its own deadline.
     let (id1, b1) = t.seal(&env.pki, &standard_app(), start);
-    assert_eq!(
-        post_envelope(&c, relay.device_addr, b1.clone())
-            .await
-            .unwrap()
-            .0,
-        200
-    );
+    assert_accepted(&c, relay.device_addr, b1.clone()).await;
     let store = core.store.clone();
-    wait_for("forwarding", || {
-        store
-            .pending_forward(10)
-            .map(|p| p.is_empty())
-            .unwrap_or(false)
-    })
-    .await;
+    wait_for("forwarding", || nothing_pending(&*store)).await;
     clock.advance(86_400);
     let t2 = now() + 86_400;
     let (id2, b2) = t.seal(&env.pki, &standard_app(), t2);
-    assert_eq!(
-        post_envelope(&c, relay.device_addr, b2).await.unwrap().0,
-        200
-    );
+    assert_accepted(&c, relay.device_addr, b2).await;
     let audit = serde_json::json!({"entries":[{"seq":1,"at":start,"event":"login"}]});
-    let r = c
-        .post(url(relay.device_addr, "/v1/audit"))
-        .json(&audit)
-        .send()
-        .await
-        .unwrap();
+    let r = post(&c, relay.device_addr, "/v1/audit", Some(&audit)).await;
     assert_eq!(r.status(), 200);
     assert!(env.spool().join(id1.to_hex()).exists());
 

@@ -26,38 +26,45 @@ use shinsei_relay::{
     pg::PgStore,
     registry::{DeviceRecord, DeviceState, HistoryEntry},
     store::{AdminAuditEntry, DenyEntry, DeviceAuditRecord, EnvelopeMeta, Store},
-    RelayOptions,
+    RelayOptions, RunningRelay,
 };
+use shinsei_testkit::{free_port, wait::until as wait_for};
 
-async fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
+/// An environment on `db` and two relay nodes A and B on it.
+async fn two_nodes(db: &pg::TestDb) -> (Env, RunningRelay, RunningRelay) {
+    let (env, cfg) = Env::on_db(db);
+    let a = env.start(cfg.clone(), RelayOptions::default()).await;
+    let b = env.start(cfg, RelayOptions::default()).await;
+    (env, a, b)
+}
+
+/// Whether a new connection presenting `ident` is refused by the node at `addr` within
+/// 40 attempts 50 ms apart.
+async fn refused_within_2s(
+    root: &rustls::pki_types::CertificateDer<'static>,
+    ident: &Identity,
+    addr: SocketAddr,
+) -> bool {
+    for _ in 0..40 {
+        let fresh = client(root, Some(ident), false);
+        if get(&fresh, addr, "/v1/status").await.is_err() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wipe_through_node_b_reaches_a_device_long_polling_node_a() {
     let Some(db) = pg::test_db() else { return };
-    let env = Env::new();
-    let mut cfg = env.config();
-    use_postgres(&mut cfg, &db);
-    let a = env.start(cfg.clone(), RelayOptions::default()).await;
-    let b = env.start(cfg, RelayOptions::default()).await;
+    let (env, a, b) = two_nodes(&db).await;
     let t = tablet(&env.pki, "TAB-0001");
     let t2 = tablet(&env.pki, "TAB-0002");
     let alice = client(&env.pki.root, Some(&admin(&env.pki, "alice")), false);
 
     let c = client(&env.pki.root, Some(&t.ident), false);
-    let v: Value = c
-        .get(url(a.device_addr, "/v1/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&c, a.device_addr, "/v1/status").await;
     assert_eq!(
         (v["state"].as_str(), v["version"].as_u64()),
         (Some("active"), Some(1))
@@ -84,76 +91,31 @@ async fn wipe_through_node_b_reaches_a_device_long_polling_node_a() {
 
     // The device confirms through A; B refuses its certificate at the TLS layer.
     let c = client(&env.pki.root, Some(&t.ident), false);
-    let r = c
-        .post(url(a.device_addr, "/v1/wipe-confirm"))
-        .send()
-        .await
-        .unwrap();
+    let r = post(&c, a.device_addr, "/v1/wipe-confirm", None).await;
     assert_eq!(r.status(), 200);
     let root = env.pki.root.clone();
     let ident = t.ident.cert.clone();
-    let mut refused = false;
-    for _ in 0..40 {
-        let fresh = client(&root, Some(&t.ident), false);
-        if fresh
-            .get(url(b.device_addr, "/v1/status"))
-            .send()
-            .await
-            .is_err()
-        {
-            refused = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(refused, "node B still accepts a wiped device");
+    assert!(
+        refused_within_2s(&root, &t.ident, b.device_addr).await,
+        "node B still accepts a wiped device"
+    );
     let _ = ident;
 
     // Revocation through B: A refuses at the TLS layer, other devices unaffected.
     let c2 = client(&root, Some(&t2.ident), false);
-    let r = c2
-        .get(url(a.device_addr, "/v1/status"))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&c2, a.device_addr, "/v1/status").await.unwrap();
     assert_eq!(r.status(), 200);
     let (s, _) = admin_post(&alice, b.admin_addr, "TAB-0002", "revoke").await;
     assert_eq!(s, 200);
-    let mut refused = false;
-    for _ in 0..40 {
-        let fresh = client(&root, Some(&t2.ident), false);
-        if fresh
-            .get(url(a.device_addr, "/v1/status"))
-            .send()
-            .await
-            .is_err()
-        {
-            refused = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     assert!(
-        refused,
+        refused_within_2s(&root, &t2.ident, a.device_addr).await,
         "node A still accepts a device revoked through node B"
     );
 
     // One registry, one audit log, whichever node is asked.
     for node in [&a, &b] {
-        let v: Value = alice
-            .get(url(node.admin_addr, "/admin/v1/audit"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let actions: Vec<&str> = v["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["action"].as_str().unwrap())
-            .collect();
+        let v: Value = get_json(&alice, node.admin_addr, "/admin/v1/audit").await;
+        let actions: Vec<&str> = strs(&v["entries"], "action");
         assert!(actions.starts_with(&["wipe", "revoke"]), "{actions:?}");
     }
     a.shutdown().await;
@@ -163,11 +125,7 @@ async fn wipe_through_node_b_reaches_a_device_long_polling_node_a() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submissions_through_two_nodes_are_stored_once_and_forwarded_once() {
     let Some(db) = pg::test_db() else { return };
-    let env = Env::new();
-    let mut cfg = env.config();
-    use_postgres(&mut cfg, &db);
-    let a = env.start(cfg.clone(), RelayOptions::default()).await;
-    let b = env.start(cfg, RelayOptions::default()).await;
+    let (env, a, b) = two_nodes(&db).await;
     let t = tablet(&env.pki, "TAB-0003");
     let c = client(&env.pki.root, Some(&t.ident), true);
     let mut ids = Vec::new();
@@ -191,11 +149,7 @@ async fn submissions_through_two_nodes_are_stored_once_and_forwarded_once() {
             + b.core().metrics.forwarded.load(Ordering::SeqCst)
     };
     wait_for("forwarding", Duration::from_secs(20), || {
-        forwarded() >= 6
-            && store
-                .pending_forward(10)
-                .map(|p| p.is_empty())
-                .unwrap_or(false)
+        forwarded() >= 6 && nothing_pending(&*store)
     })
     .await;
     // Let both forwarders make further passes: a second delivery would show here.
@@ -222,9 +176,7 @@ async fn submissions_through_two_nodes_are_stored_once_and_forwarded_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_is_503_and_lost_connections_are_retried() {
     let Some(db) = pg::test_db() else { return };
-    let env = Env::new();
-    let mut cfg = env.config();
-    use_postgres(&mut cfg, &db);
+    let (env, mut cfg) = Env::on_db(&db);
     cfg.store.retry_attempts = 3;
     cfg.store.timeout_secs = 2;
     let relay = env.start(cfg, RelayOptions::default()).await;
@@ -233,10 +185,7 @@ async fn database_outage_is_503_and_lost_connections_are_retried() {
     // Every connection of the relay is killed between submissions: transparent.
     for _ in 0..3 {
         let (_, e) = t.seal(&env.pki, &standard_app(), now());
-        assert_eq!(
-            post_envelope(&c, relay.device_addr, e).await.unwrap().0,
-            200
-        );
+        assert_accepted(&c, relay.device_addr, e).await;
         db.terminate_sessions();
     }
     // The database refuses connections: 503 `unavailable`, nothing accepted.
@@ -276,14 +225,6 @@ async fn database_outage_is_503_and_lost_connections_are_retried() {
 
 // ---------------------------------------------------------------------------------
 // Two real processes, one killed mid-load.
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Node {
     child: Child,
@@ -570,27 +511,12 @@ async fn pg_dump_restore_brings_back_the_retention_window_and_nothing_older() {
     }
     let dump = tempfile::tempdir().unwrap();
     let file = dump.path().join("shinsei.dump");
-    let st = Command::new(server.tool("pg_dump"))
-        .args(["--format=custom", "--no-owner", "--file"])
-        .arg(&file)
-        .arg("--dbname")
-        .arg(&db.url)
-        .status()
-        .unwrap();
-    assert!(st.success(), "pg_dump failed");
+    server.pg_dump(&db.url, "custom", &file);
 
     // Restored into an empty database; a relay started on it purges at start-up.
     let restored = db.sibling("restored");
-    let st = Command::new(server.tool("pg_restore"))
-        .args(["--no-owner", "--exit-on-error", "--dbname"])
-        .arg(&restored.url)
-        .arg(&file)
-        .status()
-        .unwrap();
-    assert!(st.success(), "pg_restore failed");
-    let env = Env::new();
-    let mut cfg = env.config();
-    use_postgres(&mut cfg, &restored);
+    server.pg_restore(&file, &restored.url);
+    let (env, cfg) = Env::on_db(&restored);
     let relay = env.start(cfg, RelayOptions::default()).await;
     let store = relay.core().store.clone();
     let oldest = EnvelopeId([1; 16]);

@@ -62,8 +62,8 @@ fn open_pg(db: &TestDb) -> PgStore {
     PgStore::open(&pg_config(db)).unwrap()
 }
 
-/// Envelopes: insert, idempotency by ID, pending order, forwarding, purge.
-fn envelopes(s: &dyn Store) {
+/// Inserts envelopes `a` (at 100) and `b` (at 200); a second `a` returns the first.
+fn insert_a_and_b(s: &dyn Store) -> (EnvelopeId, EnvelopeId) {
     let a = EnvelopeId([1; 16]);
     let b = EnvelopeId([2; 16]);
     assert_eq!(
@@ -79,6 +79,26 @@ fn envelopes(s: &dyn Store) {
         InsertOutcome::Existing(m) if m.received_at == 100
     ));
     assert_eq!(s.envelope_count(), 2);
+    (a, b)
+}
+
+/// With `a` marked forwarded: its sealed bytes are gone, `b` is pending; the purge
+/// takes each at its time, sealed bytes and all.
+fn forwarded_a_then_purge(s: &dyn Store, a: EnvelopeId, b: EnvelopeId) {
+    assert_eq!(s.sealed_envelope(&a).unwrap(), None);
+    assert!(s.envelope_meta(&a).unwrap().unwrap().forwarded);
+    assert_eq!(s.pending_forward(10).unwrap(), vec![b]);
+    assert_eq!(s.purge_envelopes(99).unwrap(), vec![]);
+    assert_eq!(s.purge_envelopes(100).unwrap(), vec![a]);
+    assert_eq!(s.envelope_count(), 1);
+    assert_eq!(s.envelope_meta(&a).unwrap(), None);
+    assert_eq!(s.purge_envelopes(1000).unwrap(), vec![b]);
+    assert_eq!(s.sealed_envelope(&b).unwrap(), None);
+}
+
+/// Envelopes: insert, idempotency by ID, pending order, forwarding, purge.
+fn envelopes(s: &dyn Store) {
+    let (a, b) = insert_a_and_b(s);
     assert_eq!(s.envelope_meta(&a).unwrap().unwrap(), meta(100));
     assert_eq!(s.sealed_envelope(&a).unwrap().unwrap(), b"sealed-a");
     assert_eq!(s.pending_forward(10).unwrap(), vec![a, b]);
@@ -89,15 +109,7 @@ fn envelopes(s: &dyn Store) {
     assert!(s.claim_for_forward(&a).unwrap().is_some());
     assert!(s.mark_forwarded(&a).unwrap());
     assert!(s.claim_for_forward(&a).unwrap().is_none());
-    assert_eq!(s.sealed_envelope(&a).unwrap(), None);
-    assert!(s.envelope_meta(&a).unwrap().unwrap().forwarded);
-    assert_eq!(s.pending_forward(10).unwrap(), vec![b]);
-    assert_eq!(s.purge_envelopes(99).unwrap(), vec![]);
-    assert_eq!(s.purge_envelopes(100).unwrap(), vec![a]);
-    assert_eq!(s.envelope_count(), 1);
-    assert_eq!(s.envelope_meta(&a).unwrap(), None);
-    assert_eq!(s.purge_envelopes(1000).unwrap(), vec![b]);
-    assert_eq!(s.sealed_envelope(&b).unwrap(), None);
+    forwarded_a_then_purge(s, a, b);
     assert!(s.claim_for_forward(&b).unwrap().is_none());
     assert_eq!(s.pending_forward(10).unwrap(), vec![]);
     assert!(!s.mark_forwarded(&b).unwrap());
@@ -210,6 +222,18 @@ fn no_lost_device_update(stores: &[Arc<dyn Store>]) {
     });
     let v = stores[0].device("TAB-C").unwrap().unwrap().version;
     assert_eq!(v, (threads * per) as u64, "device updates lost");
+}
+
+/// Forwarding without a claim (was `store::tests::insert_dedupe_forward_purge`).
+#[test]
+fn sled_insert_dedupe_forward_purge() {
+    let s = &SledStore::temporary().unwrap();
+    let (a, b) = insert_a_and_b(s);
+    assert_eq!(s.pending_forward(10).unwrap(), vec![a, b]);
+    assert!(s.mark_forwarded(&a).unwrap());
+    forwarded_a_then_purge(s, a, b);
+    assert_eq!(s.pending_forward(10).unwrap(), vec![]);
+    assert!(!s.mark_forwarded(&b).unwrap());
 }
 
 #[test]

@@ -9,8 +9,7 @@ use std::{sync::Arc, time::Duration};
 use common::*;
 use shinsei_protocol::{
     application::Profile,
-    envelope::{self, EnvelopeId, Header, HPKE_INFO, MAX_ENVELOPE_LEN},
-    hpke_suite,
+    envelope::{self, EnvelopeId, Header, MAX_ENVELOPE_LEN},
     receipt::{envelope_digest, Receipt},
 };
 use shinsei_relay::clock::ManualClock;
@@ -18,8 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accept_replay_conflict_over_http1_and_http2() {
-    let env = Env::new();
-    let relay = env.start_default().await;
+    let (env, relay) = Env::started().await;
     let store = relay.core().store.clone();
     let t = tablet(&env.pki, "TAB-0001");
     for h2 in [false, true] {
@@ -66,8 +64,7 @@ async fn accept_replay_conflict_over_http1_and_http2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_store_nothing() {
-    let env = Env::new();
-    let relay = env.start_default().await;
+    let (env, relay) = Env::started().await;
     let store = relay.core().store.clone();
     let t = tablet(&env.pki, "TAB-0002");
     let t3 = tablet(&env.pki, "TAB-0003");
@@ -135,14 +132,7 @@ async fn refusals_store_nothing() {
         device_id: t.id.clone(),
     };
     let seal_raw = |h: &Header, plaintext: &[u8]| {
-        let hb = h.encode();
-        let (enc, ct) =
-            hpke_suite::seal(env.pki.relay_key.as_bytes(), HPKE_INFO, &hb, plaintext).unwrap();
-        let mut body = hb;
-        body.extend_from_slice(&enc);
-        body.extend_from_slice(&(ct.len() as u32).to_be_bytes());
-        body.extend_from_slice(&ct);
-        envelope::sign_body(body, &t.signing).unwrap()
+        shinsei_testkit::app::seal_raw(h, &env.pki.relay_key, &t.signing, plaintext)
     };
     let mut extra = standard_app().encode().to_vec();
     extra.extend_from_slice(b"{\"name\":\"YAMADA TARO\"}");
@@ -185,8 +175,7 @@ async fn refusals_store_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_body_refused_before_it_is_read() {
-    let env = Env::new();
-    let relay = env.start_default().await;
+    let (env, relay) = Env::started().await;
     let t = tablet(&env.pki, "TAB-0004");
 
     // Raw HTTP/1.1: announce MAX_ENVELOPE_LEN + 1 bytes, send none, read the answer.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::{net::SocketAddr, process::Command};
+use std::net::SocketAddr;
 
 use common::*;
 
@@ -26,29 +26,22 @@ fn write_pem(dir: &std::path::Path, name: &str, ident: &Identity) -> (String, St
 
 /// Runs `openssl s_client` with `version` (`-tls1`, `-tls1_1`, `-tls1_2`, `-tls1_3`).
 fn s_client(addr: SocketAddr, version: &str, cert: &str, key: &str) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args([
-            "s_client",
-            "-connect",
-            &addr.to_string(),
-            "-servername",
-            HOST,
-            version,
-            // Let OpenSSL 3 actually offer TLS 1.0/1.1 (its default security level
-            // would refuse them on the client side, proving nothing about the relay).
-            "-cipher",
-            "DEFAULT:@SECLEVEL=0",
-            "-cert",
-            cert,
-            "-key",
-            key,
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("openssl must be installed (apt-get install openssl)");
-    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-    s.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), s)
+    shinsei_testkit::sys::openssl(&[
+        "s_client",
+        "-connect",
+        &addr.to_string(),
+        "-servername",
+        HOST,
+        version,
+        // Let OpenSSL 3 actually offer TLS 1.0/1.1 (its default security level
+        // would refuse them on the client side, proving nothing about the relay).
+        "-cipher",
+        "DEFAULT:@SECLEVEL=0",
+        "-cert",
+        cert,
+        "-key",
+        key,
+    ])
 }
 
 fn handshake_done(out: &str) -> bool {
@@ -58,8 +51,7 @@ fn handshake_done(out: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls10_and_tls11_clients_refused_tls12_accepted() {
-    let env = Env::new();
-    let relay = env.start_default().await;
+    let (env, relay) = Env::started().await;
     let t = tablet(&env.pki, "TAB-0001");
     let (cert, key) = write_pem(env.dir.path(), "tab", &t.ident);
     let addr = relay.device_addr;
@@ -93,8 +85,7 @@ async fn tls10_and_tls11_clients_refused_tls12_accepted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_certificate_rules() {
-    let env = Env::new();
-    let relay = env.start_default().await;
+    let (env, relay) = Env::started().await;
     let root = env.pki.root.clone();
     let t = tablet(&env.pki, "TAB-0001");
     let adm = admin(&env.pki, "alice");
@@ -200,19 +191,14 @@ impl SelfIdent for Identity {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_device_is_refused_live_and_after_restart() {
-    let env = Env::new();
-    let relay = env.start_default().await;
+    let (env, relay) = Env::started().await;
     let root = env.pki.root.clone();
     let t = tablet(&env.pki, "TAB-0007");
     let other = tablet(&env.pki, "TAB-0008");
     let adm = client(&root, Some(&admin(&env.pki, "alice")), false);
 
     let open = client(&root, Some(&t.ident), false);
-    let r = open
-        .get(url(relay.device_addr, "/v1/status"))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&open, relay.device_addr, "/v1/status").await.unwrap();
     assert_eq!(r.status(), 200);
 
     let (s, v) = admin_post(&adm, relay.admin_addr, "TAB-0007", "revoke").await;
@@ -227,18 +213,10 @@ async fn revoked_device_is_refused_live_and_after_restart() {
     }
     // A new connection: refused at the TLS layer.
     let fresh = client(&root, Some(&t.ident), false);
-    assert!(fresh
-        .get(url(relay.device_addr, "/v1/status"))
-        .send()
-        .await
-        .is_err());
+    assert!(get(&fresh, relay.device_addr, "/v1/status").await.is_err());
     // Over HTTP/2 as well.
     let fresh = client(&root, Some(&t.ident), true);
-    assert!(fresh
-        .get(url(relay.device_addr, "/v1/status"))
-        .send()
-        .await
-        .is_err());
+    assert!(get(&fresh, relay.device_addr, "/v1/status").await.is_err());
     // Other devices are unaffected.
     let r = client(&root, Some(&other.ident), false)
         .get(url(relay.device_addr, "/v1/status"))
@@ -254,11 +232,7 @@ async fn revoked_device_is_refused_live_and_after_restart() {
     // The deny list is persistent.
     let relay = env.start_default().await;
     let fresh = client(&root, Some(&t.ident), false);
-    assert!(fresh
-        .get(url(relay.device_addr, "/v1/status"))
-        .send()
-        .await
-        .is_err());
+    assert!(get(&fresh, relay.device_addr, "/v1/status").await.is_err());
     relay.shutdown().await;
 }
 

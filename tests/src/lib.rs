@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -109,8 +109,7 @@ pub fn ok(cmd: &mut Command, stdin: &str) -> Result<String> {
 }
 
 pub fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+    shinsei_testkit::net::try_free_port()
 }
 
 /// A ward: PKI, relay keys, one admin, one staff member and a published staff list.
@@ -302,21 +301,7 @@ impl Relay {
 
     /// Envelope directories in the spool.
     pub fn spooled(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(&self.spool)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.path())
-                    .filter(|p| {
-                        p.is_dir()
-                            && !p
-                                .file_name()
-                                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
+        shinsei_testkit::files::visible_dirs(&self.spool)
     }
 }
 
@@ -415,25 +400,8 @@ impl Tablet {
     }
 }
 
-pub fn walk(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else if let Ok(b) = std::fs::read(&p) {
-                out.push((p, b));
-            }
-        }
-    }
-    out
-}
-
-/// Does `hay` contain `needle`?
-pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
-}
+/// Raw-file scans, shared with the other crates' tests.
+pub use shinsei_testkit::files::{contains, walk};
 
 /// Writes a synthetic photo (no person) to `path`.
 pub fn write_photo(path: &Path, seed: u32) -> Result<Vec<u8>> {

@@ -6,21 +6,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use shinsei_testkit::{files::names, keys, wait::poll as wait_for};
 use shinsei_tests::{contains, ok, run, write_photo, Relay, Tablet, Ward};
 
 const ID1: &str = "12345678901234567890123";
 const ID2: &str = "23456789012345678901234";
-
-fn wait_for(mut f: impl FnMut() -> bool, secs: u64) -> bool {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
-}
 
 fn spool_json(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("application.json")).unwrap()).unwrap()
@@ -111,15 +101,9 @@ fn submit_standard_and_express_deliver_only_permitted_fields_and_leave_nothing()
     );
     let mut seen = Vec::new();
     for d in relay.spooled() {
-        let mut files: Vec<String> = std::fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        files.sort();
-        assert_eq!(files, ["application.json", "photo.jpg"]);
+        assert_eq!(names(&d), ["application.json", "photo.jpg"]);
         let v = spool_json(&d);
-        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        keys.sort();
+        let keys = keys(&v);
         let id = v["application_id"].as_str().unwrap().to_string();
         let photo = std::fs::read(d.join("photo.jpg")).unwrap();
         if id == ID1 {

@@ -11,7 +11,7 @@
 //! hits, which proves the scanner can see what it looks for.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -292,18 +292,12 @@ fn run_flow(control: bool) -> RunResult {
     if control {
         cmd.env("SHINSEI_TEST_NO_ZEROIZE", "1");
     }
-    let mut child = cmd.spawn().unwrap();
     let [a, b, c] = &s.pins;
     let input = format!(
         "{STAFF_ID}\n{STAFF_PASSWORD}\n{}\n{a}\n{b}\n{c}\n",
         s.signature_password
     );
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    let mut child = shinsei_testkit::sys::spawn_with_stdin(&mut cmd, &input);
     let mut stdout = child.stdout.take().unwrap();
     let out_thread = std::thread::spawn(move || {
         let mut v = Vec::new();

@@ -11,14 +11,14 @@
 //!   relay's address and port, DNS only for the relay's name.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -28,6 +28,12 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, ServerConfig, ServerConnection};
 use rustls::sign::CertifiedKey;
+use shinsei_testkit::{
+    files::visible_dirs,
+    netns::VethPair,
+    sys::{require_root, require_tool, run_ok, wait_for_line},
+    wait::poll as wait_for,
+};
 use shinsei_tests::{ok, run, write_photo, Relay, Tablet, Ward, RELAY_HOST};
 
 const APP_ID: &str = "31415926535897932384626";
@@ -37,47 +43,6 @@ const SSLYZE_VERSION: &str = "6.3.1";
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
-
-/// Fails the test with the package to install when `tool` is not on the PATH.
-fn require_tool(tool: &str, package: &str) -> PathBuf {
-    let mut dirs: Vec<PathBuf> = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
-    if let Ok(path) = std::env::var("PATH") {
-        dirs.extend(path.split(':').map(PathBuf::from));
-    }
-    for d in dirs {
-        let p = d.join(tool);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "`{tool}` is missing: install the Debian package `{package}` \
-         (apt-get install -y {package}, as scripts/test does); this test does not skip"
-    );
-}
-
-fn require_root(what: &str) {
-    let out = Command::new("id").arg("-u").output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "0",
-        "{what} needs root (network namespaces, nftables); run the tests as root"
-    );
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn text(o: &Output) -> String {
     format!(
@@ -101,18 +66,6 @@ fn tablet_at(t: &Tablet, addr: SocketAddr) -> Tablet {
         device_id: t.device_id.clone(),
         relay_addr: addr,
     }
-}
-
-/// Polls `f` (a process coming up); not an assertion on time.
-fn wait_for(mut f: impl FnMut() -> bool, secs: u64) -> bool {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    f()
 }
 
 fn spooled_ids(dirs: &[PathBuf]) -> Vec<String> {
@@ -1062,53 +1015,30 @@ const NS_DNS_IP: &str = "10.78.1.53";
 const NS_PORT: u16 = 8443;
 const NS_ADMIN_PORT: u16 = 8444;
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
 /// Two namespaces joined by a veth pair: "tab" (the agent alone) and "net" (the relay
 /// and a DNS responder). Removed, with their /etc/netns files, when dropped.
 struct Netns {
-    tab: String,
-    net: String,
-    ip: PathBuf,
+    pair: VethPair,
     created_etc_netns: bool,
+}
+
+impl std::ops::Deref for Netns {
+    type Target = VethPair;
+    fn deref(&self) -> &VethPair {
+        &self.pair
+    }
 }
 
 impl Netns {
     fn new(ip: PathBuf) -> Self {
-        remove_stale_namespaces(&ip);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let id = format!("{}-{n}", std::process::id());
-        let s = Self {
-            tab: format!("shinsei-nw-tab-{id}"),
-            net: format!("shinsei-nw-net-{id}"),
-            ip,
-            created_etc_netns: !Path::new("/etc/netns").exists(),
-        };
-        run_ok(Command::new(&s.ip).args(["netns", "add", &s.tab]));
-        run_ok(Command::new(&s.ip).args(["netns", "add", &s.net]));
-        let ipn = |ns: &str, args: &[&str]| {
-            run_ok(Command::new(&s.ip).arg("-n").arg(ns).args(args));
-        };
-        // The veth pair is created inside the namespaces: the host's links are untouched.
-        ipn(
-            &s.tab,
-            &[
-                "link", "add", "t0", "type", "veth", "peer", "name", "n0", "netns", &s.net,
-            ],
-        );
-        ipn(&s.tab, &["addr", "add", "10.78.0.2/24", "dev", "t0"]);
-        ipn(&s.tab, &["link", "set", "t0", "up"]);
-        ipn(&s.tab, &["link", "set", "lo", "up"]);
-        ipn(&s.tab, &["route", "add", "default", "via", "10.78.0.1"]);
-        ipn(&s.net, &["addr", "add", "10.78.0.1/24", "dev", "n0"]);
-        ipn(&s.net, &["link", "set", "n0", "up"]);
-        ipn(&s.net, &["link", "set", "lo", "up"]);
+        let created_etc_netns = !Path::new("/etc/netns").exists();
+        let pair = VethPair::new(ip, "shinsei-nw", "10.78.0");
         for a in [NS_RELAY_IP, NS_DNS_IP] {
-            ipn(&s.net, &["addr", "add", &format!("{a}/32"), "dev", "lo"]);
+            pair.add_host(&pair.net, a, 32, &[]);
         }
         // `ip netns exec` bind-mounts /etc/netns/NAME/* over /etc: the agent's namespace
         // resolves through the test's DNS responder, and its hosts file has only loopback.
-        let etc = Path::new("/etc/netns").join(&s.tab);
+        let etc = Path::new("/etc/netns").join(&pair.tab);
         std::fs::create_dir_all(&etc).unwrap();
         std::fs::write(
             etc.join("resolv.conf"),
@@ -1116,44 +1046,17 @@ impl Netns {
         )
         .unwrap();
         std::fs::write(etc.join("hosts"), "127.0.0.1 localhost\n::1 localhost\n").unwrap();
-        s
-    }
-
-    fn exec(&self, ns: &str) -> Command {
-        let mut c = Command::new(&self.ip);
-        c.args(["netns", "exec", ns]);
-        c
-    }
-}
-
-/// Deletes namespaces (and /etc/netns entries) left by an earlier, killed run of these
-/// tests: their names carry the test process's PID; only those whose process is gone.
-fn remove_stale_namespaces(ip: &Path) {
-    let Ok(o) = Command::new(ip).args(["netns", "list"]).output() else {
-        return;
-    };
-    for line in String::from_utf8_lossy(&o.stdout).lines() {
-        let name = line.split_whitespace().next().unwrap_or("");
-        let pid = name
-            .strip_prefix("shinsei-nw-tab-")
-            .or_else(|| name.strip_prefix("shinsei-nw-net-"))
-            .and_then(|r| r.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok());
-        if let Some(pid) = pid {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = Command::new(ip).args(["netns", "del", name]).status();
-                let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(name));
-            }
+        Self {
+            pair,
+            created_etc_netns,
         }
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        for ns in [&self.tab, &self.net] {
-            let _ = Command::new(&self.ip).args(["netns", "del", ns]).status();
-        }
-        let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(&self.tab));
+        // The namespaces themselves go with `pair`, after this.
+        let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(&self.pair.tab));
         // Only if this test created it, and only if empty.
         if self.created_etc_netns {
             let _ = std::fs::remove_dir("/etc/netns");
@@ -1192,20 +1095,9 @@ fn start_dns(nets: &Netns, log: &Path) -> Guard {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     let mut child = c.spawn().unwrap();
-    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for l in lines.map_while(Result::ok) {
-            if l.ends_with("DNS-READY") {
-                let _ = tx.send(());
-            }
-        }
-    });
+    let ready = wait_for_line(&mut child, "DNS-READY");
     let g = Guard(child);
-    assert!(
-        rx.recv_timeout(Duration::from_secs(30)).is_ok(),
-        "the DNS responder did not start"
-    );
+    assert!(ready, "the DNS responder did not start");
     g
 }
 
@@ -1603,24 +1495,6 @@ fn agent_in_a_network_namespace_talks_to_the_relay_only() {
     assert_eq!(get("other"), Some(0), "{counters:?}");
 
     // Both applications arrived.
-    assert!(wait_for(
-        || {
-            let dirs: Vec<PathBuf> = std::fs::read_dir(&spool)
-                .map(|rd| {
-                    rd.filter_map(|e| e.ok())
-                        .map(|e| e.path())
-                        .filter(|p| {
-                            p.is_dir()
-                                && !p
-                                    .file_name()
-                                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            dirs.len() == 2
-        },
-        30
-    ));
+    assert!(wait_for(|| visible_dirs(&spool).len() == 2, 30));
     drop(relay);
 }

@@ -6,8 +6,8 @@
 //! text is large, colours are dark on light: text and buttons above 7:1, the green and
 //! red of the checks above 4.5:1 (WCAG AA), tested in `tests/ui.rs`.
 //!
-//! Layout: [`theme`] (sizes, palette, style), [`widgets`] (buttons, fields, keypad,
-//! steps), [`preview`] (camera and photo textures), `screens` (one file per screen).
+//! Layout: [`theme`] (sizes, palette, style), `widgets` (buttons, fields, keypad,
+//! steps), `preview` (camera and photo textures), `screens` (one file per screen).
 
 mod preview;
 mod screens;

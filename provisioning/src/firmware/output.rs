@@ -38,7 +38,7 @@ pub fn write_rendered(out: &std::path::Path, files: &[RenderedFile]) -> crate::e
     for f in files {
         let path = out.join(f.name);
         if path.exists() {
-            return Err(crate::error::ProvisionError::AlreadyExists { path });
+            return Err(crate::error::ProvisionError::already_exists(path));
         }
     }
     for f in files {

@@ -1,4 +1,4 @@
-//! PostgreSQL for the relay's tests (and the load bench).
+//! PostgreSQL for the relay's tests (and the relay's load bench).
 //!
 //! `SHINSEI_TEST_PG_URL` (a superuser connection string or URL) names a server to use;
 //! otherwise a throw-away cluster is started from Debian's binaries
@@ -9,7 +9,8 @@
 //!
 //! Without PostgreSQL the tests FAIL with a message saying what to install, unless
 //! `SHINSEI_SKIP_PG=1` is set (then they print that they were skipped).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use crate::{net::free_port, sys::is_root};
 
 use std::{
     path::{Path, PathBuf},
@@ -110,6 +111,31 @@ impl PgServer {
         }
     }
 
+    /// `pg_dump --format=FORMAT` of the database at `url` into `file`; fails the test
+    /// if it fails.
+    pub fn pg_dump(&self, url: &str, format: &str, file: &Path) {
+        let st = Command::new(self.tool("pg_dump"))
+            .args([&format!("--format={format}"), "--no-owner", "--file"])
+            .arg(file)
+            .arg("--dbname")
+            .arg(url)
+            .status()
+            .unwrap();
+        assert!(st.success(), "pg_dump --format={format} failed");
+    }
+
+    /// `pg_restore` of the custom-format dump `file` into the database at `url`; fails
+    /// the test if it fails.
+    pub fn pg_restore(&self, file: &Path, url: &str) {
+        let st = Command::new(self.tool("pg_restore"))
+            .args(["--no-owner", "--exit-on-error", "--dbname"])
+            .arg(url)
+            .arg(file)
+            .status()
+            .unwrap();
+        assert!(st.success(), "pg_restore failed");
+    }
+
     /// A client binary (`pg_dump`, `pg_restore`, `psql`).
     pub fn tool(&self, name: &str) -> PathBuf {
         match &self.bindir {
@@ -121,7 +147,7 @@ impl PgServer {
 
 impl TestDb {
     /// A synchronous client on this database, for checks (call off the runtime, e.g.
-    /// through [`TestDb::query`]).
+    /// through [`TestDb::with`]).
     pub fn client(&self) -> postgres::Client {
         postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
     }
@@ -217,18 +243,6 @@ fn out(cmd: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&o.stdout).trim().to_owned())
 }
 
-fn is_root() -> bool {
-    out(Command::new("id").arg("-u")).is_ok_and(|u| u == "0")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start() -> Result<PgServer, String> {
     if let Ok(url) = std::env::var("SHINSEI_TEST_PG_URL") {
         return Ok(PgServer {
@@ -237,8 +251,8 @@ fn start() -> Result<PgServer, String> {
             own: false,
         });
     }
-    // Test files included twice (tests/on_postgres.rs) have several copies of this
-    // module in one process: the first starts the cluster, the others use it.
+    // A process may hold several copies of this module (a test binary that also
+    // compiles a copy of it in): the first starts the cluster, the others use it.
     let tmp = tempfile::env::temp_dir();
     let lock = tmp.join(format!("shinsei-pg-{}.lock", std::process::id()));
     let url_file = tmp.join(format!("shinsei-pg-{}.url", std::process::id()));
