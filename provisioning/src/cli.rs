@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use shinsei_protocol::{bundle::Profile, device::DeviceId};
 use zeroize::Zeroizing;
 
-use crate::{
+use shinsei_pki::layout::PkiLayout;
+use shinsei_provisioning::{
     device::{self, SignOptions, DEFAULT_DEVICE_DAYS},
     error::{ProvisionError, Result},
     firmware::{
@@ -22,7 +23,6 @@ use crate::{
     relay::{self, RelayInitOptions},
     staff,
 };
-use shinsei_pki::layout::PkiLayout;
 
 /// shinsei-provision: 区役所の PKI・端末登録・職員アカウント・端末管理 /
 /// the ward's PKI, tablet enrollment, staff accounts and fleet commands.
@@ -307,9 +307,9 @@ pub enum StaffCommand {
 pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -> Result<String> {
     let l = PkiLayout::new(&cli.pki);
     #[cfg(feature = "test-hooks")]
-    let now = cli.now.unwrap_or_else(crate::unix_now);
+    let now = cli.now.unwrap_or_else(shinsei_provisioning::unix_now);
     #[cfg(not(feature = "test-hooks"))]
-    let now = crate::unix_now();
+    let now = shinsei_provisioning::unix_now();
     match &cli.command {
         Command::Ca(CaCommand::Init {
             org,

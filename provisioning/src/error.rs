@@ -93,7 +93,8 @@ pub enum ProvisionError {
 }
 
 impl ProvisionError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         PkiError::Io {
             path: path.into(),
             source,

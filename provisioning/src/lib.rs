@@ -1,7 +1,8 @@
 //! `shinsei-provisioning`: the ward's PKI, device enrollment (signing CSRs into device
 //! bundles), staff accounts and the fleet commands of `shinsei-provision`.
 //!
-//! The binary (`src/main.rs`) only parses arguments and calls [`cli::run`]; everything
+//! The binary (`src/main.rs` and its `cli`, the only place clap is used) parses
+//! arguments and calls this library; everything
 //! else is here and testable without sockets. [`firmware`] renders a tablet's OS
 //! configuration (firewall, Wi-Fi, sandboxed agent unit, kiosk target) from its bundle. The PKI directory's files
 //! (layout, loaders, secret files) are in the `shinsei-pki` crate, shared with the relay.
@@ -10,7 +11,6 @@
 //! with a mode other than 0600; overwrite an existing key without being asked.
 #![forbid(unsafe_code)]
 
-pub mod cli;
 pub mod device;
 pub mod error;
 pub mod firmware;

@@ -1,10 +1,13 @@
-//! `shinsei-provision`: thin wrapper over [`shinsei_provisioning::cli`].
+//! `shinsei-provision`: the command line (clap lives only here, in `cli`) over the
+//! `shinsei_provisioning` library.
 #![forbid(unsafe_code)]
+
+mod cli;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use shinsei_provisioning::cli::{run, Cli};
+use cli::{run, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
