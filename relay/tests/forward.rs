@@ -72,7 +72,8 @@ async fn spool_holds_exactly_the_permitted_fields() {
             );
             assert_eq!(v["pins"]["signature_password"], "ABC123");
             assert_eq!(v["pins"]["card_info"], "3333");
-            assert_eq!(v["e_certificate"], false);
+            // The express fixture wants the e-certificates (its four PINs need them; issue 16).
+            assert_eq!(v["e_certificate"], true);
             assert_eq!(v["braille"], true);
         } else {
             assert_eq!(v["e_certificate"], true);
