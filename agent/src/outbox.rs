@@ -60,6 +60,32 @@ pub struct Outbox {
     rng: SystemRandom,
 }
 
+/// Opens the sled database. sled releases its file lock from a background thread a
+/// moment after the last handle is dropped, so an outbox closed and opened again at
+/// once (a restart, a reopen in the same process) can find it still held: the lock is
+/// waited for up to 2 s before the outbox counts as in use by another process.
+fn open_db(dir: &Path) -> Result<sled::Db> {
+    let mut tries = 0;
+    loop {
+        match sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+        {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e))
+                if tries < 40
+                    && (e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.to_string().contains("could not acquire lock")) =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(from_sled(e)),
+        }
+    }
+}
+
 /// The sled database and its two trees.
 struct Store {
     db: sled::Db,
@@ -164,11 +190,7 @@ impl Outbox {
         let key_path = Self::key_path(data_dir);
         let key_bytes = fsutil::load_or_create_key(&key_path)?;
         let key = aead_key(&key_bytes)?;
-        let db = sled::Config::new()
-            .path(Self::db_dir(data_dir))
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(from_sled)?;
+        let db = open_db(&Self::db_dir(data_dir))?;
         let tree = db.open_tree("envelopes").map_err(from_sled)?;
         let submitted = db.open_tree("submitted").map_err(from_sled)?;
         let o = Self {
