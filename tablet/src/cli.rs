@@ -144,7 +144,14 @@ pub(crate) enum Command {
         screenshot: Option<PathBuf>,
     },
     /// Read application IDs from QR images.
-    ScanQr { files: Vec<PathBuf> },
+    ScanQr {
+        /// Print every QR code's text (JSON strings, tab-separated) instead of
+        /// requiring an application ID: for checking the reader on other codes.
+        /// Nothing read this way is queued or sent.
+        #[arg(long)]
+        raw: bool,
+        files: Vec<PathBuf>,
+    },
     /// Crop a photo to the 35:45 ID-photo format with quality checks; prints a JSON
     /// report (face box, crop box, every check). Writes the photo only if all pass.
     Crop {
@@ -545,11 +552,23 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
                 Err(e) => Err(InputError::from(e).into()),
             }
         }
-        Command::ScanQr { files } => {
+        Command::ScanQr { raw, files } => {
             let mut failed = false;
             for f in files {
-                match qr::decode_file(f) {
-                    Ok(id) => out(&format!("{}\t{}", f.display(), id.as_str())),
+                let read = if *raw {
+                    qr::read_text_file(f).map(|texts| {
+                        let texts: Vec<&str> = texts.iter().map(|t| t.as_str()).collect();
+                        texts
+                            .iter()
+                            .map(|t| serde_json::to_string(t).unwrap_or_default())
+                            .collect::<Vec<_>>()
+                            .join("\t")
+                    })
+                } else {
+                    qr::decode_file(f).map(|id| id.as_str().to_owned())
+                };
+                match read {
+                    Ok(text) => out(&format!("{}\t{text}", f.display())),
                     Err(e) => {
                         failed = true;
                         out(&format!("{}\tERROR\t{e}", f.display()));
@@ -557,7 +576,8 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
                 }
             }
             if failed {
-                Err(InputError::Usage("one or more files had no application ID".into()).into())
+                let what = if *raw { "QR code" } else { "application ID" };
+                Err(InputError::Usage(format!("one or more files had no {what}")).into())
             } else {
                 Ok(())
             }

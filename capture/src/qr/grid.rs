@@ -24,14 +24,15 @@
 //! Every version whose size fits the finder spacing (±1) is tried, up to version 10.
 //! All buffers that hold samples or bits of the code are zeroized.
 
-use shinsei_protocol::application::ApplicationId;
 use zeroize::Zeroizing;
 
-use super::{rqrr, QrError};
+use super::rqrr::{self, Accept, Payload};
+use super::QrError;
 use crate::geometry::Homography;
 
-/// Largest version tried (57×57 modules); the form's code is version 1 or 2.
-const MAX_VERSION: i32 = 10;
+/// Largest version tried (all of them: the form's code is version 1 or 2, other codes
+/// read raw may be larger).
+const MAX_VERSION: i32 = 40;
 
 type P = (f64, f64);
 
@@ -88,7 +89,8 @@ pub(crate) fn read(
     h: usize,
     f: &Finders,
     inverted: bool,
-) -> Result<ApplicationId, QrError> {
+    accept: Accept,
+) -> Result<Payload, QrError> {
     if w < 2 || h < 2 || luma.len() < w * h || !usable_module(f.module) {
         return Err(QrError::NoCode);
     }
@@ -124,25 +126,241 @@ pub(crate) fn read(
     let mut outcome = QrError::Unreadable;
     for v in versions {
         let n = (17 + 4 * v) as usize;
-        let samples = sample_grid(&img, &hmg, n);
-        for bits in [
-            threshold(&samples, n),
-            threshold(&sharpened(&samples, n), n),
-        ] {
-            match decode(bits) {
-                Ok(id) => return Ok(id),
-                Err(e @ QrError::NotAnApplicationId(_)) => outcome = e,
-                Err(_) => {}
+        // The same bits from another map or threshold are not decoded twice.
+        let mut tried: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+        for map in grid_maps(&img, &hmg, quad, v, n) {
+            let samples = sample_grid(&img, &map, n);
+            for bits in [
+                threshold(&samples, n),
+                threshold(&sharpened(&samples, n), n),
+                local_threshold(&samples, n),
+            ] {
+                if !version_info_fits(&bits, v) || tried.contains(&bits.dark) {
+                    continue;
+                }
+                tried.push(bits.dark.clone());
+                match decode(bits, accept) {
+                    Ok(p) => return Ok(p),
+                    Err(e @ QrError::NotAnApplicationId(_)) => outcome = e,
+                    Err(_) => {}
+                }
             }
         }
     }
     Err(outcome)
 }
 
+/// Versions 7 and up carry their number twice, as an 18-bit BCH codeword beside the
+/// top-right and bottom-left finders (ISO/IEC 18004 §7.10): a sampled grid whose both
+/// copies are more than 3 bits from version `v`'s codeword is not that version, and
+/// is not handed to the decoder (whose error correction on a large grid is costly).
+fn version_info_fits(bits: &Bits, v: i32) -> bool {
+    if v < 7 {
+        return true;
+    }
+    let n = bits.n;
+    let mut rem = v as u32;
+    for _ in 0..12 {
+        rem = (rem << 1) ^ ((rem >> 11) * 0x1F25);
+    }
+    let word = ((v as u32) << 12) | (rem & 0xFFF);
+    let (mut d1, mut d2) = (0, 0);
+    for i in 0..18 {
+        let want = (word >> i) & 1 == 1;
+        let (a, b) = (n - 11 + i % 3, i / 3);
+        d1 += u32::from(bits.dark[b * n + a] == 1 && !want || bits.dark[b * n + a] == 0 && want);
+        d2 += u32::from(bits.dark[a * n + b] == 1 && !want || bits.dark[a * n + b] == 0 && want);
+    }
+    d1.min(d2) <= 3
+}
+
+/// Where each module of an `n`×`n` code lies in the frame: a projective map of the
+/// code's square, plus, where alignment patterns were measured, a smooth correction
+/// (paper that is not flat bends the grid away from any single projective map).
+struct GridMap {
+    h: Homography,
+    n: f64,
+    /// Measured corrections: (module x, module y, dx, dy) in pixels; zero at the
+    /// finder centres.
+    field: Vec<(f64, f64, f64, f64)>,
+}
+
+impl GridMap {
+    /// The frame point of module coordinates (x, y) (0..n each way).
+    fn at(&self, x: f64, y: f64) -> P {
+        let p = self.h.apply(x / self.n, y / self.n);
+        if self.field.is_empty() {
+            return p;
+        }
+        // Inverse-distance weighting (power 2) of the measured corrections.
+        let (mut sw, mut sx, mut sy) = (0.0, 0.0, 0.0);
+        for &(u, v, dx, dy) in &self.field {
+            let w = 1.0 / ((u - x).powi(2) + (v - y).powi(2) + 1.0);
+            sw += w;
+            sx += w * dx;
+            sy += w * dy;
+        }
+        (p.0 + sx / sw, p.1 + sy / sw)
+    }
+}
+
+/// Module coordinates of the alignment patterns' centres of version `v` (none for
+/// version 1): the ISO/IEC 18004 table, computed as its rows are built (first at 6,
+/// last at n − 7, evenly spaced by an even step between).
+fn alignment_centres(v: i32) -> Vec<(f64, f64)> {
+    if v < 2 {
+        return Vec::new();
+    }
+    let n = 17 + 4 * v;
+    let count = v / 7 + 2;
+    let step = if v == 32 {
+        26
+    } else {
+        (v * 4 + count * 2 + 1) / (count * 2 - 2) * 2
+    };
+    let mut pos = vec![6; count as usize];
+    let mut p = n - 7;
+    for i in (1..count as usize).rev() {
+        pos[i] = p;
+        p -= step;
+    }
+    let last = n - 7;
+    let mut out = Vec::new();
+    for &y in &pos {
+        for &x in &pos {
+            // Not where a finder pattern is.
+            if [(6, 6), (6, last), (last, 6)].contains(&(x, y)) {
+                continue;
+            }
+            out.push((f64::from(x) + 0.5, f64::from(y) + 0.5));
+        }
+    }
+    out
+}
+
+/// Finds the alignment pattern nearest to module (x, y) under `map`, within 2 modules:
+/// a dark centre, a light ring one module out and a dark ring two modules out. Returns
+/// the frame point, if the pattern stands out by at least a fifth of the contrast.
+fn find_alignment(img: &Img<'_>, map: &GridMap, x: f64, y: f64, contrast: f64) -> Option<P> {
+    let c = map.at(x, y);
+    let ex = sub(map.at(x + 1.0, y), c);
+    let ey = sub(map.at(x, y + 1.0), c);
+    let at = |p: P, i: f64, j: f64| img.at(p.0 + ex.0 * i + ey.0 * j, p.1 + ex.1 * i + ey.1 * j);
+    const RING: [(f64, f64); 8] = [
+        (1.0, 0.0),
+        (-1.0, 0.0),
+        (0.0, 1.0),
+        (0.0, -1.0),
+        (1.0, 1.0),
+        (-1.0, 1.0),
+        (1.0, -1.0),
+        (-1.0, -1.0),
+    ];
+    let score = |p: P| {
+        let centre = at(p, 0.0, 0.0);
+        let light = RING.iter().map(|&(i, j)| at(p, i, j)).sum::<f64>() / 8.0;
+        let dark = RING
+            .iter()
+            .map(|&(i, j)| at(p, 2.0 * i, 2.0 * j))
+            .sum::<f64>()
+            / 8.0;
+        light - (centre + dark) / 2.0
+    };
+    let mut best: Option<(f64, P)> = None;
+    for i in -8..=8 {
+        for j in -8..=8 {
+            let (a, b) = (f64::from(i) * 0.25, f64::from(j) * 0.25);
+            let p = (c.0 + ex.0 * a + ey.0 * b, c.1 + ex.1 * a + ey.1 * b);
+            // Nearer the prediction wins a tie.
+            let s = score(p) - 0.5 * (a * a + b * b).sqrt();
+            if best.is_none_or(|(bs, _)| s > bs) {
+                best = Some((s, p));
+            }
+        }
+    }
+    best.filter(|&(s, _)| s > contrast / 5.0).map(|(_, p)| p)
+}
+
+fn sub(a: P, b: P) -> P {
+    (a.0 - b.0, a.1 - b.1)
+}
+
+/// The maps to sample version `v` with: the outline's projective map; for versions
+/// with alignment patterns, that map with its fourth corner moved so that the
+/// bottom-right alignment pattern lands where it was found (three outer corners and
+/// that pattern, as other readers do); and the outline's map corrected at every
+/// alignment pattern found (for paper that is not flat).
+fn grid_maps(img: &Img<'_>, hmg: &Homography, quad: [P; 4], v: i32, n: usize) -> Vec<GridMap> {
+    let nf = n as f64;
+    let base = GridMap {
+        h: *hmg,
+        n: nf,
+        field: Vec::new(),
+    };
+    let centres = alignment_centres(v);
+    if centres.is_empty() {
+        return vec![base];
+    }
+    // Contrast of the code: from a coarse sample of the whole grid.
+    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+    for y in 0..n {
+        for x in 0..n {
+            let p = base.at(x as f64 + 0.5, y as f64 + 0.5);
+            let g = img.at(p.0, p.1);
+            lo = lo.min(g);
+            hi = hi.max(g);
+        }
+    }
+    let contrast = hi - lo;
+    let mut field = Vec::with_capacity(centres.len() + 3);
+    for (x, y) in [(3.5, 3.5), (nf - 3.5, 3.5), (3.5, nf - 3.5)] {
+        field.push((x, y, 0.0, 0.0));
+    }
+    let mut br_found = None;
+    for &(x, y) in &centres {
+        if let Some(p) = find_alignment(img, &base, x, y, contrast) {
+            let q = base.at(x, y);
+            field.push((x, y, p.0 - q.0, p.1 - q.1));
+            if x > nf - 8.0 && y > nf - 8.0 {
+                br_found = Some(p);
+            }
+        }
+    }
+    let mut maps = vec![base];
+    if let Some(target) = br_found {
+        // Move the fourth corner until the pattern's centre maps onto the point found
+        // (a few fixed-point steps: the corner moves the point by about a² of its move).
+        let a = (nf - 6.5) / nf;
+        let mut q = quad;
+        for _ in 0..8 {
+            let h = Homography::square_to_quad(q);
+            let p = h.apply(a, a);
+            q[2].0 += (target.0 - p.0) / (a * a);
+            q[2].1 += (target.1 - p.1) / (a * a);
+        }
+        if q[2].0.is_finite() && q[2].1.is_finite() {
+            maps.push(GridMap {
+                h: Homography::square_to_quad(q),
+                n: nf,
+                field: Vec::new(),
+            });
+        }
+    }
+    if field.len() > 3 {
+        maps.push(GridMap {
+            h: *hmg,
+            n: nf,
+            field,
+        });
+    }
+    maps
+}
+
 /// Reads a code of which only two finder patterns were found (the third is blurred,
 /// small or in shadow). The two may be the ends of one side (the third then lies on
 /// either side of them, at either end) or the diagonal; each of the six places is
 /// checked for a finder-like pattern before the grid is read.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn read_pair(
     luma: &[u8],
     w: usize,
@@ -151,7 +369,8 @@ pub(crate) fn read_pair(
     q: P,
     module: f64,
     inverted: bool,
-) -> Result<(ApplicationId, Finders), QrError> {
+    accept: Accept,
+) -> Result<(Payload, Finders), QrError> {
     if w < 2 || h < 2 || luma.len() < w * h || !usable_module(module) {
         return Err(QrError::NoCode);
     }
@@ -187,8 +406,8 @@ pub(crate) fn read_pair(
         } else {
             Finders::oriented(found, b, c, module)
         };
-        match read(luma, w, h, &finders, inverted) {
-            Ok(id) => return Ok((id, finders)),
+        match read(luma, w, h, &finders, inverted, accept) {
+            Ok(p) => return Ok((p, finders)),
             Err(e @ QrError::NotAnApplicationId(_)) => outcome = e,
             Err(_) => outcome = QrError::Unreadable,
         }
@@ -228,8 +447,8 @@ fn find_finder_near(img: &Img<'_>, c: P, axis: P, m: f64) -> Option<P> {
     best.map(|(_, p)| p)
 }
 
-fn decode(bits: Bits) -> Result<ApplicationId, QrError> {
-    rqrr::guarded(move || rqrr::first_id([::rqrr::Grid::new(bits)]))
+fn decode(bits: Bits, accept: Accept) -> Result<Payload, QrError> {
+    rqrr::guarded(move || rqrr::first_accepted([::rqrr::Grid::new(bits)], accept))
 }
 
 /// The frame, read with the code's polarity folded in (dark = low).
@@ -337,7 +556,9 @@ fn side_points(img: &Img<'_>, c: P, along: P, out: P, m: f64) -> Vec<P> {
     const STEP: f64 = 0.125; // modules
     const FROM: f64 = 1.5; // modules out from the centre
     const TO: f64 = 6.0;
+    const REACH: f64 = 5.25; // modules out: the ring's edge with the centre 1.75 off
     let steps = ((TO - FROM) / STEP) as usize;
+    let reach = ((REACH - FROM) / STEP) as usize;
     let at = |i: usize| (FROM + i as f64 * STEP) * m;
     let mut pts = Vec::with_capacity(11);
     let mut prof = Vec::with_capacity(steps + 1);
@@ -346,22 +567,22 @@ fn side_points(img: &Img<'_>, c: P, along: P, out: P, m: f64) -> Vec<P> {
         let base = (c.0 + along.0 * t, c.1 + along.1 * t);
         prof.clear();
         prof.extend((0..=steps).map(|i| img.at(base.0 + out.0 * at(i), base.1 + out.1 * at(i))));
-        // Paper: the brightest point of the outer 1.5 modules; ring: the darkest point
-        // inside that.
-        let outer = ((TO - 1.5 - FROM) / STEP) as usize;
-        let light = prof[outer..].iter().copied().fold(f64::MIN, f64::max);
-        let dark = prof[..outer].iter().copied().fold(f64::MAX, f64::min);
+        // Paper: the brightest point; ring: the darkest point.
+        let light = prof.iter().copied().fold(f64::MIN, f64::max);
+        let dark = prof.iter().copied().fold(f64::MAX, f64::min);
         if light - dark < 12.0 {
             continue;
         }
         let mid = (dark + light) / 2.0;
-        // Walk inward from the paper to the first sample below halfway.
-        let Some(j) = (0..steps).rev().find(|&j| prof[j] < mid) else {
+        // The outermost step from below halfway to above it within REACH modules: the
+        // ring's outer edge, also when the quiet zone is narrow and a dark table or
+        // background begins a module or two beyond it.
+        let Some(j) = (0..reach)
+            .rev()
+            .find(|&j| prof[j] < mid && prof[j + 1] >= mid)
+        else {
             continue;
         };
-        if prof[j + 1] < mid {
-            continue;
-        }
         let frac = (mid - prof[j]) / (prof[j + 1] - prof[j]).max(1e-9);
         let s = (FROM + (j as f64 + frac) * STEP) * m;
         pts.push((base.0 + out.0 * s, base.1 + out.1 * s));
@@ -400,22 +621,40 @@ fn outline(img: &Img<'_>, f: &Finders) -> Option<[P; 4]> {
 }
 
 /// Mean of five samples around each module centre, row-major, `n`×`n`.
-fn sample_grid(img: &Img<'_>, hmg: &Homography, n: usize) -> Zeroizing<Vec<f64>> {
-    let nf = n as f64;
+fn sample_grid(img: &Img<'_>, map: &GridMap, n: usize) -> Zeroizing<Vec<f64>> {
     let mut out = Zeroizing::new(Vec::with_capacity(n * n));
     const OFF: [(f64, f64); 5] = [(0.0, 0.0), (-0.2, 0.0), (0.2, 0.0), (0.0, -0.2), (0.0, 0.2)];
     for y in 0..n {
         for x in 0..n {
             let mut acc = 0.0;
             for (dx, dy) in OFF {
-                let (u, v) = ((x as f64 + 0.5 + dx) / nf, (y as f64 + 0.5 + dy) / nf);
-                let (px, py) = hmg.apply(u, v);
+                let (px, py) = map.at(x as f64 + 0.5 + dx, y as f64 + 0.5 + dy);
                 acc += img.at(px, py);
             }
             out.push(acc / OFF.len() as f64);
         }
     }
     out
+}
+
+/// Each sample against the mean of the samples within 4 modules (light that varies
+/// across the code: a shadow, a glare); dark = below it.
+fn local_threshold(s: &[f64], n: usize) -> Bits {
+    const R: usize = 4;
+    let mut dark = Zeroizing::new(Vec::with_capacity(n * n));
+    for y in 0..n {
+        for x in 0..n {
+            let (y0, y1) = (y.saturating_sub(R), (y + R + 1).min(n));
+            let (x0, x1) = (x.saturating_sub(R), (x + R + 1).min(n));
+            let mut acc = 0.0;
+            for yy in y0..y1 {
+                acc += s[yy * n + x0..yy * n + x1].iter().sum::<f64>();
+            }
+            let mean = acc / ((y1 - y0) * (x1 - x0)) as f64;
+            dark.push(u8::from(s[y * n + x] < mean));
+        }
+    }
+    Bits { n, dark }
 }
 
 /// Each sample pushed away from the mean of its four neighbours.
@@ -486,6 +725,10 @@ mod tests {
 
     const ID: &str = "12345678901234567890123";
 
+    fn id(p: Payload) -> String {
+        String::from_utf8(p.to_vec()).unwrap()
+    }
+
     /// A version-1 code printed with `p`, its truth finder centres, and the frame.
     fn scene(p: &Placement, blur: f64) -> (Vec<u8>, usize, usize, Finders) {
         let (w, h) = (640, 480);
@@ -521,7 +764,10 @@ mod tests {
     #[test]
     fn reads_a_clean_code_from_its_finders() {
         let (luma, w, h, f) = scene(&placement(6.0, 10.0, 0.0), 0.0);
-        assert_eq!(read(&luma, w, h, &f, false).unwrap().as_str(), ID);
+        assert_eq!(
+            id(read(&luma, w, h, &f, false, Accept::ApplicationId).unwrap()),
+            ID
+        );
     }
 
     #[test]
@@ -547,14 +793,20 @@ mod tests {
         let hmg = Homography::square_to_quad(quad);
         let br = hmg.apply(17.5 / 21.0, 17.5 / 21.0);
         assert!(dist(br, d) > 2.0 * 6.0, "keystone too weak for this test");
-        assert_eq!(read(&luma, w, h, &f, false).unwrap().as_str(), ID);
+        assert_eq!(
+            id(read(&luma, w, h, &f, false, Accept::ApplicationId).unwrap()),
+            ID
+        );
     }
 
     #[test]
     fn heavy_blur_is_read() {
         // σ = half a module, as the corpus's hardest blur frames.
         let (luma, w, h, f) = scene(&placement(5.0, 5.0, 0.1), 2.5);
-        assert_eq!(read(&luma, w, h, &f, false).unwrap().as_str(), ID);
+        assert_eq!(
+            id(read(&luma, w, h, &f, false, Accept::ApplicationId).unwrap()),
+            ID
+        );
     }
 
     #[test]
@@ -563,7 +815,10 @@ mod tests {
         f.corner.0 += 6.0;
         f.right.1 += 6.0;
         f.down.0 -= 5.0;
-        assert_eq!(read(&luma, w, h, &f, false).unwrap().as_str(), ID);
+        assert_eq!(
+            id(read(&luma, w, h, &f, false, Accept::ApplicationId).unwrap()),
+            ID
+        );
     }
 
     #[test]
@@ -571,8 +826,9 @@ mod tests {
         let (luma, w, h, f) = scene(&placement(5.0, 12.0, 0.0), 0.0);
         // Any two of the three, in either order.
         for (p, q) in [(f.right, f.down), (f.corner, f.right), (f.down, f.corner)] {
-            let (id, _) = read_pair(&luma, w, h, p, q, f.module, false).unwrap();
-            assert_eq!(id.as_str(), ID);
+            let (payload, _) =
+                read_pair(&luma, w, h, p, q, f.module, false, Accept::ApplicationId).unwrap();
+            assert_eq!(id(payload), ID);
         }
     }
 
@@ -581,7 +837,7 @@ mod tests {
         let (w, h) = (200, 200);
         let luma = synth::background(w, h, 9);
         let f = Finders::oriented((50.0, 50.0), (150.0, 50.0), (50.0, 150.0), 5.0);
-        assert!(read(&luma, w, h, &f, false).is_err());
+        assert!(read(&luma, w, h, &f, false, Accept::Any).is_err());
         assert!(read(
             &luma,
             w,
@@ -590,14 +846,25 @@ mod tests {
                 module: f64::NAN,
                 ..f
             },
-            false
+            false,
+            Accept::Any
         )
         .is_err());
-        assert!(read(&luma[..100], w, h, &f, false).is_err());
-        assert!(read_pair(&luma, w, h, (10.0, 10.0), (10.0, 10.0), 3.0, false).is_err());
+        assert!(read(&luma[..100], w, h, &f, false, Accept::Any).is_err());
+        assert!(read_pair(
+            &luma,
+            w,
+            h,
+            (10.0, 10.0),
+            (10.0, 10.0),
+            3.0,
+            false,
+            Accept::Any
+        )
+        .is_err());
         // Far outside the frame.
         let far = Finders::oriented((-1e9, 5.0), (1e9, 5.0), (5.0, 1e12), 1e6);
-        assert!(read(&luma, w, h, &far, false).is_err());
+        assert!(read(&luma, w, h, &far, false, Accept::Any).is_err());
     }
 
     #[test]

@@ -30,15 +30,21 @@
 use shinsei_protocol::application::ApplicationId;
 
 use super::grid::{self as qr_grid, Finders};
-use super::{rqrr, QrError};
+use super::rqrr::{self, Accept, Payload};
+use super::QrError;
 use crate::imgops::{self, Rect};
 use crate::raster::LumaRef;
+use zeroize::Zeroizing;
 
 /// Grey levels by which a finder's core must be darker (lighter, inverted) than the
 /// light rings around it on the scanned row: rejects 1:1:3:1:1 patterns that the local
 /// threshold finds in sensor noise, while the low-contrast corpus (paper 150, ink 105,
 /// blurred by the 2× reduction) keeps a margin of about 30.
 const MIN_FINDER_CONTRAST: i32 = 12;
+
+/// Frames whose longer side is at most this are also located on a 2× enlargement (3×
+/// up to half of it) at thorough effort.
+const UPSCALE_MAX_SIDE: usize = 640;
 
 /// Finder-pattern candidate (full-resolution coordinates).
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +86,8 @@ pub enum Stage {
     Tracked,
     Located,
     LocatedFullRes,
+    /// Located on an enlargement of a small frame.
+    LocatedUpscaled,
     WholeFrame,
     WholeFrameGreyscale,
 }
@@ -96,15 +104,18 @@ pub enum Effort {
     Thorough,
 }
 
-/// Running verdict: the best error seen so far (NotAnApplicationId > Unreadable > NoCode).
+/// Running verdict: the best error seen so far (NotAnApplicationId > Unreadable > NoCode),
+/// and, when asked for, the other codes read beside the first.
 struct Outcome {
     err: QrError,
+    others: Option<Vec<Payload>>,
 }
 
 impl Outcome {
     fn new() -> Self {
         Self {
             err: QrError::NoCode,
+            others: None,
         }
     }
     fn note(&mut self, e: QrError) {
@@ -125,6 +136,31 @@ pub fn scan_luma(img: LumaRef<'_>) -> Result<ApplicationId, QrError> {
     scan_detailed(img, None, Effort::Thorough).map(|h| h.id)
 }
 
+/// Reads any QR code's payload (its bytes, not only an application ID) from an 8-bit
+/// greyscale frame, trying every stage. For tests and benchmarks on real photos of
+/// other codes: nothing read this way may reach the outbox (that takes an
+/// [`ApplicationId`], which only [`scan_luma`] and [`scan_detailed`] give).
+pub fn scan_payload(img: LumaRef<'_>) -> Result<Zeroizing<Vec<u8>>, QrError> {
+    let mut outcome = Outcome::new();
+    scan_accepting(img, None, Effort::Thorough, Accept::Any, &mut outcome).map(|(p, _)| p)
+}
+
+/// Like [`scan_payload`], but every code read in the frame (a frame may show several:
+/// a code printed inside another, two forms): the first, then the others whose grids
+/// were read from their finders in the same pass, each once.
+pub fn scan_payloads(img: LumaRef<'_>) -> Result<Vec<Zeroizing<Vec<u8>>>, QrError> {
+    let mut outcome = Outcome::new();
+    outcome.others = Some(Vec::new());
+    let (first, _) = scan_accepting(img, None, Effort::Thorough, Accept::Any, &mut outcome)?;
+    let mut all = vec![first];
+    for p in outcome.others.take().unwrap_or_default() {
+        if !all.contains(&p) {
+            all.push(p);
+        }
+    }
+    Ok(all)
+}
+
 /// What to try first: where the last code was (its finder centres when it was read
 /// from them), its module size and polarity.
 #[derive(Debug, Clone, Copy)]
@@ -141,8 +177,37 @@ pub fn scan_detailed(
     hint: Option<Hint>,
     effort: Effort,
 ) -> Result<ScanHit, QrError> {
-    let (width, height, luma) = (img.width(), img.height(), img.pixels());
     let mut outcome = Outcome::new();
+    let (payload, at) = scan_accepting(img, hint, effort, Accept::ApplicationId, &mut outcome)?;
+    let id = ApplicationId::parse(&payload).map_err(QrError::NotAnApplicationId)?;
+    Ok(ScanHit {
+        id,
+        region: at.region,
+        inverted: at.inverted,
+        module: at.module,
+        stage: at.stage,
+        finders: at.finders,
+    })
+}
+
+/// Where and how a payload was read (a [`ScanHit`] without the payload).
+struct Found {
+    region: Rect,
+    inverted: bool,
+    module: f32,
+    stage: Stage,
+    finders: Option<Finders>,
+}
+
+/// Every stage, in order, until a payload that `accept` takes is read.
+fn scan_accepting(
+    img: LumaRef<'_>,
+    hint: Option<Hint>,
+    effort: Effort,
+    accept: Accept,
+    outcome: &mut Outcome,
+) -> Result<(Payload, Found), QrError> {
+    let (width, height, luma) = (img.width(), img.height(), img.pixels());
 
     if let Some(Hint {
         region,
@@ -154,19 +219,19 @@ pub fn scan_detailed(
         // The last code's finders (cheap: no search); a region without finders gets
         // rqrr on the crop.
         let r = match &finders {
-            Some(fs) => qr_grid::read(luma, width, height, fs, inverted),
-            None => decode_region(luma, width, height, region, module, inverted),
+            Some(fs) => qr_grid::read(luma, width, height, fs, inverted, accept),
+            None => decode_region(luma, width, height, region, module, inverted, accept),
         };
         match r {
-            Ok(id) => {
-                return Ok(ScanHit {
-                    id,
+            Ok(p) => {
+                let at = Found {
                     region,
                     inverted,
                     module,
                     finders,
                     stage: Stage::Tracked,
-                })
+                };
+                return Ok((p, at));
             }
             Err(e) => outcome.note(e),
         }
@@ -178,89 +243,165 @@ pub fn scan_detailed(
         passes.push((1, Stage::LocatedFullRes));
     }
     for (f, stage) in passes {
-        let cands = regions(&locate(luma, width, height, f), width, height);
-        // Reading the module grid from the finders is cheap: every candidate first.
-        for c in &cands {
-            let r = match (&c.finders, c.pair) {
-                (Some(fs), _) => {
-                    qr_grid::read(luma, width, height, fs, c.inverted).map(|id| (id, *fs))
-                }
-                (None, Some((p, q))) => {
-                    qr_grid::read_pair(luma, width, height, p, q, f64::from(c.module), c.inverted)
-                }
-                _ => continue,
+        if let Some(hit) = located(luma, width, height, f, stage, effort, accept, outcome) {
+            return Ok(hit);
+        }
+    }
+
+    // A small frame (a code of a few hundred pixels, modules of 2–3 px): located and
+    // sampled again on a bilinear enlargement, where the finder search's integer run
+    // lengths and the outline's rays have room.
+    if effort == Effort::Thorough && width.max(height) <= UPSCALE_MAX_SIDE {
+        let up = if width.max(height) <= UPSCALE_MAX_SIDE / 2 {
+            3
+        } else {
+            2
+        };
+        let (uw, uh) = (width * up, height * up);
+        let big = imgops::resize_luma(luma, width, height, uw, uh);
+        if let Some((p, at)) = located(
+            &big,
+            uw,
+            uh,
+            1,
+            Stage::LocatedUpscaled,
+            effort,
+            accept,
+            outcome,
+        ) {
+            let s = 1.0 / up as f64;
+            let at = Found {
+                region: Rect::new(
+                    at.region.x * s,
+                    at.region.y * s,
+                    at.region.w * s,
+                    at.region.h * s,
+                ),
+                module: at.module / up as f32,
+                // Finder centres are in the enlargement's pixels: not reusable here.
+                finders: None,
+                ..at
             };
-            match r {
-                Ok((id, fs)) => {
-                    return Ok(ScanHit {
-                        id,
-                        region: c.rect,
-                        inverted: c.inverted,
-                        module: c.module,
-                        finders: Some(fs),
-                        stage,
-                    })
-                }
-                Err(e) => outcome.note(e),
-            }
-        }
-        // Then rqrr's own grid finding on each region, at full resolution: costly on
-        // clutter that looks like finders (tens of ms on some scenes), and not needed by
-        // any frame of the corpus, so only at thorough effort.
-        if effort != Effort::Thorough {
-            continue;
-        }
-        for c in cands {
-            match decode_region(luma, width, height, c.rect, c.module, c.inverted) {
-                Ok(id) => {
-                    return Ok(ScanHit {
-                        id,
-                        region: c.rect,
-                        inverted: c.inverted,
-                        module: c.module,
-                        finders: None,
-                        stage,
-                    })
-                }
-                Err(e) => outcome.note(e),
-            }
+            return Ok((p, at));
         }
     }
 
     if effort == Effort::Thorough {
         let whole = Rect::new(0.0, 0.0, width as f64, height as f64);
+        let at = |inverted, stage| Found {
+            region: whole,
+            inverted,
+            module: 0.0,
+            finders: None,
+            stage,
+        };
         let r = (width.min(height) / 16).max(8);
         let bin = imgops::adaptive_binarize(luma, width, height, r, 10);
         for inverted in [false, true] {
-            match rqrr_bitmap(&bin, width, height, inverted) {
-                Ok(id) => {
-                    return Ok(ScanHit {
-                        id,
-                        region: whole,
-                        inverted,
-                        module: 0.0,
-                        finders: None,
-                        stage: Stage::WholeFrame,
-                    })
-                }
+            match rqrr_bitmap(&bin, width, height, inverted, accept) {
+                Ok(p) => return Ok((p, at(inverted, Stage::WholeFrame))),
                 Err(e) => outcome.note(e),
             }
         }
-        match rqrr_greyscale(luma, width, height, false) {
-            Ok(id) => {
-                return Ok(ScanHit {
-                    id,
-                    region: whole,
-                    inverted: false,
-                    module: 0.0,
-                    finders: None,
-                    stage: Stage::WholeFrameGreyscale,
-                })
+        match rqrr_greyscale(luma, width, height, false, accept) {
+            Ok(p) => return Ok((p, at(false, Stage::WholeFrameGreyscale))),
+            Err(e) => outcome.note(e),
+        }
+    }
+    Err(std::mem::replace(&mut outcome.err, QrError::NoCode))
+}
+
+/// One locate pass at reduction `factor`: every candidate's grid read from its
+/// finders, then (thorough effort) rqrr's own grid detection on each candidate region.
+#[allow(clippy::too_many_arguments)]
+fn located(
+    luma: &[u8],
+    width: usize,
+    height: usize,
+    factor: usize,
+    stage: Stage,
+    effort: Effort,
+    accept: Accept,
+    outcome: &mut Outcome,
+) -> Option<(Payload, Found)> {
+    let cands = regions(&locate(luma, width, height, factor), width, height);
+    // Reading the module grid from the finders is cheap: every candidate first.
+    let mut first: Option<(Payload, Found)> = None;
+    let mut extra_tries = 0;
+    for c in &cands {
+        if first.is_some() {
+            // Collecting the other codes of the frame: only grids read from finders,
+            // at most three more (a failed read costs every version and map).
+            let (Some(fs), Some(others)) = (&c.finders, outcome.others.as_mut()) else {
+                continue;
+            };
+            extra_tries += 1;
+            if extra_tries > 3 {
+                break;
+            }
+            if let Ok(p) = qr_grid::read(luma, width, height, fs, c.inverted, accept) {
+                others.push(p);
+            }
+            continue;
+        }
+        let r = match (&c.finders, c.pair) {
+            (Some(fs), _) => {
+                qr_grid::read(luma, width, height, fs, c.inverted, accept).map(|p| (p, *fs))
+            }
+            (None, Some((p, q))) => qr_grid::read_pair(
+                luma,
+                width,
+                height,
+                p,
+                q,
+                f64::from(c.module),
+                c.inverted,
+                accept,
+            ),
+            _ => continue,
+        };
+        match r {
+            Ok((p, fs)) => {
+                let at = Found {
+                    region: c.rect,
+                    inverted: c.inverted,
+                    module: c.module,
+                    finders: Some(fs),
+                    stage,
+                };
+                if outcome.others.is_none() {
+                    return Some((p, at));
+                }
+                first = Some((p, at));
             }
             Err(e) => outcome.note(e),
         }
     }
-    Err(outcome.err)
+    if first.is_some() {
+        return first;
+    }
+    // Then rqrr's own grid finding on each region, at full resolution: costly on
+    // clutter that looks like finders (tens of ms on some scenes), and not needed by
+    // any frame of the corpus, so only at thorough effort.
+    if effort != Effort::Thorough {
+        return None;
+    }
+    for c in cands {
+        match decode_region(luma, width, height, c.rect, c.module, c.inverted, accept) {
+            Ok(p) => {
+                let at = Found {
+                    region: c.rect,
+                    inverted: c.inverted,
+                    module: c.module,
+                    finders: None,
+                    stage,
+                };
+                return Some((p, at));
+            }
+            Err(e) => outcome.note(e),
+        }
+    }
+    None
 }
 
 /// Frame-to-frame QR reading: reads the last code's grid again from its finder centres
@@ -660,7 +801,10 @@ fn regions(finders: &[Finder], w: usize, h: usize) -> Vec<Candidate> {
                     if len_err > 0.45 || cos > 0.5 || modules < 10.0 {
                         continue;
                     }
-                    triples.push((len_err + cos, vec![g[ia], g[ib], g[ic]]));
+                    // Real finders are hit on many rows; a false one (a few modules
+                    // that happen to look like one) on two or three.
+                    let hits = a.hits.min(b.hits).min(c.hits).max(1) as f32;
+                    triples.push((len_err + cos + 1.0 / hits, vec![g[ia], g[ib], g[ic]]));
                 }
             }
         }
@@ -668,7 +812,7 @@ fn regions(finders: &[Finder], w: usize, h: usize) -> Vec<Candidate> {
         if triples.is_empty() {
             cands.push((1.0e3, g));
         }
-        cands.extend(triples.into_iter().take(3));
+        cands.extend(triples.into_iter().take(4));
     }
     cands.sort_by(|x, y| x.0.total_cmp(&y.0));
     let mut out: Vec<Candidate> = Vec::new();
@@ -704,12 +848,15 @@ fn regions(finders: &[Finder], w: usize, h: usize) -> Vec<Candidate> {
         let corner = |i: usize| (f64::from(finders[g[i]].x), f64::from(finders[g[i]].y));
         let oriented = (g.len() == 3)
             .then(|| Finders::oriented(corner(0), corner(1), corner(2), f64::from(m)));
-        // Skip a region already covered by an earlier one (unless it brings finders).
-        if out.iter().any(|c| {
-            c.inverted == finders[g[0]].inverted
-                && c.rect.intersection_area(&rect) > 0.9 * rect.w * rect.h
-                && (oriented.is_none() || c.finders.is_some())
-        }) {
+        // Skip a region already covered by an earlier one (unless it brings finders:
+        // another triple over the same code may be the right one when a false finder
+        // made a better-looking corner).
+        if oriented.is_none()
+            && out.iter().any(|c| {
+                c.inverted == finders[g[0]].inverted
+                    && c.rect.intersection_area(&rect) > 0.9 * rect.w * rect.h
+            })
+        {
             continue;
         }
         out.push(Candidate {
@@ -719,7 +866,7 @@ fn regions(finders: &[Finder], w: usize, h: usize) -> Vec<Candidate> {
             finders: oriented,
             pair: (g.len() == 2).then(|| (corner(0), corner(1))),
         });
-        if out.len() >= 6 {
+        if out.len() >= 8 {
             break;
         }
     }
@@ -736,7 +883,8 @@ fn decode_region(
     region: Rect,
     module: f32,
     inverted: bool,
-) -> Result<ApplicationId, QrError> {
+    accept: Accept,
+) -> Result<Payload, QrError> {
     let bounds = region.clamp_to(w, h);
     let (x0, y0, x1, y1) = bounds;
     let (cw, ch) = (x1 - x0, y1 - y0);
@@ -763,20 +911,26 @@ fn decode_region(
     let r = ((module * 4.0) as usize).clamp(6, 64);
     for t in [10, 0] {
         let bin = imgops::adaptive_binarize(&crop, cw, ch, r, t);
-        match rqrr_bitmap(&bin, cw, ch, inverted) {
-            Ok(id) => return Ok(id),
+        match rqrr_bitmap(&bin, cw, ch, inverted, accept) {
+            Ok(p) => return Ok(p),
             Err(e) => outcome.note(e),
         }
     }
-    match rqrr_greyscale(&crop, cw, ch, inverted) {
-        Ok(id) => return Ok(id),
+    match rqrr_greyscale(&crop, cw, ch, inverted, accept) {
+        Ok(p) => return Ok(p),
         Err(e) => outcome.note(e),
     }
     Err(outcome.err)
 }
 
-fn rqrr_bitmap(bin: &[u8], w: usize, h: usize, inverted: bool) -> Result<ApplicationId, QrError> {
-    rqrr::detect_bitmap(w, h, |x, y| (bin[y * w + x] == 1) != inverted)
+fn rqrr_bitmap(
+    bin: &[u8],
+    w: usize,
+    h: usize,
+    inverted: bool,
+    accept: Accept,
+) -> Result<Payload, QrError> {
+    rqrr::detect_bitmap(w, h, |x, y| (bin[y * w + x] == 1) != inverted, accept)
 }
 
 fn rqrr_greyscale(
@@ -784,13 +938,19 @@ fn rqrr_greyscale(
     w: usize,
     h: usize,
     inverted: bool,
-) -> Result<ApplicationId, QrError> {
-    rqrr::detect_greyscale(w, h, |x, y| {
-        let v = luma[y * w + x];
-        if inverted {
-            255 - v
-        } else {
-            v
-        }
-    })
+    accept: Accept,
+) -> Result<Payload, QrError> {
+    rqrr::detect_greyscale(
+        w,
+        h,
+        |x, y| {
+            let v = luma[y * w + x];
+            if inverted {
+                255 - v
+            } else {
+                v
+            }
+        },
+        accept,
+    )
 }
