@@ -28,6 +28,7 @@ pub mod live;
 pub mod photo;
 pub mod qr;
 pub mod raster;
+pub mod resample;
 pub mod source;
 /// Test and benchmark generators (QR scenes); only with feature `testkit`.
 #[cfg(any(test, feature = "testkit"))]
