@@ -30,6 +30,15 @@ pub const MIN_FACE_FRACTION: f64 = 0.12;
 /// (100 px: two thirds). Box accuracy is a few per cent of the face; the photo itself is
 /// always cut from a whole-frame analysis with [`FaceDetector::refine`].
 pub const TRACK_FACE_PX: f64 = 48.0;
+/// Sliding-window step (pixels at the working scale) of the whole-frame detection
+/// ([`FaceDetector::detect`]): 5 instead of rustface's 4 visits 1.56 times fewer window
+/// positions (a 1080p frame: 34 → under 30 ms) and still finds all six faces of the
+/// group test photo and the portrait darkened to 0.3 (6 loses that one); the windowed
+/// searches that place the crop ([`FaceDetector::refine`], [`FaceDetector::track`])
+/// keep [`FINE_WINDOW_STEP`].
+pub const COARSE_WINDOW_STEP: u32 = 5;
+/// Sliding-window step of the windowed searches (rustface's usual 4).
+pub const FINE_WINDOW_STEP: u32 = 4;
 /// SeetaFace score threshold (rustface's examples use 2.0; 3.85 is its default).
 pub const SCORE_THRESHOLD: f64 = 2.0;
 
@@ -68,7 +77,7 @@ impl FaceDetector {
         let mut inner = rustface::create_detector_with_model(model()?);
         inner.set_score_thresh(SCORE_THRESHOLD);
         inner.set_pyramid_scale_factor(0.8);
-        inner.set_slide_window_step(4, 4);
+        inner.set_slide_window_step(FINE_WINDOW_STEP, FINE_WINDOW_STEP);
         Ok(Self { inner })
     }
 
@@ -143,8 +152,12 @@ impl FaceDetector {
             luma
         };
         let min_face = (sw.min(sh) as f64 * MIN_FACE_FRACTION) as u32;
-        let mut faces: Vec<FaceBox> = self
-            .detect_sized(img, sw, sh, min_face, 0)
+        self.inner
+            .set_slide_window_step(COARSE_WINDOW_STEP, COARSE_WINDOW_STEP);
+        let found = self.detect_sized(img, sw, sh, min_face, 0);
+        self.inner
+            .set_slide_window_step(FINE_WINDOW_STEP, FINE_WINDOW_STEP);
+        let mut faces: Vec<FaceBox> = found
             .into_iter()
             .map(|f| FaceBox {
                 rect: f.rect.scale(1.0 / scale),
