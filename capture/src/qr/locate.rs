@@ -330,8 +330,8 @@ fn located(
     let mut extra_tries = 0;
     for c in &cands {
         if first.is_some() {
-            // Collecting the other codes of the frame: only grids read from finders,
-            // at most three more (a failed read costs every version and map).
+            // Collecting the other codes of the frame: only grids read quickly from
+            // finders, at most three more.
             let (Some(fs), Some(others)) = (&c.finders, outcome.others.as_mut()) else {
                 continue;
             };
@@ -339,7 +339,7 @@ fn located(
             if extra_tries > 3 {
                 break;
             }
-            if let Ok(p) = qr_grid::read(luma, width, height, fs, c.inverted, accept) {
+            if let Ok(p) = qr_grid::read_quick(luma, width, height, fs, c.inverted, accept) {
                 others.push(p);
             }
             continue;
