@@ -10,6 +10,10 @@
 #    writes each frame's time to shinsei.tsv) and scripts/qr_compare.py for zxing-cpp and
 #    zbar (rate, median/p95/max, each frame the median of 5 decodes), then compares
 #    frame by frame.
+# 4. The real photos of printed codes (the shared qr-real-dev set, when present beside the
+#    work tree or at $SHINSEI_QR_REAL_DIR), each set its own rows: shinsei's raw reader
+#    (capture/tests/capture_qr_real.rs, release, writing target/qr-real/shinsei.tsv) and
+#    zxing-cpp, codes read with exactly the text of NAME.txt, wrong reads, times.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 corpus="$here/target/qr-corpus"
@@ -33,3 +37,15 @@ fi
 
 echo "== zxing-cpp / zbar, and frame by frame"
 "$venv/bin/python" "$here/scripts/qr_compare.py" "$corpus"
+
+real_dir="${SHINSEI_QR_REAL_DIR:-$here/../shared/data/qr-real-dev}"
+if [[ -d "$real_dir" ]]; then
+  echo "== real photos ($real_dir): shinsei's raw reader, then both decoders per set"
+  mkdir -p "$here/target/qr-real"
+  SHINSEI_QR_REAL_DIR="$real_dir" SHINSEI_QR_REAL_OUT="$here/target/qr-real/shinsei.tsv" \
+    cargo test --release -q -p shinsei-capture --test capture_qr_real -- --nocapture 2>&1 \
+    | grep -E "^qr real" | sed 's/^/  /'
+  "$venv/bin/python" "$here/scripts/qr_compare.py" --real "$real_dir" "$here/target/qr-real/shinsei.tsv"
+else
+  echo "== real photos skipped: no $real_dir (set SHINSEI_QR_REAL_DIR)"
+fi
