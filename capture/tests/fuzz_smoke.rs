@@ -2,10 +2,11 @@
 //! Stable-toolchain smoke of the `capture/fuzz` target `qr_scan` (CI has no nightly for
 //! `cargo fuzz` everywhere): the same entry point and invariants, driven by proptest:
 //! arbitrary frames and damaged frames of a real code (so the finder search, the outline
-//! fit, the grid sampling and the two-finder guesses all run on bad data).
+//! fit, the grid sampling and the two-finder guesses all run on bad data); the raw
+//! reader (`scan_payloads`) too.
 
 use proptest::prelude::*;
-use shinsei_capture::qr::{scan_detailed, Effort, QrError};
+use shinsei_capture::qr::{scan_detailed, scan_payloads, text::payload_text, Effort, QrError};
 use shinsei_capture::raster::LumaRef;
 use shinsei_capture::synth::{self, Placement};
 
@@ -19,6 +20,12 @@ fn qr_scan(w: usize, h: usize, luma: &[u8]) {
         if let Ok(hit) = img(w, h, luma).and_then(|i| scan_detailed(i, None, effort)) {
             assert!(hit.id.as_bytes().iter().all(u8::is_ascii_digit));
             assert_eq!(hit.id.as_str().len(), 23);
+        }
+    }
+    if let Ok(all) = img(w, h, luma).and_then(scan_payloads) {
+        assert!(!all.is_empty());
+        for p in &all {
+            let _ = payload_text(p);
         }
     }
 }
