@@ -23,7 +23,7 @@ use shinsei_capture::raster::LumaRef;
 const MIN_READ: [(&str, usize, usize); 3] = [
     ("qrcode-2", 43, 56),
     ("qrcode-3", 17, 18),
-    ("qrcode-4", 17, 24),
+    ("qrcode-4", 18, 24),
 ];
 
 fn data_dir() -> Option<PathBuf> {

@@ -153,19 +153,24 @@ fn read_with(
     // The same bits from another map or threshold are not decoded twice (per version).
     let mut tried: Vec<Vec<Zeroizing<Vec<u8>>>> = vec![Vec::new(); versions.len()];
     // First the outline's own map for every version (cheap: most codes read here), then
-    // the maps refined by the alignment patterns (a search around each).
-    let phases: &[bool] = if quick { &[false] } else { &[false, true] };
-    for &refined in phases {
+    // the maps refined by the alignment patterns (a search around each), then the
+    // outline's map nudged by a quarter module.
+    let phases: &[Phase] = if quick {
+        &[Phase::Outline]
+    } else {
+        &[Phase::Outline, Phase::Refined, Phase::Nudged]
+    };
+    for &phase in phases {
         for (vi, &v) in versions.iter().enumerate() {
             let n = (17 + 4 * v) as usize;
-            let maps = if refined {
-                refined_maps(&img, &hmg, quad, v, n)
-            } else {
-                vec![GridMap {
+            let maps = match phase {
+                Phase::Outline => vec![GridMap {
                     h: hmg,
                     n: n as f64,
                     field: Vec::new(),
-                }]
+                }],
+                Phase::Refined => refined_maps(&img, &hmg, quad, v, n),
+                Phase::Nudged => nudged_maps(&hmg, n),
             };
             for map in maps {
                 let samples = sample_grid(&img, &map, n);
@@ -189,6 +194,43 @@ fn read_with(
         }
     }
     Err(outcome)
+}
+
+/// The maps tried, in order, each for every version before the next.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// The outline's projective map.
+    Outline,
+    /// Corrected by the alignment patterns ([`refined_maps`]).
+    Refined,
+    /// The outline's map moved by a quarter module ([`nudged_maps`]).
+    Nudged,
+}
+
+/// The outline's map moved by a fraction of a module: shifted a quarter module each way,
+/// and grown or shrunk by a quarter module on every side (an outline fitted to blurred
+/// or bent edges is off by about that).
+fn nudged_maps(hmg: &Homography, n: usize) -> Vec<GridMap> {
+    let nf = n as f64;
+    let q = 0.25 / nf;
+    let moved = |x0: f64, y0: f64, x1: f64, y1: f64| GridMap {
+        h: Homography::square_to_quad([
+            hmg.apply(x0, y0),
+            hmg.apply(x1, y0),
+            hmg.apply(x1, y1),
+            hmg.apply(x0, y1),
+        ]),
+        n: nf,
+        field: Vec::new(),
+    };
+    vec![
+        moved(-q, -q, 1.0 + q, 1.0 + q),
+        moved(q, q, 1.0 - q, 1.0 - q),
+        moved(q, 0.0, 1.0 + q, 1.0),
+        moved(-q, 0.0, 1.0 - q, 1.0),
+        moved(0.0, q, 1.0, 1.0 + q),
+        moved(0.0, -q, 1.0, 1.0 - q),
+    ]
 }
 
 /// Versions 7 and up carry their number twice, as an 18-bit BCH codeword beside the
