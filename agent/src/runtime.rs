@@ -658,8 +658,10 @@ impl Agent {
         if entries.is_empty() {
             return Ok(0);
         }
-        let acked = self.client.ship_audit(&entries)?;
-        self.audit.prune_through(acked)
+        match self.client.ship_audit(&entries)? {
+            Some(acked) => self.audit.prune_through(acked),
+            None => Ok(0),
+        }
     }
 
     /// Status for the operator. Reading it also acts on the offline lease: a tablet

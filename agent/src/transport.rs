@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use serde::Deserialize;
 
 use crate::enroll::Enrollment;
 use crate::error::{AgentError, Result};
@@ -207,12 +206,9 @@ impl RelayClient {
         }
     }
 
-    /// `POST /v1/audit`: returns the highest sequence number the relay stored.
-    pub(crate) fn ship_audit(&self, entries: &[crate::audit::Entry]) -> Result<u64> {
-        #[derive(Deserialize)]
-        struct Ack {
-            acked_through: u64,
-        }
+    /// `POST /v1/audit`: returns the highest sequence number the relay stored (`None`
+    /// if it stored none).
+    pub(crate) fn ship_audit(&self, entries: &[crate::audit::Entry]) -> Result<Option<u64>> {
         let r = self
             .http
             .post(self.url(api::PATH_AUDIT))
@@ -225,7 +221,7 @@ impl RelayClient {
                 r.status()
             )));
         }
-        Ok(r.json::<Ack>()
+        Ok(r.json::<api::AuditAck>()
             .map_err(|e| AgentError::BadRelayAnswer(describe(&e)))?
             .acked_through)
     }

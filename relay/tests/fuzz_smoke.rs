@@ -4,7 +4,7 @@
 //! with arbitrary bytes and with structured, almost-valid audit bodies.
 
 use proptest::prelude::*;
-use shinsei_relay::http::{parse_audit, MAX_AUDIT_ENTRIES};
+use shinsei_relay::audit::{parse_audit, MAX_AUDIT_ENTRIES};
 
 fn check(body: &[u8]) {
     if let Ok(entries) = parse_audit(body) {

@@ -15,11 +15,10 @@ use common::pg::{self, TestDb};
 use shinsei_protocol::envelope::EnvelopeId;
 use shinsei_relay::{
     config::{StoreBackend, StoreConfig},
-    pg::PgStore,
     registry::{DeviceRecord, DeviceState, HistoryEntry},
     store::{
         AdminAuditEntry, ChangeSink, DenyEntry, DeviceAuditRecord, EnvelopeMeta, InsertOutcome,
-        SledStore, Store, StoreError,
+        PgStore, SledStore, Store, StoreError,
     },
 };
 
@@ -417,7 +416,7 @@ fn postgres_migrations_are_versioned_and_a_newer_schema_is_refused() {
         .map(|r| (r.get(0), r.get(1)))
         .collect()
     });
-    let want: Vec<(i32, String)> = shinsei_relay::pg::MIGRATIONS
+    let want: Vec<(i32, String)> = shinsei_relay::store::MIGRATIONS
         .iter()
         .map(|m| (m.0, m.1.to_owned()))
         .collect();

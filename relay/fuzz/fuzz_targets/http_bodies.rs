@@ -6,7 +6,7 @@
 //! Invariants: never panics; what is accepted holds at most `MAX_AUDIT_ENTRIES`
 //! entries, each stored entry is valid JSON.
 use libfuzzer_sys::fuzz_target;
-use shinsei_relay::http::{parse_audit, MAX_AUDIT_ENTRIES};
+use shinsei_relay::audit::{parse_audit, MAX_AUDIT_ENTRIES};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(entries) = parse_audit(data) {
