@@ -200,7 +200,7 @@ pub(crate) fn main() -> i32 {
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "エラー / error: {e}");
+            let _ = writeln!(std::io::stderr(), "エラー / error: {}", e.message());
             e.exit_code()
         }
     }
