@@ -3,7 +3,7 @@
 //! Device listener: rustls' `WebPkiClientVerifier` anchored on the device CA only (with
 //! the configured CRLs), then: the certificate must be a device certificate (OU
 //! `shinsei device`, CN a device ID) whose serial, SPKI and device ID are not denied
-//! ([`DenyList`]). The deny list changes live (admin revoke, wipe confirmation, file
+//! (`crate::deny`). The deny list changes live (admin revoke, wipe confirmation, file
 //! reload) and the inner verifier can be rebuilt with new CRLs without a restart.
 //!
 //! Admin listener: `WebPkiClientVerifier` anchored on the root CA, then: OU
