@@ -341,6 +341,10 @@ async fn sled_copies_open_before_the_deadline_and_nothing_opens_after() {
     relay.shutdown().await;
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs PostgreSQL: scripts/test runs it (feature system-tests)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_heap_wal_and_dump_open_before_the_deadline_and_nothing_opens_after() {
     let Some(db) = pg::test_db() else { return };

@@ -243,6 +243,10 @@ fn sled_store_conformance() {
     no_lost_device_update(&[Arc::new(s)]);
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs PostgreSQL: scripts/test runs it (feature system-tests)"
+)]
 #[test]
 fn postgres_store_conformance() {
     let Some(db) = pg::test_db() else { return };
@@ -255,6 +259,10 @@ fn postgres_store_conformance() {
     no_lost_device_update(&[Arc::new(s), b]);
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs PostgreSQL: scripts/test runs it (feature system-tests)"
+)]
 #[test]
 fn postgres_two_nodes_claims_and_purge_lock() {
     let Some(db) = pg::test_db() else { return };
@@ -341,6 +349,10 @@ fn wait(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs PostgreSQL: scripts/test runs it (feature system-tests)"
+)]
 #[test]
 fn postgres_changes_reach_the_other_node_and_survive_reconnection() {
     let Some(db) = pg::test_db() else { return };
@@ -396,6 +408,10 @@ fn postgres_changes_reach_the_other_node_and_survive_reconnection() {
     });
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs PostgreSQL: scripts/test runs it (feature system-tests)"
+)]
 #[test]
 fn postgres_migrations_are_versioned_and_a_newer_schema_is_refused() {
     let Some(db) = pg::test_db() else { return };
@@ -442,6 +458,10 @@ fn postgres_migrations_are_versioned_and_a_newer_schema_is_refused() {
     }
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs PostgreSQL: scripts/test runs it (feature system-tests)"
+)]
 #[test]
 fn postgres_connection_loss_is_retried_and_unreachable_is_a_clear_error() {
     let Some(db) = pg::test_db() else { return };
