@@ -275,9 +275,13 @@ impl Agent {
             u64::from(self.en.policy.auto_lock_secs),
             now,
         );
+        // Only an ID on the staff list is written; what else was typed may be a
+        // password typed into the wrong field.
         let staff = shinsei_protocol::staff::StaffId::parse(staff_id)
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|_| "?".into());
+            .ok()
+            .filter(|id| list.entry(id).is_some())
+            .map(|id| id.as_str().to_string())
+            .unwrap_or_else(|| crate::audit::UNKNOWN_STAFF.into());
         match &r {
             Ok(_) => self.record(AuditEvent::Login { staff: &staff }),
             Err(AgentError::LockedOut(w)) => self.record(AuditEvent::Lockout {
@@ -652,16 +656,22 @@ impl Agent {
         Ok(report)
     }
 
-    /// Ships the audit log to the relay and prunes what it acknowledged.
+    /// Ships the audit log to the relay in batches within its limits, each batch's head
+    /// signed with the device key, pruning what the relay acknowledged after each one
+    /// (an interrupted shipment resumes from the relay's acknowledgement). Returns how
+    /// many entries the relay took.
     pub fn ship_audit(&self) -> Result<usize> {
-        let entries = self.audit.entries()?;
-        if entries.is_empty() {
-            return Ok(0);
+        let mut shipped = 0;
+        for upload in self
+            .audit
+            .uploads(self.en.device_id.as_str(), &self.signer)?
+        {
+            let ack = self.client.ship_audit(&upload)?;
+            if let Some(acked) = ack.acked_through {
+                shipped += self.audit.prune_through(acked, ack.head_hash.as_deref())?;
+            }
         }
-        match self.client.ship_audit(&entries)? {
-            Some(acked) => self.audit.prune_through(acked),
-            None => Ok(0),
-        }
+        Ok(shipped)
     }
 
     /// Status for the operator. Reading it also acts on the offline lease: a tablet

@@ -206,23 +206,29 @@ impl RelayClient {
         }
     }
 
-    /// `POST /v1/audit`: returns the highest sequence number the relay stored (`None`
-    /// if it stored none).
-    pub(crate) fn ship_audit(&self, entries: &[crate::audit::Entry]) -> Result<Option<u64>> {
+    /// `POST /v1/audit`: one batch; returns the relay's acknowledgement (the last entry
+    /// it holds and that entry's hash).
+    pub(crate) fn ship_audit(
+        &self,
+        upload: &shinsei_protocol::audit::Upload,
+    ) -> Result<api::AuditAck> {
         let r = self
             .http
             .post(self.url(api::PATH_AUDIT))
-            .json(&serde_json::json!({ "entries": entries }))
+            .json(upload)
             .send()
             .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
         if !r.status().is_success() {
+            let status = r.status();
+            let code = r
+                .json::<api::ErrorBody>()
+                .map(|b| b.error)
+                .unwrap_or_default();
             return Err(AgentError::RelayRefused(format!(
-                "audit: HTTP {}",
-                r.status()
+                "audit: HTTP {status} {code}"
             )));
         }
-        Ok(r.json::<api::AuditAck>()
-            .map_err(|e| AgentError::BadRelayAnswer(describe(&e)))?
-            .acked_through)
+        r.json::<api::AuditAck>()
+            .map_err(|e| AgentError::BadRelayAnswer(describe(&e)))
     }
 }

@@ -151,11 +151,13 @@ pub struct WipeConfirmed {
     pub state: DeviceState,
 }
 
-/// `POST /v1/audit` answer: the highest sequence number the relay holds from this
-/// upload (`None` for an empty upload).
+/// `POST /v1/audit` answer: the last entry of the device's log the relay holds (its
+/// anchor) and that entry's hash (hex); the tablet prunes through it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditAck {
     pub acked_through: Option<u64>,
+    #[serde(default)]
+    pub head_hash: Option<String>,
 }
 
 /// One change of a device's state, as the admin API shows it.

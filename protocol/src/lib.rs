@@ -23,6 +23,7 @@
 
 pub mod api;
 pub mod application;
+pub mod audit;
 pub mod bundle;
 pub mod device;
 pub mod envelope;

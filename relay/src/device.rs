@@ -98,6 +98,34 @@ pub struct DeviceRecord {
     /// Certificates the device has connected with.
     #[serde(default)]
     pub certs: Vec<CertFingerprint>,
+    /// The last entry of the device's operations log the relay holds: the anchor a
+    /// tablet cannot move (see `crate::audit`).
+    #[serde(default)]
+    pub audit_head: Option<AuditHead>,
+    /// Why the device's log was last refused as a gap or a fork (an alert for IT; cleared
+    /// by nothing but IT's attention: it stays on the record).
+    #[serde(default)]
+    pub audit_alert: Option<AuditAlert>,
+}
+
+/// The last log entry held, with the device's signature over it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditHead {
+    pub seq: u64,
+    /// Hex.
+    pub hash: String,
+    /// The device's ECDSA signature over the head (protocol `audit::SignedHead`), hex.
+    pub sig: String,
+    /// When the relay stored it.
+    pub at: u64,
+}
+
+/// A refused upload that did not continue the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditAlert {
+    pub at: u64,
+    /// What was wrong (no entry content).
+    pub what: String,
 }
 
 impl DeviceRecord {
@@ -113,6 +141,8 @@ impl DeviceRecord {
                 by: by.to_owned(),
             }],
             certs: Vec::new(),
+            audit_head: None,
+            audit_alert: None,
         }
     }
 

@@ -490,6 +490,8 @@ async fn pg_dump_restore_brings_back_the_retention_window_and_nothing_older() {
                     by: "admin:alice".into(),
                 }],
                 certs: Vec::new(),
+                audit_head: None,
+                audit_alert: None,
             })
         })
         .unwrap();

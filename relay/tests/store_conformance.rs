@@ -45,6 +45,8 @@ fn device(id: &str) -> DeviceRecord {
             by: "relay".into(),
         }],
         certs: Vec::new(),
+        audit_head: None,
+        audit_alert: None,
     }
 }
 
@@ -188,9 +190,10 @@ fn registry_and_audit(s: &dyn Store) {
     };
     s.append_device_audit(&[r(1, 10, b"{}"), r(2, 20, b"{}")])
         .unwrap();
-    s.append_device_audit(&[r(2, 20, b"{\"x\":1}")]).unwrap();
+    // Issue 18: an entry already held is never replaced (it used to be).
+    s.append_device_audit(&[r(2, 30, b"{\"x\":1}")]).unwrap();
     let got = s.device_audit("TAB-1").unwrap();
-    assert_eq!(got, vec![r(1, 10, b"{}"), r(2, 20, b"{\"x\":1}")]);
+    assert_eq!(got, vec![r(1, 10, b"{}"), r(2, 20, b"{}")]);
     assert_eq!(s.device_audit("TAB-10").unwrap().len(), 0);
     assert_eq!(s.purge_device_audit(10).unwrap(), 1);
     assert_eq!(s.device_audit("TAB-1").unwrap()[0].seq, 2);

@@ -497,6 +497,8 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
                     Ok(())
                 }
                 AuditAction::Show => {
+                    // Coalesced login failures are written out first, so they show.
+                    log.flush()?;
                     for e in log.entries()? {
                         out(&serde_json::to_string(&e)
                             .map_err(|e| AgentError::Internal(e.to_string()))?);

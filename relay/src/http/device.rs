@@ -11,8 +11,9 @@ use super::{
     response, status_of, Body,
 };
 use crate::{
-    audit::parse_audit,
+    audit::{self, continue_chain, parse_audit},
     core::RelayCore,
+    device::AuditHead,
     identity::DeviceIdentity,
     refusal::{Refusal, RefusalKind},
     registry::{DeviceRecord, DeviceState, RegistryError},
@@ -196,27 +197,56 @@ async fn post_audit(
 ) -> Result<Response<Body>, Refusal> {
     let body = read_body(core, req, core.config.limits.max_audit_bytes).await?;
     let (c, w) = (core.clone(), who.clone());
-    let acked = blocking(move || {
+    let (seq, hash) = blocking(move || {
         let rec = c.registry.contact(&w)?;
         if let Some(e) = state_refusal(&rec, &[DeviceState::Active, DeviceState::Disabled]) {
             return Err(e);
         }
-        let entries = parse_audit(&body)?;
+        let dev = w.device_id.as_str();
+        let up = parse_audit(&body)?;
+        up.check(dev, &w.verifying_key)
+            .map_err(|e| audit::refusal_of(&e))?;
+        let new = match continue_chain(rec.audit_head.as_ref(), &up) {
+            Ok(new) => new,
+            Err(fault) => {
+                c.registry.raise_audit_alert(dev, &fault.to_string())?;
+                return Err(fault.refusal());
+            }
+        };
         let now = c.clock.now();
-        let recs: Vec<DeviceAuditRecord> = entries
-            .into_iter()
-            .map(|(seq, entry)| DeviceAuditRecord {
-                device_id: w.device_id.as_str().to_owned(),
-                seq,
-                received_at: now,
-                entry,
+        let recs = new
+            .iter()
+            .map(|e| {
+                Ok(DeviceAuditRecord {
+                    device_id: dev.to_owned(),
+                    seq: e.seq,
+                    received_at: now,
+                    entry: serde_json::to_vec(e).map_err(Refusal::internal)?,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, Refusal>>()?;
         c.store.append_device_audit(&recs)?;
-        Ok(recs.iter().map(|r| r.seq).max())
+        let head = match (new.last(), rec.audit_head) {
+            (Some(_), _) => {
+                let h = AuditHead {
+                    seq: up.head.seq,
+                    hash: up.head.hash.clone(),
+                    sig: up.head.sig.clone(),
+                    at: now,
+                };
+                c.registry.set_audit_head(dev, h.clone())?;
+                h
+            }
+            (None, Some(held)) => held,
+            (None, None) => {
+                return Err(Refusal::internal("an empty upload passed the chain check"))
+            }
+        };
+        Ok((head.seq, head.hash))
     })
     .await?;
     Ok(json_ok(&AuditAck {
-        acked_through: acked,
+        acked_through: Some(seq),
+        head_hash: Some(hash),
     }))
 }

@@ -190,7 +190,7 @@ pub trait Store: Send + Sync + 'static {
     fn admin_audit(&self, limit: usize) -> Result<Vec<AdminAuditEntry>, StoreError>;
 
     /// Stores device-audit entries (durable); an entry with a seq already stored is
-    /// replaced.
+    /// kept as it is (never replaced).
     fn append_device_audit(&self, recs: &[DeviceAuditRecord]) -> Result<(), StoreError>;
     fn device_audit(&self, device_id: &str) -> Result<Vec<DeviceAuditRecord>, StoreError>;
     /// Deletes device-audit entries received at or before `cutoff`; returns how many.

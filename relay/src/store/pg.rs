@@ -931,8 +931,7 @@ impl Store for PgStore {
             let st = tx.prepare(
                 "INSERT INTO device_audit (device_id, seq, received_at, entry)
                  VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (device_id, seq) DO UPDATE
-                   SET received_at = EXCLUDED.received_at, entry = EXCLUDED.entry",
+                 ON CONFLICT (device_id, seq) DO NOTHING",
             )?;
             for (d, s, t, e) in &rows {
                 tx.execute(&st, &[d, s, t, e])?;

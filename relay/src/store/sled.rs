@@ -284,14 +284,18 @@ impl Store for SledStore {
     }
 
     fn append_device_audit(&self, recs: &[DeviceAuditRecord]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
         for r in recs {
             let mut v = Vec::with_capacity(8 + r.entry.len());
             v.extend_from_slice(&r.received_at.to_be_bytes());
             v.extend_from_slice(&r.entry);
-            batch.insert(audit_key(&r.device_id, r.seq), v);
+            // An entry already held is never replaced (the chain check upstream refuses
+            // such uploads; this is the store's own guarantee).
+            let _kept_existing = self.device_audit.compare_and_swap(
+                audit_key(&r.device_id, r.seq),
+                None::<&[u8]>,
+                Some(v),
+            )?;
         }
-        self.device_audit.apply_batch(batch)?;
         self.flush()
     }
 
