@@ -424,3 +424,55 @@ fn staff_lockout_after_failures() {
     assert!(log.contains("\"event\":\"lockout\""), "{log}");
     assert!(!log.contains("wrong-password"), "passwords never logged");
 }
+
+/// Issue 18: 5,000 failed logins (most refused by the lock-out, which costs no PBKDF2)
+/// leave a bounded log, and one `audit ship` then delivers all of it within the relay's
+/// limits (it used to fail for good past 1,000 entries: exit 8, `422 invalid_audit`).
+/// A password typed into the staff-ID field is found in no file of the data directory.
+#[test]
+fn thousands_of_failed_logins_ship_in_one_go_and_leave_no_typed_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let _relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0018", "standard").unwrap();
+    let typed_password = "Hunter2Secret99";
+    {
+        let mut agent = shinsei_agent::runtime::Agent::open(
+            &tab.data,
+            std::sync::Arc::new(shinsei_agent::clock::SystemClock::default()),
+            Some(tab.relay_addr),
+        )
+        .unwrap();
+        // The password typed into the ID field (it matches the staff-ID syntax).
+        assert!(agent.login(typed_password, b"whatever").is_err());
+        for i in 0..5000 {
+            let id = if i % 2 == 0 { shinsei_tests::STAFF_ID } else { "S0999" };
+            assert!(agent.login(id, b"wrong-password-000").is_err());
+        }
+        let pending = shinsei_agent::audit::AuditLog::open(&tab.data).unwrap();
+        pending.flush().unwrap();
+        let entries = pending.entries().unwrap();
+        assert!(entries.len() <= 8, "bounded: {} entries", entries.len());
+        let attempts: u64 = entries
+            .iter()
+            .filter(|e| e.event == "login_failed" || e.event == "lockout")
+            .map(|e| e.count.unwrap_or(1))
+            .sum();
+        assert_eq!(attempts, 5001);
+    }
+    let out = ok(tab.agent().unwrap().args(["audit", "ship"]), "").unwrap();
+    assert!(out.contains("shipped"), "{out}");
+    let left = ok(tab.agent().unwrap().args(["audit", "show"]), "").unwrap();
+    assert!(left.trim().is_empty(), "the relay acknowledged everything: {left}");
+    ok(tab.agent().unwrap().args(["audit", "verify"]), "").unwrap();
+    // Control: the scan finds what is there (the staff ID is in the staff list file).
+    let has = |needle: &[u8]| {
+        shinsei_testkit::files_below(&tab.data)
+            .into_iter()
+            .filter(|p| contains(&std::fs::read(p).unwrap_or_default(), needle))
+            .collect::<Vec<_>>()
+    };
+    assert!(!has(shinsei_tests::STAFF_ID.as_bytes()).is_empty());
+    let found = has(typed_password.as_bytes());
+    assert!(found.is_empty(), "typed password found in {found:?}");
+}
