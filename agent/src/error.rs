@@ -29,6 +29,10 @@ pub enum AgentError {
     Input(String),
     #[error("relay unreachable (kept in the outbox): {0}")]
     RelayUnreachable(String),
+    /// The relay refused this tablet's certificate at the TLS layer (revoked or
+    /// wiped): the tablet locks (issue 18) instead of working offline.
+    #[error("the relay refused this tablet's certificate: {0}")]
+    CertificateRefused(String),
     #[error("the relay refused: {0}")]
     RelayRefused(String),
     #[error("invalid answer from the relay: {0}")]
@@ -67,6 +71,7 @@ impl AgentError {
             AgentError::LockedOut(_) => "locked_out",
             AgentError::Input(_) => "input",
             AgentError::RelayUnreachable(_) => "relay_unreachable",
+            AgentError::CertificateRefused(_) => "certificate_refused",
             AgentError::RelayRefused(_) => "relay_refused",
             AgentError::BadRelayAnswer(_) => "bad_relay_answer",
             AgentError::DiskFull(_) => "disk_full",

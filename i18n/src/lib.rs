@@ -196,6 +196,7 @@ texts! {
     ErrLoginRequired => "ログインが必要です。", "Please log in.";
     ErrNotEnrolled => "この端末は登録されていません。IT担当に連絡してください。", "This tablet is not enrolled. Please contact IT.";
     ErrWiped => "この端末のデータは消去されました。再登録が必要です。", "This tablet has been wiped and must be enrolled again.";
+    ErrRevoked => "申請サーバーがこの端末を拒否しました（失効）。IT担当に連絡してください。", "The relay refuses this tablet (revoked). Please contact IT.";
     ErrDisabled => "この端末は停止されています。IT担当に連絡してください。", "This tablet has been disabled. Please contact IT.";
     ErrOfflineLocked => "長時間オフラインのためロックされました。ネットワークに接続してください。", "Locked: offline for too long. Connect to the network.";
     ErrRelayUnreachable => "申請サーバーに接続できません。送信待ちに保存しました。接続が戻ると自動で送信します。", "Cannot reach the relay: kept in the outbox; it will be sent automatically when the connection is back.";
@@ -299,6 +300,7 @@ pub fn error_text(e: &AgentError, lang: Lang) -> (String, String) {
         AgentError::LoginRequired => T::ErrLoginRequired,
         AgentError::LockedOut(s) => return (locked_out(*s, lang), String::new()),
         AgentError::Disabled => T::ErrDisabled,
+        AgentError::CertificateRefused(_) => T::ErrRevoked,
         AgentError::Wiped => T::ErrWiped,
         AgentError::OfflineLocked => T::ErrOfflineLocked,
         AgentError::NotEnrolled(_) => T::ErrNotEnrolled,

@@ -283,6 +283,8 @@ fn after_wipe(agent: Agent) -> CliError {
 }
 
 pub(crate) fn run(cli: Cli) -> Result<()> {
+    // A wipe a crash interrupted is finished before anything else (issue 18).
+    runtime::complete_interrupted_wipe(&cli.data_dir)?;
     match &cli.command {
         Command::Demo => {
             for l in demo::run_protocol_demo()? {

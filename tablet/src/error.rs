@@ -92,7 +92,7 @@ fn agent_exit_code(e: &AgentError) -> i32 {
         | AgentError::LoginRequired
         | AgentError::LockedOut(_) => 3,
         AgentError::NotEnrolled(_) | AgentError::Enroll(_) => 4,
-        AgentError::Disabled | AgentError::OfflineLocked => 5,
+        AgentError::Disabled | AgentError::OfflineLocked | AgentError::CertificateRefused(_) => 5,
         AgentError::Wiped => 6,
         AgentError::RelayUnreachable(_) => 7,
         AgentError::RelayRefused(_) | AgentError::BadRelayAnswer(_) => 8,

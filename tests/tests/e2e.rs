@@ -446,7 +446,11 @@ fn thousands_of_failed_logins_ship_in_one_go_and_leave_no_typed_secret() {
         // The password typed into the ID field (it matches the staff-ID syntax).
         assert!(agent.login(typed_password, b"whatever").is_err());
         for i in 0..5000 {
-            let id = if i % 2 == 0 { shinsei_tests::STAFF_ID } else { "S0999" };
+            let id = if i % 2 == 0 {
+                shinsei_tests::STAFF_ID
+            } else {
+                "S0999"
+            };
             assert!(agent.login(id, b"wrong-password-000").is_err());
         }
         let pending = shinsei_agent::audit::AuditLog::open(&tab.data).unwrap();
@@ -463,7 +467,10 @@ fn thousands_of_failed_logins_ship_in_one_go_and_leave_no_typed_secret() {
     let out = ok(tab.agent().unwrap().args(["audit", "ship"]), "").unwrap();
     assert!(out.contains("shipped"), "{out}");
     let left = ok(tab.agent().unwrap().args(["audit", "show"]), "").unwrap();
-    assert!(left.trim().is_empty(), "the relay acknowledged everything: {left}");
+    assert!(
+        left.trim().is_empty(),
+        "the relay acknowledged everything: {left}"
+    );
     ok(tab.agent().unwrap().args(["audit", "verify"]), "").unwrap();
     // Control: the scan finds what is there (the staff ID is in the staff list file).
     let has = |needle: &[u8]| {
@@ -475,4 +482,90 @@ fn thousands_of_failed_logins_ship_in_one_go_and_leave_no_typed_secret() {
     assert!(!has(shinsei_tests::STAFF_ID.as_bytes()).is_empty());
     let found = has(typed_password.as_bytes());
     assert!(found.is_empty(), "typed password found in {found:?}");
+}
+
+/// Issue 18: an agent killed at any step of a wipe leaves no key once it starts again:
+/// the wipe is marked before anything is shredded and finished at the next start, and
+/// the wipe is confirmed to the relay only after the keys are gone.
+#[test]
+fn a_wipe_killed_at_any_step_is_finished_at_the_next_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let _relay = Relay::start(&ward, "relay").unwrap();
+    for (i, point) in [
+        "wipe-begun",
+        "wipe-outbox-key",
+        "wipe-shipped",
+        "wipe-shredded",
+        "wipe-confirmed",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let tab = Tablet::enroll(&ward, &format!("TAB-01{i:02}"), "standard").unwrap();
+        ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+        // Control: the keys are there before.
+        let secrets = |t: &Tablet| {
+            shinsei_testkit::files_below(&t.data)
+                .into_iter()
+                .filter(|p| {
+                    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    n.ends_with(".key") || n.contains("key") || n == "audit.log"
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(secrets(&tab).len() >= 2, "{point}: {:?}", secrets(&tab));
+        // 8 days offline: the lease wipes, and the process is killed at `point`.
+        let mut c = tab.agent().unwrap();
+        c.env("SHINSEI_CLOCK_FORWARD_SECS", (8 * 86400).to_string())
+            .env("SHINSEI_TEST_CRASH_AT", point)
+            .args(["status"]);
+        let o = run(&mut c, "").unwrap();
+        assert!(!o.status.success(), "{point}: the agent was not killed");
+        // The next start finishes the wipe.
+        let o = run(tab.agent().unwrap().args(["status"]), "").unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(6),
+            "{point}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(tab.data.join("WIPED").exists(), "{point}");
+        assert!(!tab.data.join("WIPING").exists(), "{point}");
+        assert!(secrets(&tab).is_empty(), "{point}: {:?}", secrets(&tab));
+    }
+}
+
+/// Issue 18: a revoked (not wiped) tablet used to see only "relay unreachable" and work
+/// offline for up to a day. The relay's refusal of its certificate now locks it, and it
+/// stays locked with the relay out of reach.
+#[test]
+fn a_revoked_tablet_locks_instead_of_working_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0019", "standard").unwrap();
+    let p = tmp.path().join("p.jpg");
+    write_photo(&p, 19).unwrap();
+    ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+    ward.fleet("revoke", "TAB-0019").unwrap();
+    // The next command that checks in learns it from the TLS refusal.
+    let o = tab.submit(ID1, &p, &[], None).unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    drop(relay);
+    // Offline now, and still locked: a submission is refused before any login.
+    let o = tab.submit(ID1, &p, &[], None).unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let st = ok(tab.agent().unwrap().args(["status", "--json"]), "").unwrap();
+    assert!(st.contains("\"state\":\"revoked\""), "{st}");
 }
