@@ -231,6 +231,16 @@ fn crop_photo_file(path: &Path) -> Result<shinsei_protocol::photo::FacePhoto> {
     Ok(photo_input::photo_from_jpeg(&jpeg).map_err(InputError::from)?)
 }
 
+/// `fsutil::write_atomic` syncs the directory of the file it writes, which it finds
+/// with `Path::parent`: that is "" for a bare file name (`--out x.csr.pem`), whose
+/// directory is the current one.
+fn in_its_directory(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if d.as_os_str().is_empty() => Path::new(".").join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
 fn open_agent(cli: &Cli) -> Result<Agent> {
     Ok(Agent::open(&cli.data_dir, clock(), cli.relay_addr)?)
 }
@@ -580,7 +590,11 @@ fn enroll_cmd(
             let id = DeviceId::parse(id).map_err(InputError::from)?;
             let root_pem = std::fs::read(root).map_err(|e| AgentError::file(root, e))?;
             let csr = enroll::create_key_and_csr(data_dir, &id, &root_pem)?;
-            shinsei_agent::fsutil::write_atomic(csr_path, csr.as_bytes(), 0o644)?;
+            shinsei_agent::fsutil::write_atomic(
+                &in_its_directory(csr_path),
+                csr.as_bytes(),
+                0o644,
+            )?;
             out(&format!(
                 "CSR を作成しました / CSR written: {} (device {id})",
                 csr_path.display()

@@ -424,3 +424,49 @@ fn staff_lockout_after_failures() {
     assert!(log.contains("\"event\":\"lockout\""), "{log}");
     assert!(!log.contains("wrong-password"), "passwords never logged");
 }
+
+// Issue 18: the smaller tablet-side findings.
+
+fn login_lines() -> String {
+    format!(
+        "{}\n{}\n",
+        shinsei_tests::STAFF_ID,
+        shinsei_tests::STAFF_PASSWORD
+    )
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `enroll --out x.csr.pem` with a bare file name (relative to the current directory)
+/// wrote the CSR, then failed (exit 9) syncing the directory "" of the bare name.
+#[test]
+fn enroll_writes_the_csr_to_a_bare_relative_file_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let cwd = tmp.path().join("it-desk");
+    std::fs::create_dir(&cwd).unwrap();
+    let o = run(
+        Command::new(shinsei_tests::bin("shinsei-agent").unwrap())
+            .current_dir(&cwd)
+            .arg("--data-dir")
+            .arg(tmp.path().join("tablet"))
+            .args(["enroll", "--device-id", "TAB-0201", "--root-ca"])
+            .arg(ward.root_ca())
+            .args(["--out", "TAB-0201.csr.pem"]),
+        "",
+    )
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let csr = std::fs::read_to_string(cwd.join("TAB-0201.csr.pem")).unwrap();
+    assert!(
+        csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
+        "{csr}"
+    );
+    assert_eq!(names(&cwd), ["TAB-0201.csr.pem"], "no temporary file left");
+}
