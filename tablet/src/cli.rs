@@ -69,14 +69,18 @@ pub(crate) enum Command {
         action: StaffListAction,
     },
     /// Submit one application without a screen. Reads the staff ID and password (one
-    /// line each) from standard input, then, with --express --pins-from-stdin, the
-    /// PINs, one a line: with --e-cert yes the signature password and the
-    /// user-certificate PIN, then the resident-registry and card-info PINs.
+    /// line each) from standard input, then, with `--application-id -`, the
+    /// application ID, then, with --express --pins-from-stdin, the PINs, one a line:
+    /// with --e-cert yes the signature password and the user-certificate PIN, then the
+    /// resident-registry and card-info PINs.
     Submit {
         /// Image of the form's QR code.
         #[arg(long, required_unless_present = "application_id")]
         qr_image: Option<PathBuf>,
-        /// The 23-digit application ID typed in (fallback to the QR code).
+        /// The 23-digit application ID typed in (fallback to the QR code). `-`: read
+        /// it from standard input after the password, which keeps it out of the
+        /// shell's history and `/proc/PID/cmdline`; the ID itself here is accepted
+        /// with a warning.
         #[arg(long, conflicts_with = "qr_image")]
         application_id: Option<String>,
         /// The applicant's photo (JPEG, already cropped unless --crop).
@@ -241,6 +245,10 @@ fn in_its_directory(path: &Path) -> PathBuf {
     }
 }
 
+fn warn(line: &str) {
+    let _ = writeln!(std::io::stderr(), "警告 / warning: {line}");
+}
+
 fn open_agent(cli: &Cli) -> Result<Agent> {
     Ok(Agent::open(&cli.data_dir, clock(), cli.relay_addr)?)
 }
@@ -334,6 +342,11 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             express,
             pins_from_stdin: _,
         } => {
+            if application_id.as_deref().is_some_and(|s| s != "-") {
+                warn(
+                    "申請書IDがコマンドラインにあります（シェルの履歴、/proc/PID/cmdline）。`--application-id -` で標準入力（パスワードの次の行）から渡してください / the application ID in the command line is kept in the shell's history and visible to every process (/proc/PID/cmdline): use `--application-id -` and give it on standard input, the line after the password",
+                );
+            }
             let mut lines = SecretLines::stdin().map_err(|e| InputError::Stdin(e.to_string()))?;
             let staff = read_line(&mut lines, "職員ID / staff ID")?;
             let staff = staff
@@ -349,6 +362,10 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             drop(password);
             let id = match (qr_image, application_id) {
                 (Some(f), _) => qr::decode_file(f).map_err(InputError::from)?,
+                (None, Some(s)) if s == "-" => {
+                    let line = read_line(&mut lines, "申請書ID / application ID")?;
+                    ApplicationId::parse(line.as_bytes()).map_err(InputError::from)?
+                }
                 (None, Some(s)) => ApplicationId::parse(s.as_bytes()).map_err(InputError::from)?,
                 (None, None) => {
                     return Err(

@@ -470,3 +470,53 @@ fn enroll_writes_the_csr_to_a_bare_relative_file_name() {
     );
     assert_eq!(names(&cwd), ["TAB-0201.csr.pem"], "no temporary file left");
 }
+
+/// `--application-id -` reads the ID from standard input (after the password), so it is
+/// neither in the shell's history nor in `/proc/PID/cmdline`; the argv form still works
+/// (scripts use it) but warns.
+#[test]
+fn submit_takes_the_application_id_from_standard_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0202", "standard").unwrap();
+    let p = tmp.path().join("p.jpg");
+    write_photo(&p, 202).unwrap();
+    let mut c = tab.agent().unwrap();
+    c.args(["submit", "--application-id", "-", "--photo"])
+        .arg(&p);
+    let o = run(&mut c, &format!("{}{ID1}\n", login_lines())).unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains(ID1), "the ID is printed masked only");
+    assert!(
+        !text(&o).contains("warning"),
+        "no warning for the stdin form: {}",
+        text(&o)
+    );
+    assert!(wait_for(|| relay.spooled().len() == 1, 30));
+    assert_eq!(spool_json(&relay.spooled()[0])["application_id"], ID1);
+
+    // The ID line missing: a clear error, nothing sent.
+    write_photo(&p, 203).unwrap();
+    let mut c = tab.agent().unwrap();
+    c.args(["submit", "--application-id", "-", "--photo"])
+        .arg(&p);
+    let o = run(&mut c, &login_lines()).unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("application ID"),
+        "{}",
+        text(&o)
+    );
+
+    // The argv form: accepted, with a warning that says what to do instead.
+    write_photo(&p, 204).unwrap();
+    let o = tab.submit(ID2, &p, &[], None).unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning") && err.contains("--application-id -"),
+        "{err}"
+    );
+    assert!(wait_for(|| relay.spooled().len() == 2, 30));
+}
