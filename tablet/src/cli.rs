@@ -72,7 +72,8 @@ pub(crate) enum Command {
     /// line each) from standard input, then, with `--application-id -`, the
     /// application ID, then, with --express --pins-from-stdin, the PINs, one a line:
     /// with --e-cert yes the signature password and the user-certificate PIN, then the
-    /// resident-registry and card-info PINs.
+    /// resident-registry and card-info PINs. The photo file is removed once the
+    /// application is sealed into the outbox (see --keep-photo).
     Submit {
         /// Image of the form's QR code.
         #[arg(long, required_unless_present = "application_id")]
@@ -83,9 +84,14 @@ pub(crate) enum Command {
         /// with a warning.
         #[arg(long, conflicts_with = "qr_image")]
         application_id: Option<String>,
-        /// The applicant's photo (JPEG, already cropped unless --crop).
+        /// The applicant's photo (JPEG, already cropped unless --crop). Removed once
+        /// the application is sealed into the outbox, unless --keep-photo.
         #[arg(long)]
         photo: PathBuf,
+        /// Leave the photo file in place after the application is sealed (it is the
+        /// applicant's face in plaintext: delete it yourself).
+        #[arg(long)]
+        keep_photo: bool,
         /// Crop the photo to 35:45 first, with the same checks as `crop` (the photo is
         /// refused when a check fails).
         #[arg(long)]
@@ -249,6 +255,24 @@ fn warn(line: &str) {
     let _ = writeln!(std::io::stderr(), "警告 / warning: {line}");
 }
 
+/// Removes the applicant's photo file once the application is sealed into the outbox.
+/// A plain unlink: overwriting the file first would not reach the old blocks on a
+/// journaling or copy-on-write filesystem or behind an SSD's flash translation layer,
+/// so it would only pretend. A failure is a warning, not an error: the application is
+/// sealed and the command's outcome stands.
+fn remove_input_photo(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => out(&format!(
+            "写真ファイルを削除しました / photo file removed: {}",
+            path.display()
+        )),
+        Err(e) => warn(&format!(
+            "写真ファイルを削除できません。手で削除してください / could not remove the photo file {}: {e}; delete it by hand",
+            path.display()
+        )),
+    }
+}
+
 fn open_agent(cli: &Cli) -> Result<Agent> {
     Ok(Agent::open(&cli.data_dir, clock(), cli.relay_addr)?)
 }
@@ -335,6 +359,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             qr_image,
             application_id,
             photo,
+            keep_photo,
             crop,
             resend,
             e_cert,
@@ -374,7 +399,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
                 }
             };
             agent.record_scan(&session, id.as_bytes());
-            let photo = if *crop {
+            let face = if *crop {
                 crop_photo_file(photo)?
             } else {
                 photo_input::photo_from_file(photo).map_err(InputError::from)?
@@ -410,11 +435,24 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
                     None => ExpressPins::without_certificates(b.as_bytes(), c.as_bytes()),
                 }
                 .map_err(InputError::from)?;
-                Application::express(id, photo, cw, bw, pins).map_err(InputError::from)?
+                Application::express(id, face, cw, bw, pins).map_err(InputError::from)?
             } else {
-                Application::standard(id, photo, cw, bw)
+                Application::standard(id, face, cw, bw)
             };
-            let r = agent.submit_with(&mut session, app, *resend);
+            // `submit_with` in its two halves: once `queue_application` returns, the
+            // application is sealed into the outbox and the photo file is not needed any
+            // more; it is removed after the delivery attempt (a crash before that leaves
+            // it for the clerk's retry, which is then recognised: exit 11).
+            let r = match agent.queue_application(&mut session, app, *resend) {
+                Ok(envelope) => {
+                    let r = agent.deliver(envelope);
+                    if !*keep_photo {
+                        remove_input_photo(photo);
+                    }
+                    r
+                }
+                Err(e) => Err(e),
+            };
             agent.logout(&mut session);
             match r {
                 Ok(SubmitOutcome::Delivered {

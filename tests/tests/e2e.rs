@@ -520,3 +520,60 @@ fn submit_takes_the_application_id_from_standard_input() {
     );
     assert!(wait_for(|| relay.spooled().len() == 2, 30));
 }
+
+/// The applicant's photo file is removed once the application is sealed into the outbox
+/// (delivered or queued), kept with `--keep-photo`, and kept when nothing was sealed.
+#[test]
+fn submit_removes_the_input_photo_once_sealed_unless_keep_photo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let mut relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0203", "standard").unwrap();
+    let photo = |n: u32| {
+        let p = tmp.path().join(format!("photo-{n}.jpg"));
+        write_photo(&p, n).unwrap();
+        p
+    };
+
+    // Delivered: removed.
+    let p1 = photo(1);
+    let o = tab.submit(ID1, &p1, &[], None).unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!p1.exists(), "the photo file was left after delivery");
+
+    // Not sealed (wrong password; already submitted): kept.
+    let p2 = photo(2);
+    let mut c = tab.agent().unwrap();
+    c.args(["submit", "--application-id", ID2, "--photo"])
+        .arg(&p2);
+    let o = run(
+        &mut c,
+        &format!("{}\nwrong-password-000\n", shinsei_tests::STAFF_ID),
+    )
+    .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(p2.exists(), "nothing was sealed: the photo stays");
+    let o = tab.submit(ID1, &p2, &[], None).unwrap();
+    assert_eq!(o.status.code(), Some(11), "{}", text(&o));
+    assert!(p2.exists(), "nothing was sealed: the photo stays");
+
+    // --keep-photo: kept.
+    let o = tab.submit(ID2, &p2, &["--keep-photo"], None).unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(p2.exists(), "--keep-photo");
+    std::fs::remove_file(&p2).unwrap();
+
+    // Queued (relay down): sealed into the outbox, so removed too.
+    relay.stop();
+    let p3 = photo(3);
+    let o = tab
+        .submit("34567890123456789012345", &p3, &[], None)
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    assert!(!p3.exists(), "the photo file was left after queueing");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("removed"),
+        "{}",
+        text(&o)
+    );
+}
