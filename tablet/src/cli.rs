@@ -156,7 +156,8 @@ pub(crate) enum Command {
     /// Read application IDs from QR images.
     ScanQr { files: Vec<PathBuf> },
     /// Crop a photo to the 35:45 ID-photo format with quality checks; prints a JSON
-    /// report (face box, crop box, every check). Writes the photo only if all pass.
+    /// report (face box, crop box, every check). Writes the photo only if all pass,
+    /// mode 0600, with a warning: the file is an applicant's face, delete it after use.
     Crop {
         #[arg(long = "in")]
         input: PathBuf,
@@ -595,9 +596,16 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             screenshot.clone(),
         ),
         Command::Crop { input, out: output } => {
-            match shinsei_capture::crop::run_crop_cli(input, output) {
-                Ok(json) => {
-                    out(&json);
+            match shinsei_capture::crop::crop_file(input) {
+                Ok((jpeg, report)) => {
+                    // An applicant's face in plaintext: private to the user, and said so.
+                    shinsei_agent::fsutil::write_atomic(&in_its_directory(output), &jpeg, 0o600)?;
+                    warn(&format!(
+                        "{} には申請者の顔写真が暗号化されずに入っています。使い終わったら必ず削除してください / {} holds an applicant's face, unencrypted: delete it as soon as it is no longer needed",
+                        output.display(),
+                        output.display()
+                    ));
+                    out(&report.to_json());
                     Ok(())
                 }
                 Err(shinsei_capture::CaptureError::Rejected {

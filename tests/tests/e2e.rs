@@ -577,3 +577,52 @@ fn submit_removes_the_input_photo_once_sealed_unless_keep_photo() {
         text(&o)
     );
 }
+
+fn test_face() -> std::path::PathBuf {
+    let dir = std::env::var_os("SHINSEI_TEST_FACES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-faces")
+        });
+    let p = dir.join("astronaut.png");
+    assert!(
+        p.exists(),
+        "test face image missing ({}); run scripts/fetch-test-faces.sh first",
+        p.display()
+    );
+    p
+}
+
+/// `crop --out` writes a plaintext photo of the applicant: mode 0600, and a warning on
+/// standard error that says so and that the file must be deleted.
+#[test]
+fn crop_out_is_private_and_warns_that_it_holds_a_face() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cropped.jpg");
+    let o = run(
+        Command::new(shinsei_tests::bin("shinsei-agent").unwrap())
+            .arg("--data-dir")
+            .arg(tmp.path().join("tablet"))
+            .args(["crop", "--in"])
+            .arg(test_face())
+            .arg("--out")
+            .arg(&out),
+        "",
+    )
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning") && err.contains("face") && err.contains("delete"),
+        "{err}"
+    );
+    // The JSON report alone on standard output (scripts parse it).
+    let report: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!(report["accepted"], true, "{report}");
+}
