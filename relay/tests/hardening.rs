@@ -11,7 +11,7 @@
 //! Both are started by a shell that first raises the soft core limit to the hard one, so
 //! a zero limit is the relay's doing and not inherited. The control — `sleep`, started
 //! the same way — shows the other answer for each check.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
