@@ -31,6 +31,7 @@ mod deny;
 pub mod device;
 pub mod epochs;
 pub mod forward;
+pub mod harden;
 mod http;
 pub mod identity;
 mod metrics;

@@ -113,9 +113,14 @@ mod tests {
     fn typed_input_errors_keep_the_clerk_text_and_exit_2() {
         let e = CliError::from(InputError::from(ApplicationIdError::WrongLength(3)));
         assert_eq!(e.exit_code(), 2);
-        let s = e.to_string();
-        assert!(s.starts_with("入力が正しくありません: "), "{s}");
-        assert!(s.ends_with(" / invalid input"), "{s}");
+        // What the clerk reads: the message table's sentence, both languages, then the
+        // typed error's detail.
+        let s = e.message();
+        assert!(
+            s.starts_with("入力が正しくありません。 / The input is not valid. ("),
+            "{s}"
+        );
+        assert!(s.contains("23 digits"), "{s}");
         let rejected = CaptureError::Rejected {
             reasons: "blur".into(),
             report_json: "{}".into(),
