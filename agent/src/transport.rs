@@ -205,7 +205,7 @@ impl RelayClient {
         };
         let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
         let mut b = [0u8; 1];
-        match tls.read(&mut b) {
+        match tls.read_exact(&mut b) {
             Err(e) => e
                 .get_ref()
                 .and_then(|i| i.downcast_ref::<rustls::Error>())

@@ -568,6 +568,8 @@ fn a_revoked_tablet_locks_instead_of_working_offline() {
     );
     let st = ok(tab.agent().unwrap().args(["status", "--json"]), "").unwrap();
     assert!(st.contains("\"state\":\"revoked\""), "{st}");
+}
+
 // Issue 18: the smaller tablet-side findings.
 
 fn login_lines() -> String {
