@@ -1,15 +1,25 @@
 //! The agent's tamper-evident operation log.
 //!
-//! `audit.log` holds one JSON object a line. Each entry carries `prev`, the MAC of the
-//! entry before it, and `mac` = HMAC-SHA256(audit key, prev ‖ the entry's JSON without
-//! `mac`). The key (`audit.key`, 0600) never leaves the tablet. `audit.anchor` names the
-//! last entry pruned after the relay acknowledged it, `audit.head` the last appended.
-//! [`AuditLog::verify`] detects a modified, removed, inserted or reordered entry.
+//! `audit.log` holds one JSON object a line ([`Entry`], the wire type of
+//! `shinsei_protocol::audit`). Each entry carries `prev`, the hash of the entry before
+//! it, and its own `hash` (SHA-256 over the entry), so the relay can check the chain;
+//! each upload's last entry is signed with the device key. `audit.anchor` names the
+//! last entry the relay acknowledged (pruned here), `audit.head` the last appended;
+//! once anything was written, both must agree with the log ([`AuditLog::verify`]
+//! detects a modified, removed, inserted or reordered entry, a truncated tail and a
+//! deleted head). The relay's own anchor is the one a thief with the disk cannot move.
 //!
-//! No personal data: staff IDs, envelope IDs, counts and reasons only. An application
-//! is referred to by [`AuditLog::app_ref`], a keyed hash of its ID (not reversible without the
-//! key, and not linkable across tablets).
+//! Bounded growth: failed and locked-out logins (what anyone at the login screen can
+//! cause, as often as they like) are coalesced into one pending entry with a count
+//! and a time range (`audit.pending`), written out when anything else happens or
+//! before a shipment.
+//!
+//! No personal data: staff IDs (only those on the staff list; "unknown" otherwise),
+//! envelope IDs, counts and reasons only. An application is referred to by
+//! [`AuditLog::app_ref`], a keyed hash of its ID (`audit.key`: not reversible without
+//! the key, and not linkable across tablets).
 
+use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -18,30 +28,18 @@ use std::path::{Path, PathBuf};
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 use shinsei_protocol::api::DeviceState;
+use shinsei_protocol::audit::{self as wire, GENESIS};
 use shinsei_protocol::envelope::EnvelopeId;
 
 use crate::error::{AgentError, Result};
 use crate::fsutil;
 
-/// One log entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Entry {
-    pub seq: u64,
-    pub at: u64,
-    pub event: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub staff: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub envelope: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_ref: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    pub prev: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub mac: String,
-}
+/// One log entry (the wire type).
+pub use shinsei_protocol::audit::Entry;
+
+/// The staff ID written for a login attempt with an ID that is not on the staff list
+/// (what was typed is never written: it may be a password typed into the wrong field).
+pub const UNKNOWN_STAFF: &str = "unknown";
 
 /// A keyed reference to an application ([`AuditLog::app_ref`]): the only way an
 /// application appears in the log. Made only by the log's key, never from an ID.
@@ -289,12 +287,57 @@ struct Fields {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "MarkFile", into = "MarkFile")]
 struct Mark {
     seq: u64,
-    mac: [u8; 32],
+    hash: [u8; 32],
 }
 
-const ZERO_MAC: [u8; 32] = [0; 32];
+/// A mark as written: `{"seq":N,"hash":"64 hex digits"}`.
+#[derive(Serialize, Deserialize)]
+struct MarkFile {
+    seq: u64,
+    hash: String,
+}
+
+impl From<Mark> for MarkFile {
+    fn from(m: Mark) -> Self {
+        Self {
+            seq: m.seq,
+            hash: hex::encode(m.hash),
+        }
+    }
+}
+
+impl TryFrom<MarkFile> for Mark {
+    type Error = hex::FromHexError;
+    fn try_from(m: MarkFile) -> std::result::Result<Self, Self::Error> {
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(&m.hash, &mut hash)?;
+        Ok(Self { seq: m.seq, hash })
+    }
+}
+
+const START: Mark = Mark {
+    seq: 0,
+    hash: GENESIS,
+};
+
+/// Repeated login failures (or lock-out refusals) waiting to be written as one entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Pending {
+    /// `login_failed` or `lockout`.
+    event: String,
+    first_at: u64,
+    last_at: u64,
+    count: u64,
+    /// The longest lock-out wait announced (lock-outs only).
+    max_wait_secs: u64,
+    /// Staff IDs involved (on the staff list, or [`UNKNOWN_STAFF`]), at most 8.
+    staff: BTreeSet<String>,
+}
+
+const PENDING_STAFF_MAX: usize = 8;
 
 /// The audit log of one data directory.
 pub struct AuditLog {
@@ -302,16 +345,8 @@ pub struct AuditLog {
     key: hmac::Key,
 }
 
-fn mac_of(key: &hmac::Key, e: &Entry) -> Result<[u8; 32]> {
-    let mut unsigned = e.clone();
-    unsigned.mac = String::new();
-    let body = serde_json::to_vec(&unsigned).map_err(|x| AgentError::Internal(x.to_string()))?;
-    let mut ctx = hmac::Context::with_key(key);
-    ctx.update(b"shinsei audit v1\0");
-    ctx.update(&body);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.sign().as_ref());
-    Ok(out)
+fn internal(e: impl std::fmt::Display) -> AgentError {
+    AgentError::Internal(e.to_string())
 }
 
 impl AuditLog {
@@ -327,7 +362,7 @@ impl AuditLog {
         self.dir.join("audit.log")
     }
 
-    fn read_mark(&self, name: &str) -> Result<Option<Mark>> {
+    fn read_json<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Result<Option<T>> {
         let p = self.dir.join(name);
         match fs::read(&p) {
             Ok(b) => serde_json::from_slice(&b)
@@ -338,8 +373,8 @@ impl AuditLog {
         }
     }
 
-    fn write_mark(&self, name: &str, m: &Mark) -> Result<()> {
-        let b = serde_json::to_vec(m).map_err(|x| AgentError::Internal(x.to_string()))?;
+    fn write_json<T: Serialize>(&self, name: &str, v: &T) -> Result<()> {
+        let b = serde_json::to_vec(v).map_err(internal)?;
         fsutil::write_atomic(&self.dir.join(name), &b, 0o600)
     }
 
@@ -365,31 +400,23 @@ impl AuditLog {
         AppRef(hex::encode(&ctx.sign().as_ref()[..12]))
     }
 
-    /// Appends an event (fsync'd).
-    pub fn append(&self, at: u64, ev: AuditEvent<'_>) -> Result<Entry> {
-        let f = ev.fields();
-        let _guard = self.lock()?;
-        let last = match self.read_mark("audit.head")? {
-            Some(m) => m,
-            None => self.read_mark("audit.anchor")?.unwrap_or(Mark {
-                seq: 0,
-                mac: ZERO_MAC,
-            }),
-        };
-        let mut e = Entry {
-            seq: last.seq + 1,
-            at,
-            event: ev.name().to_string(),
-            staff: f.staff,
-            envelope: f.envelope,
-            app_ref: f.app_ref,
-            detail: f.detail,
-            prev: hex::encode(last.mac),
-            mac: String::new(),
-        };
-        let mac = mac_of(&self.key, &e)?;
-        e.mac = hex::encode(mac);
-        let mut line = serde_json::to_vec(&e).map_err(|x| AgentError::Internal(x.to_string()))?;
+    /// The last entry written (the head), or the anchor when the log is empty.
+    fn last_mark(&self) -> Result<Mark> {
+        match self.read_json::<Mark>("audit.head")? {
+            Some(m) => Ok(m),
+            None => Ok(self.read_json::<Mark>("audit.anchor")?.unwrap_or(START)),
+        }
+    }
+
+    /// Writes one entry after the head (caller holds the lock).
+    fn write_entry(&self, mut e: Entry) -> Result<Entry> {
+        let last = self.last_mark()?;
+        e.seq = last.seq + 1;
+        e.prev = hex::encode(last.hash);
+        e.hash = String::new();
+        let hash = e.chain_hash();
+        e.hash = hex::encode(hash);
+        let mut line = serde_json::to_vec(&e).map_err(internal)?;
         line.push(b'\n');
         let p = self.log_path();
         let mut f = OpenOptions::new()
@@ -400,8 +427,100 @@ impl AuditLog {
             .map_err(|x| AgentError::file(&p, x))?;
         f.write_all(&line).map_err(|x| AgentError::file(&p, x))?;
         f.sync_all().map_err(|x| AgentError::file(&p, x))?;
-        self.write_mark("audit.head", &Mark { seq: e.seq, mac })?;
+        self.write_json("audit.head", &Mark { seq: e.seq, hash })?;
         Ok(e)
+    }
+
+    /// Writes out the coalesced login failures, if any (caller holds the lock).
+    fn flush_pending(&self) -> Result<Option<Entry>> {
+        let Some(p) = self.read_json::<Pending>("audit.pending")? else {
+            return Ok(None);
+        };
+        let detail =
+            (p.event == "lockout").then(|| format!("locked for up to {} s", p.max_wait_secs));
+        let e = self.write_entry(Entry {
+            seq: 0,
+            at: p.first_at,
+            event: p.event.clone(),
+            staff: Some(p.staff.iter().cloned().collect::<Vec<_>>().join(",")),
+            envelope: None,
+            app_ref: None,
+            detail,
+            count: Some(p.count),
+            until: Some(p.last_at),
+            prev: String::new(),
+            hash: String::new(),
+        })?;
+        let path = self.dir.join("audit.pending");
+        fs::remove_file(&path).map_err(|x| AgentError::file(&path, x))?;
+        Ok(Some(e))
+    }
+
+    /// Adds a login failure (`event`) to the pending coalesced entry; a pending entry
+    /// of the other kind is written out first. An attacker alternating failures and
+    /// lock-outs makes at most two entries per lock-out period, and lock-outs grow to
+    /// an hour (`session.rs`): the log's growth stays bounded.
+    fn coalesce(&self, at: u64, event: &str, staff: &str, wait: u64) -> Result<()> {
+        let mut p = match self.read_json::<Pending>("audit.pending")? {
+            Some(p) if p.event == event => p,
+            other => {
+                if other.is_some() {
+                    self.flush_pending()?;
+                }
+                Pending {
+                    event: event.to_owned(),
+                    first_at: at,
+                    ..Pending::default()
+                }
+            }
+        };
+        p.last_at = p.last_at.max(at);
+        p.count += 1;
+        p.max_wait_secs = p.max_wait_secs.max(wait);
+        if p.staff.len() < PENDING_STAFF_MAX || p.staff.contains(staff) {
+            p.staff.insert(staff.to_owned());
+        }
+        self.write_json("audit.pending", &p)
+    }
+
+    /// Appends an event (fsync'd). A failed or locked-out login is coalesced with the
+    /// failures before it and written out with the next other event (the returned
+    /// entry is then the pending one as it stands, not yet in the chain: `seq` 0).
+    pub fn append(&self, at: u64, ev: AuditEvent<'_>) -> Result<Entry> {
+        let f = ev.fields();
+        let _guard = self.lock()?;
+        let entry = Entry {
+            seq: 0,
+            at,
+            event: ev.name().to_string(),
+            staff: f.staff,
+            envelope: f.envelope,
+            app_ref: f.app_ref,
+            detail: f.detail,
+            count: None,
+            until: None,
+            prev: String::new(),
+            hash: String::new(),
+        };
+        match ev {
+            AuditEvent::LoginFailed { staff, .. } => {
+                self.coalesce(at, "login_failed", staff, 0)?;
+                return Ok(entry);
+            }
+            AuditEvent::Lockout { staff, secs } => {
+                self.coalesce(at, "lockout", staff, secs)?;
+                return Ok(entry);
+            }
+            _ => {}
+        }
+        self.flush_pending()?;
+        self.write_entry(entry)
+    }
+
+    /// Writes out what is pending (before a shipment or a wipe).
+    pub fn flush(&self) -> Result<()> {
+        let _guard = self.lock()?;
+        self.flush_pending().map(|_| ())
     }
 
     /// All entries currently on the tablet, in file order.
@@ -427,12 +546,9 @@ impl AuditLog {
 
     /// Verifies the chain from the anchor to the head. Returns the number of entries.
     pub fn verify(&self) -> Result<usize> {
-        let anchor = self.read_mark("audit.anchor")?.unwrap_or(Mark {
-            seq: 0,
-            mac: ZERO_MAC,
-        });
+        let anchor = self.read_json::<Mark>("audit.anchor")?;
         let entries = self.entries()?;
-        let mut prev = anchor;
+        let mut prev = anchor.unwrap_or(START);
         for e in &entries {
             if e.seq != prev.seq + 1 {
                 return Err(AgentError::AuditBroken(format!(
@@ -440,34 +556,84 @@ impl AuditLog {
                     e.seq, prev.seq
                 )));
             }
-            if e.prev != hex::encode(prev.mac) {
+            if e.prev != hex::encode(prev.hash) {
                 return Err(AgentError::AuditBroken(format!(
                     "entry {} does not chain to the one before it",
                     e.seq
                 )));
             }
-            let mac = mac_of(&self.key, e)?;
-            if !shinsei_protocol::ct::eq(e.mac.as_bytes(), hex::encode(mac).as_bytes()) {
+            let hash = e.chain_hash();
+            if e.hash_bytes() != Some(hash) {
                 return Err(AgentError::AuditBroken(format!(
                     "entry {} was modified",
                     e.seq
                 )));
             }
-            prev = Mark { seq: e.seq, mac };
+            prev = Mark { seq: e.seq, hash };
         }
-        if let Some(head) = self.read_mark("audit.head")? {
-            if head != prev {
-                return Err(AgentError::AuditBroken(format!(
-                    "the log ends at entry {} but {} were written: entries removed",
-                    prev.seq, head.seq
-                )));
-            }
+        match self.read_json::<Mark>("audit.head")? {
+            Some(head) if head != prev => Err(AgentError::AuditBroken(format!(
+                "the log ends at entry {} but {} were written: entries removed",
+                prev.seq, head.seq
+            ))),
+            Some(_) => Ok(entries.len()),
+            // Nothing was ever written, or the head was deleted.
+            None if entries.is_empty() && anchor.is_none() => Ok(0),
+            None => Err(AgentError::AuditBroken(
+                "audit.head is missing: the log's end cannot be checked (deleted?)".into(),
+            )),
         }
-        Ok(entries.len())
     }
 
-    /// Drops entries up to `acked_through` (the relay holds them now) and moves the anchor.
-    pub fn prune_through(&self, acked_through: u64) -> Result<usize> {
+    /// The log cut into uploads within the relay's limits (at most
+    /// [`wire::MAX_UPLOAD_ENTRIES`] entries and about [`wire::MAX_UPLOAD_BYTES`] each),
+    /// oldest first, each with its head signed by `key`. Writes out what is pending
+    /// first.
+    pub fn uploads(
+        &self,
+        device_id: &str,
+        key: &shinsei_protocol::keys::SigningKey,
+    ) -> Result<Vec<wire::Upload>> {
+        self.flush()?;
+        let entries = self.entries()?;
+        let mut out = Vec::new();
+        let mut batch: Vec<Entry> = Vec::new();
+        let mut bytes = 0usize;
+        let close = |batch: Vec<Entry>, out: &mut Vec<wire::Upload>| -> Result<()> {
+            let Some(last) = batch.last() else {
+                return Ok(());
+            };
+            let hash = last
+                .hash_bytes()
+                .ok_or_else(|| AgentError::AuditBroken(format!("entry {}: bad hash", last.seq)))?;
+            let head = wire::SignedHead::sign(device_id, last.seq, &hash, key)
+                .map_err(|e| AgentError::Internal(e.to_string()))?;
+            out.push(wire::Upload {
+                entries: batch,
+                head,
+            });
+            Ok(())
+        };
+        for e in entries {
+            let n = serde_json::to_vec(&e).map_err(internal)?.len() + 1;
+            if !batch.is_empty()
+                && (batch.len() >= wire::MAX_UPLOAD_ENTRIES
+                    || bytes + n > wire::MAX_UPLOAD_BYTES - 1024)
+            {
+                close(std::mem::take(&mut batch), &mut out)?;
+                bytes = 0;
+            }
+            bytes += n;
+            batch.push(e);
+        }
+        close(batch, &mut out)?;
+        Ok(out)
+    }
+
+    /// Drops entries up to `acked_through` (the relay holds them now) and moves the
+    /// anchor. `relay_hash` is the hash the relay holds for that entry: a different one
+    /// means the relay's chain and this log have forked.
+    pub fn prune_through(&self, acked_through: u64, relay_hash: Option<&str>) -> Result<usize> {
         let _guard = self.lock()?;
         let entries = self.entries()?;
         let (gone, keep): (Vec<_>, Vec<_>) =
@@ -475,19 +641,27 @@ impl AuditLog {
         let Some(last_gone) = gone.last() else {
             return Ok(0);
         };
-        let mut mac = [0u8; 32];
-        hex::decode_to_slice(&last_gone.mac, &mut mac)
-            .map_err(|_| AgentError::AuditBroken("bad mac".into()))?;
+        if let Some(h) = relay_hash {
+            if !shinsei_protocol::ct::eq(h.as_bytes(), last_gone.hash.as_bytes()) {
+                return Err(AgentError::AuditBroken(format!(
+                    "the relay holds another entry {} than this log",
+                    last_gone.seq
+                )));
+            }
+        }
+        let hash = last_gone
+            .hash_bytes()
+            .ok_or_else(|| AgentError::AuditBroken("bad hash".into()))?;
         let mut body = Vec::new();
         for e in &keep {
-            body.extend(serde_json::to_vec(e).map_err(|x| AgentError::Internal(x.to_string()))?);
+            body.extend(serde_json::to_vec(e).map_err(internal)?);
             body.push(b'\n');
         }
-        self.write_mark(
+        self.write_json(
             "audit.anchor",
             &Mark {
                 seq: last_gone.seq,
-                mac,
+                hash,
             },
         )?;
         fsutil::write_atomic(&self.log_path(), &body, 0o600)?;
@@ -503,9 +677,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let l = AuditLog::open(d.path()).unwrap();
         for i in 0..n {
-            let ev = AuditEvent::Lockout {
-                staff: "S001",
-                secs: i,
+            let ev = AuditEvent::Send {
+                delivered: i as usize,
+                pending: 0,
+                refused: 0,
             };
             l.append(1000 + i, ev).unwrap();
         }
@@ -528,7 +703,7 @@ mod tests {
     #[test]
     fn modified_entry_detected() {
         let (_d, l) = log_with(5);
-        rewrite(&l, |v| v[2] = v[2].replace("for 2 s", "for 9 s"));
+        rewrite(&l, |v| v[2] = v[2].replace("delivered 2 ", "delivered 9 "));
         let e = l.verify().unwrap_err().to_string();
         assert!(e.contains("entry 3 was modified"), "{e}");
     }
@@ -565,7 +740,7 @@ mod tests {
     #[test]
     fn prune_keeps_the_chain_verifiable() {
         let (_d, l) = log_with(6);
-        assert_eq!(l.prune_through(4).unwrap(), 4);
+        assert_eq!(l.prune_through(4, None).unwrap(), 4);
         assert_eq!(l.verify().unwrap(), 2);
         l.append(2000, AuditEvent::Logout { staff: "S001" })
             .unwrap();
@@ -591,6 +766,78 @@ mod tests {
         assert_eq!(e.detail.as_deref(), Some("approved by S002: infant"));
         assert!(e.app_ref.is_none() && e.envelope.is_none());
         assert_eq!(l.verify().unwrap(), 1);
+    }
+
+    #[test]
+    fn thousands_of_failed_logins_make_one_entry_with_a_count() {
+        let (_d, l) = log_with(1);
+        for i in 0..5000u64 {
+            let ev = if i >= 4 {
+                AuditEvent::Lockout {
+                    staff: if i % 2 == 0 { "S001" } else { UNKNOWN_STAFF },
+                    secs: 60 + i,
+                }
+            } else {
+                AuditEvent::LoginFailed {
+                    staff: "S001",
+                    why: "login",
+                }
+            };
+            l.append(2000 + i, ev).unwrap();
+        }
+        l.append(9000, AuditEvent::Login { staff: "S001" }).unwrap();
+        let v = l.entries().unwrap();
+        assert_eq!(v.len(), 4, "{v:?}");
+        assert_eq!(v[1].event, "login_failed");
+        assert_eq!(
+            (v[1].count, v[1].at, v[1].until),
+            (Some(4), 2000, Some(2003))
+        );
+        assert_eq!(v[1].staff.as_deref(), Some("S001"));
+        assert_eq!(v[2].event, "lockout");
+        assert_eq!(
+            (v[2].count, v[2].at, v[2].until),
+            (Some(4996), 2004, Some(6999))
+        );
+        assert_eq!(v[2].staff.as_deref(), Some("S001,unknown"));
+        assert_eq!(v[2].detail.as_deref(), Some("locked for up to 5059 s"));
+        assert_eq!(v[3].event, "login");
+        assert_eq!(l.verify().unwrap(), 4);
+    }
+
+    #[test]
+    fn a_deleted_head_or_a_truncated_tail_is_detected() {
+        let (_d, l) = log_with(4);
+        fs::remove_file(l.dir.join("audit.head")).unwrap();
+        let e = l.verify().unwrap_err().to_string();
+        assert!(e.contains("audit.head is missing"), "{e}");
+        let (_d2, l2) = log_with(4);
+        fs::remove_file(l2.dir.join("audit.head")).unwrap();
+        rewrite(&l2, |v| {
+            v.truncate(2);
+        });
+        assert!(l2.verify().is_err());
+    }
+
+    #[test]
+    fn uploads_stay_within_the_relays_limits_and_are_signed() {
+        let (_d, l) = log_with(1203);
+        let (_, key) = shinsei_protocol::keys::SigningKey::generate().unwrap();
+        let ups = l.uploads("TAB-0001", &key).unwrap();
+        assert_eq!(
+            ups.iter().map(|u| u.entries.len()).collect::<Vec<_>>(),
+            vec![500, 500, 203]
+        );
+        for u in &ups {
+            u.check("TAB-0001", &key.public_key()).unwrap();
+            assert!(serde_json::to_vec(u).unwrap().len() <= wire::MAX_UPLOAD_BYTES);
+        }
+        assert_eq!(ups[1].entries[0].prev, ups[0].entries[499].hash);
+        // The relay's ack moves the anchor; another hash than ours is a fork.
+        let h = ups[0].head.hash.clone();
+        assert!(l.prune_through(500, Some(&"0".repeat(64))).is_err());
+        assert_eq!(l.prune_through(500, Some(&h)).unwrap(), 500);
+        assert_eq!(l.verify().unwrap(), 703);
     }
 
     #[test]

@@ -1,55 +1,58 @@
-//! The runtime's errors. Each message is bilingual (Japanese, then English) for the
-//! command line; the kiosk maps each kind to its own text (`shinsei-kiosk::i18n`), and
-//! the binary maps each to an exit code (`shinsei-tablet`, table in its README).
+//! The runtime's errors, typed. `Display` is a technical English text for logs and the
+//! detail line; what a clerk reads is the message table (`shinsei-i18n`: the kiosk's
+//! banner and the command line's error line), and the binary maps each kind to an exit
+//! code (`shinsei-tablet`, table in its README).
 
 use std::path::PathBuf;
 
-/// Every failure the agent reports to a clerk or to IT. Messages are Japanese first,
-/// then English; none contains an application ID, a PIN or photo bytes.
+/// Every failure the agent reports to a clerk or to IT. No message contains an
+/// application ID, a PIN or photo bytes.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
-    #[error("この端末は登録されていません。IT担当に連絡してください / this tablet is not enrolled: contact IT ({0})")]
+    #[error("not enrolled: {0}")]
     NotEnrolled(String),
-    #[error(
-        "この端末は消去済みです。再登録が必要です / this tablet was wiped and must be re-enrolled"
-    )]
+    #[error("wiped: the tablet must be enrolled again")]
     Wiped,
-    #[error("この端末は停止されています。IT担当に連絡してください / this tablet is disabled: contact IT")]
+    #[error("disabled by IT")]
     Disabled,
-    #[error("長時間オフラインのためロックされました。ネットワークに接続してください / locked: offline for too long; connect to the network")]
+    #[error("locked: offline for too long")]
     OfflineLocked,
-    #[error("ログインが必要です / staff login required")]
+    #[error("staff login required")]
     LoginRequired,
-    #[error("ログインできません: {0} / login failed")]
+    #[error("login failed: {0}")]
     Login(String),
-    #[error("職員IDまたはパスワードが違います。あと1回間違えるとロックされます / login failed: one attempt left before the lock-out")]
+    #[error("login failed; one attempt left before the lock-out")]
     LoginLastAttempt,
-    #[error("ロック中です。あと{0}秒お待ちください / locked out: try again in {0} s")]
+    #[error("locked out for {0} s")]
     LockedOut(u64),
-    #[error("入力が正しくありません: {0} / invalid input")]
+    #[error("invalid input: {0}")]
     Input(String),
-    #[error("申請サーバーに接続できません（送信待ちに保存しました）: {0} / relay unreachable (kept in the outbox)")]
+    #[error("relay unreachable (kept in the outbox): {0}")]
     RelayUnreachable(String),
-    #[error("申請サーバーが受け付けませんでした: {0} / the relay refused the application")]
+    /// The relay refused this tablet's certificate at the TLS layer (revoked or
+    /// wiped): the tablet locks (issue 18) instead of working offline.
+    #[error("the relay refused this tablet's certificate: {0}")]
+    CertificateRefused(String),
+    #[error("the relay refused: {0}")]
     RelayRefused(String),
-    #[error("申請サーバーの応答が不正です: {0} / invalid answer from the relay")]
+    #[error("invalid answer from the relay: {0}")]
     BadRelayAnswer(String),
-    #[error("ディスクの空きがありません。IT担当に連絡してください / disk full: contact IT ({0})")]
+    #[error("disk full: {0}")]
     DiskFull(String),
-    #[error("送信待ちデータが壊れています。IT担当に連絡してください / the outbox is corrupt: contact IT ({0})")]
+    #[error("the outbox is corrupt: {0}")]
     CorruptOutbox(String),
-    #[error("ファイル {path} を扱えません: {source} / file error")]
+    #[error("file {path}: {source}")]
     File {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("監査ログの検証に失敗しました: {0} / audit log verification failed")]
+    #[error("audit log verification failed: {0}")]
     AuditBroken(String),
-    #[error("登録: {0} / enrollment")]
+    #[error("enrollment: {0}")]
     Enroll(String),
-    #[error("この申請書IDは送信済みです（{0}）。撮り直して再送信する場合は --resend を指定してください / this application ID was already submitted ({0}); use --resend to send it again")]
+    #[error("already submitted ({0})")]
     AlreadySubmitted(String),
-    #[error("内部エラー: {0} / internal error")]
+    #[error("internal error: {0}")]
     Internal(String),
 }
 
@@ -68,6 +71,7 @@ impl AgentError {
             AgentError::LockedOut(_) => "locked_out",
             AgentError::Input(_) => "input",
             AgentError::RelayUnreachable(_) => "relay_unreachable",
+            AgentError::CertificateRefused(_) => "certificate_refused",
             AgentError::RelayRefused(_) => "relay_refused",
             AgentError::BadRelayAnswer(_) => "bad_relay_answer",
             AgentError::DiskFull(_) => "disk_full",

@@ -13,6 +13,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| AgentError::Internal(format!("no parent for {}", path.display())))?;
+    // A bare file name's parent is "": the current directory.
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     let tmp = path.with_extension("tmp");
     {
         let mut f = OpenOptions::new()

@@ -32,12 +32,69 @@ use crate::transport::{PostOutcome, RelayClient, Status};
 
 use crate::test_hooks::crash_point;
 
-pub use crate::wiped::{is_wiped, WIPED_MARKER};
+pub use crate::wiped::{is_wiped, WIPED_MARKER, WIPING_MARKER};
+
+/// Every file a wipe shreds besides the outbox key (which goes first): the device key
+/// and enrollment (with the staff list), the audit key and log, the lease, the state.
+/// Tries them all; returns the first failure.
+fn shred_secrets(d: &Path) -> Option<AgentError> {
+    let mut first = None;
+    for f in [
+        "audit.key",
+        "audit.log",
+        "audit.head",
+        "audit.anchor",
+        "audit.pending",
+        "lease.json",
+        "lockout.json",
+        "state.json",
+        RELAY_KEYS_FILE,
+    ] {
+        if let Err(e) = fsutil::shred(&d.join(f)) {
+            first.get_or_insert(e);
+        }
+    }
+    if let Err(e) = fsutil::shred_tree(&d.join(enroll::ENROLL_DIR)) {
+        first.get_or_insert(e);
+    }
+    first
+}
+
+/// Finishes a wipe a crash interrupted (the `WIPING` marker is there): shreds what is
+/// left, then marks the directory wiped. The relay is not told (the device key may be
+/// gone); IT sees `wipe_pending` until it confirms or revokes.
+fn finish_interrupted_wipe(d: &Path) -> Result<()> {
+    tracing::warn!("finishing a wipe that was interrupted");
+    fsutil::shred(&Outbox::key_path(d))?;
+    if let Some(e) = shred_secrets(d) {
+        return Err(e);
+    }
+    let reason = std::fs::read_to_string(d.join(WIPING_MARKER)).unwrap_or_default();
+    fsutil::write_atomic(
+        &d.join(WIPED_MARKER),
+        format!("wiped: {reason} (finished at the next start); relay confirmed: false\n")
+            .as_bytes(),
+        0o600,
+    )?;
+    fsutil::shred(&d.join(WIPING_MARKER))
+}
+
+/// Finishes a wipe that a crash interrupted, if there is one (every command of the
+/// binary calls it first; [`Agent::open`] does too).
+pub fn complete_interrupted_wipe(data_dir: &Path) -> Result<()> {
+    if data_dir.join(WIPING_MARKER).exists() {
+        finish_interrupted_wipe(data_dir)?;
+    }
+    Ok(())
+}
 
 /// Prepares a wiped directory for enrollment again: removes what a wipe may have left
 /// of the outbox (an agent killed before it closed it), then the marker. A directory
 /// that was not wiped is left as it is.
 pub fn clear_for_reenrollment(data_dir: &Path) -> Result<()> {
+    if data_dir.join(WIPING_MARKER).exists() {
+        finish_interrupted_wipe(data_dir)?;
+    }
     if is_wiped(data_dir) {
         Outbox::remove_files(data_dir)?;
         fsutil::shred(&data_dir.join(WIPED_MARKER))?;
@@ -133,6 +190,9 @@ impl Agent {
         clock: Arc<dyn Clock>,
         relay_addr: Option<SocketAddr>,
     ) -> Result<Self> {
+        if data_dir.join(WIPING_MARKER).exists() {
+            finish_interrupted_wipe(data_dir)?;
+        }
         if is_wiped(data_dir) {
             // A wipe interrupted before the outbox was closed leaves its files.
             if let Err(e) = Outbox::remove_files(data_dir) {
@@ -275,9 +335,13 @@ impl Agent {
             u64::from(self.en.policy.auto_lock_secs),
             now,
         );
+        // Only an ID on the staff list is written; what else was typed may be a
+        // password typed into the wrong field.
         let staff = shinsei_protocol::staff::StaffId::parse(staff_id)
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|_| "?".into());
+            .ok()
+            .filter(|id| list.entry(id).is_some())
+            .map(|id| id.as_str().to_string())
+            .unwrap_or_else(|| crate::audit::UNKNOWN_STAFF.into());
         match &r {
             Ok(_) => self.record(AuditEvent::Login { staff: &staff }),
             Err(AgentError::LockedOut(w)) => self.record(AuditEvent::Lockout {
@@ -512,7 +576,24 @@ impl Agent {
 
     /// One check-in with the relay; acts on disable / enable / wipe.
     pub fn checkin(&mut self, wait_secs: u64) -> Result<Status> {
-        let st = self.client.status(self.local.version, wait_secs)?;
+        let st = match self.client.status(self.local.version, wait_secs) {
+            Ok(st) => st,
+            Err(e @ AgentError::CertificateRefused(_)) => {
+                // Revoked (or wiped) at the relay: lock now rather than work offline
+                // until the lease runs out. A later successful check-in (IT issued a
+                // new certificate, or a middlebox stopped interfering) unlocks.
+                if self.local.state != DeviceState::Revoked {
+                    self.record(AuditEvent::StateChanged {
+                        from: self.local.state,
+                        to: DeviceState::Revoked,
+                    });
+                    self.local.state = DeviceState::Revoked;
+                    self.store_local()?;
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let now = self.now();
         self.lease.checked_in(now);
         self.lease_file.store(&self.lease)?;
@@ -652,14 +733,22 @@ impl Agent {
         Ok(report)
     }
 
-    /// Ships the audit log to the relay and prunes what it acknowledged.
+    /// Ships the audit log to the relay in batches within its limits, each batch's head
+    /// signed with the device key, pruning what the relay acknowledged after each one
+    /// (an interrupted shipment resumes from the relay's acknowledgement). Returns how
+    /// many entries the relay took.
     pub fn ship_audit(&self) -> Result<usize> {
-        let entries = self.audit.entries()?;
-        if entries.is_empty() {
-            return Ok(0);
+        let mut shipped = 0;
+        for upload in self
+            .audit
+            .uploads(self.en.device_id.as_str(), &self.signer)?
+        {
+            let ack = self.client.ship_audit(&upload)?;
+            if let Some(acked) = ack.acked_through {
+                shipped += self.audit.prune_through(acked, ack.head_hash.as_deref())?;
+            }
         }
-        let acked = self.client.ship_audit(&entries)?;
-        self.audit.prune_through(acked)
+        Ok(shipped)
     }
 
     /// Status for the operator. Reading it also acts on the offline lease: a tablet
@@ -682,34 +771,40 @@ impl Agent {
         })
     }
 
-    /// Crypto-erase: destroys the outbox key and outbox, the staff list, cached
-    /// configuration and, after confirming to the relay when possible, the device key
-    /// and enrollment. Leaves only the `WIPED` marker.
+    /// Crypto-erase, in an order a crash cannot undo: first the `WIPING` marker (from
+    /// then on the next start finishes the wipe, [`Agent::open`]), then the outbox key,
+    /// then the operations log is shipped while the device key is still loaded, then
+    /// every secret file is shredded (device key and enrollment, staff list, audit key
+    /// and log, lease, state; a failure does not stop the others), and only then is the
+    /// wipe confirmed to the relay, with the TLS identity still in memory (a relay that
+    /// shows `wiped` refuses the certificate, so confirming first would leave keys no
+    /// second order could reach). Leaves only the `WIPED` marker.
     pub fn wipe_now(&mut self, reason: &str) -> Result<()> {
         tracing::warn!(reason, "wiping the tablet");
         let d = self.data_dir.clone();
-        fsutil::shred(&Outbox::key_path(&d))?;
+        fsutil::write_atomic(&d.join(WIPING_MARKER), reason.as_bytes(), 0o600)?;
+        crash_point("wipe-begun");
+        let mut first_error = fsutil::shred(&Outbox::key_path(&d)).err();
+        crash_point("wipe-outbox-key");
         // Ship what the audit log holds while the device key still exists.
+        let _ = self.audit.flush();
         let _ = self.ship_audit();
-        let confirmed = self.client.confirm_wipe().is_ok();
-        for f in [
-            "audit.key",
-            "audit.log",
-            "audit.head",
-            "audit.anchor",
-            "lease.json",
-            "lockout.json",
-            "state.json",
-            RELAY_KEYS_FILE,
-        ] {
-            fsutil::shred(&d.join(f))?;
+        crash_point("wipe-shipped");
+        if let Some(e) = shred_secrets(&d) {
+            first_error.get_or_insert(e);
         }
-        fsutil::shred_tree(&d.join(enroll::ENROLL_DIR))?;
+        crash_point("wipe-shredded");
+        let confirmed = self.client.confirm_wipe().is_ok();
+        crash_point("wipe-confirmed");
         fsutil::write_atomic(
             &d.join(WIPED_MARKER),
             format!("wiped: {reason}; relay confirmed: {confirmed}\n").as_bytes(),
             0o600,
         )?;
-        Ok(())
+        fsutil::shred(&d.join(WIPING_MARKER))?;
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }

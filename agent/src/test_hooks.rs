@@ -6,7 +6,7 @@
 //!
 //! | variable | effect |
 //! |---|---|
-//! | `SHINSEI_TEST_CRASH_AT=POINT` | abort at a named point of the flow (`sealed`, `received`) |
+//! | `SHINSEI_TEST_CRASH_AT=POINT` | abort at a named point of the flow (`sealed`, `received`; the wipe's `wipe-begun`, `wipe-outbox-key`, `wipe-shipped`, `wipe-shredded`, `wipe-confirmed`) |
 //! | `SHINSEI_CLOCK_FORWARD_SECS=N` | the agent's clock runs N seconds ahead (lease and outbox tests); it can only make the agent lock, wipe or expire sooner |
 //! | `SHINSEI_TEST_MEMREAD=1` | stay dumpable and wait after the command, so a test can read the process memory |
 //! | `SHINSEI_TEST_NO_ZEROIZE=1` | the control run of the leak test: freed memory is not cleared |

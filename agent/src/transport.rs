@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use serde::Deserialize;
 
 use crate::enroll::Enrollment;
 use crate::error::{AgentError, Result};
@@ -66,6 +65,16 @@ pub(crate) fn tls_config(en: &Enrollment) -> Result<rustls::ClientConfig> {
 pub(crate) struct RelayClient {
     http: reqwest::blocking::Client,
     base: String,
+    /// For the certificate probe ([`RelayClient::certificate_refused`]).
+    probe: Probe,
+}
+
+/// What a bare TLS handshake with the relay needs.
+struct Probe {
+    tls: Arc<rustls::ClientConfig>,
+    host: String,
+    port: u16,
+    address: Option<SocketAddr>,
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -80,6 +89,55 @@ fn describe(e: &reqwest::Error) -> String {
     s
 }
 
+/// A fatal alert that says the relay does not accept this tablet's certificate.
+fn is_certificate_refusal(r: &rustls::Error) -> bool {
+    use rustls::AlertDescription as A;
+    matches!(
+        r,
+        rustls::Error::AlertReceived(
+            A::CertificateRevoked
+                | A::BadCertificate
+                | A::CertificateUnknown
+                | A::AccessDenied
+                | A::UnknownCA
+                | A::CertificateExpired
+                | A::CertificateRequired
+        )
+    )
+}
+
+/// Whether the relay refused this tablet's certificate (a fatal TLS alert from the
+/// pinned relay: the certificate is revoked, denied or unknown), as opposed to a
+/// network failure.
+fn certificate_refused(e: &reqwest::Error) -> bool {
+    use std::error::Error;
+    let refusal = is_certificate_refusal;
+    let mut src: Option<&(dyn Error + 'static)> = e.source();
+    while let Some(x) = src {
+        if let Some(r) = x.downcast_ref::<rustls::Error>() {
+            return refusal(r);
+        }
+        if let Some(r) = x
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|i| i.downcast_ref::<rustls::Error>())
+        {
+            return refusal(r);
+        }
+        src = x.source();
+    }
+    false
+}
+
+/// A send error: a refused certificate, or the relay is unreachable.
+fn send_error(e: &reqwest::Error) -> AgentError {
+    if certificate_refused(e) {
+        AgentError::CertificateRefused(describe(e))
+    } else {
+        AgentError::RelayUnreachable(describe(e))
+    }
+}
+
 impl RelayClient {
     /// `address` optionally pins the IP address and port the relay is reached at (set by
     /// the deployment when there is no DNS entry; the certificate is still checked
@@ -87,6 +145,12 @@ impl RelayClient {
     /// the port goes into the URL.
     pub(crate) fn new(en: &Enrollment, address: Option<SocketAddr>) -> Result<Self> {
         let tls = tls_config(en)?;
+        let probe = Probe {
+            tls: Arc::new(tls.clone()),
+            host: en.relay_host.clone(),
+            port: address.map_or(en.relay_port, |a| a.port()),
+            address,
+        };
         let mut b = reqwest::blocking::Client::builder()
             .use_preconfigured_tls(tls)
             .no_proxy()
@@ -106,7 +170,48 @@ impl RelayClient {
         Ok(Self {
             http,
             base: format!("https://{}:{port}", en.relay_host),
+            probe,
         })
+    }
+
+    /// After a failed request: does the relay refuse this tablet's certificate? A bare
+    /// handshake with the pinned relay and one read: with TLS 1.3 the relay's verdict
+    /// on the client certificate arrives as an alert after the handshake, which an
+    /// HTTP client reports only as "connection closed". `false` when the relay cannot
+    /// be reached at all.
+    fn certificate_refused_by_probe(&self) -> bool {
+        use std::io::Read;
+        let p = &self.probe;
+        let addr = match p.address {
+            Some(a) => a,
+            None => match std::net::ToSocketAddrs::to_socket_addrs(&(p.host.as_str(), p.port))
+                .ok()
+                .and_then(|mut a| a.next())
+            {
+                Some(a) => a,
+                None => return false,
+            },
+        };
+        let Ok(mut tcp) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        else {
+            return false;
+        };
+        let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+        let Ok(name) = rustls_pki_types::ServerName::try_from(p.host.clone()) else {
+            return false;
+        };
+        let Ok(mut conn) = rustls::ClientConnection::new(p.tls.clone(), name) else {
+            return false;
+        };
+        let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+        let mut b = [0u8; 1];
+        match tls.read_exact(&mut b) {
+            Err(e) => e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<rustls::Error>())
+                .is_some_and(is_certificate_refusal),
+            Ok(_) => false,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -120,7 +225,12 @@ impl RelayClient {
             .get(self.url(&format!("{}?since={since}&wait={wait}", api::PATH_STATUS)))
             .timeout(Duration::from_secs(wait + 20))
             .send()
-            .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
+            .map_err(|e| match send_error(&e) {
+                AgentError::RelayUnreachable(d) if self.certificate_refused_by_probe() => {
+                    AgentError::CertificateRefused(d)
+                }
+                other => other,
+            })?;
         if !r.status().is_success() {
             return Err(AgentError::RelayRefused(format!(
                 "status: HTTP {}",
@@ -207,26 +317,29 @@ impl RelayClient {
         }
     }
 
-    /// `POST /v1/audit`: returns the highest sequence number the relay stored.
-    pub(crate) fn ship_audit(&self, entries: &[crate::audit::Entry]) -> Result<u64> {
-        #[derive(Deserialize)]
-        struct Ack {
-            acked_through: u64,
-        }
+    /// `POST /v1/audit`: one batch; returns the relay's acknowledgement (the last entry
+    /// it holds and that entry's hash).
+    pub(crate) fn ship_audit(
+        &self,
+        upload: &shinsei_protocol::audit::Upload,
+    ) -> Result<api::AuditAck> {
         let r = self
             .http
             .post(self.url(api::PATH_AUDIT))
-            .json(&serde_json::json!({ "entries": entries }))
+            .json(upload)
             .send()
             .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
         if !r.status().is_success() {
+            let status = r.status();
+            let code = r
+                .json::<api::ErrorBody>()
+                .map(|b| b.error)
+                .unwrap_or_default();
             return Err(AgentError::RelayRefused(format!(
-                "audit: HTTP {}",
-                r.status()
+                "audit: HTTP {status} {code}"
             )));
         }
-        Ok(r.json::<Ack>()
-            .map_err(|e| AgentError::BadRelayAnswer(describe(&e)))?
-            .acked_through)
+        r.json::<api::AuditAck>()
+            .map_err(|e| AgentError::BadRelayAnswer(describe(&e)))
     }
 }

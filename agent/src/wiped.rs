@@ -11,7 +11,11 @@ use std::path::Path;
 /// The marker file of a wiped tablet.
 pub const WIPED_MARKER: &str = "WIPED";
 
+/// The marker of a wipe in progress: written before anything is shredded, so that a
+/// wipe a crash interrupted is finished at the next start (`Agent::open`).
+pub const WIPING_MARKER: &str = "WIPING";
+
 /// Whether this data directory was wiped.
 pub fn is_wiped(data_dir: &Path) -> bool {
-    data_dir.join(WIPED_MARKER).exists()
+    data_dir.join(WIPED_MARKER).exists() || data_dir.join(WIPING_MARKER).exists()
 }

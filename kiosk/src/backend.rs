@@ -91,7 +91,13 @@ pub struct AgentBackend {
     clock: Arc<dyn Clock>,
     session: Option<Session>,
     online: bool,
+    /// When the operations log was last shipped (as the headless `run` does: at most
+    /// once a minute while the relay answers).
+    last_audit_ship: Option<std::time::Instant>,
 }
+
+/// How often the kiosk ships the operations log while online.
+pub const AUDIT_SHIP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl AgentBackend {
     pub fn new(agent: Agent, clock: Arc<dyn Clock>) -> Self {
@@ -100,6 +106,7 @@ impl AgentBackend {
             clock,
             session: None,
             online: false,
+            last_audit_ship: None,
         }
     }
 
@@ -138,6 +145,9 @@ impl AgentBackend {
 
     fn tick_inner(&mut self) -> Result<StatusInfo> {
         // As `Agent::sync_state`, but noting whether the relay answered.
+        let due = self
+            .last_audit_ship
+            .is_none_or(|t| t.elapsed() >= AUDIT_SHIP_INTERVAL);
         let agent = self.agent()?;
         agent.tick_lease()?;
         let online = match agent.checkin(0) {
@@ -155,6 +165,16 @@ impl AgentBackend {
                 Err(e) => tracing::warn!("outbox: {e}"),
                 Ok(_) => {}
             }
+        }
+        if online && due {
+            match agent.ship_audit() {
+                Err(e @ AgentError::Wiped) => return Err(e),
+                Err(e) => tracing::warn!("audit shipping: {e}"),
+                Ok(_) => {}
+            }
+        }
+        if online && due {
+            self.last_audit_ship = Some(std::time::Instant::now());
         }
         self.online = online;
         self.status_info()

@@ -84,7 +84,7 @@ impl Block {
 
     fn of(e: &AgentError) -> Option<Self> {
         match e {
-            AgentError::Disabled => Some(Block::Disabled),
+            AgentError::Disabled | AgentError::CertificateRefused(_) => Some(Block::Disabled),
             AgentError::Wiped => Some(Block::Wiped),
             AgentError::OfflineLocked => Some(Block::OfflineLocked),
             AgentError::NotEnrolled(_) | AgentError::Enroll(_) => Some(Block::NotEnrolled),

@@ -35,7 +35,8 @@
 
 pub mod backend;
 pub mod entry;
-pub mod i18n;
+/// Every text (the one message table, shared with the command line).
+pub use shinsei_i18n as i18n;
 pub mod kiosk;
 #[cfg(feature = "testkit")]
 pub mod testkit;

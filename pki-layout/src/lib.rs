@@ -15,6 +15,7 @@
 //! Never: print or log a private key; write a secret with a mode other than 0600;
 //! overwrite an existing key without being asked.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod error;
 pub mod files;

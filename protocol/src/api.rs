@@ -1,6 +1,7 @@
-//! The relay's device API as types: paths, the device states, the status answer and
-//! the error body. The relay builds its answers from these and the agent and the
-//! provisioning tool read them with these, so a state or a field has one spelling.
+//! The relay's device and admin APIs as types: paths, the device states, the admin
+//! actions, every answer body and the error body. The relay builds its answers from
+//! these and the agent and the provisioning tool read them with these, so a state, an
+//! action or a field has one spelling.
 //!
 //! Wire form (JSON): states are `"active"`, `"disabled"`, `"wipe_pending"`, `"wiped"`,
 //! `"revoked"`; see `relay/README.md` for every endpoint.
@@ -17,6 +18,18 @@ pub const PATH_WIPE_CONFIRM: &str = "/v1/wipe-confirm";
 pub const PATH_AUDIT: &str = "/v1/audit";
 /// `GET` → the signed relay key schedule ([`crate::relay_keys`]).
 pub const PATH_RELAY_KEYS: &str = "/v1/relay-keys";
+
+/// Admin listener, `GET` → [`DeviceList`].
+pub const PATH_ADMIN_DEVICES: &str = "/admin/v1/devices";
+/// Admin listener, `GET ?limit=N` → [`AdminAuditLog`].
+pub const PATH_ADMIN_AUDIT: &str = "/admin/v1/audit";
+/// Admin listener, `GET` → Prometheus text.
+pub const PATH_METRICS: &str = "/metrics";
+
+/// Admin listener, `POST` → [`ActionResult`]: the path of `action` on `device_id`.
+pub fn admin_action_path(device_id: &str, action: AdminAction) -> String {
+    format!("{PATH_ADMIN_DEVICES}/{device_id}/{}", action.as_str())
+}
 
 /// A device's state at the relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -87,6 +100,132 @@ pub struct StatusResponse {
     pub server_time: u64,
 }
 
+/// What IT can order for a device (the last path segment of an admin action).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminAction {
+    /// Lock the tablet (it keeps checking in).
+    Disable,
+    /// Unlock it, or call off a pending wipe.
+    Enable,
+    /// Order it to wipe itself.
+    Wipe,
+    /// Refuse its certificates for good.
+    Revoke,
+}
+
+impl AdminAction {
+    /// Every action, in the order IT sees them.
+    pub const ALL: [AdminAction; 4] = [
+        AdminAction::Disable,
+        AdminAction::Enable,
+        AdminAction::Wipe,
+        AdminAction::Revoke,
+    ];
+
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminAction::Disable => "disable",
+            AdminAction::Enable => "enable",
+            AdminAction::Wipe => "wipe",
+            AdminAction::Revoke => "revoke",
+        }
+    }
+
+    /// Parses the wire spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for AdminAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `POST /v1/wipe-confirm` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WipeConfirmed {
+    pub state: DeviceState,
+}
+
+/// `POST /v1/audit` answer: the last entry of the device's log the relay holds (its
+/// anchor) and that entry's hash (hex); the tablet prunes through it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditAck {
+    pub acked_through: Option<u64>,
+    #[serde(default)]
+    pub head_hash: Option<String>,
+}
+
+/// One change of a device's state, as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryView {
+    pub at: u64,
+    pub state: DeviceState,
+    /// `admin:NAME`, `device` or `relay`.
+    #[serde(default)]
+    pub by: String,
+}
+
+/// A certificate a device has connected with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateView {
+    /// Serial number, lower-case hex.
+    pub serial: String,
+    /// SHA-256 of the SubjectPublicKeyInfo DER, lower-case hex.
+    pub spki_sha256: String,
+}
+
+/// A device as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceView {
+    pub device_id: String,
+    pub state: DeviceState,
+    #[serde(default)]
+    pub version: u64,
+    /// Unix seconds of the last change.
+    pub updated_at: u64,
+    #[serde(default)]
+    pub history: Vec<HistoryView>,
+    #[serde(default)]
+    pub certificates: Vec<CertificateView>,
+}
+
+/// `GET /admin/v1/devices` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceList {
+    pub devices: Vec<DeviceView>,
+}
+
+/// Answer to an admin action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionResult {
+    pub device_id: String,
+    pub state: DeviceState,
+}
+
+/// One entry of the relay's admin audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminAuditEntry {
+    /// Unix seconds.
+    pub at: u64,
+    /// The admin certificate's name.
+    pub admin: String,
+    /// `list_devices`, `read_audit`, or an [`AdminAction`].
+    pub action: String,
+    #[serde(default)]
+    pub device_id: Option<String>,
+}
+
+/// `GET /admin/v1/audit` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminAuditLog {
+    pub entries: Vec<AdminAuditEntry>,
+}
+
 /// Every refusal: `{"error":"code","message":"text"}` (never applicant data).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -125,5 +264,19 @@ mod tests {
         });
         assert_eq!(st.state, DeviceState::WipePending);
         assert!(st.state.must_wipe() && !st.state.is_denied());
+    }
+
+    #[test]
+    fn actions_have_one_spelling() {
+        for a in AdminAction::ALL {
+            assert_eq!(AdminAction::parse(a.as_str()), Some(a));
+            let json = serde_json::to_string(&a).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", a.as_str()));
+        }
+        assert_eq!(AdminAction::parse("wipe_confirm"), None);
+        assert_eq!(
+            admin_action_path("TAB-0001", AdminAction::Wipe),
+            "/admin/v1/devices/TAB-0001/wipe"
+        );
     }
 }

@@ -19,9 +19,11 @@
 //! - [`signed`], [`bundle`], [`staff`] — CA-signed documents distributed to devices.
 //! - [`x509`] — who a verified client certificate belongs to (device or admin).
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod api;
 pub mod application;
+pub mod audit;
 pub mod bundle;
 pub mod device;
 pub mod envelope;

@@ -496,16 +496,16 @@ pub(crate) mod test_pki {
 
     use crate::keys::SigningKey;
 
-    pub const NOW: u64 = 1_800_000_000;
+    pub(crate) const NOW: u64 = 1_800_000_000;
 
-    pub struct Ca {
+    pub(crate) struct Ca {
         pub der: Vec<u8>,
         pub issuer: Issuer<'static, KeyPair>,
         pub pkcs8: Vec<u8>,
     }
 
     impl Ca {
-        pub fn signing_key(&self) -> SigningKey {
+        pub(crate) fn signing_key(&self) -> SigningKey {
             SigningKey::from_pkcs8(&self.pkcs8).unwrap()
         }
     }
@@ -534,7 +534,7 @@ pub(crate) mod test_pki {
         p
     }
 
-    pub fn root(from: u64, to: u64) -> Ca {
+    pub(crate) fn root(from: u64, to: u64) -> Ca {
         let key = KeyPair::generate().unwrap();
         let p = ca_params("test root", super::ROOT_CA_OU, from, to, None);
         let cert = p.self_signed(&key).unwrap();
@@ -546,7 +546,7 @@ pub(crate) mod test_pki {
         }
     }
 
-    pub fn sub_ca(parent: &Ca, ou: &str, from: u64, to: u64) -> Ca {
+    pub(crate) fn sub_ca(parent: &Ca, ou: &str, from: u64, to: u64) -> Ca {
         let key = KeyPair::generate().unwrap();
         let p = ca_params("test device ca", ou, from, to, Some(0));
         let cert = p.signed_by(&key, &parent.issuer).unwrap();
@@ -559,7 +559,7 @@ pub(crate) mod test_pki {
     }
 
     /// A device certificate for `cn` with the given key (PKCS#8); returns DER.
-    pub fn device_cert(ca: &Ca, cn: &str, key_pkcs8: &[u8], from: u64, to: u64) -> Vec<u8> {
+    pub(crate) fn device_cert(ca: &Ca, cn: &str, key_pkcs8: &[u8], from: u64, to: u64) -> Vec<u8> {
         let key = KeyPair::try_from(key_pkcs8).unwrap();
         let mut p = CertificateParams::default();
         p.distinguished_name = rcgen::DistinguishedName::new();

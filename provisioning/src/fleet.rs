@@ -2,13 +2,9 @@
 //! certificate. Only the ward root CA is trusted (no system roots), no proxies, no
 //! redirects.
 //!
-//! Contract (JSON; the relay implements it):
-//! - `GET  /admin/v1/devices` → `{"devices":[{"device_id","state","updated_at","history":[...]}]}`
-//! - `POST /admin/v1/devices/{id}/disable|enable|wipe|revoke` → `{"device_id","state"}`
-//! - `GET  /admin/v1/audit` → `{"entries":[{"at","admin","action","device_id"}]}`
-//! - errors: 4xx/5xx with `{"error": "..."}`.
-//!
-//! `updated_at` and `at` are unix seconds; `device_id` in an audit entry may be null.
+//! Contract: the paths and bodies of `shinsei_protocol::api` (`PATH_ADMIN_DEVICES` →
+//! `DeviceList`, `admin_action_path` → `ActionResult`, `PATH_ADMIN_AUDIT` →
+//! `AdminAuditLog`, errors as `ErrorBody`), which the relay builds its answers from.
 
 use std::{sync::Arc, time::Duration};
 
@@ -20,69 +16,15 @@ use crate::{
     pki,
 };
 use shinsei_pki::layout::{self, PkiLayout};
-use shinsei_protocol::api::DeviceState;
+use shinsei_protocol::api;
 
-/// A device as the relay reports it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct DeviceStatus {
-    pub device_id: String,
-    pub state: DeviceState,
-    #[serde(default)]
-    pub updated_at: Option<u64>,
-    #[serde(default)]
-    pub history: Vec<serde_json::Value>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct DeviceList {
-    pub devices: Vec<DeviceStatus>,
-}
-
-/// The answer to a device action.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ActionResult {
-    pub device_id: String,
-    pub state: DeviceState,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct AuditEntry {
-    pub at: u64,
-    pub admin: String,
-    pub action: String,
-    #[serde(default)]
-    pub device_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct AuditLog {
-    pub entries: Vec<AuditEntry>,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-}
-
-/// What to do to a device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceAction {
-    Disable,
-    Enable,
-    Wipe,
-    Revoke,
-}
-
-impl DeviceAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceAction::Disable => "disable",
-            DeviceAction::Enable => "enable",
-            DeviceAction::Wipe => "wipe",
-            DeviceAction::Revoke => "revoke",
-        }
-    }
-}
+/// What IT can order for a device (one spelling, shared with the relay).
+pub use shinsei_protocol::api::AdminAction as DeviceAction;
+/// The admin API's answers (wire types shared with the relay).
+pub use shinsei_protocol::api::{
+    ActionResult, AdminAuditEntry as AuditEntry, AdminAuditLog as AuditLog, DeviceList,
+    DeviceView as DeviceStatus, ErrorBody,
+};
 
 /// A client of the relay admin API.
 pub struct AdminClient {
@@ -214,22 +156,27 @@ impl AdminClient {
 
     /// `GET /admin/v1/devices`.
     pub fn list_devices(&self) -> Result<DeviceList> {
-        self.send(self.http.get(format!("{}/admin/v1/devices", self.base)))
+        self.send(
+            self.http
+                .get(format!("{}{}", self.base, api::PATH_ADMIN_DEVICES)),
+        )
     }
 
     /// `POST /admin/v1/devices/{id}/{action}`.
     pub fn device_action(&self, id: &DeviceId, action: DeviceAction) -> Result<ActionResult> {
         self.send(self.http.post(format!(
-            "{}/admin/v1/devices/{}/{}",
+            "{}{}",
             self.base,
-            id.as_str(),
-            action.as_str()
+            api::admin_action_path(id.as_str(), action)
         )))
     }
 
     /// `GET /admin/v1/audit`.
     pub fn audit(&self) -> Result<AuditLog> {
-        self.send(self.http.get(format!("{}/admin/v1/audit", self.base)))
+        self.send(
+            self.http
+                .get(format!("{}{}", self.base, api::PATH_ADMIN_AUDIT)),
+        )
     }
 }
 
@@ -302,9 +249,7 @@ pub fn devices_table(list: &DeviceList) -> String {
             vec![
                 d.device_id.clone(),
                 d.state.as_str().to_owned(),
-                d.updated_at
-                    .map(|t| pki::fmt_time(i64::try_from(t).unwrap_or(i64::MAX)))
-                    .unwrap_or_else(|| "-".into()),
+                pki::fmt_time(i64::try_from(d.updated_at).unwrap_or(i64::MAX)),
                 d.history.len().to_string(),
             ]
         })

@@ -10,6 +10,7 @@
 //! Never: print or log a private key, a password or a password hash; write a secret
 //! with a mode other than 0600; overwrite an existing key without being asked.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod device;
 pub mod error;

@@ -106,6 +106,10 @@ pub fn disable(l: &PkiLayout, id: &str) -> Result<()> {
 
 /// `staff publish`: a staff list signed by the device CA, valid `valid_days` from `now`.
 /// Writes it to `out` (refusing to overwrite) and returns its sequence number.
+///
+/// The list carries every account's password hash (PBKDF2, still open to an offline
+/// guessing attack), so the file is a secret: created 0600 from the start, like the
+/// tool's key files (issue 18; it was 0644).
 pub fn publish(l: &PkiLayout, valid_days: u32, out: &std::path::Path, now: u64) -> Result<u64> {
     if valid_days == 0 || valid_days > 366 {
         return Err(ProvisionError::BadDays {
@@ -123,7 +127,7 @@ pub fn publish(l: &PkiLayout, valid_days: u32, out: &std::path::Path, now: u64) 
         entries: db.entries.clone(),
     };
     let bytes = list.sign(&dca.cert_der, &dca.signing_key)?;
-    files::write_new(out, &bytes, false)?;
+    files::write_new(out, &bytes, true)?;
     db.last_sequence = sequence;
     db.save(l)?;
     Ok(sequence)

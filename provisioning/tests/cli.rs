@@ -664,3 +664,45 @@ fn admin_issue_and_fleet_without_relay() {
         .failure()
         .stderr(predicate::str::contains("cannot connect"));
 }
+
+/// Issue 18: the published staff list holds every account's password hash (PBKDF2, but
+/// offline-crackable): it is written 0600 from the start, like the tool's other secret
+/// files, and still never overwrites an existing file.
+#[test]
+fn staff_publish_writes_the_password_hashes_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = Env::new();
+    e.init();
+    let mut c = e.p();
+    c.args(["staff", "add", "--id", "suzuki", "--password-stdin"]);
+    let out = stdin_run(c, "Momiji-no-aki-2025\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = e.path("out/staff-list.json");
+    e.p()
+        .args(["staff", "publish", "--out"])
+        .arg(&list)
+        .assert()
+        .success();
+    let text = fs::read_to_string(&list).unwrap();
+    let doc = shinsei_protocol::signed::parse(text.as_bytes()).unwrap();
+    assert!(
+        String::from_utf8_lossy(doc.unverified_payload()).contains("pbkdf2"),
+        "the list carries the password hashes"
+    );
+    assert_eq!(
+        fs::metadata(&list).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "the staff list holds password hashes"
+    );
+    // No overwrite: a second publish to the same file is refused and leaves it as it was.
+    e.p()
+        .args(["staff", "publish", "--out"])
+        .arg(&list)
+        .assert()
+        .failure();
+    assert_eq!(fs::read_to_string(&list).unwrap(), text);
+}

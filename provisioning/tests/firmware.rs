@@ -343,6 +343,10 @@ fn relay_given_by_ip_in_the_bundle_needs_no_flag() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("does not match"));
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs root and system tools: scripts/test runs it (feature system-tests)"
+)]
 #[test]
 fn nft_accepts_the_rulesets() {
     let nft = require_tool("nft", "nftables");
@@ -370,6 +374,10 @@ fn nft_accepts_the_rulesets() {
     }
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs root and system tools: scripts/test runs it (feature system-tests)"
+)]
 #[test]
 fn systemd_analyze_verify_accepts_the_units() {
     let sa = require_tool("systemd-analyze", "systemd");
@@ -397,6 +405,10 @@ fn systemd_analyze_verify_accepts_the_units() {
     assert!(ours.is_empty(), "systemd-analyze verify warned: {ours:?}");
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs root and system tools: scripts/test runs it (feature system-tests)"
+)]
 #[test]
 fn systemd_analyze_security_exposure_is_ok() {
     let sa = require_tool("systemd-analyze", "systemd");
@@ -431,6 +443,10 @@ fn systemd_analyze_security_exposure_is_ok() {
     assert!(line.contains(" OK"), "{line}");
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs root and system tools: scripts/test runs it (feature system-tests)"
+)]
 #[test]
 fn nmcli_offline_accepts_the_wifi_profiles() {
     let nmcli = require_tool("nmcli", "network-manager");
@@ -509,6 +525,10 @@ fn nmcli_offline_accepts_the_wifi_profiles() {
     }
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs root and system tools: scripts/test runs it (feature system-tests)"
+)]
 #[test]
 fn systemd_sysusers_creates_the_agent_user() {
     let su = require_tool("systemd-sysusers", "systemd");
@@ -663,6 +683,10 @@ fn check_ruleset_in_namespaces(ruleset: &Path, outbound: &[(String, bool)]) {
     }
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs root and system tools: scripts/test runs it (feature system-tests)"
+)]
 #[test]
 fn netns_ruleset_lets_the_tablet_reach_the_relay_and_nothing_else() {
     let f = Fixture::new();
@@ -681,6 +705,10 @@ fn netns_ruleset_lets_the_tablet_reach_the_relay_and_nothing_else() {
     check_ruleset_in_namespaces(&out.join("nftables.conf"), &outbound);
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs root and system tools: scripts/test runs it (feature system-tests)"
+)]
 #[test]
 fn netns_dual_stack_ruleset_reaches_the_relay_over_ipv6_and_nothing_else() {
     let f = Fixture::new();

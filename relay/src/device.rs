@@ -15,6 +15,7 @@ pub const MAX_CERTS: usize = 16;
 
 /// A device's state (the wire type, shared with the agent and the provisioning tool).
 pub use shinsei_protocol::api::DeviceState;
+use shinsei_protocol::api::{AdminAction, CertificateView, DeviceView, HistoryView};
 
 /// What can happen to a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,14 +38,15 @@ impl Action {
             Action::ConfirmWipe => "wipe_confirm",
         }
     }
+}
 
-    pub fn parse_admin(s: &str) -> Option<Self> {
-        match s {
-            "disable" => Some(Action::Disable),
-            "enable" => Some(Action::Enable),
-            "wipe" => Some(Action::Wipe),
-            "revoke" => Some(Action::Revoke),
-            _ => None,
+impl From<AdminAction> for Action {
+    fn from(a: AdminAction) -> Self {
+        match a {
+            AdminAction::Disable => Action::Disable,
+            AdminAction::Enable => Action::Enable,
+            AdminAction::Wipe => Action::Wipe,
+            AdminAction::Revoke => Action::Revoke,
         }
     }
 }
@@ -96,6 +98,34 @@ pub struct DeviceRecord {
     /// Certificates the device has connected with.
     #[serde(default)]
     pub certs: Vec<CertFingerprint>,
+    /// The last entry of the device's operations log the relay holds: the anchor a
+    /// tablet cannot move (see `crate::audit`).
+    #[serde(default)]
+    pub audit_head: Option<AuditHead>,
+    /// Why the device's log was last refused as a gap or a fork (an alert for IT; cleared
+    /// by nothing but IT's attention: it stays on the record).
+    #[serde(default)]
+    pub audit_alert: Option<AuditAlert>,
+}
+
+/// The last log entry held, with the device's signature over it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditHead {
+    pub seq: u64,
+    /// Hex.
+    pub hash: String,
+    /// The device's ECDSA signature over the head (protocol `audit::SignedHead`), hex.
+    pub sig: String,
+    /// When the relay stored it.
+    pub at: u64,
+}
+
+/// A refused upload that did not continue the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditAlert {
+    pub at: u64,
+    /// What was wrong (no entry content).
+    pub what: String,
 }
 
 impl DeviceRecord {
@@ -111,6 +141,35 @@ impl DeviceRecord {
                 by: by.to_owned(),
             }],
             certs: Vec::new(),
+            audit_head: None,
+            audit_alert: None,
+        }
+    }
+
+    /// The admin API's view of this record.
+    pub fn view(&self) -> DeviceView {
+        DeviceView {
+            device_id: self.device_id.clone(),
+            state: self.state,
+            version: self.version,
+            updated_at: self.updated_at,
+            history: self
+                .history
+                .iter()
+                .map(|h| HistoryView {
+                    at: h.at,
+                    state: h.state,
+                    by: h.by.clone(),
+                })
+                .collect(),
+            certificates: self
+                .certs
+                .iter()
+                .map(|c| CertificateView {
+                    serial: c.serial_hex.clone(),
+                    spki_sha256: c.spki_sha256_hex.clone(),
+                })
+                .collect(),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Forwarding to J-LIS behind the [`Upstream`] trait, and the spool-directory upstream.
+//! Forwarding to J-LIS behind the [`crate::upstream::Upstream`] trait.
 //!
 //! The forwarder opens a stored record (the application sealed under its receipt
 //! epoch's storage key, [`crate::epochs::StoredRecord`]) only when it forwards it, hands
@@ -21,9 +21,7 @@ use shinsei_protocol::{application::Application, envelope::EnvelopeId};
 
 use crate::core::RelayCore;
 
-pub use crate::upstream::{
-    application_json, Delivery, SpoolUpstream, Upstream, UpstreamError, SPOOL_FILES,
-};
+use crate::upstream::{Delivery, UpstreamError};
 
 /// What one forwarding pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -3,33 +3,44 @@
 //! It accepts HPKE-sealed, device-signed envelopes over mutual TLS, re-validates them,
 //! stores them sealed (sled, or PostgreSQL shared by several nodes; durable before the
 //! receipt), forwards them through an
-//! [`forward::Upstream`] (a spool directory by default), deletes every record within 7
+//! [`upstream::Upstream`] (a spool directory by default), deletes every record within 7
 //! days, and controls devices (disable, wipe, revoke) with a long-polled status
 //! endpoint. See `relay/README.md` for the API and the configuration.
 //!
-//! The core ([`core::RelayCore`], [`submit`], [`registry`] over the I/O-free
-//! [`device`] model, [`retention`], [`epochs`] (key epochs: what makes deletion real),
-//! [`forward`] over [`upstream`]) works without sockets; [`server`] and [`http`] put it
-//! on the network. Module dependencies have no cycles.
+//! Layout (one concept per module; module dependencies have no cycles):
+//! - the I/O-free core: [`device`] (the state machine), `refusal` (why a request was
+//!   refused, without HTTP types), `audit` (the device audit upload's rules), `submit`
+//!   (the submission pipeline), [`epochs`] (key epochs: what makes deletion real);
+//! - state: [`core::RelayCore`], [`registry`] (devices over the store), `deny` (the
+//!   deny list), [`store`] (`store/sled.rs`, `store/pg.rs`), [`upstream`] (the trait and
+//!   `upstream/spool.rs`), [`forward`], [`retention`], [`clock`], `metrics`;
+//! - the network: [`tls`] (`tls/config.rs`, `tls/verify.rs`: the listeners' verifiers),
+//!   `http` (`http/device.rs`, `http/admin.rs`: the only place that knows status codes),
+//!   [`server`] (listeners, connections, reload, shutdown).
+//!
+//! Public modules are those the binary, the integration tests, the benchmarks and the
+//! fuzz targets use; the rest is private (`unreachable_pub` is denied).
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod core;
-pub mod deny;
+mod deny;
 pub mod device;
 pub mod epochs;
-pub mod error;
 pub mod forward;
-pub mod http;
+pub mod harden;
+mod http;
 pub mod identity;
-pub mod metrics;
-pub mod pg;
+mod metrics;
+mod refusal;
 pub mod registry;
 pub mod retention;
 pub mod server;
 pub mod store;
-pub mod submit;
+mod submit;
 pub mod tls;
 pub mod upstream;
 

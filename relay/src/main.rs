@@ -20,6 +20,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // Before anything is read: no core file, not dumpable (HPKE keys, decrypted
+    // applications).
+    let hardening = shinsei_relay::harden::harden_process();
     let args = Args::parse();
     let config = match Config::load(&args.config) {
         Ok(c) => c,
@@ -38,6 +41,9 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
+    if !hardening.complete() {
+        tracing::warn!(?hardening, "process hardening incomplete");
+    }
     if args.check_config {
         return match shinsei_relay::server::check(&config) {
             Ok(summary) => {

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use crate::{
     clock::Clock,
     deny::DenyList,
+    device::{AuditAlert, AuditHead},
     identity::{CertFingerprint, DeviceIdentity},
     store::{AdminAuditEntry, ChangeSink, DenyEntry, Store, StoreError},
 };
@@ -286,6 +287,39 @@ impl Registry {
             action: action.to_owned(),
             device_id: device_id.map(str::to_owned),
         })
+    }
+
+    /// Moves the device's operations-log anchor forward (never back).
+    pub fn set_audit_head(&self, device_id: &str, head: AuditHead) -> Result<(), StoreError> {
+        self.store.update_device(device_id, &mut |cur| {
+            let mut r = cur?;
+            if r.audit_head.as_ref().is_some_and(|h| h.seq >= head.seq) {
+                return None;
+            }
+            r.audit_head = Some(head.clone());
+            Some(r)
+        })?;
+        Ok(())
+    }
+
+    /// Raises an alert for IT: a device's log upload did not continue the chain the
+    /// relay holds. Kept on the device record and in the admin audit log.
+    pub fn raise_audit_alert(&self, device_id: &str, what: &str) -> Result<(), StoreError> {
+        let at = self.clock.now();
+        tracing::warn!(
+            device_id,
+            what,
+            "operations log refused: not the chain the relay holds"
+        );
+        self.store.update_device(device_id, &mut |cur| {
+            let mut r = cur?;
+            r.audit_alert = Some(AuditAlert {
+                at,
+                what: what.to_owned(),
+            });
+            Some(r)
+        })?;
+        self.audit("relay", "audit_chain_broken", Some(device_id))
     }
 
     /// The device confirms its wipe.

@@ -30,15 +30,15 @@ use crate::{
     clock::{Clock, SystemClock},
     config::{Config, StoreBackend},
     core::{RelayCore, RelayKeys},
-    deny::{AdminClientVerifier, DeviceClientVerifier},
     epochs::{EpochKeys, KeyDir},
-    forward::{forward_loop, SpoolUpstream, Upstream},
+    forward::forward_loop,
     http::{handle_admin, handle_device},
     identity::{AdminIdentity, DeviceIdentity},
-    pg::PgStore,
     retention::purge_loop,
-    store::{SledStore, Store},
+    store::{PgStore, SledStore, Store},
     tls,
+    tls::{AdminClientVerifier, DeviceClientVerifier},
+    upstream::{SpoolUpstream, Upstream},
 };
 
 /// Why the relay could not start.
@@ -53,7 +53,7 @@ pub enum StartError {
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),
     #[error("spool: {0}")]
-    Upstream(#[from] crate::forward::UpstreamError),
+    Upstream(#[from] crate::upstream::UpstreamError),
     #[error("{0}")]
     Other(String),
     #[error("cannot listen on {addr}: {source}")]

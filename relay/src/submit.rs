@@ -1,6 +1,6 @@
 //! The submission pipeline: from the bytes of a `POST /v1/envelopes` to a stored
-//! envelope and a signed receipt. No sockets here; the HTTP layer calls [`submit`] on a
-//! blocking thread.
+//! envelope and a signed receipt. No sockets and no HTTP types here: a refusal is a
+//! [`Refusal`]; the HTTP layer calls [`submit`] on a blocking thread.
 //!
 //! Order: parse → header device ID = certificate CN → device active → `created_at` in
 //! the window → deduplicate by envelope ID → verify the signature with the
@@ -10,7 +10,6 @@
 //! ([`crate::epochs::StoredRecord`]) durably → receipt. Nothing is stored unless every
 //! step passed.
 
-use hyper::StatusCode;
 use shinsei_pki::layout::HpkeKeyRing;
 use shinsei_protocol::{
     envelope::{Envelope, EnvelopeError},
@@ -20,15 +19,15 @@ use shinsei_protocol::{
 
 use crate::{
     core::RelayCore,
-    error::ApiError,
     identity::DeviceIdentity,
+    refusal::{Refusal, RefusalKind},
     registry::{DeviceRecord, DeviceState},
     store::{EnvelopeMeta, InsertOutcome},
 };
 
 /// An accepted submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Accepted {
+pub(crate) struct Accepted {
     /// The receipt bytes (protocol receipt v1).
     pub receipt: Vec<u8>,
     /// `true` if the envelope had been stored before (the same receipt is returned).
@@ -47,12 +46,12 @@ impl RelayKeyRing for RingAt<'_> {
     }
 }
 
-fn forbidden(code: &'static str, msg: &str) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, code, msg)
+fn forbidden(code: &'static str, msg: &str) -> Refusal {
+    Refusal::new(RefusalKind::Forbidden, code, msg)
 }
 
 /// The refusal for a device that may not do what it asked, if any.
-pub fn state_refusal(r: &DeviceRecord, allowed: &[DeviceState]) -> Option<ApiError> {
+pub(crate) fn state_refusal(r: &DeviceRecord, allowed: &[DeviceState]) -> Option<Refusal> {
     if allowed.contains(&r.state) {
         return None;
     }
@@ -68,17 +67,15 @@ pub fn state_refusal(r: &DeviceRecord, allowed: &[DeviceState]) -> Option<ApiErr
     })
 }
 
-fn unprocessable(code: &'static str, msg: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, msg)
+fn unprocessable(code: &'static str, msg: impl Into<String>) -> Refusal {
+    Refusal::new(RefusalKind::Unprocessable, code, msg)
 }
 
-fn envelope_refusal(e: &EnvelopeError) -> ApiError {
+fn envelope_refusal(e: &EnvelopeError) -> Refusal {
     match e {
-        EnvelopeError::TooLarge => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "envelope too large",
-        ),
+        EnvelopeError::TooLarge => {
+            Refusal::new(RefusalKind::TooLarge, "too_large", "envelope too large")
+        }
         EnvelopeError::BadSignature => unprocessable(
             "bad_signature",
             "the signature does not verify with the client certificate's key",
@@ -90,7 +87,7 @@ fn envelope_refusal(e: &EnvelopeError) -> ApiError {
         EnvelopeError::Decrypt => unprocessable("decrypt_failed", "the ciphertext does not open"),
         // The application error's text names the field rule, never a value.
         EnvelopeError::Application(a) => unprocessable("invalid_application", a.to_string()),
-        other => ApiError::new(StatusCode::BAD_REQUEST, "malformed", other.to_string()),
+        other => Refusal::malformed(other.to_string()),
     }
 }
 
@@ -98,35 +95,35 @@ fn replay_answer(
     existing: &EnvelopeMeta,
     device: &str,
     digest: &[u8; 32],
-) -> Result<Accepted, ApiError> {
+) -> Result<Accepted, Refusal> {
     let same_bytes = existing
         .digest_bytes()
         .is_some_and(|d| shinsei_protocol::ct::eq(&d, digest));
     if same_bytes && existing.device_id == device {
         let receipt = existing
             .receipt_bytes()
-            .ok_or_else(|| ApiError::internal("stored receipt is not hex"))?;
+            .ok_or_else(|| Refusal::internal("stored receipt is not hex"))?;
         return Ok(Accepted {
             receipt,
             duplicate: true,
         });
     }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
+    Err(Refusal::new(
+        RefusalKind::Conflict,
         "duplicate_conflict",
         "an envelope with this ID and different bytes was already accepted",
     ))
 }
 
 /// Runs the pipeline for one envelope from `device`.
-pub fn submit(
+pub(crate) fn submit(
     core: &RelayCore,
     device: &DeviceIdentity,
     body: &[u8],
-) -> Result<Accepted, ApiError> {
+) -> Result<Accepted, Refusal> {
     let limit = core.config.limits.max_envelope_bytes;
     if body.len() > limit {
-        return Err(ApiError::too_large(limit));
+        return Err(Refusal::too_large(limit));
     }
     let env = Envelope::parse(body).map_err(|e| envelope_refusal(&e))?;
     let h = env.header();
@@ -192,11 +189,11 @@ pub fn submit(
         let plaintext = app.encode();
         core.epochs()
             .seal_record(now, &id, verified.header().profile, &plaintext)
-            .map_err(|e| ApiError::internal(format!("cannot seal for storage: {e}")))?
+            .map_err(|e| Refusal::internal(format!("cannot seal for storage: {e}")))?
     };
     if core.store.envelope_count() >= core.config.limits.max_stored_envelopes {
-        return Err(ApiError::new(
-            StatusCode::INSUFFICIENT_STORAGE,
+        return Err(Refusal::new(
+            RefusalKind::StorageFull,
             "storage_full",
             "the relay holds the most envelopes it may; retry later",
         ));
@@ -208,7 +205,7 @@ pub fn submit(
         received_at: now,
     }
     .sign(core.receipt_key())
-    .map_err(ApiError::internal)?;
+    .map_err(Refusal::internal)?;
     let meta = EnvelopeMeta {
         device_id: device.device_id.as_str().to_owned(),
         digest: hex::encode(digest),

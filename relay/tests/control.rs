@@ -70,11 +70,8 @@ async fn wipe_flow_and_admin_audit() {
     let r = get(&c, relay.device_addr, "/v1/status").await.unwrap();
     assert_eq!(r.status(), 200);
 
-    // Audit upload while active.
-    let body = serde_json::json!({"entries":[
-        {"seq":1,"at":1_750_000_000u64,"event":"login","staff":"S001"},
-        {"seq":2,"at":1_750_000_100u64,"event":"submit","ok":true},
-    ]});
+    // Audit upload while active (a chain signed by the tablet, issue 18).
+    let body = serde_json::to_value(t.audit_upload(shinsei_testkit::audit::log(2))).unwrap();
     let r = post(&c, relay.device_addr, "/v1/audit", Some(&body)).await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
@@ -191,5 +188,82 @@ async fn fleet_client_of_provisioning_talks_to_the_relay() {
     assert_eq!(audit.entries[0].action, "wipe");
     assert_eq!(audit.entries[0].device_id.as_deref(), Some("TAB-0042"));
     assert!(audit_table(&audit).contains("alice"));
+    relay.shutdown().await;
+}
+
+/// Issue 18: the relay checks each device's log as a chain signed by the device, and
+/// refuses (and raises for IT) a gap, a rewritten entry, a replayed sequence number
+/// with other content, a log restarted after truncation, and a head signed by another
+/// key; a resend after a lost acknowledgement is accepted and stores nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_holds_each_devices_log_as_a_signed_chain() {
+    use shinsei_testkit::audit::{chain, log};
+    let (env, relay) = Env::started().await;
+    let t = tablet(&env.pki, "TAB-0003");
+    let c = client(&env.pki.root, Some(&t.ident), false);
+    let up = |entries| serde_json::to_value(t.audit_upload(entries)).unwrap();
+    let send = |body: Value| {
+        let c = c.clone();
+        async move {
+            let r = post(&c, relay.device_addr, "/v1/audit", Some(&body)).await;
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.unwrap())
+        }
+    };
+    let full = log(10);
+    let (s, v) = send(up(full[..5].to_vec())).await;
+    assert_eq!((s, v["acked_through"].as_u64()), (200, Some(5)));
+    assert_eq!(v["head_hash"], full[4].hash.as_str());
+    // Resend (the acknowledgement was lost) plus new entries: accepted, nothing doubled.
+    let (s, v) = send(up(full[2..8].to_vec())).await;
+    assert_eq!((s, v["acked_through"].as_u64()), (200, Some(8)));
+    let held = relay.core().store.device_audit("TAB-0003").unwrap();
+    assert_eq!(
+        held.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<_>>()
+    );
+
+    // Each break of the chain: 409, nothing stored, an alert for IT.
+    let forked = chain(6, 9, full[4].hash_bytes().unwrap(), "S002"); // rewritten from 6 on
+    let replay8 = chain(8, 8, full[6].hash_bytes().unwrap(), "S009"); // seq 8, other content
+    let restarted = log(3); // truncated and begun again
+    let gap = full[9..].to_vec(); // entry 9 missing
+    for (what, body) in [
+        ("fork", up(forked)),
+        ("replayed seq", up(replay8)),
+        ("restart", up(restarted)),
+        ("gap", up(gap)),
+    ] {
+        let (s, v) = send(body).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (409, Some("audit_chain_broken")),
+            "{what}: {v}"
+        );
+    }
+    let held2 = relay.core().store.device_audit("TAB-0003").unwrap();
+    assert_eq!(held, held2, "a refused upload changes nothing");
+    let rec = relay.core().registry.get("TAB-0003").unwrap().unwrap();
+    assert!(rec.audit_alert.is_some());
+    assert_eq!(rec.audit_head.as_ref().map(|h| h.seq), Some(8));
+    let alice = client(&env.pki.root, Some(&admin(&env.pki, "alice")), false);
+    let v: Value = get_json(&alice, relay.admin_addr, "/admin/v1/audit").await;
+    let alerts = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "audit_chain_broken" && e["device_id"] == "TAB-0003")
+        .count();
+    assert_eq!(alerts, 4);
+
+    // A head signed by another key: refused before the chain is looked at.
+    let other = tablet(&env.pki, "TAB-0004");
+    let mut forged = t.audit_upload(full[8..].to_vec());
+    forged.head = other.audit_upload(full[8..].to_vec()).head;
+    let (s, v) = send(serde_json::to_value(forged).unwrap()).await;
+    assert_eq!((s, v["error"].as_str()), (422, Some("bad_signature")));
+    // The true continuation is still accepted.
+    let (s, v) = send(up(full[8..].to_vec())).await;
+    assert_eq!((s, v["acked_through"].as_u64()), (200, Some(10)));
     relay.shutdown().await;
 }

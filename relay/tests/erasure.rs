@@ -30,8 +30,9 @@ use shinsei_relay::{
     clock::{Clock, ManualClock},
     config::Config,
     epochs::{self, StoredRecord},
-    forward::{Delivery, SpoolUpstream, Upstream, UpstreamError},
-    retention, RelayOptions,
+    retention,
+    upstream::{Delivery, SpoolUpstream, Upstream, UpstreamError},
+    RelayOptions,
 };
 use shinsei_testkit::{files_below, find_all};
 
@@ -340,6 +341,10 @@ async fn sled_copies_open_before_the_deadline_and_nothing_opens_after() {
     relay.shutdown().await;
 }
 
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs PostgreSQL: scripts/test runs it (feature system-tests)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_heap_wal_and_dump_open_before_the_deadline_and_nothing_opens_after() {
     let Some(db) = pg::test_db() else { return };
@@ -405,7 +410,7 @@ async fn postgres_heap_wal_and_dump_open_before_the_deadline_and_nothing_opens_a
     let restored = db.sibling("erasure_restored");
     server.pg_restore(&custom, &restored.url);
     {
-        let s = shinsei_relay::pg::PgStore::open(&shinsei_relay::config::StoreConfig {
+        let s = shinsei_relay::store::PgStore::open(&shinsei_relay::config::StoreConfig {
             backend: shinsei_relay::config::StoreBackend::Postgres,
             url: Some(restored.url.clone()),
             ..Default::default()

@@ -17,8 +17,9 @@ use common::*;
 use serde_json::Value;
 use shinsei_protocol::envelope::EnvelopeId;
 use shinsei_relay::{
-    forward::{Delivery, SpoolUpstream, Upstream, UpstreamError},
-    retention, RelayOptions,
+    retention,
+    upstream::{Delivery, SpoolUpstream, Upstream, UpstreamError},
+    RelayOptions,
 };
 
 async fn wait_for(what: &str, f: impl FnMut() -> bool) {

@@ -4,13 +4,16 @@
 //! with arbitrary bytes and with structured, almost-valid audit bodies.
 
 use proptest::prelude::*;
-use shinsei_relay::http::{parse_audit, MAX_AUDIT_ENTRIES};
+use shinsei_relay::audit::{continue_chain, parse_audit, MAX_AUDIT_ENTRIES};
 
 fn check(body: &[u8]) {
-    if let Ok(entries) = parse_audit(body) {
-        assert!(entries.len() <= MAX_AUDIT_ENTRIES);
-        for (_, e) in entries {
-            assert!(serde_json::from_slice::<serde_json::Value>(&e).is_ok());
+    if let Ok(up) = parse_audit(body) {
+        assert!(!up.entries.is_empty() && up.entries.len() <= MAX_AUDIT_ENTRIES);
+        // What the handler does next never panics either.
+        let _ = shinsei_protocol::audit::check_chain(&up.entries);
+        let _ = continue_chain(None, &up);
+        for e in &up.entries {
+            assert!(serde_json::to_vec(e).is_ok());
         }
     }
 }
@@ -33,6 +36,8 @@ fn entry() -> impl Strategy<Value = serde_json::Value> {
             Just("seq".to_string()),
             Just("at".to_string()),
             Just("event".to_string()),
+            Just("prev".to_string()),
+            Just("hash".to_string()),
             "[a-z]{1,12}"
         ],
         scalar(),
@@ -54,7 +59,10 @@ proptest! {
         entries in proptest::collection::vec(entry(), 0..20),
         extra in proptest::option::of("[a-z]{1,8}"),
     ) {
-        let mut body = serde_json::json!({ "entries": entries });
+        let mut body = serde_json::json!({
+            "entries": entries,
+            "head": {"seq": 1, "hash": "00", "sig": "00"},
+        });
         if let Some(k) = extra {
             body[k] = serde_json::Value::from(1);
         }
@@ -64,12 +72,15 @@ proptest! {
 
 #[test]
 fn a_valid_body_is_accepted_and_oversized_ones_are_not() {
-    let ok = br#"{"entries":[{"seq":1,"at":1700000000,"event":"login","staff":"S0001"}]}"#;
-    assert_eq!(parse_audit(ok).unwrap().len(), 1);
-    let many: Vec<_> = (0..=MAX_AUDIT_ENTRIES as u64)
-        .map(|i| serde_json::json!({"seq": i, "at": 1, "event": "x"}))
-        .collect();
-    let body = serde_json::to_vec(&serde_json::json!({ "entries": many })).unwrap();
+    let e = |seq: u64| {
+        serde_json::json!({"seq": seq, "at": 1700000000, "event": "login", "staff": "S0001",
+            "prev": "00".repeat(32), "hash": "11".repeat(32)})
+    };
+    let head = serde_json::json!({"seq": 1, "hash": "11".repeat(32), "sig": "22".repeat(64)});
+    let ok = serde_json::to_vec(&serde_json::json!({"entries": [e(1)], "head": head})).unwrap();
+    assert_eq!(parse_audit(&ok).unwrap().entries.len(), 1);
+    let many: Vec<_> = (1..=MAX_AUDIT_ENTRIES as u64 + 1).map(e).collect();
+    let body = serde_json::to_vec(&serde_json::json!({ "entries": many, "head": head })).unwrap();
     assert!(parse_audit(&body).is_err());
 }
 

@@ -23,9 +23,8 @@ use serde_json::Value;
 use shinsei_protocol::envelope::EnvelopeId;
 use shinsei_relay::{
     config::{StoreBackend, StoreConfig},
-    pg::PgStore,
     registry::{DeviceRecord, DeviceState, HistoryEntry},
-    store::{AdminAuditEntry, DenyEntry, DeviceAuditRecord, EnvelopeMeta, Store},
+    store::{AdminAuditEntry, DenyEntry, DeviceAuditRecord, EnvelopeMeta, PgStore, Store},
     RelayOptions, RunningRelay,
 };
 use shinsei_testkit::{free_port, wait::until as wait_for};
@@ -491,6 +490,8 @@ async fn pg_dump_restore_brings_back_the_retention_window_and_nothing_older() {
                     by: "admin:alice".into(),
                 }],
                 certs: Vec::new(),
+                audit_head: None,
+                audit_alert: None,
             })
         })
         .unwrap();

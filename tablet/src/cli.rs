@@ -69,19 +69,29 @@ pub(crate) enum Command {
         action: StaffListAction,
     },
     /// Submit one application without a screen. Reads the staff ID and password (one
-    /// line each) from standard input, then, with --express --pins-from-stdin, the
-    /// PINs, one a line: with --e-cert yes the signature password and the
-    /// user-certificate PIN, then the resident-registry and card-info PINs.
+    /// line each) from standard input, then, with `--application-id -`, the
+    /// application ID, then, with --express --pins-from-stdin, the PINs, one a line:
+    /// with --e-cert yes the signature password and the user-certificate PIN, then the
+    /// resident-registry and card-info PINs. The photo file is removed once the
+    /// application is sealed into the outbox (see --keep-photo).
     Submit {
         /// Image of the form's QR code.
         #[arg(long, required_unless_present = "application_id")]
         qr_image: Option<PathBuf>,
-        /// The 23-digit application ID typed in (fallback to the QR code).
+        /// The 23-digit application ID typed in (fallback to the QR code). `-`: read
+        /// it from standard input after the password, which keeps it out of the
+        /// shell's history and `/proc/PID/cmdline`; the ID itself here is accepted
+        /// with a warning.
         #[arg(long, conflicts_with = "qr_image")]
         application_id: Option<String>,
-        /// The applicant's photo (JPEG, already cropped unless --crop).
+        /// The applicant's photo (JPEG, already cropped unless --crop). Removed once
+        /// the application is sealed into the outbox, unless --keep-photo.
         #[arg(long)]
         photo: PathBuf,
+        /// Leave the photo file in place after the application is sealed (it is the
+        /// applicant's face in plaintext: delete it yourself).
+        #[arg(long)]
+        keep_photo: bool,
         /// Crop the photo to 35:45 first, with the same checks as `crop` (the photo is
         /// refused when a check fails).
         #[arg(long)]
@@ -153,7 +163,8 @@ pub(crate) enum Command {
         files: Vec<PathBuf>,
     },
     /// Crop a photo to the 35:45 ID-photo format with quality checks; prints a JSON
-    /// report (face box, crop box, every check). Writes the photo only if all pass.
+    /// report (face box, crop box, every check). Writes the photo only if all pass,
+    /// mode 0600, with a warning: the file is an applicant's face, delete it after use.
     Crop {
         #[arg(long = "in")]
         input: PathBuf,
@@ -207,7 +218,7 @@ pub(crate) fn main() -> i32 {
     match run(cli) {
         Ok(()) => 0,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "エラー / error: {e}");
+            let _ = writeln!(std::io::stderr(), "エラー / error: {}", e.message());
             e.exit_code()
         }
     }
@@ -236,6 +247,38 @@ fn crop_photo_file(path: &Path) -> Result<shinsei_protocol::photo::FacePhoto> {
     use shinsei_capture::crop;
     let (jpeg, _) = crop::crop_file(path).map_err(InputError::from)?;
     Ok(photo_input::photo_from_jpeg(&jpeg).map_err(InputError::from)?)
+}
+
+/// `fsutil::write_atomic` syncs the directory of the file it writes, which it finds
+/// with `Path::parent`: that is "" for a bare file name (`--out x.csr.pem`), whose
+/// directory is the current one.
+fn in_its_directory(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if d.as_os_str().is_empty() => Path::new(".").join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+fn warn(line: &str) {
+    let _ = writeln!(std::io::stderr(), "警告 / warning: {line}");
+}
+
+/// Removes the applicant's photo file once the application is sealed into the outbox.
+/// A plain unlink: overwriting the file first would not reach the old blocks on a
+/// journaling or copy-on-write filesystem or behind an SSD's flash translation layer,
+/// so it would only pretend. A failure is a warning, not an error: the application is
+/// sealed and the command's outcome stands.
+fn remove_input_photo(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => out(&format!(
+            "写真ファイルを削除しました / photo file removed: {}",
+            path.display()
+        )),
+        Err(e) => warn(&format!(
+            "写真ファイルを削除できません。手で削除してください / could not remove the photo file {}: {e}; delete it by hand",
+            path.display()
+        )),
+    }
 }
 
 fn open_agent(cli: &Cli) -> Result<Agent> {
@@ -290,6 +333,8 @@ fn after_wipe(agent: Agent) -> CliError {
 }
 
 pub(crate) fn run(cli: Cli) -> Result<()> {
+    // A wipe a crash interrupted is finished before anything else (issue 18).
+    runtime::complete_interrupted_wipe(&cli.data_dir)?;
     match &cli.command {
         Command::Demo => {
             for l in demo::run_protocol_demo()? {
@@ -324,6 +369,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             qr_image,
             application_id,
             photo,
+            keep_photo,
             crop,
             resend,
             e_cert,
@@ -331,6 +377,11 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             express,
             pins_from_stdin: _,
         } => {
+            if application_id.as_deref().is_some_and(|s| s != "-") {
+                warn(
+                    "申請書IDがコマンドラインにあります（シェルの履歴、/proc/PID/cmdline）。`--application-id -` で標準入力（パスワードの次の行）から渡してください / the application ID in the command line is kept in the shell's history and visible to every process (/proc/PID/cmdline): use `--application-id -` and give it on standard input, the line after the password",
+                );
+            }
             let mut lines = SecretLines::stdin().map_err(|e| InputError::Stdin(e.to_string()))?;
             let staff = read_line(&mut lines, "職員ID / staff ID")?;
             let staff = staff
@@ -346,6 +397,10 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             drop(password);
             let id = match (qr_image, application_id) {
                 (Some(f), _) => qr::decode_file(f).map_err(InputError::from)?,
+                (None, Some(s)) if s == "-" => {
+                    let line = read_line(&mut lines, "申請書ID / application ID")?;
+                    ApplicationId::parse(line.as_bytes()).map_err(InputError::from)?
+                }
                 (None, Some(s)) => ApplicationId::parse(s.as_bytes()).map_err(InputError::from)?,
                 (None, None) => {
                     return Err(
@@ -354,7 +409,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
                 }
             };
             agent.record_scan(&session, id.as_bytes());
-            let photo = if *crop {
+            let face = if *crop {
                 crop_photo_file(photo)?
             } else {
                 photo_input::photo_from_file(photo).map_err(InputError::from)?
@@ -390,11 +445,24 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
                     None => ExpressPins::without_certificates(b.as_bytes(), c.as_bytes()),
                 }
                 .map_err(InputError::from)?;
-                Application::express(id, photo, cw, bw, pins).map_err(InputError::from)?
+                Application::express(id, face, cw, bw, pins).map_err(InputError::from)?
             } else {
-                Application::standard(id, photo, cw, bw)
+                Application::standard(id, face, cw, bw)
             };
-            let r = agent.submit_with(&mut session, app, *resend);
+            // `submit_with` in its two halves: once `queue_application` returns, the
+            // application is sealed into the outbox and the photo file is not needed any
+            // more; it is removed after the delivery attempt (a crash before that leaves
+            // it for the clerk's retry, which is then recognised: exit 11).
+            let r = match agent.queue_application(&mut session, app, *resend) {
+                Ok(envelope) => {
+                    let r = agent.deliver(envelope);
+                    if !*keep_photo {
+                        remove_input_photo(photo);
+                    }
+                    r
+                }
+                Err(e) => Err(e),
+            };
             agent.logout(&mut session);
             match r {
                 Ok(SubmitOutcome::Delivered {
@@ -504,6 +572,8 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
                     Ok(())
                 }
                 AuditAction::Show => {
+                    // Coalesced login failures are written out first, so they show.
+                    log.flush()?;
                     for e in log.entries()? {
                         out(&serde_json::to_string(&e)
                             .map_err(|e| AgentError::Internal(e.to_string()))?);
@@ -537,9 +607,16 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             screenshot.clone(),
         ),
         Command::Crop { input, out: output } => {
-            match shinsei_capture::crop::run_crop_cli(input, output) {
-                Ok(json) => {
-                    out(&json);
+            match shinsei_capture::crop::crop_file(input) {
+                Ok((jpeg, report)) => {
+                    // An applicant's face in plaintext: private to the user, and said so.
+                    shinsei_agent::fsutil::write_atomic(&in_its_directory(output), &jpeg, 0o600)?;
+                    warn(&format!(
+                        "{} には申請者の顔写真が暗号化されずに入っています。使い終わったら必ず削除してください / {} holds an applicant's face, unencrypted: delete it as soon as it is no longer needed",
+                        output.display(),
+                        output.display()
+                    ));
+                    out(&report.to_json());
                     Ok(())
                 }
                 Err(shinsei_capture::CaptureError::Rejected {
@@ -600,7 +677,11 @@ fn enroll_cmd(
             let id = DeviceId::parse(id).map_err(InputError::from)?;
             let root_pem = std::fs::read(root).map_err(|e| AgentError::file(root, e))?;
             let csr = enroll::create_key_and_csr(data_dir, &id, &root_pem)?;
-            shinsei_agent::fsutil::write_atomic(csr_path, csr.as_bytes(), 0o644)?;
+            shinsei_agent::fsutil::write_atomic(
+                &in_its_directory(csr_path),
+                csr.as_bytes(),
+                0o644,
+            )?;
             out(&format!(
                 "CSR を作成しました / CSR written: {} (device {id})",
                 csr_path.display()

@@ -1,7 +1,9 @@
 //! The binary's errors: the runtime's [`AgentError`], or what the command line itself
 //! found wrong, each kept as its typed source (a QR error stays a `QrError` up to
-//! here), and the exit code of each (the table in `tablet/README.md`). Messages are
-//! Japanese first, then English; none contains an application ID, a PIN or photo bytes.
+//! here), and the exit code of each (the table in `tablet/README.md`). What the clerk
+//! reads is [`CliError::message`]: the sentence from the message table
+//! (`shinsei-i18n`, the same words as the kiosk's), Japanese then English, then the
+//! technical detail; none contains an application ID, a PIN or photo bytes.
 
 use shinsei_agent::enroll::EnrollError;
 use shinsei_agent::error::AgentError;
@@ -17,9 +19,9 @@ use shinsei_protocol::pins::PinError;
 pub(crate) enum CliError {
     #[error(transparent)]
     Agent(#[from] AgentError),
-    #[error("入力が正しくありません: {0} / invalid input")]
+    #[error("invalid input: {0}")]
     Input(#[from] InputError),
-    #[error("登録: {0} / enrollment")]
+    #[error("enrollment: {0}")]
     Enroll(#[from] EnrollError),
 }
 
@@ -61,6 +63,17 @@ impl From<CaptureError> for InputError {
 }
 
 impl CliError {
+    /// The line printed on standard error (the message table's sentence, both
+    /// languages, then the detail).
+    pub(crate) fn message(&self) -> String {
+        use shinsei_i18n::{cli_line, cli_text, T};
+        match self {
+            CliError::Agent(e) => cli_line(e),
+            CliError::Input(e) => cli_text(T::ErrInput, &e.to_string()),
+            CliError::Enroll(e) => cli_text(T::ErrEnroll, &e.to_string()),
+        }
+    }
+
     /// Process exit code.
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
@@ -79,7 +92,7 @@ fn agent_exit_code(e: &AgentError) -> i32 {
         | AgentError::LoginRequired
         | AgentError::LockedOut(_) => 3,
         AgentError::NotEnrolled(_) | AgentError::Enroll(_) => 4,
-        AgentError::Disabled | AgentError::OfflineLocked => 5,
+        AgentError::Disabled | AgentError::OfflineLocked | AgentError::CertificateRefused(_) => 5,
         AgentError::Wiped => 6,
         AgentError::RelayUnreachable(_) => 7,
         AgentError::RelayRefused(_) | AgentError::BadRelayAnswer(_) => 8,
@@ -100,9 +113,14 @@ mod tests {
     fn typed_input_errors_keep_the_clerk_text_and_exit_2() {
         let e = CliError::from(InputError::from(ApplicationIdError::WrongLength(3)));
         assert_eq!(e.exit_code(), 2);
-        let s = e.to_string();
-        assert!(s.starts_with("入力が正しくありません: "), "{s}");
-        assert!(s.ends_with(" / invalid input"), "{s}");
+        // What the clerk reads: the message table's sentence, both languages, then the
+        // typed error's detail.
+        let s = e.message();
+        assert!(
+            s.starts_with("入力が正しくありません。 / The input is not valid. ("),
+            "{s}"
+        );
+        assert!(s.contains("23 digits"), "{s}");
         let rejected = CaptureError::Rejected {
             reasons: "blur".into(),
             report_json: "{}".into(),

@@ -166,7 +166,8 @@ enum Answer {
 
 fn submit_once(tab: &Tablet, id: &str, photo: &Path, kill_after: Option<Duration>) -> Answer {
     let mut c = tab.agent().unwrap();
-    c.args(["submit", "--application-id", id, "--photo"])
+    // One photo file serves every submission (submit removes it otherwise).
+    c.args(["submit", "--keep-photo", "--application-id", id, "--photo"])
         .arg(photo)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

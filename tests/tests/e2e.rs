@@ -424,3 +424,350 @@ fn staff_lockout_after_failures() {
     assert!(log.contains("\"event\":\"lockout\""), "{log}");
     assert!(!log.contains("wrong-password"), "passwords never logged");
 }
+
+/// Issue 18: 5,000 failed logins (most refused by the lock-out, which costs no PBKDF2)
+/// leave a bounded log, and one `audit ship` then delivers all of it within the relay's
+/// limits (it used to fail for good past 1,000 entries: exit 8, `422 invalid_audit`).
+/// A password typed into the staff-ID field is found in no file of the data directory.
+#[test]
+fn thousands_of_failed_logins_ship_in_one_go_and_leave_no_typed_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let _relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0018", "standard").unwrap();
+    let typed_password = "Hunter2Secret99";
+    {
+        let mut agent = shinsei_agent::runtime::Agent::open(
+            &tab.data,
+            std::sync::Arc::new(shinsei_agent::clock::SystemClock::default()),
+            Some(tab.relay_addr),
+        )
+        .unwrap();
+        // The password typed into the ID field (it matches the staff-ID syntax).
+        assert!(agent.login(typed_password, b"whatever").is_err());
+        for i in 0..5000 {
+            let id = if i % 2 == 0 {
+                shinsei_tests::STAFF_ID
+            } else {
+                "S0999"
+            };
+            assert!(agent.login(id, b"wrong-password-000").is_err());
+        }
+        let pending = shinsei_agent::audit::AuditLog::open(&tab.data).unwrap();
+        pending.flush().unwrap();
+        let entries = pending.entries().unwrap();
+        assert!(entries.len() <= 8, "bounded: {} entries", entries.len());
+        let attempts: u64 = entries
+            .iter()
+            .filter(|e| e.event == "login_failed" || e.event == "lockout")
+            .map(|e| e.count.unwrap_or(1))
+            .sum();
+        assert_eq!(attempts, 5001);
+    }
+    let out = ok(tab.agent().unwrap().args(["audit", "ship"]), "").unwrap();
+    assert!(out.contains("shipped"), "{out}");
+    let left = ok(tab.agent().unwrap().args(["audit", "show"]), "").unwrap();
+    assert!(
+        left.trim().is_empty(),
+        "the relay acknowledged everything: {left}"
+    );
+    ok(tab.agent().unwrap().args(["audit", "verify"]), "").unwrap();
+    // Control: the scan finds what is there (the staff ID is in the staff list file).
+    let has = |needle: &[u8]| {
+        shinsei_testkit::files_below(&tab.data)
+            .into_iter()
+            .filter(|p| contains(&std::fs::read(p).unwrap_or_default(), needle))
+            .collect::<Vec<_>>()
+    };
+    assert!(!has(shinsei_tests::STAFF_ID.as_bytes()).is_empty());
+    let found = has(typed_password.as_bytes());
+    assert!(found.is_empty(), "typed password found in {found:?}");
+}
+
+/// Issue 18: an agent killed at any step of a wipe leaves no key once it starts again:
+/// the wipe is marked before anything is shredded and finished at the next start, and
+/// the wipe is confirmed to the relay only after the keys are gone.
+#[test]
+fn a_wipe_killed_at_any_step_is_finished_at_the_next_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let _relay = Relay::start(&ward, "relay").unwrap();
+    for (i, point) in [
+        "wipe-begun",
+        "wipe-outbox-key",
+        "wipe-shipped",
+        "wipe-shredded",
+        "wipe-confirmed",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let tab = Tablet::enroll(&ward, &format!("TAB-01{i:02}"), "standard").unwrap();
+        ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+        // Control: the keys are there before.
+        let secrets = |t: &Tablet| {
+            shinsei_testkit::files_below(&t.data)
+                .into_iter()
+                .filter(|p| {
+                    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    n.ends_with(".key") || n.contains("key") || n == "audit.log"
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(secrets(&tab).len() >= 2, "{point}: {:?}", secrets(&tab));
+        // 8 days offline: the lease wipes, and the process is killed at `point`.
+        let mut c = tab.agent().unwrap();
+        c.env("SHINSEI_CLOCK_FORWARD_SECS", (8 * 86400).to_string())
+            .env("SHINSEI_TEST_CRASH_AT", point)
+            .args(["status"]);
+        let o = run(&mut c, "").unwrap();
+        assert!(!o.status.success(), "{point}: the agent was not killed");
+        // The next start finishes the wipe.
+        let o = run(tab.agent().unwrap().args(["status"]), "").unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(6),
+            "{point}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(tab.data.join("WIPED").exists(), "{point}");
+        assert!(!tab.data.join("WIPING").exists(), "{point}");
+        assert!(secrets(&tab).is_empty(), "{point}: {:?}", secrets(&tab));
+    }
+}
+
+/// Issue 18: a revoked (not wiped) tablet used to see only "relay unreachable" and work
+/// offline for up to a day. The relay's refusal of its certificate now locks it, and it
+/// stays locked with the relay out of reach.
+#[test]
+fn a_revoked_tablet_locks_instead_of_working_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0019", "standard").unwrap();
+    let p = tmp.path().join("p.jpg");
+    write_photo(&p, 19).unwrap();
+    ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+    ward.fleet("revoke", "TAB-0019").unwrap();
+    // The next command that checks in learns it from the TLS refusal.
+    let o = tab.submit(ID1, &p, &[], None).unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    drop(relay);
+    // Offline now, and still locked: a submission is refused before any login.
+    let o = tab.submit(ID1, &p, &[], None).unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let st = ok(tab.agent().unwrap().args(["status", "--json"]), "").unwrap();
+    assert!(st.contains("\"state\":\"revoked\""), "{st}");
+}
+
+// Issue 18: the smaller tablet-side findings.
+
+fn login_lines() -> String {
+    format!(
+        "{}\n{}\n",
+        shinsei_tests::STAFF_ID,
+        shinsei_tests::STAFF_PASSWORD
+    )
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `enroll --out x.csr.pem` with a bare file name (relative to the current directory)
+/// wrote the CSR, then failed (exit 9) syncing the directory "" of the bare name.
+#[test]
+fn enroll_writes_the_csr_to_a_bare_relative_file_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let cwd = tmp.path().join("it-desk");
+    std::fs::create_dir(&cwd).unwrap();
+    let o = run(
+        Command::new(shinsei_tests::bin("shinsei-agent").unwrap())
+            .current_dir(&cwd)
+            .arg("--data-dir")
+            .arg(tmp.path().join("tablet"))
+            .args(["enroll", "--device-id", "TAB-0201", "--root-ca"])
+            .arg(ward.root_ca())
+            .args(["--out", "TAB-0201.csr.pem"]),
+        "",
+    )
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let csr = std::fs::read_to_string(cwd.join("TAB-0201.csr.pem")).unwrap();
+    assert!(
+        csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
+        "{csr}"
+    );
+    assert_eq!(names(&cwd), ["TAB-0201.csr.pem"], "no temporary file left");
+}
+
+/// `--application-id -` reads the ID from standard input (after the password), so it is
+/// neither in the shell's history nor in `/proc/PID/cmdline`; the argv form still works
+/// (scripts use it) but warns.
+#[test]
+fn submit_takes_the_application_id_from_standard_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0202", "standard").unwrap();
+    let p = tmp.path().join("p.jpg");
+    write_photo(&p, 202).unwrap();
+    let mut c = tab.agent().unwrap();
+    c.args(["submit", "--application-id", "-", "--photo"])
+        .arg(&p);
+    let o = run(&mut c, &format!("{}{ID1}\n", login_lines())).unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains(ID1), "the ID is printed masked only");
+    assert!(
+        !text(&o).contains("warning"),
+        "no warning for the stdin form: {}",
+        text(&o)
+    );
+    assert!(wait_for(|| relay.spooled().len() == 1, 30));
+    assert_eq!(spool_json(&relay.spooled()[0])["application_id"], ID1);
+
+    // The ID line missing: a clear error, nothing sent.
+    write_photo(&p, 203).unwrap();
+    let mut c = tab.agent().unwrap();
+    c.args(["submit", "--application-id", "-", "--photo"])
+        .arg(&p);
+    let o = run(&mut c, &login_lines()).unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("application ID"),
+        "{}",
+        text(&o)
+    );
+
+    // The argv form: accepted, with a warning that says what to do instead.
+    write_photo(&p, 204).unwrap();
+    let o = tab.submit(ID2, &p, &[], None).unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning") && err.contains("--application-id -"),
+        "{err}"
+    );
+    assert!(wait_for(|| relay.spooled().len() == 2, 30));
+}
+
+/// The applicant's photo file is removed once the application is sealed into the outbox
+/// (delivered or queued), kept with `--keep-photo`, and kept when nothing was sealed.
+#[test]
+fn submit_removes_the_input_photo_once_sealed_unless_keep_photo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let mut relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0203", "standard").unwrap();
+    let photo = |n: u32| {
+        let p = tmp.path().join(format!("photo-{n}.jpg"));
+        write_photo(&p, n).unwrap();
+        p
+    };
+
+    // Delivered: removed.
+    let p1 = photo(1);
+    let o = tab.submit(ID1, &p1, &[], None).unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!p1.exists(), "the photo file was left after delivery");
+
+    // Not sealed (wrong password; already submitted): kept.
+    let p2 = photo(2);
+    let mut c = tab.agent().unwrap();
+    c.args(["submit", "--application-id", ID2, "--photo"])
+        .arg(&p2);
+    let o = run(
+        &mut c,
+        &format!("{}\nwrong-password-000\n", shinsei_tests::STAFF_ID),
+    )
+    .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(p2.exists(), "nothing was sealed: the photo stays");
+    let o = tab.submit(ID1, &p2, &[], None).unwrap();
+    assert_eq!(o.status.code(), Some(11), "{}", text(&o));
+    assert!(p2.exists(), "nothing was sealed: the photo stays");
+
+    // --keep-photo: kept.
+    let o = tab.submit(ID2, &p2, &["--keep-photo"], None).unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(p2.exists(), "--keep-photo");
+    std::fs::remove_file(&p2).unwrap();
+
+    // Queued (relay down): sealed into the outbox, so removed too.
+    relay.stop();
+    let p3 = photo(3);
+    let o = tab
+        .submit("34567890123456789012345", &p3, &[], None)
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    assert!(!p3.exists(), "the photo file was left after queueing");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("removed"),
+        "{}",
+        text(&o)
+    );
+}
+
+fn test_face() -> std::path::PathBuf {
+    let dir = std::env::var_os("SHINSEI_TEST_FACES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-faces")
+        });
+    let p = dir.join("astronaut.png");
+    assert!(
+        p.exists(),
+        "test face image missing ({}); run scripts/fetch-test-faces.sh first",
+        p.display()
+    );
+    p
+}
+
+/// `crop --out` writes a plaintext photo of the applicant: mode 0600, and a warning on
+/// standard error that says so and that the file must be deleted.
+#[test]
+fn crop_out_is_private_and_warns_that_it_holds_a_face() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cropped.jpg");
+    let o = run(
+        Command::new(shinsei_tests::bin("shinsei-agent").unwrap())
+            .arg("--data-dir")
+            .arg(tmp.path().join("tablet"))
+            .args(["crop", "--in"])
+            .arg(test_face())
+            .arg("--out")
+            .arg(&out),
+        "",
+    )
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning") && err.contains("face") && err.contains("delete"),
+        "{err}"
+    );
+    // The JSON report alone on standard output (scripts parse it).
+    let report: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!(report["accepted"], true, "{report}");
+}

@@ -1414,6 +1414,7 @@ fn agent_in_a_network_namespace_talks_to_the_relay_only() {
         true,
         &[
             "submit",
+            "--keep-photo", // the photo file is used again below
             "--application-id",
             APP_ID,
             "--photo",

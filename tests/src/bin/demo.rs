@@ -133,6 +133,21 @@ fn demo() -> Result<()> {
             return Err("plaintext found on the tablet".into());
         }
     }
+    // The input photo files: removed by `submit` once sealed (unless --keep-photo).
+    for f in [&photo1, &photo2] {
+        say(&format!(
+            "   {}: {}",
+            f.display(),
+            if f.exists() {
+                "still there"
+            } else {
+                "removed after sealing"
+            }
+        ));
+        if f.exists() {
+            return Err("the applicant's photo file was left on disk".into());
+        }
+    }
 
     say("\n7. 紛失時：遠隔消去 / lost tablet: remote wipe");
     // The tool answers with a table: its header, a rule and the device's new state.

@@ -2,7 +2,7 @@
 
 use egui::{Color32, Pos2, Rect, RichText, Stroke, StrokeKind, Ui, Vec2};
 
-use crate::i18n::{self, Lang, T};
+use crate::i18n::{self, T};
 use crate::kiosk::Kiosk;
 
 use crate::view::preview::*;
@@ -90,10 +90,8 @@ pub(crate) fn photo(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
                             let (mark, color) = if pass { ("✔", OK) } else { ("✖", BAD) };
                             let text = if pass {
                                 i18n::check_name(c.check, lang).to_string()
-                            } else if lang == Lang::Ja {
-                                c.message_ja.clone()
                             } else {
-                                c.message_en.clone()
+                                i18n::check_failure(c, lang).to_string()
                             };
                             ui.label(
                                 RichText::new(format!("{mark} {text}"))

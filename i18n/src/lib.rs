@@ -1,8 +1,19 @@
-//! Every word the kiosk shows, in Japanese and English. Japanese is the default; the
-//! language can be switched on every screen and the switch changes nothing else.
+//! `shinsei-i18n`: every word a clerk or an applicant reads on the tablet, in Japanese
+//! and English: the kiosk's screens and the command line's error lines come from this
+//! one table. Japanese is the default; the kiosk can switch the language on every
+//! screen and the switch changes nothing else.
 //!
 //! Texts are keys ([`T`]) so a test can check that every key has both languages and
-//! that the two differ; parameterised messages are functions below.
+//! that the two differ; parameterised messages are functions below. The runtime's
+//! errors ([`AgentError`]) carry only a technical English `Display` (for logs and the
+//! detail line); what a person reads about them is [`error_text`] here, and the
+//! command line prints [`cli_line`]. The photo checks' names and refusal reasons are
+//! the table of `shinsei_capture::checks` (the crate that defines the checks), read
+//! through [`check_name`] and [`check_failure`]. Texts for IT (the provisioning tool,
+//! the relay, protocol errors) stay with their error types: IT reads English and
+//! Japanese logs, not this table.
+#![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 
 use shinsei_agent::error::AgentError;
 
@@ -10,6 +21,14 @@ use shinsei_agent::error::AgentError;
 pub fn check_name(id: shinsei_capture::checks::CheckId, lang: Lang) -> &'static str {
     let t = id.name();
     lang.pick(t.ja, t.en)
+}
+
+/// What a failed photo check tells the clerk (the table is `shinsei_capture::checks`).
+pub fn check_failure(c: &shinsei_capture::CheckResult, lang: Lang) -> &str {
+    match lang {
+        Lang::Ja => &c.message_ja,
+        Lang::En => &c.message_en,
+    }
 }
 
 /// The display language.
@@ -175,6 +194,15 @@ texts! {
     ErrLoginFailed => "職員IDまたはパスワードが違います。", "Wrong staff ID or password.";
     ErrLoginLastAttempt => "職員IDまたはパスワードが違います。あと1回間違えると、このIDはしばらくロックされます。", "Wrong staff ID or password. One more wrong attempt locks this ID for a while.";
     ErrLoginRequired => "ログインが必要です。", "Please log in.";
+    ErrNotEnrolled => "この端末は登録されていません。IT担当に連絡してください。", "This tablet is not enrolled. Please contact IT.";
+    ErrWiped => "この端末のデータは消去されました。再登録が必要です。", "This tablet has been wiped and must be enrolled again.";
+    ErrRevoked => "申請サーバーがこの端末を拒否しました（失効）。IT担当に連絡してください。", "The relay refuses this tablet (revoked). Please contact IT.";
+    ErrDisabled => "この端末は停止されています。IT担当に連絡してください。", "This tablet has been disabled. Please contact IT.";
+    ErrOfflineLocked => "長時間オフラインのためロックされました。ネットワークに接続してください。", "Locked: offline for too long. Connect to the network.";
+    ErrRelayUnreachable => "申請サーバーに接続できません。送信待ちに保存しました。接続が戻ると自動で送信します。", "Cannot reach the relay: kept in the outbox; it will be sent automatically when the connection is back.";
+    ErrAudit => "操作ログの検証に失敗しました。IT担当に連絡してください。", "The operations log failed its check. Please contact IT.";
+    ErrEnroll => "端末の登録に失敗しました。IT担当に連絡してください。", "Enrolling this tablet failed. Please contact IT.";
+    AlreadySentResend => "この申請書IDはこの端末から送信済みです。撮り直した写真で送り直す場合は --resend を指定してください。", "This application ID was already sent from this tablet. To send it again with a new photo, add --resend.";
     ErrRelayRefused => "申請サーバーが受け付けませんでした。IT担当に連絡してください。", "The relay refused the application. Please contact IT.";
     ErrBadAnswer => "申請サーバーの応答が不正です。送信待ちに保存しました。", "Invalid answer from the relay; kept in the outbox.";
     ErrDiskFull => "端末の保存領域がいっぱいです。IT担当に連絡してください。", "The tablet's storage is full. Please contact IT.";
@@ -194,7 +222,6 @@ pub fn outbox_count(n: usize, lang: Lang) -> String {
     }
 }
 
-/// The lock-out message with the remaining wait.
 /// Why a QR code that was read is not an application form's, and what to do.
 pub fn qr_refusal(e: &shinsei_protocol::application::ApplicationIdError, lang: Lang) -> String {
     use shinsei_protocol::application::ApplicationIdError as E;
@@ -240,12 +267,13 @@ pub fn idle_warning(secs: u64, lang: Lang) -> String {
     }
 }
 
+/// The lock-out message with the remaining wait.
 pub fn locked_out(secs: u64, lang: Lang) -> String {
     match lang {
         Lang::Ja => {
             format!("ログインの失敗が続いたためロックしています。あと{secs}秒お待ちください。")
         }
-        Lang::En => format!("Too many failed logins: locked. Try again in {secs} s."),
+        Lang::En => format!("Too many failed logins: locked out. Try again in {secs} s."),
     }
 }
 
@@ -262,23 +290,27 @@ pub fn digits_typed(n: usize, lang: Lang) -> String {
     }
 }
 
-/// The message for an error shown to the clerk: a sentence in the chosen language,
-/// and the technical detail (the agent's own bilingual message) for IT.
+/// What the clerk reads about a failure of the runtime: the sentence (from the table)
+/// and a technical detail for IT (empty where the sentence says it all, and always
+/// empty for a failed login, which must not hint which part was wrong).
 pub fn error_text(e: &AgentError, lang: Lang) -> (String, String) {
     let t = match e {
         AgentError::Login(_) => T::ErrLoginFailed,
         AgentError::LoginLastAttempt => T::ErrLoginLastAttempt,
         AgentError::LoginRequired => T::ErrLoginRequired,
         AgentError::LockedOut(s) => return (locked_out(*s, lang), String::new()),
-        AgentError::Disabled => T::BlockedDisabled,
-        AgentError::Wiped => T::BlockedWiped,
-        AgentError::OfflineLocked => T::BlockedOffline,
-        AgentError::NotEnrolled(_) | AgentError::Enroll(_) => T::BlockedNotEnrolled,
-        AgentError::RelayUnreachable(_) => T::Queued,
+        AgentError::Disabled => T::ErrDisabled,
+        AgentError::CertificateRefused(_) => T::ErrRevoked,
+        AgentError::Wiped => T::ErrWiped,
+        AgentError::OfflineLocked => T::ErrOfflineLocked,
+        AgentError::NotEnrolled(_) => T::ErrNotEnrolled,
+        AgentError::Enroll(_) => T::ErrEnroll,
+        AgentError::RelayUnreachable(_) => T::ErrRelayUnreachable,
         AgentError::RelayRefused(_) => T::ErrRelayRefused,
         AgentError::BadRelayAnswer(_) => T::ErrBadAnswer,
         AgentError::DiskFull(_) => T::ErrDiskFull,
-        AgentError::CorruptOutbox(_) | AgentError::AuditBroken(_) => T::ErrCorrupt,
+        AgentError::CorruptOutbox(_) => T::ErrCorrupt,
+        AgentError::AuditBroken(_) => T::ErrAudit,
         AgentError::File { .. } | AgentError::Internal(_) => T::ErrInternal,
         AgentError::Input(_) => T::ErrInput,
         AgentError::AlreadySubmitted(_) => T::AlreadySent,
@@ -286,10 +318,50 @@ pub fn error_text(e: &AgentError, lang: Lang) -> (String, String) {
     let detail = match e {
         AgentError::Login(_) => String::new(), // never hint which part was wrong
         // The clerk's words say it all; the rest (envelope, time, flags) is for logs.
-        AgentError::AlreadySubmitted(_) => String::new(),
+        AgentError::AlreadySubmitted(_)
+        | AgentError::LoginLastAttempt
+        | AgentError::LoginRequired
+        | AgentError::Disabled
+        | AgentError::Wiped
+        | AgentError::OfflineLocked => String::new(),
         other => other.to_string(),
     };
     (t.get(lang).to_string(), detail)
+}
+
+/// The line the command line prints for a failure of the runtime: the sentence in
+/// Japanese, then English, then the technical detail (from the same table as the
+/// kiosk's banner; the `--resend` hint replaces the kiosk's button).
+pub fn cli_line(e: &AgentError) -> String {
+    let (ja, detail) = error_text(e, Lang::Ja);
+    let (en, _) = error_text(e, Lang::En);
+    let (ja, en) = match e {
+        AgentError::AlreadySubmitted(_) => (
+            T::AlreadySentResend.get(Lang::Ja).to_owned(),
+            T::AlreadySentResend.get(Lang::En).to_owned(),
+        ),
+        _ => (ja, en),
+    };
+    let detail = match e {
+        // The envelope and its time help IT find it; the login rule still holds.
+        AgentError::AlreadySubmitted(_) => e.to_string(),
+        _ => detail,
+    };
+    line(&ja, &en, &detail)
+}
+
+/// The line the command line prints for a failure it found itself (`what`: the key of
+/// the sentence, `detail`: the typed error's technical text).
+pub fn cli_text(what: T, detail: &str) -> String {
+    line(what.get(Lang::Ja), what.get(Lang::En), detail)
+}
+
+fn line(ja: &str, en: &str, detail: &str) -> String {
+    if detail.is_empty() {
+        format!("{ja} / {en}")
+    } else {
+        format!("{ja} / {en} ({detail})")
+    }
 }
 
 #[cfg(test)]
@@ -329,5 +401,22 @@ mod tests {
         assert!(m.contains("42"));
         let (m, d) = error_text(&AgentError::DiskFull("ENOSPC".into()), Lang::Ja);
         assert!(m.contains("いっぱい") && d.contains("ENOSPC"));
+    }
+
+    #[test]
+    fn command_line_reads_the_same_table() {
+        let e = AgentError::RelayUnreachable("connection refused".into());
+        let l = cli_line(&e);
+        assert!(l.starts_with(T::ErrRelayUnreachable.get(Lang::Ja)), "{l}");
+        assert!(l.contains(T::ErrRelayUnreachable.get(Lang::En)), "{l}");
+        assert!(l.contains("connection refused"), "{l}");
+        let l = cli_line(&AgentError::Login("no such staff".into()));
+        assert!(!l.contains("no such staff"), "{l}");
+        let l = cli_line(&AgentError::AlreadySubmitted("env 1f".into()));
+        assert!(l.contains("--resend") && l.contains("env 1f"), "{l}");
+        assert_eq!(
+            cli_text(T::ErrInput, "bad digit"),
+            "入力が正しくありません。 / The input is not valid. (bad digit)"
+        );
     }
 }

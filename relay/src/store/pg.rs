@@ -52,7 +52,7 @@ use crate::{
 };
 
 /// The notification channel of device and deny-list changes.
-pub const CHANNEL: &str = "shinsei_changes";
+pub(super) const CHANNEL: &str = "shinsei_changes";
 /// Advisory lock held while migrating.
 const LOCK_MIGRATE: i64 = 0x5348_494e_5345_4901;
 /// Advisory lock held (per transaction) by the node that purges.
@@ -111,7 +111,7 @@ CREATE TABLE deny (
 )];
 
 /// The newest schema version this relay knows.
-pub fn latest_schema_version() -> i32 {
+pub(super) fn latest_schema_version() -> i32 {
     MIGRATIONS.last().map_or(0, |m| m.0)
 }
 
@@ -931,8 +931,7 @@ impl Store for PgStore {
             let st = tx.prepare(
                 "INSERT INTO device_audit (device_id, seq, received_at, entry)
                  VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (device_id, seq) DO UPDATE
-                   SET received_at = EXCLUDED.received_at, entry = EXCLUDED.entry",
+                 ON CONFLICT (device_id, seq) DO NOTHING",
             )?;
             for (d, s, t, e) in &rows {
                 tx.execute(&st, &[d, s, t, e])?;

@@ -1,0 +1,252 @@
+//! The device API (`/v1/…`): envelopes, status long-poll, wipe confirmation, audit
+//! upload, relay key schedule.
+
+use std::{convert::Infallible, sync::atomic::Ordering, sync::Arc, time::Duration};
+
+use hyper::{body::Incoming, Method, Request, Response, StatusCode};
+use shinsei_protocol::api::{self, AuditAck, StatusResponse, WipeConfirmed};
+
+use super::{
+    blocking, error_response, json_ok, method_not_allowed, not_found, query_u64, read_body,
+    response, status_of, Body,
+};
+use crate::{
+    audit::{self, continue_chain, parse_audit},
+    core::RelayCore,
+    device::AuditHead,
+    identity::DeviceIdentity,
+    refusal::{Refusal, RefusalKind},
+    registry::{DeviceRecord, DeviceState, RegistryError},
+    store::DeviceAuditRecord,
+    submit::{state_refusal, submit},
+};
+
+/// Serves one request on the device listener.
+pub(crate) async fn handle_device(
+    core: Arc<RelayCore>,
+    who: Arc<DeviceIdentity>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_owned();
+    Ok(match device_route(&core, &who, req).await {
+        Ok(r) => r,
+        Err(e) => {
+            core.metrics.refused(e.code);
+            tracing::info!(device_id = %who.device_id, path = %path, status = status_of(e.kind).as_u16(), code = e.code, "request refused");
+            error_response(&e)
+        }
+    })
+}
+
+async fn device_route(
+    core: &Arc<RelayCore>,
+    who: &Arc<DeviceIdentity>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Refusal> {
+    // A connection opened before a revocation is refused from the next request on.
+    if core
+        .deny
+        .is_denied(&who.fingerprint, who.device_id.as_str())
+    {
+        return Err(Refusal::new(
+            RefusalKind::Forbidden,
+            "device_revoked",
+            "this device certificate is no longer accepted",
+        ));
+    }
+    let m = req.method().clone();
+    match (req.uri().path(), m) {
+        (api::PATH_ENVELOPES, Method::POST) => post_envelope(core, who, req).await,
+        (api::PATH_STATUS, Method::GET) => status(core, who, req).await,
+        (api::PATH_WIPE_CONFIRM, Method::POST) => wipe_confirm(core, who).await,
+        (api::PATH_AUDIT, Method::POST) => post_audit(core, who, req).await,
+        (api::PATH_RELAY_KEYS, Method::GET) => relay_keys(core).await,
+        (
+            api::PATH_ENVELOPES
+            | api::PATH_STATUS
+            | api::PATH_WIPE_CONFIRM
+            | api::PATH_AUDIT
+            | api::PATH_RELAY_KEYS,
+            _,
+        ) => Err(method_not_allowed()),
+        _ => Err(not_found()),
+    }
+}
+
+async fn post_envelope(
+    core: &Arc<RelayCore>,
+    who: &Arc<DeviceIdentity>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Refusal> {
+    let body = read_body(core, req, core.config.limits.max_envelope_bytes).await?;
+    let (c, w) = (core.clone(), who.clone());
+    let a = blocking(move || submit(&c, &w, &body)).await?;
+    if a.duplicate {
+        core.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+    } else {
+        core.metrics.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(response(
+        StatusCode::OK,
+        "application/octet-stream",
+        a.receipt,
+    ))
+}
+
+/// `GET /v1/relay-keys`: the signed HPKE key schedule (protocol `relay_keys` v1). Any
+/// device that passed the TLS layer may read it (public keys only).
+async fn relay_keys(core: &Arc<RelayCore>) -> Result<Response<Body>, Refusal> {
+    let c = core.clone();
+    let bytes = blocking(move || {
+        let now = c.clock.now();
+        let schedule = c.epochs().schedule(now);
+        schedule
+            .sign(c.receipt_key())
+            .map_err(|e| Refusal::internal(format!("key schedule: {e}")))
+    })
+    .await?;
+    Ok(response(StatusCode::OK, "application/octet-stream", bytes))
+}
+
+fn status_json(core: &RelayCore, r: &DeviceRecord) -> Response<Body> {
+    json_ok(&StatusResponse {
+        device_id: r.device_id.clone(),
+        state: r.state,
+        version: r.version,
+        server_time: core.clock.now(),
+    })
+}
+
+struct LongPollGuard<'a>(&'a RelayCore);
+
+impl Drop for LongPollGuard<'_> {
+    fn drop(&mut self) {
+        self.0
+            .metrics
+            .long_polls_open
+            .fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn status(
+    core: &Arc<RelayCore>,
+    who: &Arc<DeviceIdentity>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Refusal> {
+    let wait = query_u64(&req, "wait")?
+        .unwrap_or(0)
+        .min(core.config.limits.max_long_poll_secs);
+    let since = query_u64(&req, "since")?.unwrap_or(0);
+    let dev = who.device_id.as_str().to_owned();
+    // Subscribe before reading, so a change in between is not missed.
+    let mut rx = core.registry.subscribe(&dev);
+    let (c, w) = (core.clone(), who.clone());
+    let rec = blocking(move || Ok(c.registry.contact(&w)?)).await?;
+    if rec.version > since || wait == 0 {
+        return Ok(status_json(core, &rec));
+    }
+    let open = core.metrics.long_polls_open.fetch_add(1, Ordering::SeqCst);
+    let _guard = LongPollGuard(core);
+    if open >= core.config.limits.max_long_polls as i64 {
+        return Ok(status_json(core, &rec));
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(wait), async {
+        loop {
+            if rx.changed().await.is_err() {
+                // No sender any more: nothing will change; wait out the timeout.
+                std::future::pending::<()>().await;
+            }
+            if *rx.borrow_and_update() > since {
+                return;
+            }
+        }
+    })
+    .await;
+    let c = core.clone();
+    let rec = blocking(move || {
+        c.registry
+            .get(&dev)?
+            .ok_or_else(|| Refusal::internal("device vanished"))
+    })
+    .await?;
+    Ok(status_json(core, &rec))
+}
+
+async fn wipe_confirm(
+    core: &Arc<RelayCore>,
+    who: &Arc<DeviceIdentity>,
+) -> Result<Response<Body>, Refusal> {
+    let (c, w) = (core.clone(), who.clone());
+    let rec = blocking(move || {
+        c.registry.contact(&w)?;
+        c.registry.confirm_wipe(&w).map_err(|e| match e {
+            RegistryError::Transition(t) => {
+                Refusal::new(RefusalKind::Conflict, "invalid_state", t.to_string())
+            }
+            RegistryError::Store(s) => s.into(),
+        })
+    })
+    .await?;
+    Ok(json_ok(&WipeConfirmed { state: rec.state }))
+}
+
+async fn post_audit(
+    core: &Arc<RelayCore>,
+    who: &Arc<DeviceIdentity>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Refusal> {
+    let body = read_body(core, req, core.config.limits.max_audit_bytes).await?;
+    let (c, w) = (core.clone(), who.clone());
+    let (seq, hash) = blocking(move || {
+        let rec = c.registry.contact(&w)?;
+        if let Some(e) = state_refusal(&rec, &[DeviceState::Active, DeviceState::Disabled]) {
+            return Err(e);
+        }
+        let dev = w.device_id.as_str();
+        let up = parse_audit(&body)?;
+        up.check(dev, &w.verifying_key)
+            .map_err(|e| audit::refusal_of(&e))?;
+        let new = match continue_chain(rec.audit_head.as_ref(), &up) {
+            Ok(new) => new,
+            Err(fault) => {
+                c.registry.raise_audit_alert(dev, &fault.to_string())?;
+                return Err(fault.refusal());
+            }
+        };
+        let now = c.clock.now();
+        let recs = new
+            .iter()
+            .map(|e| {
+                Ok(DeviceAuditRecord {
+                    device_id: dev.to_owned(),
+                    seq: e.seq,
+                    received_at: now,
+                    entry: serde_json::to_vec(e).map_err(Refusal::internal)?,
+                })
+            })
+            .collect::<Result<Vec<_>, Refusal>>()?;
+        c.store.append_device_audit(&recs)?;
+        let head = match (new.last(), rec.audit_head) {
+            (Some(_), _) => {
+                let h = AuditHead {
+                    seq: up.head.seq,
+                    hash: up.head.hash.clone(),
+                    sig: up.head.sig.clone(),
+                    at: now,
+                };
+                c.registry.set_audit_head(dev, h.clone())?;
+                h
+            }
+            (None, Some(held)) => held,
+            (None, None) => {
+                return Err(Refusal::internal("an empty upload passed the chain check"))
+            }
+        };
+        Ok((head.seq, head.hash))
+    })
+    .await?;
+    Ok(json_ok(&AuditAck {
+        acked_through: Some(seq),
+        head_hash: Some(hash),
+    }))
+}
