@@ -229,7 +229,7 @@ async fn retention_purge_deletes_on_time() {
     let t2 = now() + 86_400;
     let (id2, b2) = t.seal(&env.pki, &standard_app(), t2);
     assert_accepted(&c, relay.device_addr, b2).await;
-    let audit = serde_json::json!({"entries":[{"seq":1,"at":start,"event":"login"}]});
+    let audit = serde_json::to_value(t.audit_upload(shinsei_testkit::audit::log(1))).unwrap();
     let r = post(&c, relay.device_addr, "/v1/audit", Some(&audit)).await;
     assert_eq!(r.status(), 200);
     assert!(env.spool().join(id1.to_hex()).exists());

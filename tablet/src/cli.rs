@@ -78,10 +78,9 @@ pub(crate) enum Command {
         /// Image of the form's QR code.
         #[arg(long, required_unless_present = "application_id")]
         qr_image: Option<PathBuf>,
-        /// The 23-digit application ID typed in (fallback to the QR code). `-`: read
-        /// it from standard input after the password, which keeps it out of the
-        /// shell's history and `/proc/PID/cmdline`; the ID itself here is accepted
-        /// with a warning.
+        /// `-`: the 23-digit application ID typed in (fallback to the QR code), read
+        /// from standard input after the password, which keeps it out of the shell's
+        /// history and `/proc/PID/cmdline`. The ID itself here is refused.
         #[arg(long, conflicts_with = "qr_image")]
         application_id: Option<String>,
         /// The applicant's photo (JPEG, already cropped unless --crop). Removed once
@@ -377,10 +376,13 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             express,
             pins_from_stdin: _,
         } => {
+            // The ID in argv would stay in the shell's history and be readable by every
+            // local process (/proc/PID/cmdline): refused before anything is read.
             if application_id.as_deref().is_some_and(|s| s != "-") {
-                warn(
-                    "申請書IDがコマンドラインにあります（シェルの履歴、/proc/PID/cmdline）。`--application-id -` で標準入力（パスワードの次の行）から渡してください / the application ID in the command line is kept in the shell's history and visible to every process (/proc/PID/cmdline): use `--application-id -` and give it on standard input, the line after the password",
-                );
+                return Err(InputError::Usage(
+                    "the application ID is not taken from the command line (shell history, /proc/PID/cmdline): use `--application-id -` and give it on standard input, the line after the password".into(),
+                )
+                .into());
             }
             let mut lines = SecretLines::stdin().map_err(|e| InputError::Stdin(e.to_string()))?;
             let staff = read_line(&mut lines, "職員ID / staff ID")?;
@@ -397,11 +399,11 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             drop(password);
             let id = match (qr_image, application_id) {
                 (Some(f), _) => qr::decode_file(f).map_err(InputError::from)?,
-                (None, Some(s)) if s == "-" => {
+                // Any other value was refused above.
+                (None, Some(_)) => {
                     let line = read_line(&mut lines, "申請書ID / application ID")?;
                     ApplicationId::parse(line.as_bytes()).map_err(InputError::from)?
                 }
-                (None, Some(s)) => ApplicationId::parse(s.as_bytes()).map_err(InputError::from)?,
                 (None, None) => {
                     return Err(
                         InputError::Usage("QR image or application ID required".into()).into(),

@@ -380,10 +380,11 @@ impl Tablet {
         pins: Option<[&str; 4]>,
     ) -> Result<Output> {
         let mut c = self.agent()?;
-        c.args(["submit", "--application-id", application_id, "--photo"])
+        // The ID on standard input (the line after the password), never in argv.
+        c.args(["submit", "--application-id", "-", "--photo"])
             .arg(photo)
             .args(extra);
-        let mut input = format!("{STAFF_ID}\n{STAFF_PASSWORD}\n");
+        let mut input = format!("{STAFF_ID}\n{STAFF_PASSWORD}\n{application_id}\n");
         if let Some(p) = pins {
             c.args(["--express", "--pins-from-stdin"]);
             for x in p {

@@ -167,7 +167,7 @@ enum Answer {
 fn submit_once(tab: &Tablet, id: &str, photo: &Path, kill_after: Option<Duration>) -> Answer {
     let mut c = tab.agent().unwrap();
     // One photo file serves every submission (submit removes it otherwise).
-    c.args(["submit", "--keep-photo", "--application-id", id, "--photo"])
+    c.args(["submit", "--keep-photo", "--application-id", "-", "--photo"])
         .arg(photo)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -177,7 +177,7 @@ fn submit_once(tab: &Tablet, id: &str, photo: &Path, kill_after: Option<Duration
         .stdin
         .take()
         .unwrap()
-        .write_all(format!("{STAFF_ID}\n{STAFF_PASSWORD}\n").as_bytes());
+        .write_all(format!("{STAFF_ID}\n{STAFF_PASSWORD}\n{id}\n").as_bytes());
     if let Some(d) = kill_after {
         let end = Instant::now() + d;
         while Instant::now() < end {

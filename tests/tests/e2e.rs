@@ -217,12 +217,12 @@ fn agent_killed_between_seal_and_send_or_before_delete_delivers_exactly_once() {
     for (point, id) in [("sealed", ID1), ("received", ID2)] {
         let mut c = tab.agent().unwrap();
         c.env("SHINSEI_TEST_CRASH_AT", point);
-        c.args(["submit", "--application-id", id, "--photo"])
+        c.args(["submit", "--application-id", "-", "--photo"])
             .arg(&p);
         let o = run(
             &mut c,
             &format!(
-                "{}\n{}\n",
+                "{}\n{}\n{id}\n",
                 shinsei_tests::STAFF_ID,
                 shinsei_tests::STAFF_PASSWORD
             ),
@@ -348,12 +348,12 @@ fn offline_lease_locks_then_wipes() {
     };
     // 25 hours without a check-in: locked.
     let mut c = with_clock(25 * 3600);
-    c.args(["submit", "--application-id", ID1, "--photo"])
+    c.args(["submit", "--application-id", "-", "--photo"])
         .arg(&p);
     let o = run(
         &mut c,
         &format!(
-            "{}\n{}\n",
+            "{}\n{}\n{ID1}\n",
             shinsei_tests::STAFF_ID,
             shinsei_tests::STAFF_PASSWORD
         ),
@@ -402,9 +402,13 @@ fn staff_lockout_after_failures() {
     write_photo(&p, 7).unwrap();
     let attempt = |pw: &str| {
         let mut c = tab.agent().unwrap();
-        c.args(["submit", "--application-id", ID1, "--photo"])
+        c.args(["submit", "--application-id", "-", "--photo"])
             .arg(&p);
-        run(&mut c, &format!("{}\n{pw}\n", shinsei_tests::STAFF_ID)).unwrap()
+        run(
+            &mut c,
+            &format!("{}\n{pw}\n{ID1}\n", shinsei_tests::STAFF_ID),
+        )
+        .unwrap()
     };
     for i in 0..4 {
         let o = attempt("wrong-password-000");
@@ -617,8 +621,8 @@ fn enroll_writes_the_csr_to_a_bare_relative_file_name() {
 }
 
 /// `--application-id -` reads the ID from standard input (after the password), so it is
-/// neither in the shell's history nor in `/proc/PID/cmdline`; the argv form still works
-/// (scripts use it) but warns.
+/// neither in the shell's history nor in `/proc/PID/cmdline`; the argv form is refused
+/// with what to do instead.
 #[test]
 fn submit_takes_the_application_id_from_standard_input() {
     let tmp = tempfile::tempdir().unwrap();
@@ -654,15 +658,23 @@ fn submit_takes_the_application_id_from_standard_input() {
         text(&o)
     );
 
-    // The argv form: accepted, with a warning that says what to do instead.
+    // The argv form: refused before anything is read, with what to do instead.
     write_photo(&p, 204).unwrap();
+    let mut c = tab.agent().unwrap();
+    c.args(["submit", "--application-id", ID2, "--photo"])
+        .arg(&p);
+    let o = run(&mut c, &format!("{}{ID2}\n", login_lines())).unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--application-id -"), "{err}");
+    assert!(
+        !err.contains(ID2),
+        "the refusal does not repeat the ID: {err}"
+    );
+    assert!(p.exists(), "nothing was sealed: the photo stays");
+    // The same through standard input goes through.
     let o = tab.submit(ID2, &p, &[], None).unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("warning") && err.contains("--application-id -"),
-        "{err}"
-    );
     assert!(wait_for(|| relay.spooled().len() == 2, 30));
 }
 
@@ -689,11 +701,11 @@ fn submit_removes_the_input_photo_once_sealed_unless_keep_photo() {
     // Not sealed (wrong password; already submitted): kept.
     let p2 = photo(2);
     let mut c = tab.agent().unwrap();
-    c.args(["submit", "--application-id", ID2, "--photo"])
+    c.args(["submit", "--application-id", "-", "--photo"])
         .arg(&p2);
     let o = run(
         &mut c,
-        &format!("{}\nwrong-password-000\n", shinsei_tests::STAFF_ID),
+        &format!("{}\nwrong-password-000\n{ID2}\n", shinsei_tests::STAFF_ID),
     )
     .unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));

@@ -1416,11 +1416,11 @@ fn agent_in_a_network_namespace_talks_to_the_relay_only() {
             "submit",
             "--keep-photo", // the photo file is used again below
             "--application-id",
-            APP_ID,
+            "-",
             "--photo",
             &photo.to_string_lossy(),
         ],
-        &login,
+        &format!("{login}{APP_ID}\n"),
         &tmp.path().join("trace-pinned.txt"),
     );
     assert!(o.status.success(), "pinned submit: {}", text(&o));
@@ -1449,11 +1449,11 @@ fn agent_in_a_network_namespace_talks_to_the_relay_only() {
         &[
             "submit",
             "--application-id",
-            APP_ID2,
+            "-",
             "--photo",
             &photo.to_string_lossy(),
         ],
-        &login,
+        &format!("{login}{APP_ID2}\n"),
         &tmp.path().join("trace-dns-submit.txt"),
     );
     assert!(o.status.success(), "submit through DNS: {}", text(&o));
