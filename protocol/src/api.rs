@@ -26,7 +26,18 @@ pub const PATH_ADMIN_AUDIT: &str = "/admin/v1/audit";
 /// Admin listener, `GET` → Prometheus text.
 pub const PATH_METRICS: &str = "/metrics";
 
+/// Admin listener, `POST` (security officer) → [`ActionResult`]: the path that revokes
+/// every certificate of administrator `name` ([`admin_revoke_path`]).
+pub const PATH_ADMIN_ADMINS: &str = "/admin/v1/admins";
+
+/// The path that revokes administrator `name` (two officers, like a wipe).
+pub fn admin_revoke_path(name: &str) -> String {
+    format!("{PATH_ADMIN_ADMINS}/{name}/revoke")
+}
+
 /// Admin listener, `POST` → [`ActionResult`]: the path of `action` on `device_id`.
+/// Optional JSON body [`ActionRequest`]; `200` when the order took effect, `202` when
+/// it waits for a second security officer ([`ActionResult::pending`]).
 pub fn admin_action_path(device_id: &str, action: AdminAction) -> String {
     format!("{PATH_ADMIN_DEVICES}/{device_id}/{}", action.as_str())
 }
@@ -192,6 +203,9 @@ pub struct DeviceView {
     pub history: Vec<HistoryView>,
     #[serde(default)]
     pub certificates: Vec<CertificateView>,
+    /// A wipe or revoke waiting for its second security officer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingOrder>,
 }
 
 /// `GET /admin/v1/devices` answer.
@@ -200,11 +214,52 @@ pub struct DeviceList {
     pub devices: Vec<DeviceView>,
 }
 
+/// The optional body of an admin action.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    /// Why (kept in the admin audit log; at most [`MAX_REASON_LEN`] bytes, no applicant
+    /// data).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// A wipe by one security officer, without a second one: for a single lost tablet
+    /// that cannot wait. Needs a reason; loudly audited; at most one per officer a day.
+    #[serde(default)]
+    pub emergency: bool,
+}
+
+/// Longest reason accepted in an [`ActionRequest`].
+pub const MAX_REASON_LEN: usize = 500;
+
+/// An order that waits for a second security officer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingOrder {
+    pub action: AdminAction,
+    /// The officer who asked.
+    pub requested_by: String,
+    /// Unix seconds.
+    pub requested_at: u64,
+    /// After this (unix seconds) the order is void; it is never carried out late.
+    pub expires_at: u64,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 /// Answer to an admin action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionResult {
     pub device_id: String,
     pub state: DeviceState,
+    /// Set when the order waits for a second security officer (status `202`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingOrder>,
+}
+
+/// Answer to `POST /admin/v1/admins/NAME/revoke`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminRevoked {
+    /// The administrator whose every certificate is now refused.
+    pub revoked: String,
 }
 
 /// One entry of the relay's admin audit log.
@@ -214,10 +269,17 @@ pub struct AdminAuditEntry {
     pub at: u64,
     /// The admin certificate's name.
     pub admin: String,
-    /// `list_devices`, `read_audit`, or an [`AdminAction`].
+    /// `list_devices`, `read_audit`, an [`AdminAction`], `wipe requested`, `wipe
+    /// approved`, `wipe EMERGENCY`, `revoke_admin`, or any of them with ` (refused)`.
     pub action: String,
     #[serde(default)]
     pub device_id: Option<String>,
+    /// The certificate's role (absent in entries written before roles existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Why: the refusal's code, the reason given, who asked first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// `GET /admin/v1/audit` answer.

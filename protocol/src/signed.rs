@@ -383,6 +383,15 @@ pub(crate) fn subject_ou<'a>(c: &'a X509Certificate<'_>) -> Option<&'a str> {
         .and_then(|a| a.as_str().ok())
 }
 
+/// Every `title` attribute (OID 2.5.4.12) of the subject, `None` if one is not a
+/// string: where an admin certificate carries its role ([`crate::x509::AdminRole`]).
+pub(crate) fn subject_titles(c: &X509Certificate<'_>) -> Option<Vec<String>> {
+    c.subject()
+        .iter_by_oid(&x509_parser::oid_registry::OID_X509_TITLE)
+        .map(|a| a.as_str().ok().map(str::to_owned))
+        .collect()
+}
+
 /// The subject's first common name.
 pub(crate) fn subject_cn<'a>(c: &'a X509Certificate<'_>) -> Option<&'a str> {
     c.subject()

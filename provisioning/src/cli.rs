@@ -8,7 +8,7 @@ use std::{
 };
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use shinsei_protocol::{bundle::Profile, device::DeviceId};
+use shinsei_protocol::{bundle::Profile, device::DeviceId, x509::AdminRole};
 use zeroize::Zeroizing;
 
 use shinsei_pki::layout::PkiLayout;
@@ -170,10 +170,39 @@ pub enum AdminCommand {
         /// 管理者名 / administrator name
         #[arg(long)]
         name: String,
-        /// 有効日数 / validity in days
-        #[arg(long, default_value_t = 365)]
+        /// 役割 / role: viewer (閲覧), operator (停止・再開), security-officer (消去・失効・承認)
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// 有効日数（短期が既定） / validity in days (short-lived by default)
+        #[arg(long, default_value_t = pki::ADMIN_DEFAULT_DAYS)]
         days: u32,
     },
+    /// 管理者を失効（リレー、セキュリティ責任者） / revoke an administrator (relay; security officer)
+    Revoke {
+        /// 管理者名 / administrator name
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        fleet: FleetOpts,
+    },
+}
+
+/// An administrator's role on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Viewer,
+    Operator,
+    SecurityOfficer,
+}
+
+impl From<RoleArg> for AdminRole {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Viewer => AdminRole::Viewer,
+            RoleArg::Operator => AdminRole::Operator,
+            RoleArg::SecurityOfficer => AdminRole::SecurityOfficer,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -239,34 +268,47 @@ pub enum DeviceCommand {
     },
     /// 端末一覧（リレー） / list devices (relay)
     List(FleetOpts),
-    /// 端末を無効化（リレー） / disable a device (relay)
+    /// 端末を無効化（リレー、operator 以上） / disable a device (relay; operator or above)
     Disable {
         /// 端末ID / device ID
         id: String,
         #[command(flatten)]
-        fleet: FleetOpts,
+        order: OrderOpts,
     },
-    /// 端末を有効化（リレー） / enable a device (relay)
+    /// 端末を有効化、待機中の消去・失効を取り消し（リレー） / enable a device, calling off a waiting wipe or revoke (relay)
     Enable {
         /// 端末ID / device ID
         id: String,
         #[command(flatten)]
-        fleet: FleetOpts,
+        order: OrderOpts,
     },
-    /// 端末にデータ消去を指示（リレー） / order a device to wipe itself (relay)
+    /// 端末にデータ消去を指示（2人目のセキュリティ責任者の承認が必要） / order a device to wipe itself (needs a second security officer)
     Wipe {
         /// 端末ID / device ID
         id: String,
+        /// 緊急：1人で即時消去（理由必須、1人1日1回、監査に記録） / emergency: wipe at once alone (reason required, once a day per officer, audited)
+        #[arg(long, requires = "reason")]
+        emergency: bool,
         #[command(flatten)]
-        fleet: FleetOpts,
+        order: OrderOpts,
     },
-    /// 端末証明書を失効（リレー） / revoke a device (relay)
+    /// 端末証明書を失効（2人目のセキュリティ責任者の承認が必要） / revoke a device (needs a second security officer)
     Revoke {
         /// 端末ID / device ID
         id: String,
         #[command(flatten)]
-        fleet: FleetOpts,
+        order: OrderOpts,
     },
+}
+
+/// An order to the relay: the fleet options and a reason.
+#[derive(Debug, Args)]
+pub struct OrderOpts {
+    /// 理由（監査ログに記録、申請者の情報は書かない） / reason (kept in the audit log; no applicant data)
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub fleet: FleetOpts,
 }
 
 #[derive(Debug, Subcommand)]
@@ -377,10 +419,19 @@ pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -
             s.push_str("リレーを再起動して鍵を読み込ませてください / restart the relay to load the key ring\n");
             Ok(s)
         }
-        Command::Admin(AdminCommand::Issue { name, days }) => {
-            pki::admin_issue(&l, name, *days, now)?;
+        Command::Admin(AdminCommand::Revoke { name, fleet: f }) => {
+            let c = AdminClient::from_pki(&l, f.admin_cert.as_deref(), f.admin_url.as_deref())?;
+            let r = c.revoke_admin(name)?;
             Ok(format!(
-                "管理者証明書を発行しました / issued admin certificate\n  {}\n  {}\n",
+                "管理者 {0} の証明書はすべて拒否されます / every certificate of administrator {0} is now refused\n",
+                r.revoked
+            ))
+        }
+        Command::Admin(AdminCommand::Issue { name, role, days }) => {
+            let role = AdminRole::from(*role);
+            pki::admin_issue(&l, name, role, *days, now)?;
+            Ok(format!(
+                "管理者証明書を発行しました（役割 {role}、{days} 日） / issued admin certificate (role {role}, {days} days)\n  {}\n  {}\n",
                 l.admin_cert(name).display(),
                 l.admin_key(name).display()
             ))
@@ -454,24 +505,39 @@ pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -
             Ok(fleet::devices_table(&c.list_devices()?))
         }
         Command::Device(
-            DeviceCommand::Disable { id, fleet: f }
-            | DeviceCommand::Enable { id, fleet: f }
-            | DeviceCommand::Wipe { id, fleet: f }
-            | DeviceCommand::Revoke { id, fleet: f },
+            DeviceCommand::Disable { id, order: o }
+            | DeviceCommand::Enable { id, order: o }
+            | DeviceCommand::Wipe { id, order: o, .. }
+            | DeviceCommand::Revoke { id, order: o },
         ) => {
-            let action = match &cli.command {
-                Command::Device(DeviceCommand::Disable { .. }) => DeviceAction::Disable,
-                Command::Device(DeviceCommand::Enable { .. }) => DeviceAction::Enable,
-                Command::Device(DeviceCommand::Wipe { .. }) => DeviceAction::Wipe,
-                _ => DeviceAction::Revoke,
+            let (action, emergency) = match &cli.command {
+                Command::Device(DeviceCommand::Disable { .. }) => (DeviceAction::Disable, false),
+                Command::Device(DeviceCommand::Enable { .. }) => (DeviceAction::Enable, false),
+                Command::Device(DeviceCommand::Wipe { emergency, .. }) => {
+                    (DeviceAction::Wipe, *emergency)
+                }
+                _ => (DeviceAction::Revoke, false),
             };
             let id = DeviceId::parse(id)?;
+            let f = &o.fleet;
             let c = AdminClient::from_pki(&l, f.admin_cert.as_deref(), f.admin_url.as_deref())?;
-            let s = c.device_action(&id, action)?;
-            Ok(fleet::table(
+            let ask = shinsei_protocol::api::ActionRequest {
+                reason: o.reason.clone(),
+                emergency,
+            };
+            let s = c.device_action(&id, action, &ask)?;
+            let mut out = fleet::table(
                 &["端末ID / device", "状態 / state"],
-                &[vec![s.device_id, s.state.as_str().to_owned()]],
-            ))
+                &[vec![s.device_id.clone(), s.state.as_str().to_owned()]],
+            );
+            if let Some(p) = &s.pending {
+                out.push_str(&format!(
+                    "{action} は2人目のセキュリティ責任者の承認待ちです（{} まで）。別の責任者が同じコマンドを実行してください / the {action} waits for a second security officer until {}: another officer runs the same command\n",
+                    pki::fmt_time(i64::try_from(p.expires_at).unwrap_or(i64::MAX)),
+                    pki::fmt_time(i64::try_from(p.expires_at).unwrap_or(i64::MAX)),
+                ));
+            }
+            Ok(out)
         }
         Command::Audit(f) => {
             let c = AdminClient::from_pki(&l, f.admin_cert.as_deref(), f.admin_url.as_deref())?;

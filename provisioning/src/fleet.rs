@@ -162,13 +162,33 @@ impl AdminClient {
         )
     }
 
-    /// `POST /admin/v1/devices/{id}/{action}`.
-    pub fn device_action(&self, id: &DeviceId, action: DeviceAction) -> Result<ActionResult> {
-        self.send(self.http.post(format!(
-            "{}{}",
-            self.base,
-            api::admin_action_path(id.as_str(), action)
-        )))
+    /// `POST /admin/v1/devices/{id}/{action}` with a reason (and, for a wipe, the
+    /// emergency flag). A wipe or revoke may come back waiting for a second security
+    /// officer ([`ActionResult::pending`]).
+    pub fn device_action(
+        &self,
+        id: &DeviceId,
+        action: DeviceAction,
+        ask: &api::ActionRequest,
+    ) -> Result<ActionResult> {
+        self.send(
+            self.http
+                .post(format!(
+                    "{}{}",
+                    self.base,
+                    api::admin_action_path(id.as_str(), action)
+                ))
+                .json(ask),
+        )
+    }
+
+    /// `POST /admin/v1/admins/{name}/revoke`: every certificate of `name` is refused
+    /// from its next request on.
+    pub fn revoke_admin(&self, name: &str) -> Result<api::AdminRevoked> {
+        self.send(
+            self.http
+                .post(format!("{}{}", self.base, api::admin_revoke_path(name))),
+        )
     }
 
     /// `GET /admin/v1/audit`.
@@ -274,8 +294,10 @@ pub fn audit_table(log: &AuditLog) -> String {
             vec![
                 pki::fmt_time(i64::try_from(e.at).unwrap_or(i64::MAX)),
                 e.admin.clone(),
+                e.role.clone().unwrap_or_else(|| "-".into()),
                 e.action.clone(),
                 e.device_id.clone().unwrap_or_else(|| "-".into()),
+                e.detail.clone().unwrap_or_default(),
             ]
         })
         .collect();
@@ -283,8 +305,10 @@ pub fn audit_table(log: &AuditLog) -> String {
         &[
             "日時 / at",
             "管理者 / admin",
+            "役割 / role",
             "操作 / action",
             "端末ID / device",
+            "理由 / why",
         ],
         &rows,
     )

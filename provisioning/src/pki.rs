@@ -5,9 +5,9 @@
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams,
-    CertificateSigningRequestParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, PublicKeyData, RevokedCertParams, SerialNumber,
-    PKCS_ECDSA_P256_SHA256,
+    CertificateSigningRequestParams, DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose,
+    IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, PublicKeyData, RevokedCertParams,
+    SerialNumber, PKCS_ECDSA_P256_SHA256,
 };
 use ring::rand::SecureRandom;
 use rustls_pki_types::{CertificateDer, CertificateSigningRequestDer};
@@ -15,6 +15,7 @@ use shinsei_protocol::{
     device::DeviceId,
     keys::SigningKey,
     signed::{summarize_cert, ADMIN_OU, DEVICE_CA_OU, DEVICE_OU, RELAY_OU, ROOT_CA_OU},
+    x509::{AdminRole, ROLE_TITLE_OID},
 };
 use time::OffsetDateTime;
 use x509_parser::{certification_request::X509CertificationRequest, prelude::FromDer};
@@ -288,11 +289,17 @@ pub fn check_name(name: &str) -> Result<()> {
     }
 }
 
-/// Issues an admin client certificate (OU `shinsei admin`, CN `name`, EKU clientAuth)
-/// from the root and writes `admins/NAME.{pem,key}`.
+/// Default validity of an admin certificate: short, because an admin certificate can
+/// wipe tablets and a lost one must not stay useful for long (the relay can also revoke
+/// it at once: `admin:NAME` in its deny list, or the admin API).
+pub const ADMIN_DEFAULT_DAYS: u32 = 30;
+
+/// Issues an admin client certificate (OU `shinsei admin`, CN `name`, subject `title` =
+/// the role, EKU clientAuth) from the root and writes `admins/NAME.{pem,key}`.
 pub fn admin_issue(
     l: &PkiLayout,
     name: &str,
+    role: AdminRole,
     days: u32,
     now: u64,
 ) -> Result<CertificateDer<'static>> {
@@ -306,6 +313,10 @@ pub fn admin_issue(
     }
     let key = new_key()?;
     let mut p = base_params(dn(name, ADMIN_OU, None), now, days, Some(root.not_after))?;
+    p.distinguished_name.push(
+        DnType::CustomDnType(ROLE_TITLE_OID.to_vec()),
+        DnValue::Utf8String(role.as_str().to_owned()),
+    );
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.use_authority_key_identifier_extension = true;

@@ -206,7 +206,7 @@ fn missing_ca_is_a_clear_error() {
     let e = Env::new();
     for args in [
         vec!["relay", "init", "--host", "relay.example"],
-        vec!["admin", "issue", "--name", "it"],
+        vec!["admin", "issue", "--name", "it", "--role", "viewer"],
         vec!["staff", "publish", "--out", "x.json"],
     ] {
         e.p()
@@ -319,7 +319,7 @@ fn expired_cas_are_refused() {
         .failure()
         .stderr(predicate::str::contains("expired"));
     e.p()
-        .args(["admin", "issue", "--name", "it"])
+        .args(["admin", "issue", "--name", "it", "--role", "viewer"])
         .assert()
         .failure()
         .stderr(predicate::str::contains("expired"));
@@ -612,13 +612,32 @@ fn admin_issue_and_fleet_without_relay() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("admin issue"));
+    // The role is never implied.
     e.p()
         .args(["admin", "issue", "--name", "it-suzuki"])
         .assert()
-        .success()
-        .stdout(predicate::str::contains("it-suzuki.pem"));
+        .code(2)
+        .stderr(predicate::str::contains("--role"));
     e.p()
-        .args(["admin", "issue", "--name", "../evil"])
+        .args(["admin", "issue", "--name", "it-suzuki", "--role", "boss"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("security-officer"));
+    e.p()
+        .args([
+            "admin",
+            "issue",
+            "--name",
+            "it-suzuki",
+            "--role",
+            "security-officer",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("it-suzuki.pem"))
+        .stdout(predicate::str::contains("role security-officer, 30 days"));
+    e.p()
+        .args(["admin", "issue", "--name", "../evil", "--role", "viewer"])
         .assert()
         .failure()
         .stderr(predicate::str::contains("bad name"));
@@ -650,7 +669,7 @@ fn admin_issue_and_fleet_without_relay() {
         .stderr(predicate::str::contains("https://"));
     // Two admins: the choice must be explicit.
     e.p()
-        .args(["admin", "issue", "--name", "it-sato"])
+        .args(["admin", "issue", "--name", "it-sato", "--role", "operator"])
         .assert()
         .success();
     e.p()

@@ -19,7 +19,14 @@ fn make(dir: &Path) -> PkiLayout {
         .at(now)
         .layout();
     shinsei_testkit::device(&l, "TAB-0001", 30, now);
-    pki::admin_issue(&l, "it", 30, now).unwrap();
+    pki::admin_issue(
+        &l,
+        "it",
+        shinsei_protocol::x509::AdminRole::SecurityOfficer,
+        30,
+        now,
+    )
+    .unwrap();
     l
 }
 

@@ -211,7 +211,14 @@ fn device_mutual_tls() {
     assert!(e.contains("expired"), "{e}");
 
     // An admin certificate (issued by the root, not the device CA) is no device.
-    pki::admin_issue(&l, "it", 30, now()).unwrap();
+    pki::admin_issue(
+        &l,
+        "it",
+        shinsei_protocol::x509::AdminRole::SecurityOfficer,
+        30,
+        now(),
+    )
+    .unwrap();
     let admin_cert = layout::read_cert_pem(&l.admin_cert("it")).unwrap();
     let admin_key = PrivateKeyDer::Pkcs8(layout::read_pkcs8_pem(&l.admin_key("it")).unwrap());
     let (c, s) = handshake(
@@ -312,7 +319,14 @@ fn fake_admin_api(l: &PkiLayout, count: usize) -> (u16, JoinHandle<Vec<(String, 
 fn fleet_commands_over_mutual_tls() {
     let tmp = tempfile::tempdir().unwrap();
     let l = make_pki(tmp.path(), "localhost", 1);
-    pki::admin_issue(&l, "it-suzuki", 30, now()).unwrap();
+    pki::admin_issue(
+        &l,
+        "it-suzuki",
+        shinsei_protocol::x509::AdminRole::SecurityOfficer,
+        30,
+        now(),
+    )
+    .unwrap();
     let (port, h) = fake_admin_api(&l, 4);
     let url = format!("https://localhost:{port}");
     let run = |args: &[&str]| {

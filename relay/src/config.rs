@@ -101,6 +101,23 @@ impl Default for RetentionConfig {
     }
 }
 
+/// `[admin]`: the admin API's rules (roles are in the certificates; see
+/// `crate::approval`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// How long a wipe or revoke waits for its second security officer (60..=86400).
+    pub approval_secs: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            approval_secs: crate::approval::DEFAULT_APPROVAL_SECS,
+        }
+    }
+}
+
 /// `[clock]`: the accepted window for an envelope's `created_at`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -296,6 +313,8 @@ pub struct Config {
     pub store: StoreConfig,
     #[serde(default)]
     pub keys: KeysConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
     /// How often CRLs, the deny-list file and the HPKE key ring are re-read (also on
     /// SIGHUP).
     #[serde(default = "default_reload")]
@@ -331,6 +350,7 @@ impl Config {
             forward: ForwardConfig::default(),
             store: StoreConfig::default(),
             keys: KeysConfig::default(),
+            admin: AdminConfig::default(),
             reload_interval_secs: default_reload(),
             log_level: default_log_level(),
         }
@@ -370,6 +390,9 @@ impl Config {
         }
         if r.purge_interval_secs == 0 || r.purge_interval_secs > 3600 {
             return bad("retention.purge_interval_secs must be 1..=3600".into());
+        }
+        if !(60..=86_400).contains(&self.admin.approval_secs) {
+            return bad("admin.approval_secs must be 60..=86400".into());
         }
         let k = &self.keys;
         if !(1..=MAX_RETENTION_SECS).contains(&k.hpke_epoch_secs) {

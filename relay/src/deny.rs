@@ -5,31 +5,41 @@ use std::{collections::HashSet, sync::RwLock};
 
 use crate::identity::CertFingerprint;
 
-/// Denied serials, SPKI digests and device IDs.
+/// Denied serials, SPKI digests, device IDs and administrator names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DenySet {
     pub serials: HashSet<String>,
     pub spkis: HashSet<String>,
     pub devices: HashSet<String>,
+    /// Administrators (certificate CN): every certificate of that name, present and
+    /// future, is refused (a new certificate needs a new name).
+    pub admins: HashSet<String>,
 }
 
 impl DenySet {
     fn matches(&self, fp: &CertFingerprint, device_id: &str) -> bool {
-        self.serials.contains(&fp.serial_hex)
-            || self.spkis.contains(&fp.spki_sha256_hex)
-            || self.devices.contains(device_id)
+        self.cert_matches(fp) || self.devices.contains(device_id)
+    }
+
+    fn cert_matches(&self, fp: &CertFingerprint) -> bool {
+        self.serials.contains(&fp.serial_hex) || self.spkis.contains(&fp.spki_sha256_hex)
+    }
+
+    fn admin_matches(&self, fp: &CertFingerprint, name: &str) -> bool {
+        self.cert_matches(fp) || self.admins.contains(name)
     }
 
     pub fn len(&self) -> usize {
-        self.serials.len() + self.spkis.len() + self.devices.len()
+        self.serials.len() + self.spkis.len() + self.devices.len() + self.admins.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Parses a deny-list file: `serial:HEX`, `spki:HEX` or `device:ID` per line,
-    /// blank lines and `#` comments ignored.
+    /// Parses a deny-list file: `serial:HEX`, `spki:HEX`, `device:ID` or `admin:NAME`
+    /// per line, blank lines and `#` comments ignored. Serials and SPKI digests apply to
+    /// device and admin certificates alike.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut s = DenySet::default();
         for (n, line) in text.lines().enumerate() {
@@ -57,6 +67,13 @@ impl DenySet {
                     let d = shinsei_protocol::device::DeviceId::parse(value)
                         .map_err(|_| format!("line {}: not a device ID", n + 1))?;
                     s.devices.insert(d.as_str().to_owned());
+                }
+                "admin" => {
+                    if value.is_empty() || value.len() > shinsei_protocol::x509::MAX_ADMIN_NAME_LEN
+                    {
+                        return Err(format!("line {}: not an administrator name", n + 1));
+                    }
+                    s.admins.insert(value.to_owned());
                 }
                 other => return Err(format!("line {}: unknown kind {other:?}", n + 1)),
             }
@@ -93,12 +110,20 @@ impl DenyList {
         }
     }
 
+    /// Denies every certificate of administrator `name`.
+    pub fn deny_admin(&self, name: &str) {
+        if let Ok(mut s) = self.registry.write() {
+            s.admins.insert(name.to_owned());
+        }
+    }
+
     /// Adds a set to the registry part (start-up, from the store).
     pub fn extend_registry(&self, set: DenySet) {
         if let Ok(mut s) = self.registry.write() {
             s.serials.extend(set.serials);
             s.spkis.extend(set.spkis);
             s.devices.extend(set.devices);
+            s.admins.extend(set.admins);
         }
     }
 
@@ -120,6 +145,19 @@ impl DenyList {
             Err(_) => true,
         }
     }
+
+    /// Is this administrator certificate denied (serial, SPKI or name)? Fails closed if
+    /// a lock is poisoned. Checked on every admin request.
+    pub fn is_admin_denied(&self, fp: &CertFingerprint, name: &str) -> bool {
+        let r = match self.registry.read() {
+            Ok(s) => s.admin_matches(fp, name),
+            Err(_) => true,
+        };
+        r || match self.file.read() {
+            Ok(s) => s.admin_matches(fp, name),
+            Err(_) => true,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +173,9 @@ mod tests {
         assert!(s.serials.contains("0abc"));
         assert!(s.spkis.contains("00ff"));
         assert!(s.devices.contains("TAB-0009"));
+        let a = DenySet::parse("admin: it-sato\n").unwrap();
+        assert!(a.admins.contains("it-sato"));
+        assert!(DenySet::parse("admin:").is_err());
         assert!(DenySet::parse("serial:xyz").is_err());
         assert!(DenySet::parse("foo:00").is_err());
         assert!(DenySet::parse("00").is_err());
@@ -159,5 +200,15 @@ mod tests {
         assert!(d.is_denied(&other, "TAB-2"));
         d.replace_file(DenySet::default());
         assert!(!d.is_denied(&other, "TAB-2"));
+
+        // Administrators: by certificate (file or registry) or by name.
+        assert!(!d.is_admin_denied(&other, "alice"));
+        assert!(d.is_admin_denied(&fp, "alice"));
+        d.deny_admin("alice");
+        assert!(d.is_admin_denied(&other, "alice"));
+        assert!(!d.is_admin_denied(&other, "bob"));
+        assert!(!d.is_denied(&other, "alice"));
+        d.replace_file(DenySet::parse("admin:bob").unwrap());
+        assert!(d.is_admin_denied(&other, "bob"));
     }
 }

@@ -15,7 +15,7 @@ pub const MAX_CERTS: usize = 16;
 
 /// A device's state (the wire type, shared with the agent and the provisioning tool).
 pub use shinsei_protocol::api::DeviceState;
-use shinsei_protocol::api::{AdminAction, CertificateView, DeviceView, HistoryView};
+use shinsei_protocol::api::{AdminAction, CertificateView, DeviceView, HistoryView, PendingOrder};
 
 /// What can happen to a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +106,9 @@ pub struct DeviceRecord {
     /// by nothing but IT's attention: it stays on the record).
     #[serde(default)]
     pub audit_alert: Option<AuditAlert>,
+    /// A wipe or revoke waiting for its second security officer (`crate::approval`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingOrder>,
 }
 
 /// The last log entry held, with the device's signature over it.
@@ -143,6 +146,7 @@ impl DeviceRecord {
             certs: Vec::new(),
             audit_head: None,
             audit_alert: None,
+            pending: None,
         }
     }
 
@@ -170,6 +174,7 @@ impl DeviceRecord {
                     spki_sha256: c.spki_sha256_hex.clone(),
                 })
                 .collect(),
+            pending: self.pending.clone(),
         }
     }
 

@@ -4,7 +4,7 @@
 use shinsei_protocol::{
     device::DeviceId,
     keys::VerifyingKey,
-    x509::{classify_client_cert, ClientIdentity, Fingerprint},
+    x509::{classify_client_cert, AdminRole, ClientIdentity, Fingerprint},
 };
 
 /// Serial number and SPKI digest of a certificate: what the deny list matches.
@@ -57,13 +57,25 @@ impl DeviceIdentity {
 pub struct AdminIdentity {
     /// The certificate's CN.
     pub name: String,
+    /// The role the certificate's subject `title` names.
+    pub role: AdminRole,
+    /// What the deny list matches (checked on every request).
+    pub fingerprint: CertFingerprint,
 }
 
 impl AdminIdentity {
     /// Reads an administrator identity (rules: [`shinsei_protocol::x509`]).
     pub fn from_cert(der: &[u8]) -> Option<Self> {
         match classify_client_cert(der)? {
-            ClientIdentity::Admin { name, .. } => Some(Self { name }),
+            ClientIdentity::Admin {
+                name,
+                role,
+                fingerprint,
+            } => Some(Self {
+                name,
+                role,
+                fingerprint: fingerprint.into(),
+            }),
             ClientIdentity::Device { .. } => None,
         }
     }

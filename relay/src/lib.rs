@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+pub mod approval;
 pub mod audit;
 pub mod clock;
 pub mod config;

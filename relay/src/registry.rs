@@ -20,12 +20,17 @@ use shinsei_protocol::device::DeviceId;
 use tokio::sync::watch;
 
 use crate::{
+    approval::{decide, needs_second_officer, Decision, Order, EMERGENCY_WINDOW_SECS},
     clock::Clock,
     deny::DenyList,
     device::{AuditAlert, AuditHead},
-    identity::{CertFingerprint, DeviceIdentity},
+    identity::{AdminIdentity, CertFingerprint, DeviceIdentity},
     store::{AdminAuditEntry, ChangeSink, DenyEntry, Store, StoreError},
 };
+use shinsei_protocol::api::{AdminAction, PendingOrder};
+
+/// How many of the newest admin-audit entries the emergency quota looks at.
+const EMERGENCY_SCAN: usize = 10_000;
 
 pub use crate::device::{
     transition, Action, DeviceRecord, DeviceState, HistoryEntry, TransitionError, MAX_CERTS,
@@ -39,6 +44,57 @@ pub enum RegistryError {
     Transition(#[from] TransitionError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What became of an admin order.
+#[derive(Debug)]
+pub enum OrderOutcome {
+    /// Carried out (`changed`: the state moved). `first`: the officer whose waiting order
+    /// this approved; `emergency`: one officer's emergency wipe.
+    Done {
+        record: DeviceRecord,
+        changed: bool,
+        first: Option<String>,
+        emergency: bool,
+    },
+    /// Waits for a second security officer.
+    Waiting {
+        record: DeviceRecord,
+        order: PendingOrder,
+    },
+}
+
+impl OrderOutcome {
+    /// The device's record after the order.
+    pub fn record(&self) -> &DeviceRecord {
+        match self {
+            OrderOutcome::Done { record, .. } | OrderOutcome::Waiting { record, .. } => record,
+        }
+    }
+}
+
+/// A refused admin order.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    /// The state machine does not allow it.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// The two-person rule or the emergency quota: code and message.
+    #[error("{1}")]
+    Refused(&'static str, String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl OrderError {
+    /// The machine-readable code (the API's `error`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            OrderError::Transition(_) => "invalid_transition",
+            OrderError::Refused(code, _) => code,
+            OrderError::Store(_) => "internal",
+        }
+    }
 }
 
 /// The registry. State changes are read-modify-written atomically by the store (safe
@@ -82,6 +138,7 @@ fn deny_set(entries: &[DenyEntry]) -> crate::deny::DenySet {
             "serial" => set.serials.insert(e.value.clone()),
             "spki" => set.spkis.insert(e.value.clone()),
             "device" => set.devices.insert(e.value.clone()),
+            "admin" => set.admins.insert(e.value.clone()),
             _ => false,
         };
     }
@@ -256,36 +313,192 @@ impl Registry {
         Ok(r)
     }
 
-    /// An admin action; recorded in the admin audit log whether it succeeds or not. An
-    /// unknown device is registered first (a tablet can be disabled before it ever
-    /// connected).
-    pub fn admin_action(
+    /// An admin order for one device, under the two-person rule ([`crate::approval`]);
+    /// recorded in the admin audit log whatever becomes of it. The caller has checked the
+    /// role. An unknown device is registered first (a tablet can be disabled before it
+    /// ever connected). The state-machine check, the decision and the write are one
+    /// atomic update of the record, so two nodes cannot both approve or both wait.
+    pub fn admin_order(
         &self,
         device_id: &DeviceId,
-        action: Action,
-        admin: &str,
-    ) -> Result<DeviceRecord, RegistryError> {
-        let r = self.apply(device_id.as_str(), action, &format!("admin:{admin}"), true);
-        let outcome = match &r {
-            Ok(_) => action.as_str().to_owned(),
-            Err(_) => format!("{} (refused)", action.as_str()),
+        who: &AdminIdentity,
+        o: &Order<'_>,
+    ) -> Result<OrderOutcome, OrderError> {
+        let r = self.decide_and_apply(device_id, who, o);
+        let (action, detail) = match &r {
+            Ok(OrderOutcome::Done {
+                first, emergency, ..
+            }) => match (first, emergency) {
+                (Some(f), _) => (
+                    format!("{} approved", o.action),
+                    Some(format!("requested by {f}")),
+                ),
+                (None, true) => (format!("{} EMERGENCY", o.action), None),
+                (None, false) => (o.action.as_str().to_owned(), None),
+            },
+            Ok(OrderOutcome::Waiting { order, .. }) => (
+                format!("{} requested", o.action),
+                Some(format!(
+                    "awaiting a second security officer until {}",
+                    order.expires_at
+                )),
+            ),
+            Err(e) => (format!("{} (refused)", o.action), Some(e.code().to_owned())),
         };
-        self.audit(admin, &outcome, Some(device_id.as_str()))?;
+        let detail = match (detail, o.reason) {
+            (Some(d), Some(why)) => Some(format!("{d}; reason: {why}")),
+            (None, Some(why)) => Some(format!("reason: {why}")),
+            (d, None) => d,
+        };
+        if matches!(
+            r,
+            Ok(OrderOutcome::Done {
+                emergency: true,
+                ..
+            })
+        ) {
+            tracing::warn!(admin = %who.name, device_id = %device_id, "EMERGENCY wipe by one security officer");
+        }
+        self.audit(who, &action, Some(device_id.as_str()), detail)?;
         r
     }
 
-    /// Appends an entry to the admin audit log.
+    fn decide_and_apply(
+        &self,
+        device_id: &DeviceId,
+        who: &AdminIdentity,
+        o: &Order<'_>,
+    ) -> Result<OrderOutcome, OrderError> {
+        if o.emergency && o.action == AdminAction::Wipe && self.emergency_used(&who.name, o.now)? {
+            return Err(OrderError::Refused(
+                "emergency_quota",
+                format!(
+                    "{} has already used the emergency path in the last {} hours",
+                    who.name,
+                    EMERGENCY_WINDOW_SECS / 3600
+                ),
+            ));
+        }
+        let dev = device_id.as_str();
+        let by = format!("admin:{}", who.name);
+        let action = Action::from(o.action);
+        let mut outcome: Result<OrderOutcome, OrderError> =
+            Err(OrderError::Refused("internal", "no decision".into()));
+        let written = self.store.update_device(dev, &mut |cur| {
+            let mut r = cur.unwrap_or_else(|| DeviceRecord::new(dev, o.now, &by));
+            let to = match transition(r.state, action) {
+                Ok(to) => to,
+                Err(e) => {
+                    outcome = Err(OrderError::Transition(e));
+                    return None;
+                }
+            };
+            match decide(r.pending.as_ref(), o) {
+                Decision::Execute { first, emergency } => {
+                    let changed = r.set_state(to, o.now, &by);
+                    // Carried out, or called off by a re-enable.
+                    if needs_second_officer(o.action) || o.action == AdminAction::Enable {
+                        r.pending = None;
+                    }
+                    outcome = Ok(OrderOutcome::Done {
+                        record: r.clone(),
+                        changed,
+                        first,
+                        emergency,
+                    });
+                }
+                Decision::Wait(p) => {
+                    r.pending = Some(p.clone());
+                    outcome = Ok(OrderOutcome::Waiting {
+                        record: r.clone(),
+                        order: p,
+                    });
+                }
+                Decision::Refuse(code, msg) => {
+                    outcome = Err(OrderError::Refused(code, msg));
+                    return None;
+                }
+            }
+            Some(r)
+        })?;
+        let outcome = outcome?;
+        if written.is_none() {
+            return Err(StoreError::Backend("device update wrote nothing".into()).into());
+        }
+        if let OrderOutcome::Done {
+            record, changed, ..
+        } = &outcome
+        {
+            if record.state.is_denied() {
+                self.deny_all(record)?;
+            }
+            if *changed {
+                tracing::info!(device_id = %dev, state = record.state.as_str(), by, "device state changed");
+                self.notify(record);
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Has `admin` used the emergency path within [`EMERGENCY_WINDOW_SECS`] of `now`?
+    fn emergency_used(&self, admin: &str, now: u64) -> Result<bool, StoreError> {
+        let since = now.saturating_sub(EMERGENCY_WINDOW_SECS);
+        Ok(self
+            .store
+            .admin_audit(EMERGENCY_SCAN)?
+            .iter()
+            .any(|e| e.admin == admin && e.at >= since && e.action.ends_with(" EMERGENCY")))
+    }
+
+    /// Revokes every certificate of administrator `name`, at once (see
+    /// [`crate::approval`] for why one officer may). Audited; persistent; reaches every
+    /// node's deny list.
+    pub fn revoke_admin(&self, who: &AdminIdentity, name: &str) -> Result<(), StoreError> {
+        let e = DenyEntry {
+            kind: "admin".into(),
+            value: name.to_owned(),
+            device_id: String::new(),
+            at: self.clock.now(),
+        };
+        self.store.add_deny(&e)?;
+        self.deny.deny_admin(name);
+        tracing::warn!(admin = %who.name, revoked = %name, "administrator revoked");
+        self.audit(who, "revoke_admin", None, Some(format!("revoked {name}")))
+    }
+
+    /// Appends an entry to the admin audit log: who (name and role), what, on which
+    /// device, and why.
     pub fn audit(
         &self,
-        admin: &str,
+        who: &AdminIdentity,
         action: &str,
         device_id: Option<&str>,
+        detail: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.append_audit(
+            &who.name,
+            Some(who.role.as_str()),
+            action,
+            device_id,
+            detail,
+        )
+    }
+
+    fn append_audit(
+        &self,
+        admin: &str,
+        role: Option<&str>,
+        action: &str,
+        device_id: Option<&str>,
+        detail: Option<String>,
     ) -> Result<(), StoreError> {
         self.store.append_admin_audit(&AdminAuditEntry {
             at: self.clock.now(),
             admin: admin.to_owned(),
             action: action.to_owned(),
             device_id: device_id.map(str::to_owned),
+            role: role.map(str::to_owned),
+            detail,
         })
     }
 
@@ -319,7 +532,13 @@ impl Registry {
             });
             Some(r)
         })?;
-        self.audit("relay", "audit_chain_broken", Some(device_id))
+        self.append_audit(
+            "relay",
+            None,
+            "audit_chain_broken",
+            Some(device_id),
+            Some(what.to_owned()),
+        )
     }
 
     /// The device confirms its wipe.
@@ -382,6 +601,38 @@ mod tests {
         }
     }
 
+    fn officer(name: &str) -> AdminIdentity {
+        AdminIdentity {
+            name: name.into(),
+            role: shinsei_protocol::x509::AdminRole::SecurityOfficer,
+            fingerprint: CertFingerprint {
+                serial_hex: "aa".into(),
+                spki_sha256_hex: "bb".into(),
+            },
+        }
+    }
+
+    fn order(
+        reg: &Registry,
+        dev: &DeviceId,
+        who: &str,
+        action: AdminAction,
+        now: u64,
+    ) -> Result<OrderOutcome, OrderError> {
+        reg.admin_order(
+            dev,
+            &officer(who),
+            &Order {
+                action,
+                admin: who,
+                now,
+                reason: None,
+                emergency: false,
+                approval_secs: 900,
+            },
+        )
+    }
+
     #[test]
     fn registry_flow_history_deny_and_notify() {
         let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
@@ -394,30 +645,58 @@ mod tests {
         let mut rx = reg.subscribe("TAB-0001");
         clock.advance(5);
         let dev = DeviceId::parse("TAB-0001").unwrap();
-        let r = reg.admin_action(&dev, Action::Disable, "alice").unwrap();
-        assert_eq!((r.state, r.version), (S::Disabled, 2));
+        let r = order(&reg, &dev, "alice", AdminAction::Disable, 1005).unwrap();
+        assert_eq!((r.record().state, r.record().version), (S::Disabled, 2));
         assert!(rx.has_changed().unwrap());
         assert_eq!(*rx.borrow_and_update(), 2);
         // Repeat: no change, no notification, still audited.
-        reg.admin_action(&dev, Action::Disable, "alice").unwrap();
+        order(&reg, &dev, "alice", AdminAction::Disable, 1005).unwrap();
         assert!(!rx.has_changed().unwrap());
-        reg.admin_action(&dev, Action::Wipe, "alice").unwrap();
+        // A wipe waits for a second officer: no change, no notification.
+        let w = order(&reg, &dev, "alice", AdminAction::Wipe, 1006).unwrap();
+        assert!(matches!(&w, OrderOutcome::Waiting { order, .. } if order.expires_at == 1906));
+        assert_eq!(w.record().state, S::Disabled);
+        assert!(!rx.has_changed().unwrap());
+        let again = order(&reg, &dev, "alice", AdminAction::Wipe, 1007).unwrap_err();
+        assert_eq!(again.code(), "awaiting_second_officer");
+        let done = order(&reg, &dev, "bob", AdminAction::Wipe, 1008).unwrap();
+        assert!(matches!(&done, OrderOutcome::Done { first: Some(f), .. } if f == "alice"));
+        assert_eq!(done.record().state, S::WipePending);
+        assert!(done.record().pending.is_none());
+        assert!(rx.has_changed().unwrap());
         assert!(!deny.is_denied(&id.fingerprint, "TAB-0001"));
         let r = reg.confirm_wipe(&id).unwrap();
         assert_eq!(r.state, S::Wiped);
         assert!(deny.is_denied(&id.fingerprint, "TAB-0001"));
-        assert!(reg.admin_action(&dev, Action::Enable, "bob").is_err());
+        assert!(order(&reg, &dev, "bob", AdminAction::Enable, 1009).is_err());
         let audit = store.admin_audit(100).unwrap();
-        assert_eq!(audit.len(), 4);
-        assert_eq!(audit[3].action, "enable (refused)");
-        assert_eq!(audit[3].admin, "bob");
+        let seen: Vec<_> = audit
+            .iter()
+            .map(|e| (e.admin.as_str(), e.action.as_str(), e.detail.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("alice", "disable", None),
+                ("alice", "disable", None),
+                (
+                    "alice",
+                    "wipe requested",
+                    Some("awaiting a second security officer until 1906")
+                ),
+                ("alice", "wipe (refused)", Some("awaiting_second_officer")),
+                ("bob", "wipe approved", Some("requested by alice")),
+                ("bob", "enable (refused)", Some("invalid_transition")),
+            ]
+        );
+        assert_eq!(audit[0].role.as_deref(), Some("security-officer"));
         let hist: Vec<_> = r.history.iter().map(|h| (h.state, h.by.as_str())).collect();
         assert_eq!(
             hist,
             vec![
                 (S::Active, "relay"),
                 (S::Disabled, "admin:alice"),
-                (S::WipePending, "admin:alice"),
+                (S::WipePending, "admin:bob"),
                 (S::Wiped, "device"),
             ]
         );

@@ -98,6 +98,7 @@ pub struct Relay {
     device_tls: Arc<ServerConfig>,
     admin_tls: Arc<ServerConfig>,
     device_verifier: Arc<DeviceClientVerifier>,
+    admin_verifier: Arc<AdminClientVerifier>,
 }
 
 /// What a reload re-read.
@@ -142,11 +143,11 @@ impl Relay {
         core.reload_deny_file().map_err(StartError::Other)?;
         let device_verifier = Arc::new(DeviceClientVerifier::new(
             m.device_ca,
-            crls,
+            crls.clone(),
             core.deny.clone(),
             provider.clone(),
         )?);
-        let admin_verifier = Arc::new(AdminClientVerifier::new(m.root_ca, provider.clone())?);
+        let admin_verifier = Arc::new(AdminClientVerifier::new(m.root_ca, crls, provider.clone())?);
         let device_tls = Arc::new(tls::server_config(
             provider.clone(),
             device_verifier.clone(),
@@ -155,7 +156,7 @@ impl Relay {
         )?);
         let admin_tls = Arc::new(tls::server_config(
             provider,
-            admin_verifier,
+            admin_verifier.clone(),
             m.tls_chain,
             m.tls_key,
         )?);
@@ -165,6 +166,7 @@ impl Relay {
             device_tls,
             admin_tls,
             device_verifier,
+            admin_verifier,
         })
     }
 
@@ -180,8 +182,11 @@ impl Relay {
         match tls::load_crls(&self.core.config.paths.crl_files) {
             Ok(crls) => {
                 report.crls = crls.len();
-                if let Err(e) = self.device_verifier.set_crls(crls) {
+                if let Err(e) = self.device_verifier.set_crls(crls.clone()) {
                     errors.push(format!("CRLs: {e}"));
+                }
+                if let Err(e) = self.admin_verifier.set_crls(crls) {
+                    errors.push(format!("CRLs (admin listener): {e}"));
                 }
             }
             Err(e) => errors.push(format!("CRLs: {e}")),

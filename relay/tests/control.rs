@@ -66,6 +66,7 @@ async fn wipe_flow_and_admin_audit() {
     let (env, relay) = Env::started().await;
     let t = tablet(&env.pki, "TAB-0002");
     let alice = client(&env.pki.root, Some(&admin(&env.pki, "alice")), false);
+    let bob = client(&env.pki.root, Some(&admin(&env.pki, "bob")), false);
     let c = client(&env.pki.root, Some(&t.ident), false);
     let r = get(&c, relay.device_addr, "/v1/status").await.unwrap();
     assert_eq!(r.status(), 200);
@@ -81,7 +82,7 @@ async fn wipe_flow_and_admin_audit() {
         2
     );
 
-    let (s, v) = admin_post(&alice, relay.admin_addr, "TAB-0002", "wipe").await;
+    let (s, v) = approved_post(&alice, &bob, relay.admin_addr, "TAB-0002", "wipe").await;
     assert_eq!((s, v["state"].as_str()), (200, Some("wipe_pending")));
 
     // wipe_pending: status yes, submissions and audit no.
@@ -118,7 +119,7 @@ async fn wipe_flow_and_admin_audit() {
     assert_eq!(d["state"], "wiped");
     let states: Vec<&str> = strs(&d["history"], "state");
     assert_eq!(states, ["active", "wipe_pending", "wiped"]);
-    assert_eq!(d["history"][1]["by"], "admin:alice");
+    assert_eq!(d["history"][1]["by"], "admin:bob");
     assert_eq!(d["history"][2]["by"], "device");
     assert!(d["updated_at"].as_u64().unwrap() > 1_700_000_000);
 
@@ -139,9 +140,21 @@ async fn wipe_flow_and_admin_audit() {
     assert_eq!(
         actions,
         vec![
-            ("alice", "wipe", Some("TAB-0002")),
+            ("alice", "wipe requested", Some("TAB-0002")),
+            ("bob", "wipe approved", Some("TAB-0002")),
             ("alice", "enable (refused)", Some("TAB-0002")),
             ("alice", "disable", Some("TAB-0099")),
+            // Every refused admin request is audited (issue 17).
+            (
+                "alice",
+                "POST /admin/v1/devices/tab_0099/disable (refused)",
+                None
+            ),
+            (
+                "alice",
+                "POST /admin/v1/devices/TAB-0099/explode (refused)",
+                None
+            ),
             ("alice", "list_devices", None),
             ("alice", "read_audit", None),
         ]
@@ -163,8 +176,20 @@ async fn fleet_client_of_provisioning_talks_to_the_relay() {
     let (list, state, audit, refused) = tokio::task::spawn_blocking(move || {
         let c = AdminClient::from_pki(&l, Some("alice"), Some(&base)).unwrap();
         let id = DeviceId::parse("TAB-0042").unwrap();
-        let state = c.device_action(&id, DeviceAction::Wipe).unwrap();
-        let refused = c.device_action(&id, DeviceAction::Disable).unwrap_err();
+        // Alone, an officer's wipe waits; with the emergency path and a reason it is
+        // carried out at once (issue 17).
+        let ask = shinsei_protocol::api::ActionRequest::default();
+        let waiting = c.device_action(&id, DeviceAction::Wipe, &ask).unwrap();
+        assert_eq!(waiting.state.as_str(), "active");
+        assert_eq!(waiting.pending.as_ref().unwrap().requested_by, "alice");
+        let urgent = shinsei_protocol::api::ActionRequest {
+            reason: Some("stolen, online".into()),
+            emergency: true,
+        };
+        let state = c.device_action(&id, DeviceAction::Wipe, &urgent).unwrap();
+        let refused = c
+            .device_action(&id, DeviceAction::Disable, &ask)
+            .unwrap_err();
         (
             c.list_devices().unwrap(),
             state,
@@ -184,9 +209,15 @@ async fn fleet_client_of_provisioning_talks_to_the_relay() {
     );
     assert_eq!(list.devices.len(), 1);
     assert_eq!(list.devices[0].history.len(), 2);
+    assert!(list.devices[0].pending.is_none());
     assert!(devices_table(&list).contains("wipe_pending"));
-    assert_eq!(audit.entries[0].action, "wipe");
-    assert_eq!(audit.entries[0].device_id.as_deref(), Some("TAB-0042"));
+    assert_eq!(audit.entries[0].action, "wipe requested");
+    assert_eq!(audit.entries[1].action, "wipe EMERGENCY");
+    assert_eq!(
+        audit.entries[1].detail.as_deref(),
+        Some("reason: stolen, online")
+    );
+    assert_eq!(audit.entries[1].device_id.as_deref(), Some("TAB-0042"));
     assert!(audit_table(&audit).contains("alice"));
     relay.shutdown().await;
 }

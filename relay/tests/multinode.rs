@@ -61,6 +61,7 @@ async fn wipe_through_node_b_reaches_a_device_long_polling_node_a() {
     let t = tablet(&env.pki, "TAB-0001");
     let t2 = tablet(&env.pki, "TAB-0002");
     let alice = client(&env.pki.root, Some(&admin(&env.pki, "alice")), false);
+    let bob = client(&env.pki.root, Some(&admin(&env.pki, "bob")), false);
 
     let c = client(&env.pki.root, Some(&t.ident), false);
     let v: Value = get_json(&c, a.device_addr, "/v1/status").await;
@@ -78,8 +79,12 @@ async fn wipe_through_node_b_reaches_a_device_long_polling_node_a() {
         a.core().metrics.long_polls_open.load(Ordering::SeqCst) == 1
     })
     .await;
+    // Alice asks through node A; the waiting order is on the shared record, so Bob's
+    // approval through node B carries it out.
+    let (s, v) = admin_post(&alice, a.admin_addr, "TAB-0001", "wipe").await;
+    assert_eq!((s, v["state"].as_str()), (202, Some("active")), "{v}");
     let t_cmd = Instant::now();
-    let (s, v) = admin_post(&alice, b.admin_addr, "TAB-0001", "wipe").await;
+    let (s, v) = admin_post(&bob, b.admin_addr, "TAB-0001", "wipe").await;
     assert_eq!((s, v["state"].as_str()), (200, Some("wipe_pending")), "{v}");
     let (v, at) = poll.await.unwrap();
     let latency = at.duration_since(t_cmd);
@@ -104,7 +109,7 @@ async fn wipe_through_node_b_reaches_a_device_long_polling_node_a() {
     let c2 = client(&root, Some(&t2.ident), false);
     let r = get(&c2, a.device_addr, "/v1/status").await.unwrap();
     assert_eq!(r.status(), 200);
-    let (s, _) = admin_post(&alice, b.admin_addr, "TAB-0002", "revoke").await;
+    let (s, _) = approved_post(&alice, &bob, b.admin_addr, "TAB-0002", "revoke").await;
     assert_eq!(s, 200);
     assert!(
         refused_within_2s(&root, &t2.ident, a.device_addr).await,
@@ -115,7 +120,15 @@ async fn wipe_through_node_b_reaches_a_device_long_polling_node_a() {
     for node in [&a, &b] {
         let v: Value = get_json(&alice, node.admin_addr, "/admin/v1/audit").await;
         let actions: Vec<&str> = strs(&v["entries"], "action");
-        assert!(actions.starts_with(&["wipe", "revoke"]), "{actions:?}");
+        assert!(
+            actions.starts_with(&[
+                "wipe requested",
+                "wipe approved",
+                "revoke requested",
+                "revoke approved"
+            ]),
+            "{actions:?}"
+        );
     }
     a.shutdown().await;
     b.shutdown().await;
@@ -492,6 +505,7 @@ async fn pg_dump_restore_brings_back_the_retention_window_and_nothing_older() {
                 certs: Vec::new(),
                 audit_head: None,
                 audit_alert: None,
+                pending: None,
             })
         })
         .unwrap();
@@ -500,6 +514,8 @@ async fn pg_dump_restore_brings_back_the_retention_window_and_nothing_older() {
             admin: "alice".into(),
             action: "wipe".into(),
             device_id: Some("TAB-0500".into()),
+            role: Some("security-officer".into()),
+            detail: None,
         })
         .unwrap();
         s.add_deny(&DenyEntry {

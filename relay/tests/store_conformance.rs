@@ -47,6 +47,7 @@ fn device(id: &str) -> DeviceRecord {
         certs: Vec::new(),
         audit_head: None,
         audit_alert: None,
+        pending: None,
     }
 }
 
@@ -167,6 +168,8 @@ fn registry_and_audit(s: &dyn Store) {
             admin: "alice".into(),
             action: format!("a{i}"),
             device_id: (i % 2 == 0).then(|| "TAB-1".into()),
+            role: (i == 1).then(|| "viewer".into()),
+            detail: (i == 1).then(|| "role_forbidden: 管理者".into()),
         })
         .unwrap();
     }
@@ -174,6 +177,13 @@ fn registry_and_audit(s: &dyn Store) {
     assert_eq!(all.len(), 5);
     assert_eq!(all[0].action, "a0");
     assert_eq!(all[1].device_id, None);
+    // Role and reason round-trip (issue 17: who, what and why).
+    assert_eq!(all[1].role.as_deref(), Some("viewer"));
+    assert_eq!(all[1].detail.as_deref(), Some("role_forbidden: 管理者"));
+    assert_eq!(
+        (all[0].role.as_deref(), all[0].detail.as_deref()),
+        (None, None)
+    );
     let last2: Vec<String> = s
         .admin_audit(2)
         .unwrap()

@@ -196,12 +196,13 @@ async fn revoked_device_is_refused_live_and_after_restart() {
     let t = tablet(&env.pki, "TAB-0007");
     let other = tablet(&env.pki, "TAB-0008");
     let adm = client(&root, Some(&admin(&env.pki, "alice")), false);
+    let bob = client(&root, Some(&admin(&env.pki, "bob")), false);
 
     let open = client(&root, Some(&t.ident), false);
     let r = get(&open, relay.device_addr, "/v1/status").await.unwrap();
     assert_eq!(r.status(), 200);
 
-    let (s, v) = admin_post(&adm, relay.admin_addr, "TAB-0007", "revoke").await;
+    let (s, v) = approved_post(&adm, &bob, relay.admin_addr, "TAB-0007", "revoke").await;
     assert_eq!(s, 200);
     assert_eq!(v["state"], "revoked");
 

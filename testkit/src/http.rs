@@ -97,6 +97,21 @@ pub fn error_code(body: &[u8]) -> String {
 }
 
 /// `POST /admin/v1/devices/{device}/{action}`; status and JSON body.
+/// A wipe or revoke as the two-person rule wants it: `first` asks (must get `202`,
+/// waiting), `second` approves; the second answer.
+pub async fn approved_post(
+    first: &reqwest::Client,
+    second: &reqwest::Client,
+    addr: SocketAddr,
+    device: &str,
+    action: &str,
+) -> (u16, serde_json::Value) {
+    let (s, v) = admin_post(first, addr, device, action).await;
+    assert_eq!(s, 202, "the first officer's {action} must wait: {v}");
+    assert_eq!(v["pending"]["action"], action, "{v}");
+    admin_post(second, addr, device, action).await
+}
+
 pub async fn admin_post(
     c: &reqwest::Client,
     addr: SocketAddr,

@@ -24,11 +24,14 @@ pub mod wait;
 pub use app::{express_app, photo, standard_app, APP_ID};
 pub use files::{contains, files_below, find_all, walk};
 pub use http::{
-    admin_post, assert_accepted, client, error_code, get, get_json, post, post_envelope, url, HOST,
+    admin_post, approved_post, assert_accepted, client, error_code, get, get_json, post,
+    post_envelope, url, HOST,
 };
 pub use json::{keys, strs};
 pub use net::free_port;
-pub use pki::{admin, device, make_pki, make_pki_for, tablet, Identity, Pki, PkiBuilder, Tablet};
+pub use pki::{
+    admin, admin_as, device, make_pki, make_pki_for, tablet, Identity, Pki, PkiBuilder, Tablet,
+};
 pub use tls::provider;
 
 /// Seconds in a day.

@@ -11,6 +11,7 @@ use shinsei_protocol::{
     device::DeviceId,
     envelope::{self, EnvelopeId},
     keys::{RelayPublicKey, SigningKey, VerifyingKey},
+    x509::AdminRole,
 };
 use shinsei_provisioning::{
     device::{self as pdevice, SignOptions},
@@ -189,9 +190,15 @@ pub fn tablet(pki: &Pki, id: &str) -> Tablet {
     device(&pki.layout, id, 30, now() - 60)
 }
 
-/// An admin certificate from the root CA (30 days, issued a minute ago).
+/// A security officer's certificate from the root CA (30 days, issued a minute ago):
+/// may do everything, alone where the relay allows one officer.
 pub fn admin(pki: &Pki, name: &str) -> Identity {
-    let cert = pki::admin_issue(&pki.layout, name, 30, now() - 60).unwrap();
+    admin_as(pki, name, AdminRole::SecurityOfficer)
+}
+
+/// An admin certificate with `role` from the root CA (30 days, issued a minute ago).
+pub fn admin_as(pki: &Pki, name: &str, role: AdminRole) -> Identity {
+    let cert = pki::admin_issue(&pki.layout, name, role, 30, now() - 60).unwrap();
     let key = layout::read_pkcs8_pem(&pki.layout.admin_key(name)).unwrap();
     Identity {
         cert,

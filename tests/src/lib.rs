@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 /// Host name of the relay in tests: resolves to loopback everywhere.
 pub const RELAY_HOST: &str = "localhost";
 pub const ADMIN: &str = "it-admin";
+/// The second security officer (a wipe or revoke needs two).
+pub const ADMIN2: &str = "it-officer-2";
 pub const STAFF_ID: &str = "S0001";
 pub const STAFF_PASSWORD: &str = "correct-horse-battery-1";
 
@@ -162,10 +164,21 @@ impl Ward {
                 .args(relay_init_args),
             "",
         )?;
-        ok(
-            Command::new(&p).args(["--pki", &pki_s, "admin", "issue", "--name", ADMIN]),
-            "",
-        )?;
+        for name in [ADMIN, ADMIN2] {
+            ok(
+                Command::new(&p).args([
+                    "--pki",
+                    &pki_s,
+                    "admin",
+                    "issue",
+                    "--name",
+                    name,
+                    "--role",
+                    "security-officer",
+                ]),
+                "",
+            )?;
+        }
         ok(
             Command::new(&p).args([
                 "--pki",
@@ -206,9 +219,27 @@ impl Ward {
     }
 
     /// `shinsei-provision device <action> <id>` with the admin certificate.
+    /// `shinsei-provision device ACTION DEVICE` as IT would give it: a wipe or revoke
+    /// by one security officer, then approved by the second.
     pub fn fleet(&self, action: &str, device: &str) -> Result<String> {
+        let out = self.fleet_as(ADMIN, action, device, &[])?;
+        if matches!(action, "wipe" | "revoke") {
+            return self.fleet_as(ADMIN2, action, device, &[]);
+        }
+        Ok(out)
+    }
+
+    /// `shinsei-provision device ACTION DEVICE --admin-cert ADMIN EXTRA…`.
+    pub fn fleet_as(
+        &self,
+        admin: &str,
+        action: &str,
+        device: &str,
+        extra: &[&str],
+    ) -> Result<String> {
         let mut c = self.provision()?;
-        c.args(["device", action, device, "--admin-cert", ADMIN]);
+        c.args(["device", action, device, "--admin-cert", admin]);
+        c.args(extra);
         ok(&mut c, "")
     }
 

@@ -306,8 +306,23 @@ fn remote_disable_and_wipe_reach_a_running_agent() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(800));
+    // One officer's order only asks (issue 17's two-person rule): the tablet keeps its
+    // data until a second officer approves.
+    let asked = ward
+        .fleet_as(
+            shinsei_tests::ADMIN,
+            "wipe",
+            "TAB-0005",
+            &["--reason", "lost at the event"],
+        )
+        .unwrap();
+    assert!(asked.contains("second security officer"), "{asked}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(daemon.try_wait().unwrap().is_none());
+    assert!(tab.data.join("outbox.key").exists());
     let t0 = Instant::now();
-    ward.fleet("wipe", "TAB-0005").unwrap();
+    ward.fleet_as(shinsei_tests::ADMIN2, "wipe", "TAB-0005", &[])
+        .unwrap();
     let status = daemon.wait().unwrap();
     let took = t0.elapsed();
     eprintln!(

@@ -4,47 +4,110 @@ use std::{convert::Infallible, sync::Arc};
 
 use hyper::{body::Incoming, Method, Request, Response, StatusCode};
 use shinsei_protocol::{
-    api::{ActionResult, AdminAction, AdminAuditLog, DeviceList},
+    api::{
+        ActionRequest, ActionResult, AdminAction, AdminAuditLog, AdminRevoked, DeviceList,
+        MAX_REASON_LEN,
+    },
     device::DeviceId,
+    x509::MAX_ADMIN_NAME_LEN,
 };
 
 use super::{
-    blocking, error_response, json_ok, method_not_allowed, not_found, query_u64, response,
-    status_of, Body,
+    blocking, error_response, json_ok, method_not_allowed, not_found, query_u64, read_body,
+    response, status_of, Body,
 };
 use crate::{
+    approval::{self, Operation, Order},
     core::RelayCore,
     identity::AdminIdentity,
     refusal::{Refusal, RefusalKind},
-    registry::RegistryError,
+    registry::{OrderError, OrderOutcome},
 };
 
-/// Serves one request on the admin listener.
+/// Serves one request on the admin listener: the deny list and the role are checked on
+/// every request (a revoked administrator's open connection is refused from its next
+/// request on), and every refusal is written to the admin audit log with who, what and
+/// why.
 pub(crate) async fn handle_admin(
     core: Arc<RelayCore>,
     who: Arc<AdminIdentity>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
+    let what = format!("{} {}", req.method(), path);
     Ok(match admin_route(&core, &who, req).await {
         Ok(r) => r,
-        Err(e) => {
-            tracing::info!(admin = %who.name, path = %path, status = status_of(e.kind).as_u16(), code = e.code, "admin request refused");
+        Err(Refused { refusal: e, audit }) => {
+            tracing::info!(admin = %who.name, role = %who.role, path = %path, status = status_of(e.kind).as_u16(), code = e.code, "admin request refused");
+            if audit {
+                let (c, w) = (core.clone(), who.clone());
+                let detail = format!("{}: {}", e.code, e.message);
+                let logged = blocking(move || {
+                    Ok(c.registry
+                        .audit(&w, &format!("{what} (refused)"), None, Some(detail))?)
+                })
+                .await;
+                if let Err(le) = logged {
+                    tracing::error!(code = le.code, "refused admin request not audited");
+                }
+            }
             error_response(&e)
         }
     })
+}
+
+/// A refusal, and whether the route still has to audit it (the registry audits the
+/// refusals of device orders itself).
+struct Refused {
+    refusal: Refusal,
+    audit: bool,
+}
+
+impl From<Refusal> for Refused {
+    fn from(refusal: Refusal) -> Self {
+        Self {
+            refusal,
+            audit: true,
+        }
+    }
+}
+
+fn forbidden(code: &'static str, message: String) -> Refused {
+    Refusal::new(RefusalKind::Forbidden, code, message).into()
+}
+
+/// The deny list, then the role.
+fn admit(core: &RelayCore, who: &AdminIdentity, op: Operation) -> Result<(), Refused> {
+    if core.deny.is_admin_denied(&who.fingerprint, &who.name) {
+        return Err(forbidden(
+            "admin_revoked",
+            format!("the certificate of {} is revoked", who.name),
+        ));
+    }
+    if !approval::permits(who.role, op) {
+        return Err(forbidden(
+            "role_forbidden",
+            format!(
+                "role {} may not do this; it needs {}",
+                who.role,
+                approval::required_role(op)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 async fn admin_route(
     core: &Arc<RelayCore>,
     who: &Arc<AdminIdentity>,
     req: Request<Incoming>,
-) -> Result<Response<Body>, Refusal> {
+) -> Result<Response<Body>, Refused> {
     let path = req.uri().path().to_owned();
     let m = req.method().clone();
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (segs.as_slice(), m) {
         (["metrics"], Method::GET) => {
+            admit(core, who, Operation::Read)?;
             let c = core.clone();
             let text = blocking(move || {
                 let devices = c.registry.list()?.len();
@@ -58,9 +121,10 @@ async fn admin_route(
             ))
         }
         (["admin", "v1", "devices"], Method::GET) => {
+            admit(core, who, Operation::Read)?;
             let (c, w) = (core.clone(), who.clone());
             let list = blocking(move || {
-                c.registry.audit(&w.name, "list_devices", None)?;
+                c.registry.audit(&w, "list_devices", None, None)?;
                 Ok(c.registry.list()?)
             })
             .await?;
@@ -76,36 +140,98 @@ async fn admin_route(
                 .ok_or_else(|| {
                     Refusal::new(RefusalKind::Malformed, "bad_device_id", "not a device ID")
                 })?;
+            admit(core, who, Operation::Device(action))?;
+            let body = read_body(core, req, MAX_ACTION_BODY).await?;
+            let ask = action_request(&body)?;
             let (c, w) = (core.clone(), who.clone());
-            let rec = blocking(move || {
-                c.registry
-                    .admin_action(&dev, action.into(), &w.name)
-                    .map_err(|e| match e {
-                        RegistryError::Transition(t) => {
-                            Refusal::new(RefusalKind::Conflict, "invalid_transition", t.to_string())
-                        }
-                        RegistryError::Store(s) => s.into(),
-                    })
+            let out = blocking(move || {
+                let o = Order {
+                    action,
+                    admin: &w.name,
+                    now: c.clock.now(),
+                    reason: ask.reason.as_deref(),
+                    emergency: ask.emergency,
+                    approval_secs: c.config.admin.approval_secs,
+                };
+                c.registry.admin_order(&dev, &w, &o).map_err(|e| match e {
+                    OrderError::Transition(t) => {
+                        Refusal::new(RefusalKind::Conflict, "invalid_transition", t.to_string())
+                    }
+                    OrderError::Refused(code, m) => Refusal::new(RefusalKind::Conflict, code, m),
+                    OrderError::Store(s) => s.into(),
+                })
             })
-            .await?;
+            .await
+            .map_err(|refusal| Refused {
+                refusal,
+                audit: false,
+            })?;
+            let rec = out.record();
             tracing::info!(admin = %who.name, device_id = %rec.device_id, action = action.as_str(), state = rec.state.as_str(), "admin action");
-            Ok(json_ok(&ActionResult {
-                device_id: rec.device_id,
+            let (status, pending) = match &out {
+                OrderOutcome::Waiting { order, .. } => (StatusCode::ACCEPTED, Some(order.clone())),
+                OrderOutcome::Done { .. } => (StatusCode::OK, None),
+            };
+            let mut r = json_ok(&ActionResult {
+                device_id: rec.device_id.clone(),
                 state: rec.state,
-            }))
+                pending,
+            });
+            *r.status_mut() = status;
+            Ok(r)
+        }
+        (["admin", "v1", "admins", name, "revoke"], Method::POST) => {
+            admit(core, who, Operation::RevokeAdmin)?;
+            let name = (*name).to_owned();
+            if name.is_empty() || name.len() > MAX_ADMIN_NAME_LEN {
+                return Err(Refusal::malformed("not an administrator name").into());
+            }
+            if name == who.name {
+                return Err(Refusal::new(
+                    RefusalKind::Conflict,
+                    "revoke_self",
+                    "an administrator cannot revoke their own certificate here",
+                )
+                .into());
+            }
+            let (c, w, n) = (core.clone(), who.clone(), name.clone());
+            blocking(move || Ok(c.registry.revoke_admin(&w, &n)?)).await?;
+            Ok(json_ok(&AdminRevoked { revoked: name }))
         }
         (["admin", "v1", "audit"], Method::GET) => {
+            admit(core, who, Operation::Read)?;
             let limit = query_u64(&req, "limit")?.unwrap_or(1000).min(100_000) as usize;
             let (c, w) = (core.clone(), who.clone());
             let entries = blocking(move || {
-                c.registry.audit(&w.name, "read_audit", None)?;
+                c.registry.audit(&w, "read_audit", None, None)?;
                 Ok(c.store.admin_audit(limit)?)
             })
             .await?;
             Ok(json_ok(&AdminAuditLog { entries }))
         }
         (["metrics"] | ["admin", "v1", "devices"] | ["admin", "v1", "audit"], _)
-        | (["admin", "v1", "devices", _, _], _) => Err(method_not_allowed()),
-        _ => Err(not_found()),
+        | (["admin", "v1", "devices", _, _], _)
+        | (["admin", "v1", "admins", _, "revoke"], _) => Err(method_not_allowed().into()),
+        _ => Err(not_found().into()),
     }
+}
+
+/// Largest body of an admin action (a reason and a flag).
+const MAX_ACTION_BODY: usize = 4096;
+
+/// The optional JSON body of an admin action: empty means no reason, no emergency.
+fn action_request(body: &[u8]) -> Result<ActionRequest, Refusal> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ActionRequest::default());
+    }
+    let r: ActionRequest = serde_json::from_slice(body)
+        .map_err(|e| Refusal::malformed(format!("action body: {e}")))?;
+    if let Some(why) = &r.reason {
+        if why.len() > MAX_REASON_LEN || why.chars().any(char::is_control) {
+            return Err(Refusal::malformed(format!(
+                "reason: at most {MAX_REASON_LEN} bytes, no control characters"
+            )));
+        }
+    }
+    Ok(r)
 }

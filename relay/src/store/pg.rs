@@ -60,10 +60,11 @@ const LOCK_PURGE: i64 = 0x5348_494e_5345_4902;
 
 /// Versioned schema migrations, applied in order, each in one transaction. Never edit
 /// an applied one: add a new version.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "initial schema",
-    r#"
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "initial schema",
+        r#"
 CREATE TABLE envelopes (
     id          BYTEA PRIMARY KEY CHECK (octet_length(id) = 16),
     device_id   TEXT NOT NULL,
@@ -108,7 +109,16 @@ CREATE TABLE deny (
     PRIMARY KEY (kind, value)
 );
 "#,
-)];
+    ),
+    (
+        2,
+        "admin audit: the administrator's role and why",
+        r#"
+ALTER TABLE admin_audit ADD COLUMN role TEXT;
+ALTER TABLE admin_audit ADD COLUMN detail TEXT;
+"#,
+    ),
+];
 
 /// The newest schema version this relay knows.
 pub(super) fn latest_schema_version() -> i32 {
@@ -883,9 +893,17 @@ impl Store for PgStore {
         let at = i64_of(e.at, "audit time")?;
         self.run("append admin audit", move |c| {
             c.execute(
-                "INSERT INTO admin_audit (entry_id, at, admin, action, device_id)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (entry_id) DO NOTHING",
-                &[&entry_id, &at, &e.admin, &e.action, &e.device_id],
+                "INSERT INTO admin_audit (entry_id, at, admin, action, device_id, role, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (entry_id) DO NOTHING",
+                &[
+                    &entry_id,
+                    &at,
+                    &e.admin,
+                    &e.action,
+                    &e.device_id,
+                    &e.role,
+                    &e.detail,
+                ],
             )
             .map(|_| ())
         })
@@ -895,8 +913,8 @@ impl Store for PgStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.run("read admin audit", move |c| {
             c.query(
-                "SELECT at, admin, action, device_id FROM
-                   (SELECT seq, at, admin, action, device_id FROM admin_audit
+                "SELECT at, admin, action, device_id, role, detail FROM
+                   (SELECT seq, at, admin, action, device_id, role, detail FROM admin_audit
                      ORDER BY seq DESC LIMIT $1) t
                  ORDER BY seq",
                 &[&limit],
@@ -908,6 +926,8 @@ impl Store for PgStore {
                     admin: r.try_get(1)?,
                     action: r.try_get(2)?,
                     device_id: r.try_get(3)?,
+                    role: r.try_get(4)?,
+                    detail: r.try_get(5)?,
                 })
             })
             .collect()
@@ -1029,6 +1049,8 @@ mod tests {
         s.sort_unstable();
         s.dedup();
         assert_eq!(v, s);
-        assert_eq!(latest_schema_version(), 1);
+        // Contiguous from 1 (issue 17 added version 2: the admin audit's role and why).
+        assert_eq!(v, (1..=2).collect::<Vec<i32>>());
+        assert_eq!(latest_schema_version(), 2);
     }
 }

@@ -6,9 +6,13 @@
 //! (`crate::deny`). The deny list changes live (admin revoke, wipe confirmation, file
 //! reload) and the inner verifier can be rebuilt with new CRLs without a restart.
 //!
-//! Admin listener: `WebPkiClientVerifier` anchored on the root CA, then: OU
-//! `shinsei admin`, and issued directly by the root (a certificate from the device CA
-//! never passes, whatever its OU).
+//! Admin listener: `WebPkiClientVerifier` anchored on the root CA, with the same CRLs
+//! (a CRL signed by the root revokes admin certificates; an admin certificate no
+//! configured CRL speaks for passes: the device CA's CRL cannot list it), then: OU
+//! `shinsei admin` with a valid role, and issued directly by the root (a certificate
+//! from the device CA never passes, whatever its OU). The deny list (serials, SPKI
+//! digests, administrator names) is checked on every admin *request*
+//! (`crate::http::admin`), where a refusal can be audited with what was asked.
 
 use std::{
     fmt,
@@ -31,16 +35,28 @@ use crate::{
     identity::{AdminIdentity, DeviceIdentity},
 };
 
+/// Whose certificates a verifier checks: devices must be spoken for by a CRL when CRLs
+/// are configured; administrators are checked against the CRLs that speak for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Revocation {
+    UnknownDenied,
+    UnknownAllowed,
+}
+
 fn build_webpki(
     anchor: CertificateDer<'static>,
     crls: Vec<CertificateRevocationListDer<'static>>,
     provider: &Arc<CryptoProvider>,
+    unknown: Revocation,
 ) -> Result<Arc<dyn ClientCertVerifier>, rustls::Error> {
     let mut roots = RootCertStore::empty();
     roots.add(anchor)?;
     let mut b = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
     if !crls.is_empty() {
         b = b.with_crls(crls).only_check_end_entity_revocation();
+        if unknown == Revocation::UnknownAllowed {
+            b = b.allow_unknown_revocation_status();
+        }
     }
     b.build()
         .map_err(|e| rustls::Error::General(format!("client verifier: {e}")))
@@ -61,12 +77,58 @@ macro_rules! opaque_debug {
     };
 }
 
-/// The device listener's verifier (see the module docs).
-pub struct DeviceClientVerifier {
+/// A webpki chain verifier on one anchor that can be rebuilt with new CRLs without a
+/// restart (new handshakes use the new one).
+struct Chain {
     anchor: CertificateDer<'static>,
     provider: Arc<CryptoProvider>,
+    unknown: Revocation,
     inner: RwLock<Arc<dyn ClientCertVerifier>>,
     hints: Vec<DistinguishedName>,
+}
+
+impl Chain {
+    fn new(
+        anchor: CertificateDer<'static>,
+        crls: Vec<CertificateRevocationListDer<'static>>,
+        provider: Arc<CryptoProvider>,
+        unknown: Revocation,
+    ) -> Result<Self, rustls::Error> {
+        let inner = build_webpki(anchor.clone(), crls, &provider, unknown)?;
+        let hints = inner.root_hint_subjects().to_vec();
+        Ok(Self {
+            anchor,
+            provider,
+            unknown,
+            inner: RwLock::new(inner),
+            hints,
+        })
+    }
+
+    fn set_crls(
+        &self,
+        crls: Vec<CertificateRevocationListDer<'static>>,
+    ) -> Result<(), rustls::Error> {
+        let v = build_webpki(self.anchor.clone(), crls, &self.provider, self.unknown)?;
+        let mut g = self
+            .inner
+            .write()
+            .map_err(|_| rustls::Error::General("verifier lock poisoned".into()))?;
+        *g = v;
+        Ok(())
+    }
+
+    fn get(&self) -> Result<Arc<dyn ClientCertVerifier>, rustls::Error> {
+        self.inner
+            .read()
+            .map(|g| g.clone())
+            .map_err(|_| rustls::Error::General("verifier lock poisoned".into()))
+    }
+}
+
+/// The device listener's verifier (see the module docs).
+pub struct DeviceClientVerifier {
+    chain: Chain,
     deny: Arc<DenyList>,
 }
 
@@ -79,13 +141,8 @@ impl DeviceClientVerifier {
         deny: Arc<DenyList>,
         provider: Arc<CryptoProvider>,
     ) -> Result<Self, rustls::Error> {
-        let inner = build_webpki(device_ca.clone(), crls, &provider)?;
-        let hints = inner.root_hint_subjects().to_vec();
         Ok(Self {
-            anchor: device_ca,
-            provider,
-            inner: RwLock::new(inner),
-            hints,
+            chain: Chain::new(device_ca, crls, provider, Revocation::UnknownDenied)?,
             deny,
         })
     }
@@ -95,20 +152,11 @@ impl DeviceClientVerifier {
         &self,
         crls: Vec<CertificateRevocationListDer<'static>>,
     ) -> Result<(), rustls::Error> {
-        let v = build_webpki(self.anchor.clone(), crls, &self.provider)?;
-        let mut g = self
-            .inner
-            .write()
-            .map_err(|_| rustls::Error::General("verifier lock poisoned".into()))?;
-        *g = v;
-        Ok(())
+        self.chain.set_crls(crls)
     }
 
     fn inner(&self) -> Result<Arc<dyn ClientCertVerifier>, rustls::Error> {
-        self.inner
-            .read()
-            .map(|g| g.clone())
-            .map_err(|_| rustls::Error::General("verifier lock poisoned".into()))
+        self.chain.get()
     }
 }
 
@@ -164,7 +212,7 @@ impl ClientCertVerifier for DeviceClientVerifier {
     delegate_to_inner!();
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &self.hints
+        &self.chain.hints
     }
 }
 
@@ -188,7 +236,7 @@ impl DeviceClientVerifier {
 /// The admin listener's verifier (see the module docs).
 pub struct AdminClientVerifier {
     root_der: CertificateDer<'static>,
-    inner: Arc<dyn ClientCertVerifier>,
+    chain: Chain,
 }
 
 opaque_debug!(AdminClientVerifier);
@@ -196,17 +244,25 @@ opaque_debug!(AdminClientVerifier);
 impl AdminClientVerifier {
     pub fn new(
         root_ca: CertificateDer<'static>,
+        crls: Vec<CertificateRevocationListDer<'static>>,
         provider: Arc<CryptoProvider>,
     ) -> Result<Self, rustls::Error> {
-        let inner = build_webpki(root_ca.clone(), Vec::new(), &provider)?;
         Ok(Self {
+            chain: Chain::new(root_ca.clone(), crls, provider, Revocation::UnknownAllowed)?,
             root_der: root_ca,
-            inner,
         })
     }
 
+    /// Rebuilds the chain verifier with a new set of CRLs (live; new handshakes use it).
+    pub fn set_crls(
+        &self,
+        crls: Vec<CertificateRevocationListDer<'static>>,
+    ) -> Result<(), rustls::Error> {
+        self.chain.set_crls(crls)
+    }
+
     fn inner(&self) -> Result<Arc<dyn ClientCertVerifier>, rustls::Error> {
-        Ok(self.inner.clone())
+        self.chain.get()
     }
 }
 
@@ -214,7 +270,7 @@ impl ClientCertVerifier for AdminClientVerifier {
     delegate_to_inner!();
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.inner.root_hint_subjects()
+        &self.chain.hints
     }
 }
 

@@ -11,9 +11,9 @@ use shinsei_relay::{
     Config, Relay, RelayOptions, RunningRelay,
 };
 pub use shinsei_testkit::{
-    admin, admin_post, assert_accepted, client, error_code, express_app, get, get_json, keys,
-    make_pki, make_pki_for, now, pg, photo, post, post_envelope, provider, standard_app, strs,
-    tablet, url, Identity, Pki, Tablet, APP_ID, HOST,
+    admin, admin_as, admin_post, approved_post, assert_accepted, client, error_code, express_app,
+    get, get_json, keys, make_pki, make_pki_for, now, pg, photo, post, post_envelope, provider,
+    standard_app, strs, tablet, url, Identity, Pki, Tablet, APP_ID, HOST,
 };
 
 /// A test environment: PKI, data and spool directories; with
