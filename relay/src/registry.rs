@@ -106,7 +106,14 @@ pub struct Registry {
     clock: Arc<dyn Clock>,
     deny: Arc<DenyList>,
     watchers: Arc<Watchers>,
+    /// When each administrator's read was last written to the audit log (this node).
+    reads: Mutex<HashMap<(String, &'static str), u64>>,
 }
+
+/// A read (`list_devices`, `read_audit`) is written to the admin audit log at most once
+/// per administrator and kind in this many seconds: a console refreshing every second
+/// must not bury the orders in reads.
+pub const READ_AUDIT_EVERY_SECS: u64 = 60;
 
 /// Long-poll watchers of this node, and the live deny list: the [`ChangeSink`] of
 /// the store.
@@ -176,6 +183,7 @@ impl Registry {
             clock,
             deny,
             watchers,
+            reads: Mutex::new(HashMap::new()),
         }
     }
 
@@ -466,6 +474,21 @@ impl Registry {
         self.audit(who, "revoke_admin", None, Some(format!("revoked {name}")))
     }
 
+    /// Audits a read by `who`, unless the same read by the same administrator was
+    /// audited less than [`READ_AUDIT_EVERY_SECS`] ago on this node.
+    pub fn audit_read(&self, who: &AdminIdentity, what: &'static str) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        {
+            let mut m = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+            let last = m.entry((who.name.clone(), what)).or_insert(0);
+            if *last != 0 && now < last.saturating_add(READ_AUDIT_EVERY_SECS) {
+                return Ok(());
+            }
+            *last = now;
+        }
+        self.audit(who, what, None, None)
+    }
+
     /// Appends an entry to the admin audit log: who (name and role), what, on which
     /// device, and why.
     pub fn audit(
@@ -631,6 +654,41 @@ mod tests {
                 approval_secs: 900,
             },
         )
+    }
+
+    #[test]
+    fn reads_are_audited_at_most_once_a_minute_per_admin() {
+        let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+        let clock = ManualClock::new(1000);
+        let reg = Registry::new(
+            store.clone(),
+            Arc::new(clock.clone()),
+            Arc::new(DenyList::new()),
+        );
+        for _ in 0..30 {
+            reg.audit_read(&officer("alice"), "list_devices").unwrap();
+            reg.audit_read(&officer("bob"), "list_devices").unwrap();
+            clock.advance(1);
+        }
+        reg.audit_read(&officer("alice"), "read_audit").unwrap();
+        clock.advance(READ_AUDIT_EVERY_SECS);
+        reg.audit_read(&officer("alice"), "list_devices").unwrap();
+        let seen: Vec<_> = store
+            .admin_audit(100)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.admin, e.action))
+            .collect();
+        let e = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        assert_eq!(
+            seen,
+            vec![
+                e("alice", "list_devices"),
+                e("bob", "list_devices"),
+                e("alice", "read_audit"),
+                e("alice", "list_devices"),
+            ]
+        );
     }
 
     #[test]

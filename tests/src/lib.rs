@@ -39,6 +39,7 @@ pub fn bin_dir() -> Result<&'static Path> {
             ("shinsei-tablet", Some("test-hooks")),
             ("shinsei-provisioning", Some("test-hooks")),
             ("shinsei-relay", None),
+            ("shinsei-console", None),
         ] {
             let mut cmd = Command::new(&cargo);
             cmd.args(["build", "-q", "-p", package, "--bins"]);

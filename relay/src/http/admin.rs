@@ -124,7 +124,7 @@ async fn admin_route(
             admit(core, who, Operation::Read)?;
             let (c, w) = (core.clone(), who.clone());
             let list = blocking(move || {
-                c.registry.audit(&w, "list_devices", None, None)?;
+                c.registry.audit_read(&w, "list_devices")?;
                 Ok(c.registry.list()?)
             })
             .await?;
@@ -203,7 +203,7 @@ async fn admin_route(
             let limit = query_u64(&req, "limit")?.unwrap_or(1000).min(100_000) as usize;
             let (c, w) = (core.clone(), who.clone());
             let entries = blocking(move || {
-                c.registry.audit(&w, "read_audit", None, None)?;
+                c.registry.audit_read(&w, "read_audit")?;
                 Ok(c.store.admin_audit(limit)?)
             })
             .await?;

@@ -1,0 +1,41 @@
+//! What the console asks of the relay: the admin API, through
+//! `shinsei_provisioning::fleet::AdminClient` (mutual TLS with the admin certificate,
+//! trusting only the ward root). A trait so the pages need no network to be built.
+
+use shinsei_protocol::{
+    api::{ActionRequest, ActionResult, AdminAction, AdminAuditLog, DeviceList},
+    device::DeviceId,
+};
+use shinsei_provisioning::fleet::AdminClient;
+
+/// The relay's admin API, blocking (the handlers call it off the async threads).
+pub trait Backend: Send + Sync + 'static {
+    fn devices(&self) -> Result<DeviceList, String>;
+    fn action(
+        &self,
+        id: &DeviceId,
+        action: AdminAction,
+        ask: &ActionRequest,
+    ) -> Result<ActionResult, String>;
+    fn audit(&self) -> Result<AdminAuditLog, String>;
+}
+
+impl Backend for AdminClient {
+    fn devices(&self) -> Result<DeviceList, String> {
+        self.list_devices().map_err(|e| e.to_string())
+    }
+
+    fn action(
+        &self,
+        id: &DeviceId,
+        action: AdminAction,
+        ask: &ActionRequest,
+    ) -> Result<ActionResult, String> {
+        self.device_action(id, action, ask)
+            .map_err(|e| e.to_string())
+    }
+
+    fn audit(&self) -> Result<AdminAuditLog, String> {
+        AdminClient::audit(self).map_err(|e| e.to_string())
+    }
+}

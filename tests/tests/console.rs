@@ -1,0 +1,135 @@
+//! Issue 17: the fleet console in a real browser. A ward, a relay, a tablet enrolled
+//! and running the real agent (long-polling), `shinsei-console` holding the admin
+//! certificate, and Debian's chromium driven through chromedriver by
+//! `tests/browser/console.py` (Selenium): log in with the one-time token, see the
+//! fleet, disable the tablet with a reason and see it reported disabled, ask for a wipe
+//! (which waits for a second officer), read the audit. Requests without the CSRF token,
+//! with a foreign or no Origin, with a forged Host, or without a session are refused.
+//! The screenshots go to `docs/console-*.png` (README).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Command, Stdio},
+};
+
+use shinsei_tests::{bin, ok, Relay, Tablet, Ward, ADMIN};
+
+#[test]
+fn it_disables_a_running_tablet_from_the_browser() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let _relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0001", "standard").unwrap();
+    ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+    let mut daemon = tab
+        .agent()
+        .unwrap()
+        .args(["run", "--for-secs", "40"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let mut console = Command::new(bin("shinsei-console").unwrap())
+        .arg("--pki")
+        .arg(&ward.pki)
+        .args(["--admin-cert", ADMIN, "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(console.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let login = line.trim().to_owned();
+    if !(login.starts_with("http://127.0.0.1:") && login.contains("/login?token=")) {
+        let _ = console.kill();
+        let out = console.wait_with_output().unwrap();
+        panic!(
+            "no login URL from the console: {login:?}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    std::fs::create_dir_all(&shots).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser/console.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args([login.as_str(), "TAB-0001"])
+        .arg(&shots)
+        .output()
+        .unwrap();
+    let _ = console.kill();
+    let _ = console.wait();
+    assert!(
+        out.status.success(),
+        "browser script failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    eprintln!("{seen:#}");
+
+    // The browser saw the tablet active, then disabled after its order.
+    assert_eq!(seen["before"], "active");
+    assert_eq!(seen["after"], "disabled");
+    assert!(
+        seen["flash"]
+            .as_str()
+            .unwrap()
+            .contains("disable → disabled"),
+        "{seen}"
+    );
+    // One officer's wipe only waits.
+    assert!(seen["pending"].as_str().unwrap().contains("wipe"), "{seen}");
+    assert_eq!(seen["after_wipe_request"], "disabled");
+    // Attacks on the console refused.
+    for k in ["no_csrf", "foreign_origin", "no_origin", "forged_host"] {
+        assert_eq!(seen[k], 403, "{k}: {seen}");
+    }
+    assert_eq!(seen["no_session"], 401, "{seen}");
+    assert!(
+        seen["second_login"]
+            .as_str()
+            .unwrap()
+            .contains("Login refused"),
+        "{seen}"
+    );
+    // The audit names the admin, the role, the order and the reason.
+    let audit: Vec<&str> = seen["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(
+        audit.iter().any(|r| r.contains(ADMIN)
+            && r.contains("security-officer")
+            && r.contains("disable")
+            && r.contains("left at the branch office")),
+        "{audit:?}"
+    );
+    assert!(
+        audit.iter().any(|r| r.contains("wipe requested")),
+        "{audit:?}"
+    );
+
+    // The real agent, long-polling while IT clicked, got the order: once its run ends
+    // it reports itself disabled.
+    let status = daemon.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let st = ok(tab.agent().unwrap().args(["status", "--json"]), "").unwrap();
+    assert!(
+        st.contains("\"state\":\"disabled\""),
+        "agent never saw the disable: {st}"
+    );
+    for f in [
+        "console-fleet.png",
+        "console-disabled.png",
+        "console-audit.png",
+    ] {
+        assert!(shots.join(f).metadata().unwrap().len() > 10_000, "{f}");
+    }
+}
