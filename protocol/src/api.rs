@@ -206,6 +206,12 @@ pub struct DeviceView {
     /// A wipe or revoke waiting for its second security officer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingOrder>,
+    /// The last check-in (unix seconds; at most a minute old while it checks in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<u64>,
+    /// When the newest certificate it has connected with expires (unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_expires: Option<u64>,
 }
 
 /// `GET /admin/v1/devices` answer.

@@ -106,6 +106,13 @@ pub struct DeviceRecord {
     /// by nothing but IT's attention: it stays on the record).
     #[serde(default)]
     pub audit_alert: Option<AuditAlert>,
+    /// The last time the device checked in (unix seconds; written at most once a
+    /// minute, `crate::registry::SEEN_EVERY_SECS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<u64>,
+    /// When the newest certificate the device has connected with expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_expires: Option<u64>,
     /// A wipe or revoke waiting for its second security officer (`crate::approval`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingOrder>,
@@ -146,6 +153,8 @@ impl DeviceRecord {
             certs: Vec::new(),
             audit_head: None,
             audit_alert: None,
+            last_seen: None,
+            cert_expires: None,
             pending: None,
         }
     }
@@ -175,6 +184,8 @@ impl DeviceRecord {
                 })
                 .collect(),
             pending: self.pending.clone(),
+            last_seen: self.last_seen,
+            cert_expires: self.cert_expires,
         }
     }
 

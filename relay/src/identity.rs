@@ -32,6 +32,8 @@ pub struct DeviceIdentity {
     pub fingerprint: CertFingerprint,
     /// The key that must have signed the device's envelopes.
     pub verifying_key: VerifyingKey,
+    /// When the certificate expires (unix seconds): shown to IT, warned of ahead.
+    pub not_after: u64,
 }
 
 impl DeviceIdentity {
@@ -46,6 +48,9 @@ impl DeviceIdentity {
                 device_id,
                 fingerprint: fingerprint.into(),
                 verifying_key: key,
+                not_after: shinsei_protocol::x509::summarize_cert(der)
+                    .and_then(|s| u64::try_from(s.not_after).ok())
+                    .unwrap_or(0),
             }),
             ClientIdentity::Admin { .. } => None,
         }

@@ -29,6 +29,10 @@ use crate::{
 };
 use shinsei_protocol::api::{AdminAction, PendingOrder};
 
+/// A device's `last_seen` is written at most this often (a check-in every long-poll
+/// must not be a write every time).
+pub const SEEN_EVERY_SECS: u64 = 60;
+
 /// How many of the newest admin-audit entries the emergency quota looks at.
 const EMERGENCY_SCAN: usize = 10_000;
 
@@ -209,15 +213,21 @@ impl Registry {
     /// denies the certificate.
     pub fn contact(&self, id: &DeviceIdentity) -> Result<DeviceRecord, StoreError> {
         let dev = id.device_id.as_str();
+        let now = self.clock.now();
+        let fresh = |r: &DeviceRecord| {
+            r.certs.contains(&id.fingerprint)
+                && r.last_seen
+                    .is_some_and(|t| now < t.saturating_add(SEEN_EVERY_SECS))
+                && r.cert_expires.is_some_and(|t| t >= id.not_after)
+        };
         if let Some(r) = self.store.device(dev)? {
-            if r.certs.contains(&id.fingerprint) {
+            if fresh(&r) {
                 if r.state.is_denied() {
                     self.deny_cert(dev, &id.fingerprint)?;
                 }
                 return Ok(r);
             }
         }
-        let now = self.clock.now();
         let mut created = false;
         let mut unchanged = None;
         let written = self.store.update_device(dev, &mut |cur| {
@@ -227,14 +237,18 @@ impl Registry {
                 Some(r) => r,
                 None => DeviceRecord::new(dev, now, "relay"),
             };
-            if r.certs.contains(&id.fingerprint) {
+            if fresh(&r) {
                 unchanged = Some(r);
                 return None;
             }
-            r.certs.push(id.fingerprint.clone());
-            if r.certs.len() > MAX_CERTS {
-                r.certs.remove(0);
+            if !r.certs.contains(&id.fingerprint) {
+                r.certs.push(id.fingerprint.clone());
+                if r.certs.len() > MAX_CERTS {
+                    r.certs.remove(0);
+                }
             }
+            r.last_seen = Some(now);
+            r.cert_expires = Some(r.cert_expires.unwrap_or(0).max(id.not_after));
             Some(r)
         })?;
         let r = written
@@ -615,6 +629,7 @@ mod tests {
     fn ident(dev: &str, serial: &str) -> DeviceIdentity {
         let (_d, k) = shinsei_protocol::keys::SigningKey::generate().unwrap();
         DeviceIdentity {
+            not_after: 2_000_000_000,
             device_id: DeviceId::parse(dev).unwrap(),
             fingerprint: CertFingerprint {
                 serial_hex: serial.into(),

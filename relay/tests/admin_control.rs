@@ -505,3 +505,42 @@ async fn a_wipe_needs_a_second_officer_in_time() {
     );
     relay.shutdown().await;
 }
+
+/// The fleet view's facts for IT (issue 17): when each tablet last checked in and when
+/// its certificate expires. A check-in writes `last_seen` at most once a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_shows_last_check_in_and_certificate_expiry() {
+    let env = Env::new();
+    let (start, clock) = manual_clock();
+    let relay = env
+        .start(env.config(), opts_with_clock(Arc::new(clock.clone())))
+        .await;
+    let t = tablet(&env.pki, "TAB-0010");
+    let not_after = shinsei_protocol::signed::summarize_cert(&t.ident.cert)
+        .unwrap()
+        .not_after as u64;
+    let tab = client(&env.pki.root, Some(&t.ident), false);
+    let viewer = client(
+        &env.pki.root,
+        Some(&admin_as(&env.pki, "vera", AdminRole::Viewer)),
+        false,
+    );
+    let seen = || async {
+        let v = get_json(&viewer, relay.admin_addr, "/admin/v1/devices").await;
+        let d = v["devices"][0].clone();
+        (d["last_seen"].as_u64(), d["cert_expires"].as_u64())
+    };
+    get_json(&tab, relay.device_addr, "/v1/status").await;
+    assert_eq!(seen().await, (Some(start), Some(not_after)));
+    clock.advance(30);
+    get_json(&tab, relay.device_addr, "/v1/status").await;
+    assert_eq!(
+        seen().await.0,
+        Some(start),
+        "written again within the minute"
+    );
+    clock.advance(31);
+    get_json(&tab, relay.device_addr, "/v1/status").await;
+    assert_eq!(seen().await.0, Some(start + 61));
+    relay.shutdown().await;
+}

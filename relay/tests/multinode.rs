@@ -506,6 +506,8 @@ async fn pg_dump_restore_brings_back_the_retention_window_and_nothing_older() {
                 audit_head: None,
                 audit_alert: None,
                 pending: None,
+                last_seen: None,
+                cert_expires: None,
             })
         })
         .unwrap();

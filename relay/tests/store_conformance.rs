@@ -48,6 +48,8 @@ fn device(id: &str) -> DeviceRecord {
         audit_head: None,
         audit_alert: None,
         pending: None,
+        last_seen: None,
+        cert_expires: None,
     }
 }
 

@@ -45,6 +45,7 @@ def main():
         state = lambda: driver.find_element(By.ID, "state-" + device).text
         wait.until(lambda d: state() == "active")
         seen["before"] = state()
+        seen["cert"] = driver.find_element(By.ID, "cert-" + device).text
         driver.save_screenshot(f"{shots}/console-fleet.png")
 
         # The CSRF token and the session cookie, for the attacker's requests below.
