@@ -31,6 +31,7 @@ pub mod core;
 mod deny;
 pub mod device;
 pub mod epochs;
+pub mod expiry;
 pub mod forward;
 pub mod harden;
 mod http;

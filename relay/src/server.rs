@@ -99,6 +99,16 @@ pub struct Relay {
     admin_tls: Arc<ServerConfig>,
     device_verifier: Arc<DeviceClientVerifier>,
     admin_verifier: Arc<AdminClientVerifier>,
+    /// The relay's TLS certificate, the root CA and the device CA: warned of ahead of
+    /// their end at start and on every reload (`crate::expiry`).
+    own_certs: Vec<(&'static str, Vec<u8>)>,
+}
+
+fn warn_expiring(certs: &[(&'static str, Vec<u8>)], now: u64) {
+    let refs: Vec<(&str, &[u8])> = certs.iter().map(|(n, d)| (*n, d.as_slice())).collect();
+    for w in crate::expiry::warnings(&refs, now) {
+        tracing::warn!(certificate = %w, "certificate expiring");
+    }
 }
 
 /// What a reload re-read.
@@ -127,6 +137,15 @@ impl Relay {
         };
         let provider = tls::provider();
         let crls = tls::load_crls(&config.paths.crl_files).map_err(StartError::Other)?;
+        let own_certs = vec![
+            (
+                "relay TLS certificate",
+                m.tls_chain.first().map(|c| c.to_vec()).unwrap_or_default(),
+            ),
+            ("root CA", m.root_ca.to_vec()),
+            ("device CA", m.device_ca.to_vec()),
+        ];
+        warn_expiring(&own_certs, now);
         let epochs = EpochKeys::open(KeyDir::new(config.key_dir()), config.epoch_params(), now)
             .map_err(|e| StartError::Other(format!("key epochs: {e}")))?;
         let core = Arc::new(RelayCore::new(
@@ -167,6 +186,7 @@ impl Relay {
             admin_tls,
             device_verifier,
             admin_verifier,
+            own_certs,
         })
     }
 
@@ -179,6 +199,7 @@ impl Relay {
     pub fn reload(&self) -> Result<ReloadReport, String> {
         let mut report = ReloadReport::default();
         let mut errors = Vec::new();
+        warn_expiring(&self.own_certs, self.core.clock.now());
         match tls::load_crls(&self.core.config.paths.crl_files) {
             Ok(crls) => {
                 report.crls = crls.len();
@@ -576,6 +597,17 @@ pub fn check(config: &Config) -> Result<String, StartError> {
     let now = SystemClock.now();
     let layout = PkiLayout::new(&config.paths.pki_dir);
     let m = layout::load_relay_material(&layout, now)?;
+    let expiring = crate::expiry::warnings(
+        &[
+            (
+                "relay TLS certificate",
+                m.tls_chain.first().map(|c| c.as_ref()).unwrap_or_default(),
+            ),
+            ("root CA", m.root_ca.as_ref()),
+            ("device CA", m.device_ca.as_ref()),
+        ],
+        now,
+    );
     let crls = tls::load_crls(&config.paths.crl_files).map_err(StartError::Other)?;
     if let Some(p) = &config.paths.deny_list_file {
         let text = std::fs::read_to_string(p)
@@ -615,5 +647,8 @@ pub fn check(config: &Config) -> Result<String, StartError> {
         },
         config.paths.spool_dir.display(),
         config.retention.retention_secs,
-    ))
+    ) + &expiring
+        .iter()
+        .map(|w| format!("\n  WARNING:         {w}"))
+        .collect::<String>())
 }

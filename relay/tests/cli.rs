@@ -123,3 +123,41 @@ async fn binary_serves_and_stops_on_sigterm() {
     assert!(ok, "the relay did not answer");
     assert!(exited.is_some_and(|s| s.success()), "{exited:?}");
 }
+
+/// Issue 17: the relay's own certificate is warned of 30 days ahead (`--check-config`
+/// prints it; the running relay logs it at start and on every reload).
+#[test]
+fn check_config_warns_of_the_relays_certificate_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    // Made 345 days ago: the 365-day relay certificate has 20 days left.
+    let layout = shinsei_testkit::PkiBuilder::new(&dir.path().join("pki"))
+        .at(now() - 345 * 86_400)
+        .layout();
+    let p = dir.path().join("relay.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[listen]\ndevice = \"127.0.0.1:18445\"\nadmin = \"127.0.0.1:18446\"\n[paths]\npki_dir = {:?}\ndata_dir = {:?}\nspool_dir = {:?}\n",
+            layout.dir(),
+            dir.path().join("data"),
+            dir.path().join("spool"),
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_shinsei-relay"))
+        .args(["--config", p.to_str().unwrap(), "--check-config"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("WARNING:         relay TLS certificate: expires in 19 days")
+            || text.contains("WARNING:         relay TLS certificate: expires in 20 days"),
+        "{text}"
+    );
+    assert!(!text.contains("root CA:"), "{text}");
+}

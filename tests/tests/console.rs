@@ -75,7 +75,10 @@ fn it_disables_a_running_tablet_from_the_browser() {
     // The browser saw the tablet active, then disabled after its order.
     assert_eq!(seen["before"], "active");
     // The certificate's expiry, from what the relay saw at the tablet's check-in.
-    assert!(seen["cert"].as_str().unwrap().contains("29 days left"), "{seen}");
+    assert!(
+        seen["cert"].as_str().unwrap().contains("29 days left"),
+        "{seen}"
+    );
     assert_eq!(seen["after"], "disabled");
     assert!(
         seen["flash"]
