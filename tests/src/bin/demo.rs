@@ -149,15 +149,25 @@ fn demo() -> Result<()> {
         }
     }
 
-    say("\n7. 紛失時：遠隔消去 / lost tablet: remote wipe");
-    // The tool answers with a table: its header, a rule and the device's new state.
-    for line in ward
-        .fleet("wipe", "TAB-0002")?
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('-'))
-        .take(2)
-    {
-        say(&format!("   {}", line.trim_end()));
+    say("\n7. 紛失時：遠隔消去 / lost tablet: remote wipe (two security officers)");
+    // The tool answers with a table: its header, a rule and the device's new state; the
+    // first officer's order only waits for the second (the relay's two-person rule).
+    for (who, extra) in [
+        (
+            shinsei_tests::ADMIN,
+            &["--reason", "lost at the outreach event"][..],
+        ),
+        (shinsei_tests::ADMIN2, &[][..]),
+    ] {
+        let out = ward.fleet_as(who, "wipe", "TAB-0002", extra)?;
+        say(&format!("   {who}:"));
+        for line in out
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('-'))
+            .skip(1)
+        {
+            say(&format!("     {}", line.trim_end()));
+        }
     }
     let o = shinsei_tests::run(exp_tab.agent()?.args(["run", "--for-secs", "20"]), "")?;
     say(&format!(
