@@ -339,6 +339,16 @@ struct Pending {
 
 const PENDING_STAFF_MAX: usize = 8;
 
+/// What became of an appended event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Chained and fsync'd: the entry as written.
+    Written(Box<Entry>),
+    /// A failed or locked-out login, counted with the ones before it; it is chained
+    /// with the next other event (or a flush).
+    Coalesced,
+}
+
 /// The audit log of one data directory.
 pub struct AuditLog {
     dir: PathBuf,
@@ -484,9 +494,10 @@ impl AuditLog {
     }
 
     /// Appends an event (fsync'd). A failed or locked-out login is coalesced with the
-    /// failures before it and written out with the next other event (the returned
-    /// entry is then the pending one as it stands, not yet in the chain: `seq` 0).
-    pub fn append(&self, at: u64, ev: AuditEvent<'_>) -> Result<Entry> {
+    /// failures before it and written out with the next other event
+    /// ([`Appended::Coalesced`]); every other event is chained at once
+    /// ([`Appended::Written`]).
+    pub fn append(&self, at: u64, ev: AuditEvent<'_>) -> Result<Appended> {
         let f = ev.fields();
         let _guard = self.lock()?;
         let entry = Entry {
@@ -505,16 +516,17 @@ impl AuditLog {
         match ev {
             AuditEvent::LoginFailed { staff, .. } => {
                 self.coalesce(at, "login_failed", staff, 0)?;
-                return Ok(entry);
+                return Ok(Appended::Coalesced);
             }
             AuditEvent::Lockout { staff, secs } => {
                 self.coalesce(at, "lockout", staff, secs)?;
-                return Ok(entry);
+                return Ok(Appended::Coalesced);
             }
             _ => {}
         }
         self.flush_pending()?;
         self.write_entry(entry)
+            .map(|e| Appended::Written(Box::new(e)))
     }
 
     /// Writes out what is pending (before a shipment or a wipe).
@@ -751,7 +763,7 @@ mod tests {
     #[test]
     fn a_photo_override_is_logged_with_who_approved_and_why_only() {
         let (_d, l) = log_with(0);
-        let e = l
+        let Appended::Written(e) = l
             .append(
                 7,
                 AuditEvent::PhotoOverride {
@@ -760,7 +772,10 @@ mod tests {
                     reason: OverrideReason::Infant,
                 },
             )
-            .unwrap();
+            .unwrap()
+        else {
+            panic!("a photo override is never coalesced")
+        };
         assert_eq!(e.event, "photo_override");
         assert_eq!(e.staff.as_deref(), Some("S001"));
         assert_eq!(e.detail.as_deref(), Some("approved by S002: infant"));
@@ -783,7 +798,7 @@ mod tests {
                     why: "login",
                 }
             };
-            l.append(2000 + i, ev).unwrap();
+            assert_eq!(l.append(2000 + i, ev).unwrap(), Appended::Coalesced);
         }
         l.append(9000, AuditEvent::Login { staff: "S001" }).unwrap();
         let v = l.entries().unwrap();

@@ -119,30 +119,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use shinsei_protocol::audit::SignedHead;
-
-    fn chain(from: u64, to: u64, prev: [u8; 32], tag: &str) -> Vec<Entry> {
-        let mut prev = prev;
-        (from..=to)
-            .map(|seq| {
-                let mut e = Entry {
-                    seq,
-                    at: seq,
-                    event: "logout".into(),
-                    staff: Some(tag.into()),
-                    envelope: None,
-                    app_ref: None,
-                    detail: None,
-                    count: None,
-                    until: None,
-                    prev: hex::encode(prev),
-                    hash: String::new(),
-                };
-                prev = e.chain_hash();
-                e.hash = hex::encode(prev);
-                e
-            })
-            .collect()
-    }
+    // The same chains the integration tests use (one fixture, testkit's).
+    use shinsei_testkit::audit::chain;
 
     fn upload(entries: Vec<Entry>) -> Upload {
         let (_, key) = shinsei_protocol::keys::SigningKey::generate().unwrap();
