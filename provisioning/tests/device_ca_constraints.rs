@@ -94,10 +94,7 @@ fn device_ca_certificate_says_client_auth_only() {
     // Still the device CA the bundles and staff lists name (CA, KU certSign+digitalSig).
     let s = shinsei_protocol::signed::summarize_cert(&dca.cert_der).unwrap();
     assert!(s.is_ca);
-    assert_eq!(
-        s.organizational_unit.as_deref(),
-        Some(DEVICE_CA_OU)
-    );
+    assert_eq!(s.organizational_unit.as_deref(), Some(DEVICE_CA_OU));
 }
 
 /// Issue 17's provisioning half: a server certificate for the relay's name minted with
