@@ -292,12 +292,7 @@ fn a_server_certificate_minted_by_the_device_ca_is_refused_and_nothing_is_wiped(
     let data = tmp.path().join("tablet");
     enroll_tablet(&w, &data, "TAB-0171", fake.addr.port());
 
-    let mut agent = Agent::open(
-        &data,
-        Arc::new(SystemClock::default()),
-        Some(fake.addr),
-    )
-    .unwrap();
+    let mut agent = Agent::open(&data, Arc::new(SystemClock::default()), Some(fake.addr)).unwrap();
     assert!(secrets_present(&data), "enrollment incomplete (vacuous)");
     let r = agent.checkin(0);
     let seen = fake.finish();
@@ -316,7 +311,10 @@ fn a_server_certificate_minted_by_the_device_ca_is_refused_and_nothing_is_wiped(
         "the detail must say why: {text}"
     );
     // The server saw the TLS attempt, but no handshake completed and no request came.
-    assert!(seen.connections > 0, "the agent never reached the fake: {seen:?}");
+    assert!(
+        seen.connections > 0,
+        "the agent never reached the fake: {seen:?}"
+    );
     assert_eq!(seen.handshakes_completed, 0, "{seen:?}");
     assert!(seen.requests.is_empty(), "{seen:?}");
     // A refused *server* certificate is not "the relay refused ours": no lock-out.
@@ -336,12 +334,7 @@ fn control_the_genuine_relay_certificate_is_obeyed() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("tablet");
     enroll_tablet(&w, &data, "TAB-0172", fake.addr.port());
-    let mut agent = Agent::open(
-        &data,
-        Arc::new(SystemClock::default()),
-        Some(fake.addr),
-    )
-    .unwrap();
+    let mut agent = Agent::open(&data, Arc::new(SystemClock::default()), Some(fake.addr)).unwrap();
     assert!(secrets_present(&data));
     let r = agent.checkin(0);
     let seen = fake.finish();
@@ -350,7 +343,9 @@ fn control_the_genuine_relay_certificate_is_obeyed() {
     assert!(!data.join(enroll::ENROLL_DIR).exists());
     assert!(!data.join("outbox.key").exists());
     assert!(
-        seen.requests.iter().any(|l| l.starts_with("GET /v1/status")),
+        seen.requests
+            .iter()
+            .any(|l| l.starts_with("GET /v1/status")),
         "{seen:?}"
     );
 }
@@ -379,4 +374,59 @@ fn device_ca_server_certificate_passes_plain_webpki() {
         UnixTime::now(),
     );
     assert!(r.is_ok(), "{r:?}");
+}
+
+/// A server that answers every ClientHello with a plaintext fatal `certificate_revoked`
+/// alert, before it has shown any certificate: it cannot be the relay refusing our
+/// certificate (the relay proves itself first), so the tablet must not lock itself as
+/// revoked; it stays active and reports the relay unreachable. Before issue 17 any such
+/// alert locked the tablet: a disable that anyone on the network could order.
+#[test]
+fn an_alert_from_a_server_that_did_not_prove_itself_does_not_lock_the_tablet() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let connections = Arc::new(Mutex::new(0usize));
+    let connections2 = connections.clone();
+    let thread = std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            if stop2.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(mut tcp) = tcp else { continue };
+            *connections2.lock().unwrap() += 1;
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut hello = [0u8; 4096];
+            let _ = tcp.read(&mut hello);
+            // TLS record: alert (21), TLS 1.2, length 2: fatal (2), certificate_revoked (44).
+            let _ = tcp.write_all(&[21, 3, 3, 0, 2, 2, 44]);
+            let _ = tcp.flush();
+        }
+    });
+
+    let w = ward();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("tablet");
+    enroll_tablet(&w, &data, "TAB-0173", addr.port());
+    let mut agent = Agent::open(&data, Arc::new(SystemClock::default()), Some(addr)).unwrap();
+    let r = agent.checkin(0);
+    stop.store(true, Ordering::SeqCst);
+    let _ = TcpStream::connect(addr);
+    thread.join().unwrap();
+
+    assert!(
+        *connections.lock().unwrap() > 0,
+        "never connected (vacuous)"
+    );
+    let st = agent.status().unwrap();
+    assert_eq!(
+        st.state,
+        DeviceState::Active,
+        "a forged alert locked the tablet: {r:?}"
+    );
+    let e = r.expect_err("no relay answered");
+    assert_eq!(e.kind(), "relay_unreachable", "{e}");
+    assert!(e.to_string().contains("CertificateRevoked"), "{e}");
+    assert!(secrets_present(&data));
 }

@@ -18,7 +18,6 @@ use rustls::{
     client::danger::ServerCertVerifier,
     client::WebPkiServerVerifier,
     pki_types::{CertificateDer, ServerName, UnixTime},
-    server::danger::ClientCertVerifier,
     server::WebPkiClientVerifier,
     CertificateError,
 };
