@@ -1003,10 +1003,17 @@ fn a_server_certificate_minted_by_the_device_ca_is_refused_by_the_agent() {
         device_id: tab.device_id.clone(),
         relay_addr: fake.addr,
     };
-    assert!(tablet_secrets_present(&tab), "enrollment incomplete (vacuous)");
+    assert!(
+        tablet_secrets_present(&tab),
+        "enrollment incomplete (vacuous)"
+    );
 
     // The running agent long-polls the impostor for 3 s.
-    let o = run(at_fake.agent().unwrap().args(["run", "--for-secs", "3"]), "").unwrap();
+    let o = run(
+        at_fake.agent().unwrap().args(["run", "--for-secs", "3"]),
+        "",
+    )
+    .unwrap();
     assert!(
         !tab.data.join("WIPED").exists() && tablet_secrets_present(&tab),
         "the agent wiped itself on the order of a server the device CA certified: {}",
@@ -1043,13 +1050,19 @@ fn a_server_certificate_minted_by_the_device_ca_is_refused_by_the_agent() {
         relay_addr: fake.addr,
         ..at_fake
     };
-    let o = run(at_fake.agent().unwrap().args(["run", "--for-secs", "30"]), "").unwrap();
+    let o = run(
+        at_fake.agent().unwrap().args(["run", "--for-secs", "30"]),
+        "",
+    )
+    .unwrap();
     let seen = fake.finish();
     assert_eq!(o.status.code(), Some(6), "{} {seen:?}", text(&o));
     assert!(tab.data.join("WIPED").exists());
     assert!(!tab.data.join("enrollment").exists());
     assert!(
-        seen.requests.iter().any(|l| l.starts_with("GET /v1/status")),
+        seen.requests
+            .iter()
+            .any(|l| l.starts_with("GET /v1/status")),
         "{seen:?}"
     );
 }
