@@ -33,6 +33,12 @@ pub enum AgentError {
     /// wiped): the tablet locks (issue 18) instead of working offline.
     #[error("the relay refused this tablet's certificate: {0}")]
     CertificateRefused(String),
+    /// The agent refused the server's TLS certificate: WebPKI on the pinned root, or
+    /// the relay pin (issued directly by the root, OU `shinsei relay`) failed. Nothing
+    /// was sent and nothing it says is obeyed; unlike [`AgentError::CertificateRefused`]
+    /// this says nothing about the tablet's own certificate, so the tablet does not lock.
+    #[error("not the ward's relay: its certificate was refused ({0})")]
+    UntrustedRelay(String),
     #[error("the relay refused: {0}")]
     RelayRefused(String),
     #[error("invalid answer from the relay: {0}")]
@@ -72,6 +78,7 @@ impl AgentError {
             AgentError::Input(_) => "input",
             AgentError::RelayUnreachable(_) => "relay_unreachable",
             AgentError::CertificateRefused(_) => "certificate_refused",
+            AgentError::UntrustedRelay(_) => "untrusted_relay",
             AgentError::RelayRefused(_) => "relay_refused",
             AgentError::BadRelayAnswer(_) => "bad_relay_answer",
             AgentError::DiskFull(_) => "disk_full",

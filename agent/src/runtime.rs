@@ -311,7 +311,8 @@ impl Agent {
     /// offline lease (a wipe verdict wipes), then checks in once so that a tablet
     /// re-enabled (or re-connected after an offline lock) by IT learns it, and finally
     /// fails unless the tablet may be used. An unreachable relay is not an error here:
-    /// the cached state and the lease decide.
+    /// the cached state and the lease decide. A server that is not the ward's relay
+    /// ([`AgentError::UntrustedRelay`]) is reported: IT must hear of it.
     pub fn sync_state(&mut self) -> Result<()> {
         self.tick_lease()?;
         match self.checkin(0) {
@@ -590,6 +591,13 @@ impl Agent {
                     self.local.state = DeviceState::Revoked;
                     self.store_local()?;
                 }
+                return Err(e);
+            }
+            Err(e @ AgentError::UntrustedRelay(_)) => {
+                // Not the ward's relay: nothing it would say is read, the state and the
+                // lease stay as they are (no lock as "revoked": our certificate was not
+                // refused, theirs was).
+                tracing::warn!("check-in: {e}");
                 return Err(e);
             }
             Err(e) => return Err(e),

@@ -2,7 +2,10 @@
 //! the device bundle, and nothing else.
 //!
 //! - rustls with the `ring` provider, TLS 1.3 and 1.2 only;
-//! - trust anchors: only the ward root CA pinned at enrollment (no system roots);
+//! - the server must be the ward's relay ([`pin`]): WebPKI on the ward root CA pinned at
+//!   enrollment (no system roots), and the certificate issued directly by that root
+//!   with subject OU `shinsei relay`, so that a certificate the device CA minted is
+//!   refused ([`AgentError::UntrustedRelay`]);
 //! - client certificate: the device certificate (+ device CA) with the device key;
 //! - no proxies from the environment, no redirects, `https` only, and every URL is
 //!   built here from the bundle's host and port: there is no API to reach another host.
@@ -15,6 +18,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::enroll::Enrollment;
 use crate::error::{AgentError, Result};
+
+mod pin;
 
 /// Device state as the relay reports it (the wire type of `GET /v1/status`).
 pub(crate) use shinsei_protocol::api::StatusResponse as Status;
@@ -35,16 +40,16 @@ pub(crate) enum PostOutcome {
     Retry(String),
 }
 
-/// Builds the TLS configuration (exposed so security tests can inspect it).
+/// Builds the TLS configuration (exposed so security tests can inspect it): the relay
+/// pin ([`pin::RelayPin`]) as the only server verifier, the device certificate (+ device
+/// CA) as client certificate, ALPN h2 and http/1.1.
 pub(crate) fn tls_config(en: &Enrollment) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
     let root = en
         .ca_chain_der
         .first()
         .ok_or_else(|| AgentError::Enroll("no pinned root CA".into()))?;
-    roots
-        .add(CertificateDer::from(root.clone()))
+    let relay_pin = pin::RelayPin::new(root, provider.clone())
         .map_err(|e| AgentError::Enroll(format!("pinned root CA: {e}")))?;
     let mut chain = vec![CertificateDer::from(en.device_cert_der.clone())];
     for ca in en.ca_chain_der.iter().skip(1) {
@@ -54,7 +59,10 @@ pub(crate) fn tls_config(en: &Enrollment) -> Result<rustls::ClientConfig> {
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| AgentError::Internal(format!("TLS: {e}")))?
-        .with_root_certificates(roots)
+        // "dangerous" in rustls' words only because the verifier is our own: it runs
+        // rustls' WebPKI verifier unchanged first and only adds checks (see `pin`).
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(relay_pin))
         .with_client_auth_cert(chain, key)
         .map_err(|e| AgentError::Enroll(format!("device certificate/key: {e}")))?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -65,7 +73,7 @@ pub(crate) fn tls_config(en: &Enrollment) -> Result<rustls::ClientConfig> {
 pub(crate) struct RelayClient {
     http: reqwest::blocking::Client,
     base: String,
-    /// For the certificate probe ([`RelayClient::certificate_refused`]).
+    /// For the certificate probe ([`RelayClient::certificate_refused_by_probe`]).
     probe: Probe,
 }
 
@@ -89,7 +97,9 @@ fn describe(e: &reqwest::Error) -> String {
     s
 }
 
-/// A fatal alert that says the relay does not accept this tablet's certificate.
+/// A fatal alert that says the relay does not accept this tablet's certificate. Only
+/// an alert *received* from the peer: the agent refusing the server's certificate is
+/// [`is_server_certificate_rejection`], a different thing.
 fn is_certificate_refusal(r: &rustls::Error) -> bool {
     use rustls::AlertDescription as A;
     matches!(
@@ -106,35 +116,54 @@ fn is_certificate_refusal(r: &rustls::Error) -> bool {
     )
 }
 
-/// Whether the relay refused this tablet's certificate (a fatal TLS alert from the
-/// pinned relay: the certificate is revoked, denied or unknown), as opposed to a
-/// network failure.
-fn certificate_refused(e: &reqwest::Error) -> bool {
+/// The agent itself refused the server's certificate (WebPKI or the relay pin): the
+/// server is not the ward's relay as the tablet can prove it.
+fn is_server_certificate_rejection(r: &rustls::Error) -> bool {
+    matches!(r, rustls::Error::InvalidCertificate(_))
+}
+
+/// The rustls error behind a failed request, if the failure was at the TLS layer.
+fn tls_error(e: &reqwest::Error) -> Option<&rustls::Error> {
     use std::error::Error;
-    let refusal = is_certificate_refusal;
     let mut src: Option<&(dyn Error + 'static)> = e.source();
     while let Some(x) = src {
-        if let Some(r) = x.downcast_ref::<rustls::Error>() {
-            return refusal(r);
-        }
-        if let Some(r) = x
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|i| i.downcast_ref::<rustls::Error>())
-        {
-            return refusal(r);
+        if let Some(r) = rustls_error_in(x) {
+            return Some(r);
         }
         src = x.source();
     }
-    false
+    None
 }
 
-/// A send error: a refused certificate, or the relay is unreachable.
-fn send_error(e: &reqwest::Error) -> AgentError {
-    if certificate_refused(e) {
-        AgentError::CertificateRefused(describe(e))
-    } else {
-        AgentError::RelayUnreachable(describe(e))
+/// `x` itself, or the error an `io::Error` (possibly wrapped in another `io::Error`, as
+/// the HTTP client does for a refused server certificate) carries, if it is rustls'.
+fn rustls_error_in<'a>(x: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cur = x;
+    loop {
+        if let Some(r) = cur.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        cur = cur.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+}
+
+/// Why the server's certificate was refused, in words (the pin's own reason, or
+/// rustls' for a WebPKI refusal).
+fn rejection_detail(r: &rustls::Error) -> String {
+    match pin::pin_error(r) {
+        Some(p) => p.to_string(),
+        None => r.to_string(),
+    }
+}
+
+/// A failed request: the agent refused the server's certificate
+/// ([`AgentError::UntrustedRelay`]), or the relay could not be reached.
+fn request_error(e: &reqwest::Error) -> AgentError {
+    match tls_error(e) {
+        Some(r) if is_server_certificate_rejection(r) => {
+            AgentError::UntrustedRelay(rejection_detail(r))
+        }
+        _ => AgentError::RelayUnreachable(describe(e)),
     }
 }
 
@@ -178,7 +207,11 @@ impl RelayClient {
     /// handshake with the pinned relay and one read: with TLS 1.3 the relay's verdict
     /// on the client certificate arrives as an alert after the handshake, which an
     /// HTTP client reports only as "connection closed". `false` when the relay cannot
-    /// be reached at all.
+    /// be reached at all, and `false` for an alert that arrives before the server has
+    /// passed the relay pin (certificate and handshake signature verified): the real
+    /// relay judges our certificate only after proving itself, so such an alert comes
+    /// from whoever answered (a man in the middle must not be able to lock the tablet
+    /// as revoked).
     fn certificate_refused_by_probe(&self) -> bool {
         use std::io::Read;
         let p = &self.probe;
@@ -205,11 +238,17 @@ impl RelayClient {
         };
         let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
         let mut b = [0u8; 1];
-        match tls.read_exact(&mut b) {
-            Err(e) => e
-                .get_ref()
-                .and_then(|i| i.downcast_ref::<rustls::Error>())
-                .is_some_and(is_certificate_refusal),
+        let read = tls.read_exact(&mut b);
+        // rustls records the server's certificates only once they and the handshake
+        // signature verified (or on resuming a session that did).
+        let relay_authenticated = conn.peer_certificates().is_some();
+        match read {
+            Err(e) => {
+                relay_authenticated
+                    && e.get_ref()
+                        .and_then(|i| i.downcast_ref::<rustls::Error>())
+                        .is_some_and(is_certificate_refusal)
+            }
             Ok(_) => false,
         }
     }
@@ -225,7 +264,9 @@ impl RelayClient {
             .get(self.url(&format!("{}?since={since}&wait={wait}", api::PATH_STATUS)))
             .timeout(Duration::from_secs(wait + 20))
             .send()
-            .map_err(|e| match send_error(&e) {
+            // The relay refusing this tablet's certificate (revoked or wiped) is told
+            // only by the probe, which requires the relay to have proven itself first.
+            .map_err(|e| match request_error(&e) {
                 AgentError::RelayUnreachable(d) if self.certificate_refused_by_probe() => {
                     AgentError::CertificateRefused(d)
                 }
@@ -249,7 +290,7 @@ impl RelayClient {
             .http
             .get(self.url(api::PATH_RELAY_KEYS))
             .send()
-            .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
+            .map_err(|e| request_error(&e))?;
         if r.status().as_u16() == 404 {
             return Ok(None);
         }
@@ -278,7 +319,7 @@ impl RelayClient {
             .header("content-type", "application/octet-stream")
             .body(envelope.to_vec())
             .send()
-            .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
+            .map_err(|e| request_error(&e))?;
         let status = r.status().as_u16();
         let body = r
             .bytes()
@@ -306,7 +347,7 @@ impl RelayClient {
             .http
             .post(self.url(api::PATH_WIPE_CONFIRM))
             .send()
-            .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
+            .map_err(|e| request_error(&e))?;
         if r.status().is_success() {
             Ok(())
         } else {
@@ -328,7 +369,7 @@ impl RelayClient {
             .post(self.url(api::PATH_AUDIT))
             .json(upload)
             .send()
-            .map_err(|e| AgentError::RelayUnreachable(describe(&e)))?;
+            .map_err(|e| request_error(&e))?;
         if !r.status().is_success() {
             let status = r.status();
             let code = r

@@ -200,6 +200,7 @@ texts! {
     ErrDisabled => "この端末は停止されています。IT担当に連絡してください。", "This tablet has been disabled. Please contact IT.";
     ErrOfflineLocked => "長時間オフラインのためロックされました。ネットワークに接続してください。", "Locked: offline for too long. Connect to the network.";
     ErrRelayUnreachable => "申請サーバーに接続できません。送信待ちに保存しました。接続が戻ると自動で送信します。", "Cannot reach the relay: kept in the outbox; it will be sent automatically when the connection is back.";
+    ErrUntrustedRelay => "申請サーバーの証明書を拒否しました。接続先はこの区の申請サーバーではありません。何も送信せず、送信待ちに保存しました。IT担当に連絡してください。", "The relay's certificate was refused: this is not the ward's relay. Nothing was sent; kept in the outbox. Please contact IT.";
     ErrAudit => "操作ログの検証に失敗しました。IT担当に連絡してください。", "The operations log failed its check. Please contact IT.";
     ErrEnroll => "端末の登録に失敗しました。IT担当に連絡してください。", "Enrolling this tablet failed. Please contact IT.";
     AlreadySentResend => "この申請書IDはこの端末から送信済みです。撮り直した写真で送り直す場合は --resend を指定してください。", "This application ID was already sent from this tablet. To send it again with a new photo, add --resend.";
@@ -306,6 +307,7 @@ pub fn error_text(e: &AgentError, lang: Lang) -> (String, String) {
         AgentError::NotEnrolled(_) => T::ErrNotEnrolled,
         AgentError::Enroll(_) => T::ErrEnroll,
         AgentError::RelayUnreachable(_) => T::ErrRelayUnreachable,
+        AgentError::UntrustedRelay(_) => T::ErrUntrustedRelay,
         AgentError::RelayRefused(_) => T::ErrRelayRefused,
         AgentError::BadRelayAnswer(_) => T::ErrBadAnswer,
         AgentError::DiskFull(_) => T::ErrDiskFull,
@@ -410,6 +412,15 @@ mod tests {
         assert!(l.starts_with(T::ErrRelayUnreachable.get(Lang::Ja)), "{l}");
         assert!(l.contains(T::ErrRelayUnreachable.get(Lang::En)), "{l}");
         assert!(l.contains("connection refused"), "{l}");
+        // A server certificate the relay pin refused: its own sentence, not the
+        // revoked-tablet one, with the pin's reason as the detail.
+        let l = cli_line(&AgentError::UntrustedRelay(
+            "not issued directly by the root".into(),
+        ));
+        assert!(l.starts_with(T::ErrUntrustedRelay.get(Lang::Ja)), "{l}");
+        assert!(l.contains("not the ward's relay"), "{l}");
+        assert!(l.contains("not issued directly by the root"), "{l}");
+        assert!(!l.contains(T::ErrRevoked.get(Lang::En)), "{l}");
         let l = cli_line(&AgentError::Login("no such staff".into()));
         assert!(!l.contains("no such staff"), "{l}");
         let l = cli_line(&AgentError::AlreadySubmitted("env 1f".into()));

@@ -183,7 +183,8 @@ pub struct CaInitOptions {
     pub device_ca_days: u32,
 }
 
-/// Creates the root CA and the device CA. Refuses to overwrite existing ones.
+/// Creates the root CA and the device CA (the device CA limited to EKU clientAuth: it
+/// certifies clients only, `certs/README.md`). Refuses to overwrite existing ones.
 pub fn ca_init(l: &PkiLayout, o: &CaInitOptions, now: u64) -> Result<()> {
     check_days(o.root_days)?;
     check_days(o.device_ca_days)?;
@@ -226,6 +227,13 @@ pub fn ca_init(l: &PkiLayout, o: &CaInitOptions, now: u64) -> Result<()> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
+    // Issue 17: the device CA certifies clients only. The everyday key must not be able
+    // to mint a server certificate for the relay's name: rustls-webpki checks the
+    // required EKU on every certificate of a path (intermediates too, when they carry
+    // the extension), so serverAuth under this CA fails in any verifier on the root.
+    // The agent also pins the relay (issued directly by the root, OU "shinsei relay"),
+    // which protects wards whose device CA predates this.
+    dp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     dp.use_authority_key_identifier_extension = true;
     let dca_cert = dp.signed_by(&dca_key, &root_issuer)?;
 

@@ -94,7 +94,9 @@ fn agent_exit_code(e: &AgentError) -> i32 {
         AgentError::NotEnrolled(_) | AgentError::Enroll(_) => 4,
         AgentError::Disabled | AgentError::OfflineLocked | AgentError::CertificateRefused(_) => 5,
         AgentError::Wiped => 6,
-        AgentError::RelayUnreachable(_) => 7,
+        // Not delivered, kept in the outbox, sent automatically later: for a script the
+        // same outcome; the message says which (README's exit code table).
+        AgentError::RelayUnreachable(_) | AgentError::UntrustedRelay(_) => 7,
         AgentError::RelayRefused(_) | AgentError::BadRelayAnswer(_) => 8,
         AgentError::DiskFull(_) | AgentError::CorruptOutbox(_) | AgentError::File { .. } => 9,
         AgentError::AuditBroken(_) => 10,
@@ -133,6 +135,13 @@ mod tests {
         assert_eq!(
             CliError::from(AgentError::RelayUnreachable("x".into())).exit_code(),
             7
+        );
+        let untrusted = CliError::from(AgentError::UntrustedRelay("x".into()));
+        assert_eq!(untrusted.exit_code(), 7);
+        assert!(
+            untrusted.message().contains("not the ward's relay"),
+            "{}",
+            untrusted.message()
         );
     }
 }

@@ -798,3 +798,286 @@ fn crop_out_is_private_and_warns_that_it_holds_a_face() {
         serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
     assert_eq!(report["accepted"], true, "{report}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 17: "the tablet cannot tell a real wipe order from a fake one". A TLS server that
+// presents a certificate for the relay's host name minted with the ward's device-CA key
+// (the everyday key, on the provisioning PC) and answers `GET /v1/status` with a wipe
+// order. The real agent binary, on a tablet of a ward made by the real provisioning tool.
+
+mod impostor {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::thread::JoinHandle;
+    use std::time::Duration;
+
+    use rcgen::{
+        CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair,
+        KeyUsagePurpose,
+    };
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use rustls::server::{ServerConfig, ServerConnection};
+    use shinsei_protocol::api::{DeviceState, StatusResponse};
+
+    #[derive(Debug, Default)]
+    pub(super) struct Seen {
+        pub connections: usize,
+        pub handshakes_completed: usize,
+        /// Request lines received after a completed handshake.
+        pub requests: Vec<String>,
+    }
+
+    /// A fake relay on 127.0.0.1 (a port of its own): real TLS (rustls), HTTP/1.1, every
+    /// `GET /v1/status` answered `wipe_pending`, anything else 404.
+    pub(super) struct FakeRelay {
+        pub addr: SocketAddr,
+        seen: Arc<Mutex<Seen>>,
+        stop: Arc<AtomicBool>,
+        thread: Option<JoinHandle<()>>,
+    }
+
+    impl FakeRelay {
+        pub(super) fn start(
+            chain: Vec<CertificateDer<'static>>,
+            key_pkcs8: Vec<u8>,
+            device_id: &str,
+        ) -> Self {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8));
+            let mut cfg = ServerConfig::builder_with_provider(provider)
+                .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(chain, key)
+                .unwrap();
+            cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+            let cfg = Arc::new(cfg);
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let seen = Arc::new(Mutex::new(Seen::default()));
+            let stop = Arc::new(AtomicBool::new(false));
+            let (seen2, stop2) = (seen.clone(), stop.clone());
+            let order = serde_json::to_vec(&StatusResponse {
+                device_id: device_id.to_string(),
+                state: DeviceState::WipePending,
+                version: 1_000,
+                server_time: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs(),
+            })
+            .unwrap();
+            let thread = std::thread::spawn(move || {
+                for tcp in listener.incoming() {
+                    if stop2.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(tcp) = tcp {
+                        serve(cfg.clone(), tcp, &seen2, &order);
+                    }
+                }
+            });
+            Self {
+                addr,
+                seen,
+                stop,
+                thread: Some(thread),
+            }
+        }
+
+        pub(super) fn finish(mut self) -> Seen {
+            self.shutdown();
+            std::mem::take(&mut *self.seen.lock().unwrap())
+        }
+
+        fn shutdown(&mut self) {
+            if let Some(t) = self.thread.take() {
+                self.stop.store(true, Ordering::SeqCst);
+                let _ = TcpStream::connect(self.addr);
+                let _ = t.join();
+            }
+        }
+    }
+
+    impl Drop for FakeRelay {
+        fn drop(&mut self) {
+            self.shutdown();
+        }
+    }
+
+    fn serve(cfg: Arc<ServerConfig>, mut tcp: TcpStream, seen: &Mutex<Seen>, order: &[u8]) {
+        let _ = tcp.set_read_timeout(Some(Duration::from_secs(20)));
+        seen.lock().unwrap().connections += 1;
+        let mut conn = ServerConnection::new(cfg).unwrap();
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut tcp).is_err() {
+                return;
+            }
+        }
+        seen.lock().unwrap().handshakes_completed += 1;
+        let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+            match tls.read(&mut b) {
+                Ok(1) => head.push(b[0]),
+                _ => return,
+            }
+        }
+        let line = String::from_utf8_lossy(&head)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let answer = if line.starts_with("GET /v1/status") {
+            let mut a = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                order.len()
+            )
+            .into_bytes();
+            a.extend_from_slice(order);
+            a
+        } else {
+            b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec()
+        };
+        seen.lock().unwrap().requests.push(line);
+        let _ = tls.write_all(&answer);
+        let _ = tls.flush();
+        tls.conn.send_close_notify();
+        let _ = tls.conn.complete_io(tls.sock);
+    }
+
+    /// A CA of the ward's PKI directory (`NAME.pem` / `NAME.key`) as an rcgen issuer, and
+    /// its certificate.
+    pub(super) fn ward_ca(
+        pki: &std::path::Path,
+        name: &str,
+    ) -> (Issuer<'static, KeyPair>, CertificateDer<'static>) {
+        use rustls::pki_types::pem::PemObject;
+        let pem = std::fs::read_to_string(pki.join(format!("{name}.pem"))).unwrap();
+        let key =
+            KeyPair::from_pem(&std::fs::read_to_string(pki.join(format!("{name}.key"))).unwrap())
+                .unwrap();
+        let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+        (Issuer::from_ca_cert_pem(&pem, key).unwrap(), der)
+    }
+
+    /// A TLS server certificate for `host` (SAN, EKU serverAuth, subject OU `shinsei
+    /// relay` like the relay's own) issued by `issuer`, and its PKCS#8 key.
+    pub(super) fn server_cert(
+        issuer: &Issuer<'_, KeyPair>,
+        host: &str,
+    ) -> (CertificateDer<'static>, Vec<u8>) {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(vec![host.to_string()]).unwrap();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::OrganizationalUnitName, "shinsei relay");
+        dn.push(DnType::CommonName, host);
+        p.distinguished_name = dn;
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.use_authority_key_identifier_extension = true;
+        let cert = p.signed_by(&key, issuer).unwrap();
+        (cert.der().clone(), key.serialize_der())
+    }
+}
+
+fn tablet_secrets_present(t: &Tablet) -> bool {
+    t.data.join("enrollment").join("device.key").exists()
+        && t.data.join("enrollment").join("bundle.json").exists()
+        && t.data.join("outbox.key").exists()
+}
+
+/// Issue 17's required test: a server certificate minted by the device CA is refused by
+/// the agent. The fake relay presents it (with the device CA as intermediate) and orders
+/// a wipe: the running agent (`run`) and `outbox flush` refuse the handshake, say that
+/// the relay is not the ward's relay, wipe nothing and do not lock as revoked; the real
+/// relay then takes the tablet's application. Control: the same fake with a certificate
+/// from the ward root (OU `shinsei relay`) is obeyed, so the refusal is the
+/// certificate's alone.
+#[test]
+fn a_server_certificate_minted_by_the_device_ca_is_refused_by_the_agent() {
+    use impostor::{server_cert, ward_ca, FakeRelay};
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0017", "standard").unwrap();
+    let p = tmp.path().join("p.jpg");
+    write_photo(&p, 17).unwrap();
+    // One application queued while the relay is down: the flush below has work to do.
+    let o = tab.submit(ID1, &p, &[], None).unwrap();
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    assert_eq!(outbox_len(&tab), 1);
+
+    let (device_ca, device_ca_der) = ward_ca(&ward.pki, "device-ca");
+    let (leaf, key) = server_cert(&device_ca, shinsei_tests::RELAY_HOST);
+    let fake = FakeRelay::start(vec![leaf, device_ca_der], key, "TAB-0017");
+    let at_fake = Tablet {
+        data: tab.data.clone(),
+        device_id: tab.device_id.clone(),
+        relay_addr: fake.addr,
+    };
+    assert!(
+        tablet_secrets_present(&tab),
+        "enrollment incomplete (vacuous)"
+    );
+
+    // The running agent long-polls the impostor for 3 s.
+    let o = run(
+        at_fake.agent().unwrap().args(["run", "--for-secs", "3"]),
+        "",
+    )
+    .unwrap();
+    assert!(
+        !tab.data.join("WIPED").exists() && tablet_secrets_present(&tab),
+        "the agent wiped itself on the order of a server the device CA certified: {}",
+        text(&o)
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("not the ward's relay"), "{}", text(&o));
+    // What the clerk or IT reads: the sentence of the message table, both languages.
+    let o = run(at_fake.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(7), "{all}");
+    assert!(all.contains("申請サーバーの証明書を拒否しました"), "{all}");
+    assert!(all.contains("not the ward's relay"), "{all}");
+    let seen = fake.finish();
+    assert!(seen.connections > 0, "never reached the fake: {seen:?}");
+    assert_eq!(seen.handshakes_completed, 0, "{seen:?}");
+    assert!(seen.requests.is_empty(), "{seen:?}");
+    assert!(tablet_secrets_present(&tab));
+    // A refused server certificate is not a revocation of ours: still active, and the
+    // real relay takes the queued application.
+    let st = ok(tab.agent().unwrap().args(["status", "--json"]), "").unwrap();
+    assert!(st.contains("\"state\":\"active\""), "{st}");
+    let relay = Relay::start(&ward, "relay").unwrap();
+    let out = ok(tab.agent().unwrap().args(["outbox", "flush"]), "").unwrap();
+    assert!(out.contains("delivered 1"), "{out}");
+    assert!(wait_for(|| relay.spooled().len() == 1, 30));
+    drop(relay);
+
+    // Control: the ward root's certificate for the relay's name on the same fake.
+    let (root, _) = ward_ca(&ward.pki, "root-ca");
+    let (leaf, key) = server_cert(&root, shinsei_tests::RELAY_HOST);
+    let fake = FakeRelay::start(vec![leaf], key, "TAB-0017");
+    let at_fake = Tablet {
+        relay_addr: fake.addr,
+        ..at_fake
+    };
+    let o = run(
+        at_fake.agent().unwrap().args(["run", "--for-secs", "30"]),
+        "",
+    )
+    .unwrap();
+    let seen = fake.finish();
+    assert_eq!(o.status.code(), Some(6), "{} {seen:?}", text(&o));
+    assert!(tab.data.join("WIPED").exists());
+    assert!(!tab.data.join("enrollment").exists());
+    assert!(
+        seen.requests
+            .iter()
+            .any(|l| l.starts_with("GET /v1/status")),
+        "{seen:?}"
+    );
+}

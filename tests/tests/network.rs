@@ -95,15 +95,19 @@ fn deliver_to_real_relay_exactly_once(tab: &Tablet, relay: &Relay, id: &str) {
     assert_eq!(spooled_ids(&relay.spooled()), [id.to_string()]);
 }
 
-/// What the agent must have answered to a fake relay: exit 7 (relay unreachable, kept in
-/// the outbox), a message naming the TLS failure, and one application still queued.
-fn assert_refused(case: &str, o: &Output, tab: &Tablet, expect: &[&str]) {
+/// The error a refused *server certificate* gives (issue 17: the agent refused it, so the
+/// server is not the ward's relay; still exit 7, kept in the outbox).
+const NOT_THE_RELAY: &str = "not the ward's relay";
+/// The error of any other TLS failure (protocol version, suites, downgrade).
+const UNREACHABLE: &str = "relay unreachable";
+
+/// What the agent must have answered to a fake relay: exit 7 (kept in the outbox), the
+/// error `kind` ([`NOT_THE_RELAY`] or [`UNREACHABLE`]), a message naming the TLS
+/// failure, and one application still queued.
+fn assert_refused(case: &str, o: &Output, tab: &Tablet, kind: &str, expect: &[&str]) {
     let all = text(o);
     assert_eq!(o.status.code(), Some(7), "{case}: {all}");
-    assert!(
-        all.contains("relay unreachable"),
-        "{case}: not the relay-unreachable error: {all}"
-    );
+    assert!(all.contains(kind), "{case}: not the {kind:?} error: {all}");
     assert!(
         expect.iter().any(|e| all.contains(e)),
         "{case}: the error does not name the TLS failure (one of {expect:?}): {all}"
@@ -682,7 +686,7 @@ fn mitm_with_a_wrong_certificate_is_refused_and_nothing_is_sent() {
             run(t.agent().unwrap().args(["outbox", "flush"]), "").unwrap()
         };
         let seen = fake.finish();
-        assert_refused(case, &o, &tab, expect);
+        assert_refused(case, &o, &tab, NOT_THE_RELAY, expect);
         assert!(
             seen.connections > 0,
             "{case}: the agent never reached the fake server (vacuous): {seen:?}"
@@ -774,7 +778,7 @@ fn mitm_with_old_tls_weak_suites_or_a_downgrade_is_refused_and_nothing_is_sent()
             run(t.agent().unwrap().args(["outbox", "flush"]), "").unwrap()
         };
         let out = srv.finish();
-        assert_refused(case, &o, &tab, expect);
+        assert_refused(case, &o, &tab, UNREACHABLE, expect);
         // s_server prints an error line for each failed handshake: the agent did connect.
         assert!(
             out.contains("ERROR") || out.contains("error:"),
@@ -824,7 +828,7 @@ fn mitm_with_old_tls_weak_suites_or_a_downgrade_is_refused_and_nothing_is_sent()
         )
         .unwrap();
         let seen = fake.finish();
-        assert_refused(case, &o, &tab, expect);
+        assert_refused(case, &o, &tab, UNREACHABLE, expect);
         assert!(
             seen.rewritten > 0,
             "{case}: no ServerHello sent (vacuous): {seen:?}"
@@ -858,6 +862,7 @@ fn mitm_with_old_tls_weak_suites_or_a_downgrade_is_refused_and_nothing_is_sent()
         case,
         &o,
         &tab,
+        UNREACHABLE,
         &["AttemptedDowngradeToTls12WhenTls13IsSupported"],
     );
     assert!(
