@@ -16,6 +16,7 @@ use std::{
 };
 
 use common::*;
+use shinsei_relay::RelayOptions;
 
 /// How long a test waits for an answer before calling the relay stuck.
 const BOUND: Duration = Duration::from_secs(15);
