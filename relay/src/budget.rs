@@ -15,8 +15,9 @@
 //! - **Pixels.** The photo's width × height is read from its JPEG frame header after
 //!   decryption and reserved before the decoder allocates anything
 //!   (`shinsei_protocol::envelope::VerifiedEnvelope::open_admitted`): at most
-//!   `limits.max_decode_pixels` at once (two 6000×6000 photos by default; decoding is
-//!   CPU-bound, more at once would not finish sooner).
+//!   `limits.max_decode_pixels` at once (40 Mpx by default: one 6000×6000 photo and a
+//!   few of a tablet's ~1 Mpx; decoding is CPU-bound, more at once would not finish
+//!   sooner).
 //!
 //! A reservation that does not fit is not waited for: the request is answered at once
 //! with 503 and `Retry-After: limits.retry_after_secs`, nothing of it stored (the agent
@@ -138,6 +139,57 @@ impl Budget {
     pub fn bytes_in_flight(&self, max: usize) -> usize {
         max.saturating_sub(self.bytes.available_permits())
     }
+}
+
+/// Listeners of a relay (device and admin), each with its own connection pools.
+pub const LISTENERS: u64 = 2;
+/// Memory of a connection waiting for its first byte: its task and socket (the
+/// kernel's socket buffers are not the process's memory).
+pub const WAITING_CONNECTION_BYTES: u64 = 4 * 1024;
+/// Memory of a connection in its TLS handshake: rustls's state and record buffers
+/// (a ClientHello and a certificate chain of a few KiB, 16 KiB records).
+pub const HANDSHAKE_CONNECTION_BYTES: u64 = 64 * 1024;
+/// Memory of an authenticated connection outside the request bodies: the HTTP/2
+/// connection window (body data received, not yet read; the HTTP/1.1 buffer is
+/// smaller), plus TLS and HTTP state and buffers.
+pub const ESTABLISHED_CONNECTION_BYTES: u64 =
+    crate::server::H2_CONNECTION_WINDOW as u64 + 128 * 1024;
+/// Copies of a body alive at once while it is handled: the body, the parsed envelope,
+/// the plaintext, the photo, the photo's segments (validation), the re-encoded
+/// application, the sealed record, the store's write — eight, rounded up from seven.
+pub const COPIES_PER_BODY_BYTE: u64 = 8;
+/// Decoder memory per photo pixel: the RGB output (3 bytes) and, for a progressive
+/// JPEG, its coefficients (3 components × 2 bytes) — zune-jpeg's allocations.
+pub const BYTES_PER_DECODED_PIXEL: u64 = 9;
+/// Everything else: the binary and its libraries, the tokio runtime with up to 512
+/// blocking threads (their touched stacks), sled's page cache
+/// ([`crate::store::SLED_CACHE_BYTES`]) and twice that for its write buffers,
+/// key material, the deny list and the registry.
+pub const BASE_BYTES: u64 = 64 * 1024 * 1024 + 512 * 256 * 1024 + 3 * crate::store::SLED_CACHE_BYTES;
+
+/// The relay's worst-case resident memory (bytes) under `l`, whatever its clients
+/// send (relay/README.md, "Memory bound"):
+///
+/// ```text
+/// BASE
+///   + LISTENERS × (max_pre_tls × WAITING + max_handshakes × HANDSHAKE
+///                  + max_connections × ESTABLISHED)
+///   + COPIES_PER_BODY_BYTE × max_inflight_bytes
+///   + BYTES_PER_DECODED_PIXEL × max_decode_pixels
+/// ```
+///
+/// Long-polls, status and admin requests hold no body beyond the budget and a few KiB
+/// of state per connection, counted in the connection terms. With the PostgreSQL store
+/// the sled terms are replaced by the pool's connections (`store.pool_size`, a few MiB
+/// each), smaller.
+pub fn worst_case_memory(l: &LimitsConfig) -> u64 {
+    let conns = (l.max_pre_tls as u64) * WAITING_CONNECTION_BYTES
+        + (l.max_handshakes as u64) * HANDSHAKE_CONNECTION_BYTES
+        + (l.max_connections as u64) * ESTABLISHED_CONNECTION_BYTES;
+    BASE_BYTES
+        + LISTENERS * conns
+        + COPIES_PER_BODY_BYTE * l.max_inflight_bytes as u64
+        + BYTES_PER_DECODED_PIXEL * l.max_decode_pixels
 }
 
 #[cfg(test)]

@@ -186,7 +186,8 @@ pub struct LimitsConfig {
     /// `max_envelope_bytes`.
     pub max_device_inflight_bytes: usize,
     /// Photo pixels (width × height) decoded at once; beyond it, 503 with
-    /// `Retry-After`. At least 6000 × 6000 (one largest photo).
+    /// `Retry-After`. At least 6000 × 6000 (one largest photo); the default 40,000,000
+    /// is one largest photo and a few of a tablet's (about 1 Mpx each).
     pub max_decode_pixels: u64,
     /// The `Retry-After` of a 503 (seconds).
     pub retry_after_secs: u64,
@@ -212,7 +213,7 @@ impl Default for LimitsConfig {
             max_stored_envelopes: 200_000,
             max_inflight_bytes: 64 * 1024 * 1024,
             max_device_inflight_bytes: 2 * shinsei_protocol::envelope::MAX_ENVELOPE_LEN,
-            max_decode_pixels: 2 * MAX_PHOTO_PIXELS,
+            max_decode_pixels: 40_000_000,
             retry_after_secs: 5,
         }
     }
