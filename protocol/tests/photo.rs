@@ -137,7 +137,12 @@ fn strip_keeps_clean_files_identical() {
 #[test]
 fn frame_size_is_read_from_the_header_without_decoding() {
     use shinsei_protocol::photo::frame_size;
-    for name in ["baseline.jpg", "progressive.jpg", "greyscale.jpg", "exif.jpg"] {
+    for name in [
+        "baseline.jpg",
+        "progressive.jpg",
+        "greyscale.jpg",
+        "exif.jpg",
+    ] {
         let b = fixture(name);
         let p = strip_metadata(&b).ok().and_then(|s| check(s.to_vec()).ok());
         let got = frame_size(&b).unwrap_or_else(|| panic!("{name}: no frame size"));

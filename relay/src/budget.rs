@@ -58,12 +58,18 @@ impl Exhausted {
     /// The refusal: 503 with `Retry-After` (`crate::http::error_response`).
     pub(crate) fn refusal(self) -> Refusal {
         let (code, msg) = match self {
-            Self::Bytes => ("busy", "the relay holds as many request bytes as it may; retry later"),
+            Self::Bytes => (
+                "busy",
+                "the relay holds as many request bytes as it may; retry later",
+            ),
             Self::DeviceBytes => (
                 "busy_device",
                 "this device has as many request bytes in flight as it may; retry later",
             ),
-            Self::Pixels => ("busy_decoding", "the relay decodes as many photos as it may; retry later"),
+            Self::Pixels => (
+                "busy_decoding",
+                "the relay decodes as many photos as it may; retry later",
+            ),
         };
         Refusal::new(RefusalKind::Busy, code, msg)
     }
@@ -165,7 +171,8 @@ pub const BYTES_PER_DECODED_PIXEL: u64 = 9;
 /// blocking threads (their touched stacks), sled's page cache
 /// ([`crate::store::SLED_CACHE_BYTES`]) and twice that for its write buffers,
 /// key material, the deny list and the registry.
-pub const BASE_BYTES: u64 = 64 * 1024 * 1024 + 512 * 256 * 1024 + 3 * crate::store::SLED_CACHE_BYTES;
+pub const BASE_BYTES: u64 =
+    64 * 1024 * 1024 + 512 * 256 * 1024 + 3 * crate::store::SLED_CACHE_BYTES;
 
 /// The relay's worst-case resident memory (bytes) under `l`, whatever its clients
 /// send (relay/README.md, "Memory bound"):

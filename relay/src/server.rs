@@ -456,7 +456,9 @@ async fn serve_connection(
         Ok(Ok(n)) if n > 0 => {}
         Ok(_) => return,
         Err(_) => {
-            core.metrics.pre_tls_timeouts.fetch_add(1, Ordering::Relaxed);
+            core.metrics
+                .pre_tls_timeouts
+                .fetch_add(1, Ordering::Relaxed);
             return;
         }
     }

@@ -77,7 +77,13 @@ async fn idle_sockets_from_one_address_do_not_starve_a_tablet() {
 /// A raw HTTP/1.1 request over mutual TLS that declares `declared` body bytes, sends
 /// `sent` of them and then stalls; returns the response head the relay wrote (empty if
 /// none came within [`BOUND`]).
-fn stalled_post(env_root: &rustls::pki_types::CertificateDer<'static>, t: &Tablet, addr: SocketAddr, declared: usize, sent: usize) -> String {
+fn stalled_post(
+    env_root: &rustls::pki_types::CertificateDer<'static>,
+    t: &Tablet,
+    addr: SocketAddr,
+    declared: usize,
+    sent: usize,
+) -> String {
     let mut cfg = shinsei_testkit::tls::client_config(env_root, Some(&t.ident));
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     let name = rustls::pki_types::ServerName::try_from(HOST).unwrap();
@@ -145,7 +151,43 @@ async fn large_bodies_beyond_the_budget_get_503_with_retry_after() {
         &heads[..3]
     );
     for h in &refused {
-        assert!(h.contains("\r\nretry-after: "), "503 without Retry-After: {h}");
+        assert!(
+            h.contains("\r\nretry-after: "),
+            "503 without Retry-After: {h}"
+        );
     }
+    relay.shutdown().await;
+}
+
+/// The pixel budget: while another decode holds all but a few pixels of it, a
+/// submission is answered 503 `busy_decoding` with `Retry-After` (nothing stored); sent
+/// again once the budget is free, the same envelope is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_beyond_the_pixel_budget_gets_503_and_is_accepted_on_retry() {
+    let env = Env::new();
+    let cfg = env.config();
+    let total = cfg.limits.max_decode_pixels;
+    let relay = env.start(cfg, RelayOptions::default()).await;
+    let t = tablet(&env.pki, "TAB-0001");
+    let c = client(&env.pki.root, Some(&t.ident), false);
+    let (id, e) = t.seal(&env.pki, &standard_app(), now());
+    let held = relay.core().budget.pixels(total - 1_000).unwrap();
+    let r = c
+        .post(url(relay.device_addr, "/v1/envelopes"))
+        .body(e.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    assert_eq!(error_code(&r.bytes().await.unwrap()), "busy_decoding");
+    assert!(relay.core().store.envelope_meta(&id).unwrap().is_none());
+    drop(held);
+    let (s, _) = post_envelope(&c, relay.device_addr, e).await.unwrap();
+    assert_eq!(s, 200);
+    assert!(relay.core().store.envelope_meta(&id).unwrap().is_some());
     relay.shutdown().await;
 }

@@ -22,7 +22,12 @@
 //! ```text
 //! cargo test -p shinsei-relay --features system-tests --test attack_run -- --nocapture
 //! ```
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 mod common;
 
@@ -77,16 +82,24 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 
 fn https_client(env: &Env, t: &Tablet, source: Ipv4Addr, h2: bool) -> reqwest::Client {
     let mut cfg = shinsei_testkit::tls::client_config(&env.pki.root, Some(&t.ident));
-    cfg.alpn_protocols = vec![if h2 { b"h2".to_vec() } else { b"http/1.1".to_vec() }];
+    cfg.alpn_protocols = vec![if h2 {
+        b"h2".to_vec()
+    } else {
+        b"http/1.1".to_vec()
+    }];
     let b = reqwest::Client::builder()
         .use_preconfigured_tls(cfg)
         .no_proxy()
         .timeout(Duration::from_secs(30))
         .local_address(IpAddr::V4(source))
         .resolve(HOST, SocketAddr::from(([127, 0, 0, 1], 0)));
-    if h2 { b.http2_prior_knowledge() } else { b.http1_only() }
-        .build()
-        .unwrap()
+    if h2 {
+        b.http2_prior_knowledge()
+    } else {
+        b.http1_only()
+    }
+    .build()
+    .unwrap()
 }
 
 /// Enrols `ids` in one `sign-bulk` run (the device CA is loaded once, not per
@@ -157,12 +170,18 @@ fn largest_photo() -> FacePhoto {
 
 /// One idle socket from `source`, re-opened 2 s after the relay closes it, until
 /// `stop`. Counts the closes.
-async fn idle_socket(addr: SocketAddr, source: Ipv4Addr, stop: Arc<AtomicBool>, closed: Arc<AtomicU64>) {
+async fn idle_socket(
+    addr: SocketAddr,
+    source: Ipv4Addr,
+    stop: Arc<AtomicBool>,
+    closed: Arc<AtomicU64>,
+) {
     let mut buf = [0u8; 64];
     while !stop.load(Ordering::Relaxed) {
         let s = tokio::net::TcpSocket::new_v4().unwrap();
         if s.bind(SocketAddr::from((source, 0))).is_ok() {
-            if let Ok(Ok(tcp)) = tokio::time::timeout(Duration::from_secs(2), s.connect(addr)).await {
+            if let Ok(Ok(tcp)) = tokio::time::timeout(Duration::from_secs(2), s.connect(addr)).await
+            {
                 // Hold it until the relay closes it.
                 loop {
                     if stop.load(Ordering::Relaxed) {
@@ -188,7 +207,12 @@ async fn idle_socket(addr: SocketAddr, source: Ipv4Addr, stop: Arc<AtomicBool>, 
 
 /// A slow-body sender (blocking, own thread): declares 7 MB, sends 64 bytes every 500
 /// ms; when answered, reconnects after 1 s. Returns the answers' status lines.
-fn slow_sender(root: rustls::pki_types::CertificateDer<'static>, t: Arc<Tablet>, addr: SocketAddr, stop: Arc<AtomicBool>) -> Vec<String> {
+fn slow_sender(
+    root: rustls::pki_types::CertificateDer<'static>,
+    t: Arc<Tablet>,
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+) -> Vec<String> {
     let mut answers = Vec::new();
     let mut cfg = shinsei_testkit::tls::client_config(&root, Some(&t.ident));
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -196,18 +220,34 @@ fn slow_sender(root: rustls::pki_types::CertificateDer<'static>, t: Arc<Tablet>,
     while !stop.load(Ordering::Relaxed) {
         let run = || -> Option<String> {
             let sock = socket2_connect(addr, SLOW)?;
-            sock.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+            sock.set_read_timeout(Some(Duration::from_millis(500)))
+                .ok()?;
             let name = rustls::pki_types::ServerName::try_from(HOST).ok()?;
             let conn = rustls::ClientConnection::new(cfg.clone(), name).ok()?;
             let mut s = rustls::StreamOwned::new(conn, sock);
-            let head = format!("POST /v1/envelopes HTTP/1.1\r\nhost: {HOST}\r\ncontent-length: 7000000\r\n\r\n");
+            let head = format!(
+                "POST /v1/envelopes HTTP/1.1\r\nhost: {HOST}\r\ncontent-length: 7000000\r\n\r\n"
+            );
             s.write_all(head.as_bytes()).ok()?;
             let mut buf = [0u8; 1024];
             while !stop.load(Ordering::Relaxed) {
                 match s.read(&mut buf) {
                     Ok(0) => return None,
-                    Ok(n) => return Some(String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_owned()),
-                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    Ok(n) => {
+                        return Some(
+                            String::from_utf8_lossy(&buf[..n])
+                                .lines()
+                                .next()
+                                .unwrap_or("")
+                                .to_owned(),
+                        )
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
                         s.write_all(&[0u8; 64]).ok()?;
                     }
                     Err(_) => return None,
@@ -223,11 +263,17 @@ fn slow_sender(root: rustls::pki_types::CertificateDer<'static>, t: Arc<Tablet>,
 
 /// A blocking TCP connection to `addr` from `source`.
 fn socket2_connect(addr: SocketAddr, source: Ipv4Addr) -> Option<std::net::TcpStream> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
     rt.block_on(async {
         let s = tokio::net::TcpSocket::new_v4().ok()?;
         s.bind(SocketAddr::from((source, 0))).ok()?;
-        let tcp = tokio::time::timeout(Duration::from_secs(2), s.connect(addr)).await.ok()?.ok()?;
+        let tcp = tokio::time::timeout(Duration::from_secs(2), s.connect(addr))
+            .await
+            .ok()?
+            .ok()?;
         let std = tcp.into_std().ok()?;
         std.set_nonblocking(false).ok()?;
         Some(std)
@@ -237,7 +283,10 @@ fn socket2_connect(addr: SocketAddr, source: Ipv4Addr) -> Option<std::net::TcpSt
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attack_run() {
     let env = Env::new();
-    let (dp, ap) = (shinsei_testkit::net::free_port(), shinsei_testkit::net::free_port());
+    let (dp, ap) = (
+        shinsei_testkit::net::free_port(),
+        shinsei_testkit::net::free_port(),
+    );
     let config_path = env.dir.path().join("relay.toml");
     std::fs::write(
         &config_path,
@@ -271,8 +320,10 @@ async fn attack_run() {
     let tablets = enrol_bulk(&env, &ids);
     eprintln!("enrolled in {:.1} s", t_setup.elapsed().as_secs_f64());
     let app = standard_app();
-    let work: Vec<(shinsei_protocol::envelope::EnvelopeId, Vec<u8>)> =
-        tablets.iter().map(|t| t.seal(&env.pki, &app, now())).collect();
+    let work: Vec<(shinsei_protocol::envelope::EnvelopeId, Vec<u8>)> = tablets
+        .iter()
+        .map(|t| t.seal(&env.pki, &app, now()))
+        .collect();
     eprintln!("sealed in {:.1} s", t_setup.elapsed().as_secs_f64());
     let slow_dev = Arc::new(tablet(&env.pki, "TAB-6660"));
     let big_dev = tablet(&env.pki, "TAB-6661");
@@ -299,7 +350,10 @@ async fn attack_run() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let rss_idle = status_kib(pid, "VmRSS");
-    eprintln!("set-up (certificates, sealing) {:.1} s", t_setup.elapsed().as_secs_f64());
+    eprintln!(
+        "set-up (certificates, sealing) {:.1} s",
+        t_setup.elapsed().as_secs_f64()
+    );
 
     // The attack.
     let stop = Arc::new(AtomicBool::new(false));
@@ -311,7 +365,12 @@ async fn attack_run() {
     };
     let mut idle = Vec::new();
     for _ in 0..idle_n {
-        idle.push(tokio::spawn(idle_socket(addr, ATTACKER, stop.clone(), closed.clone())));
+        idle.push(tokio::spawn(idle_socket(
+            addr,
+            ATTACKER,
+            stop.clone(),
+            closed.clone(),
+        )));
     }
     let mut slow = Vec::new();
     for _ in 0..slow_n {
@@ -320,10 +379,18 @@ async fn attack_run() {
     }
     let big_client = https_client(&env, &big_dev, BIG, true);
     let big = Arc::new(big);
-    let big_statuses = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<String, u64>::new()));
+    let big_statuses = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<
+        String,
+        u64,
+    >::new()));
     let mut big_tasks = Vec::new();
     for k in 0..big_n {
-        let (c, big, st, stop) = (big_client.clone(), big.clone(), big_statuses.clone(), stop.clone());
+        let (c, big, st, stop) = (
+            big_client.clone(),
+            big.clone(),
+            big_statuses.clone(),
+            stop.clone(),
+        );
         big_tasks.push(tokio::spawn(async move {
             let mut i = k;
             while !stop.load(Ordering::Relaxed) {
@@ -341,7 +408,10 @@ async fn attack_run() {
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // The tablets.
-    let legit_statuses = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<String, u64>::new()));
+    let legit_statuses = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<
+        String,
+        u64,
+    >::new()));
     let mut legit = Vec::new();
     for (i, (t, (id, e))) in tablets.iter().zip(work.iter().cloned()).enumerate() {
         let source = Ipv4Addr::new(127, 0, 1, (i / PER_ADDRESS + 1) as u8);
@@ -352,7 +422,11 @@ async fn attack_run() {
             let mut attempts = 0u32;
             loop {
                 attempts += 1;
-                let sent = c.post(url(addr, "/v1/envelopes")).body(e.clone()).send().await;
+                let sent = c
+                    .post(url(addr, "/v1/envelopes"))
+                    .body(e.clone())
+                    .send()
+                    .await;
                 let label = match &sent {
                     Ok(r) => r.status().as_u16().to_string(),
                     Err(_) => "connection error".to_owned(),
@@ -401,18 +475,32 @@ async fn attack_run() {
 
     // Alive after the attack, and answering.
     let mut relay = relay;
-    assert!(relay.0.try_wait().unwrap().is_none(), "the relay process died");
+    assert!(
+        relay.0.try_wait().unwrap().is_none(),
+        "the relay process died"
+    );
     assert!(alive_during);
     let r = probe.get(url(addr, "/v1/status")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let rss_peak = status_kib(pid, "VmHWM");
 
     // Figures.
-    let mut lat: Vec<Duration> = results.iter().filter(|r| r.1.is_some()).map(|r| r.2).collect();
+    let mut lat: Vec<Duration> = results
+        .iter()
+        .filter(|r| r.1.is_some())
+        .map(|r| r.2)
+        .collect();
     lat.sort();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or_default()
+    };
     let attempts: u32 = results.iter().map(|r| r.3).sum();
-    println!("figure: attack run: the tablets' answers: {:?}", legit_statuses.lock().unwrap());
+    println!(
+        "figure: attack run: the tablets' answers: {:?}",
+        legit_statuses.lock().unwrap()
+    );
     let count = |v: &[String], p: &str| v.iter().filter(|s| s.starts_with(p)).count();
     println!(
         "figure: attack run ({}): {} of {TABLETS} tablets accepted, first attempt to receipt p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms, {attempts} attempts",
@@ -440,16 +528,32 @@ async fn attack_run() {
 
     // Every application accepted, and stored exactly once with the receipt the tablet
     // got.
-    let lost: Vec<String> = results.iter().filter(|r| r.1.is_none()).map(|r| r.0.to_string()).collect();
-    assert!(lost.is_empty(), "{} applications never accepted: {lost:?}", lost.len());
-    assert!(rss_peak * 1024 < bound, "peak RSS {rss_peak} KiB over the bound {bound} B");
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let lost: Vec<String> = results
+        .iter()
+        .filter(|r| r.1.is_none())
+        .map(|r| r.0.to_string())
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} applications never accepted: {lost:?}",
+        lost.len()
+    );
+    assert!(
+        rss_peak * 1024 < bound,
+        "peak RSS {rss_peak} KiB over the bound {bound} B"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let deadline = Instant::now() + Duration::from_secs(60);
     while relay.0.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
             let log = std::fs::read_to_string(env.dir.path().join("relay.log")).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(30).collect();
-            panic!("the relay did not stop on SIGTERM; its log ends:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            panic!(
+                "the relay did not stop on SIGTERM; its log ends:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -457,11 +561,23 @@ async fn attack_run() {
     let mut ids = std::collections::BTreeSet::new();
     for (i, (id, receipt, _, _)) in results.iter().enumerate() {
         assert!(ids.insert(id.to_string()), "envelope IDs are distinct");
-        let meta = store.envelope_meta(id).unwrap().unwrap_or_else(|| panic!("{id} not stored"));
+        let meta = store
+            .envelope_meta(id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{id} not stored"));
         assert_eq!(meta.device_id, format!("TAB-{:04}", i + 1));
-        assert_eq!(meta.receipt_bytes().as_deref(), receipt.as_deref(), "{id}: another receipt");
+        assert_eq!(
+            meta.receipt_bytes().as_deref(),
+            receipt.as_deref(),
+            "{id}: another receipt"
+        );
     }
-    let accepted_big = big_statuses.lock().unwrap().get("200").copied().unwrap_or(0);
+    let accepted_big = big_statuses
+        .lock()
+        .unwrap()
+        .get("200")
+        .copied()
+        .unwrap_or(0);
     // Stored: the tablets' applications once each, and at most the big device's
     // distinct envelopes.
     let stored = store.envelope_count();
