@@ -191,3 +191,74 @@ async fn a_photo_beyond_the_pixel_budget_gets_503_and_is_accepted_on_retry() {
     assert!(relay.core().store.envelope_meta(&id).unwrap().is_some());
     relay.shutdown().await;
 }
+
+/// Out of file descriptors: the relay binary started with `ulimit -n 128` and 300 idle
+/// sockets from ten addresses (each under the per-address cap). `accept` fails with
+/// EMFILE; the relay must back off (logged), not crash, and serve a tablet once the
+/// grace has closed the idle sockets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_descriptors_the_relay_backs_off_and_keeps_serving() {
+    let env = Env::new();
+    let (dp, ap) = (
+        shinsei_testkit::net::free_port(),
+        shinsei_testkit::net::free_port(),
+    );
+    let config = env.dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "log_level = \"warn\"\n[listen]\ndevice = \"127.0.0.1:{dp}\"\nadmin = \"127.0.0.1:{ap}\"\n[paths]\npki_dir = {:?}\ndata_dir = {:?}\nspool_dir = {:?}\n",
+            env.pki.layout.dir(),
+            env.dir.path().join("data"),
+            env.spool(),
+        ),
+    )
+    .unwrap();
+    let log_path = env.dir.path().join("relay.log");
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -n 128 && exec "$@""#)
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_shinsei-relay"))
+        .args(["--config", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], dp));
+    let t = tablet(&env.pki, "TAB-0001");
+    let c = client_from(&env, &t, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)));
+    let mut up = false;
+    for _ in 0..100 {
+        if c.get(url(addr, "/v1/status")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the relay did not start");
+    let mut held = Vec::new();
+    for a in 1..=10u8 {
+        for _ in 0..30 {
+            let s = tokio::net::TcpSocket::new_v4().unwrap();
+            s.bind(SocketAddr::from(([127, 77, 0, a], 0))).unwrap();
+            if let Ok(Ok(tcp)) = tokio::time::timeout(Duration::from_secs(1), s.connect(addr)).await
+            {
+                held.push(tcp);
+            }
+        }
+    }
+    let (_, e) = t.seal(&env.pki, &standard_app(), now());
+    let r = post_envelope(&c, addr, e).await;
+    let alive = child.try_wait().unwrap().is_none();
+    drop(held);
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(alive, "the relay died: {log}");
+    assert!(matches!(r, Ok((200, _))), "{r:?}\n{log}");
+    assert!(
+        log.contains("accept failed; backing off"),
+        "EMFILE was not reached (the test shows nothing): {log}"
+    );
+}
