@@ -717,6 +717,31 @@ spool_dir = "/var/spool/shinsei-relay"
     }
 
     #[test]
+    fn attack_limits_are_checked() {
+        let c = Config::from_toml(MIN).unwrap();
+        assert_eq!(c.limits.max_unauthenticated_per_ip, 32);
+        assert_eq!(c.limits.pre_tls_grace_secs, 3);
+        for (extra, what) in [
+            ("pre_tls_grace_secs = 11", "pre_tls_grace_secs"),
+            (
+                "max_unauthenticated_per_ip = 0",
+                "max_unauthenticated_per_ip",
+            ),
+            ("max_inflight_bytes = 1000000", "max_inflight_bytes"),
+            (
+                "max_device_inflight_bytes = 1000000",
+                "max_device_inflight_bytes",
+            ),
+            ("max_decode_pixels = 35999999", "max_decode_pixels"),
+            ("retry_after_secs = 0", "retry_after_secs"),
+        ] {
+            let t = format!("{MIN}\n[limits]\n{extra}\n");
+            let e = Config::from_toml(&t).unwrap_err().to_string();
+            assert!(e.contains(what), "{extra}: {e}");
+        }
+    }
+
+    #[test]
     fn example_config_parses() {
         let t = include_str!("../dist/relay.toml");
         Config::from_toml(t).unwrap();
