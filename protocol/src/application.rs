@@ -24,7 +24,7 @@ use std::fmt;
 
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::photo::{FacePhoto, PhotoError, MAX_PHOTO_BYTES, MIN_PHOTO_BYTES};
+use crate::photo::{FacePhoto, PhotoError, MAX_PHOTO_BYTES, MAX_SIDE, MIN_PHOTO_BYTES};
 use crate::pins::{ExpressPins, PinError, SIGNATURE_PASSWORD_MAX, SIGNATURE_PASSWORD_MIN};
 
 /// Digits in an application ID.
@@ -227,6 +227,8 @@ pub enum ApplicationError {
     Photo(#[from] PhotoError),
     #[error("{0} unexpected bytes after the photo")]
     TrailingBytes(usize),
+    #[error("the photo ({pixels} pixels) was not decoded: the decoder's pixel budget is full; retry later")]
+    DecodeNotAdmitted { pixels: u64 },
     #[error("the PINs do not match the e-certificate wish (with e-certificates: signature password and user-certificate PIN; without: neither)")]
     PinsDoNotMatchWishes,
 }
@@ -340,6 +342,21 @@ impl Application {
     /// Decodes plaintext v1 and re-validates every field. `expected` is the profile the
     /// envelope header declares; a mismatch is refused.
     pub fn decode(bytes: &[u8], expected: Profile) -> Result<Self, ApplicationError> {
+        Self::decode_admitted(bytes, expected, |_| Some(()))
+    }
+
+    /// [`Application::decode`], with the photo's decoding admitted by `admit` first: it
+    /// gets the photo's pixel count (width × height read from the JPEG frame header
+    /// before anything is decoded; [`crate::photo::MAX_SIDE`]² if the header cannot be
+    /// read, the decoder then refuses the photo anyway) and returns a guard held while
+    /// the pixels are decoded, or `None` to refuse
+    /// ([`ApplicationError::DecodeNotAdmitted`]). A relay bounds the memory of
+    /// concurrent decodes this way.
+    pub fn decode_admitted<G>(
+        bytes: &[u8],
+        expected: Profile,
+        admit: impl FnOnce(u64) -> Option<G>,
+    ) -> Result<Self, ApplicationError> {
         let mut r = Reader(bytes);
         let format = r.byte()?;
         if format != PLAINTEXT_FORMAT_V1 {
@@ -396,7 +413,13 @@ impl Application {
         if !r.0.is_empty() {
             return Err(ApplicationError::TrailingBytes(r.0.len()));
         }
+        let pixels = crate::photo::frame_size(&photo_bytes)
+            .map_or(u64::from(MAX_SIDE) * u64::from(MAX_SIDE), |(w, h)| {
+                u64::from(w) * u64::from(h)
+            });
+        let guard = admit(pixels).ok_or(ApplicationError::DecodeNotAdmitted { pixels })?;
         let photo = FacePhoto::from_jpeg(photo_bytes)?;
+        drop(guard);
         Ok(Self {
             id,
             photo,

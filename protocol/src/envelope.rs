@@ -331,6 +331,16 @@ impl VerifiedEnvelope {
     /// Opens the ciphertext with the relay key named in the header and decodes and
     /// re-validates the application against the header's profile.
     pub fn open(&self, keys: &(impl RelayKeyRing + ?Sized)) -> Result<Application, EnvelopeError> {
+        self.open_admitted(keys, |_| Some(()))
+    }
+
+    /// [`VerifiedEnvelope::open`], with the photo's decoding admitted by `admit` (see
+    /// [`Application::decode_admitted`]).
+    pub fn open_admitted<G>(
+        &self,
+        keys: &(impl RelayKeyRing + ?Sized),
+        admit: impl FnOnce(u64) -> Option<G>,
+    ) -> Result<Application, EnvelopeError> {
         let e = &self.0;
         let sk = keys
             .secret_key(&e.header.relay_key_id)
@@ -339,7 +349,11 @@ impl VerifiedEnvelope {
         let ct = &e.bytes[e.ct_range.0..e.ct_range.1];
         let plaintext = hpke_suite::open(sk.secret_bytes(), &e.enc, HPKE_INFO, aad, ct)
             .map_err(|_| EnvelopeError::Decrypt)?;
-        Ok(Application::decode(&plaintext, e.header.profile)?)
+        Ok(Application::decode_admitted(
+            &plaintext,
+            e.header.profile,
+            admit,
+        )?)
     }
 }
 

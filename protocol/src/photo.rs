@@ -169,6 +169,41 @@ fn check_segments(bytes: &[u8]) -> Result<bool, PhotoError> {
     Ok(progressive)
 }
 
+/// The frame size (width, height) of a JPEG, read from its first start-of-frame
+/// segment without decoding and without copying: what a caller needs to budget the
+/// memory of a decode before it starts. `None` if no frame header is found before the
+/// scan data (the decoder refuses such a file). Not a validation: [`FacePhoto::from_jpeg`]
+/// still checks everything.
+pub fn frame_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut i = 2;
+    loop {
+        // Fill bytes (0xFF) may precede a marker.
+        while *bytes.get(i)? == 0xFF && *bytes.get(i + 1)? == 0xFF {
+            i += 1;
+        }
+        if *bytes.get(i)? != 0xFF {
+            return None;
+        }
+        let marker = *bytes.get(i + 1)?;
+        let len = usize::from(u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]));
+        match marker {
+            // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                let h = u16::from_be_bytes([*bytes.get(i + 5)?, *bytes.get(i + 6)?]);
+                let w = u16::from_be_bytes([*bytes.get(i + 7)?, *bytes.get(i + 8)?]);
+                return Some((u32::from(w), u32::from(h)));
+            }
+            // Start of scan or end of image before any frame header.
+            0xDA | 0xD9 => return None,
+            _ if len < 2 => return None,
+            _ => i += 2 + len,
+        }
+    }
+}
+
 fn check_dimensions(width: u32, height: u32) -> Result<(), PhotoError> {
     if !(MIN_SIDE..=MAX_SIDE).contains(&width) || !(MIN_SIDE..=MAX_SIDE).contains(&height) {
         return Err(PhotoError::Dimensions { width, height });

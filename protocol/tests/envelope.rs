@@ -582,3 +582,31 @@ fn size_limits_derive_from_the_field_limits_and_match_the_spec() {
     .unwrap();
     assert_eq!(bytes.len(), 140 + 8 + express().encode().len() + 16);
 }
+
+#[test]
+fn open_admitted_asks_for_the_photo_pixels_before_decoding() {
+    let k = keys();
+    let bytes = seal(&k, &standard());
+    let v = Envelope::parse(&bytes)
+        .unwrap()
+        .verify(&k.device.public_key())
+        .unwrap();
+    let p = photo();
+    let pixels = u64::from(p.width()) * u64::from(p.height());
+    // Refused: nothing decoded, the pixel count in the error.
+    let e = v.open_admitted(&k.relay, |_| None::<()>).unwrap_err();
+    assert_eq!(
+        e,
+        EnvelopeError::Application(ApplicationError::DecodeNotAdmitted { pixels })
+    );
+    // Admitted: asked once, with width × height, and the guard is dropped after.
+    let mut asked = Vec::new();
+    let app = v
+        .open_admitted(&k.relay, |n| {
+            asked.push(n);
+            Some(())
+        })
+        .unwrap();
+    assert_eq!(asked, vec![pixels]);
+    assert_eq!(app.photo().width(), p.width());
+}

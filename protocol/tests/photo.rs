@@ -133,3 +133,34 @@ fn strip_keeps_clean_files_identical() {
     let b = fixture("baseline.jpg");
     assert_eq!(&strip_metadata(&b).unwrap()[..], &b[..]);
 }
+
+#[test]
+fn frame_size_is_read_from_the_header_without_decoding() {
+    use shinsei_protocol::photo::frame_size;
+    for name in [
+        "baseline.jpg",
+        "progressive.jpg",
+        "greyscale.jpg",
+        "exif.jpg",
+    ] {
+        let b = fixture(name);
+        let p = strip_metadata(&b).ok().and_then(|s| check(s.to_vec()).ok());
+        let got = frame_size(&b).unwrap_or_else(|| panic!("{name}: no frame size"));
+        if let Some(p) = p {
+            assert_eq!(got, (p.width(), p.height()), "{name}");
+        }
+    }
+    // A crafted frame header is reported as it claims (the caller budgets for it).
+    let mut b = fixture("baseline.jpg");
+    let sof = b.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    b[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0x17, 0x70]);
+    assert_eq!(frame_size(&b), Some((6000, 60000)));
+    // No frame header before the scan, truncations, not a JPEG: none.
+    let b = fixture("baseline.jpg");
+    for cut in [0, 1, 2, 3, 5, sof, sof + 4, sof + 8] {
+        assert_eq!(frame_size(&b[..cut]), None, "cut at {cut}");
+    }
+    assert_eq!(frame_size(b"GIF89a"), None);
+    assert_eq!(frame_size(&[0xFF, 0xD8, 0xFF, 0xDA, 0, 2]), None);
+    assert_eq!(frame_size(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0]), None);
+}

@@ -246,6 +246,9 @@ fn main() {
         cfg.listen.device = SocketAddr::from(([127, 0, 0, 1], 0));
         cfg.listen.admin = SocketAddr::from(([127, 0, 0, 1], 0));
         cfg.limits.max_connections = 2048;
+        // Throughput, not the memory budgets (those are tests/attack*.rs): every
+        // tablet's body in flight at once fits.
+        cfg.limits.max_inflight_bytes = 1 << 30;
         cfg.log_level = "warn".into();
         let relay = Relay::new(cfg, RelayOptions::default())
             .unwrap()
@@ -272,6 +275,7 @@ fn main() {
                         c.listen.device = SocketAddr::from(([127, 0, 0, 1], 0));
                         c.listen.admin = SocketAddr::from(([127, 0, 0, 1], 0));
                         c.limits.max_connections = 2048;
+                        c.limits.max_inflight_bytes = 1 << 30;
                         c.log_level = "warn".into();
                         c.store.backend = StoreBackend::Postgres;
                         c.store.url = Some(db.url.clone());

@@ -7,6 +7,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use serde::Deserialize;
+use tokio::sync::Semaphore;
 
 /// Seven days: the longest any application may stay readable at the relay, counted
 /// from receipt. `retention_secs + keys.store_epoch_secs` may not exceed it (records
@@ -20,6 +21,10 @@ pub const DEFAULT_STORE_EPOCH_SECS: u64 = 3600;
 /// Default retention: seven days less one store epoch, so that the last key that
 /// opens a record is destroyed within seven days of its receipt.
 pub const DEFAULT_RETENTION_SECS: u64 = MAX_RETENTION_SECS - DEFAULT_STORE_EPOCH_SECS;
+
+/// The pixels of the largest photo the protocol accepts (6000 × 6000).
+pub const MAX_PHOTO_PIXELS: u64 =
+    shinsei_protocol::photo::MAX_SIDE as u64 * shinsei_protocol::photo::MAX_SIDE as u64;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -145,8 +150,18 @@ pub struct LimitsConfig {
     pub max_envelope_bytes: usize,
     /// Largest device-audit body.
     pub max_audit_bytes: usize,
-    /// Open connections per listener; further connections wait in the kernel backlog.
+    /// Authenticated connections per listener; a connection whose handshake completes
+    /// beyond it is closed (see [`crate::admission`]).
     pub max_connections: usize,
+    /// Connections per listener accepted and waiting for their first byte.
+    pub max_pre_tls: usize,
+    /// The first byte (the ClientHello) must arrive within this after the accept.
+    pub pre_tls_grace_secs: u64,
+    /// TLS handshakes running at once per listener (after their first byte).
+    pub max_handshakes: usize,
+    /// Connections not yet authenticated (waiting or handshaking) per source address
+    /// and listener.
+    pub max_unauthenticated_per_ip: usize,
     /// TLS handshake must finish within this.
     pub handshake_timeout_secs: u64,
     /// HTTP/1 request headers must arrive within this.
@@ -163,6 +178,19 @@ pub struct LimitsConfig {
     pub max_h2_streams: u32,
     /// Largest number of stored envelopes before `storage_full` (507).
     pub max_stored_envelopes: u64,
+    /// Request-body bytes held at once by the whole relay (both listeners): the
+    /// declared length of a body is reserved before it is read; beyond it, 503 with
+    /// `Retry-After` (see [`crate::budget`]). At least `max_envelope_bytes`.
+    pub max_inflight_bytes: usize,
+    /// The part of `max_inflight_bytes` one device certificate may hold. At least
+    /// `max_envelope_bytes`.
+    pub max_device_inflight_bytes: usize,
+    /// Photo pixels (width × height) decoded at once; beyond it, 503 with
+    /// `Retry-After`. At least 6000 × 6000 (one largest photo); the default 40,000,000
+    /// is one largest photo and a few of a tablet's (about 1 Mpx each).
+    pub max_decode_pixels: u64,
+    /// The `Retry-After` of a 503 (seconds).
+    pub retry_after_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -171,6 +199,10 @@ impl Default for LimitsConfig {
             max_envelope_bytes: shinsei_protocol::envelope::MAX_ENVELOPE_LEN,
             max_audit_bytes: 256 * 1024,
             max_connections: 1024,
+            max_pre_tls: 1024,
+            pre_tls_grace_secs: 3,
+            max_handshakes: 256,
+            max_unauthenticated_per_ip: 32,
             handshake_timeout_secs: 10,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 60,
@@ -179,6 +211,10 @@ impl Default for LimitsConfig {
             max_long_poll_secs: 60,
             max_h2_streams: 16,
             max_stored_envelopes: 200_000,
+            max_inflight_bytes: 64 * 1024 * 1024,
+            max_device_inflight_bytes: 2 * shinsei_protocol::envelope::MAX_ENVELOPE_LEN,
+            max_decode_pixels: 40_000_000,
+            retry_after_secs: 5,
         }
     }
 }
@@ -449,6 +485,44 @@ impl Config {
             return bad("limits.max_connections must be 1..=100000".into());
         }
         for (name, v) in [
+            ("max_pre_tls", l.max_pre_tls),
+            ("max_handshakes", l.max_handshakes),
+            ("max_unauthenticated_per_ip", l.max_unauthenticated_per_ip),
+        ] {
+            if v == 0 || v > 100_000 {
+                return bad(format!("limits.{name} must be 1..=100000"));
+            }
+        }
+        if l.pre_tls_grace_secs == 0 || l.pre_tls_grace_secs > l.handshake_timeout_secs {
+            return bad(
+                "limits.pre_tls_grace_secs must be 1..=limits.handshake_timeout_secs".into(),
+            );
+        }
+        // Each reservation is one `Semaphore::acquire_many` (u32 permits); the totals
+        // must fit a semaphore.
+        let most = u32::MAX as usize;
+        if l.max_inflight_bytes < l.max_envelope_bytes.max(l.max_audit_bytes)
+            || l.max_inflight_bytes > Semaphore::MAX_PERMITS
+        {
+            return bad("limits.max_inflight_bytes must be at least limits.max_envelope_bytes and limits.max_audit_bytes".into());
+        }
+        if l.max_device_inflight_bytes < l.max_envelope_bytes.max(l.max_audit_bytes)
+            || l.max_device_inflight_bytes > l.max_inflight_bytes
+            || l.max_envelope_bytes > most
+        {
+            return bad("limits.max_device_inflight_bytes must be at least limits.max_envelope_bytes and at most limits.max_inflight_bytes".into());
+        }
+        if l.max_decode_pixels < MAX_PHOTO_PIXELS
+            || l.max_decode_pixels > Semaphore::MAX_PERMITS as u64
+        {
+            return bad(format!(
+                "limits.max_decode_pixels must be at least {MAX_PHOTO_PIXELS} (one 6000×6000 photo)"
+            ));
+        }
+        if l.retry_after_secs == 0 || l.retry_after_secs > 3600 {
+            return bad("limits.retry_after_secs must be 1..=3600".into());
+        }
+        for (name, v) in [
             ("handshake_timeout_secs", l.handshake_timeout_secs),
             ("header_read_timeout_secs", l.header_read_timeout_secs),
             ("body_read_timeout_secs", l.body_read_timeout_secs),
@@ -540,6 +614,10 @@ impl Config {
             publish_ahead_secs: self.keys.publish_ahead_secs,
             max_future_secs: self.clock.max_future_secs,
         }
+    }
+
+    pub fn pre_tls_grace(&self) -> Duration {
+        Duration::from_secs(self.limits.pre_tls_grace_secs)
     }
 
     pub fn handshake_timeout(&self) -> Duration {
@@ -636,6 +714,31 @@ spool_dir = "/var/spool/shinsei-relay"
         assert!(Config::from_toml(no_data).is_err());
         let t = format!("{no_data}[store]\nbackend = \"postgres\"\nurl = \"host=/run/postgresql dbname=shinsei\"\n");
         Config::from_toml(&t).unwrap();
+    }
+
+    #[test]
+    fn attack_limits_are_checked() {
+        let c = Config::from_toml(MIN).unwrap();
+        assert_eq!(c.limits.max_unauthenticated_per_ip, 32);
+        assert_eq!(c.limits.pre_tls_grace_secs, 3);
+        for (extra, what) in [
+            ("pre_tls_grace_secs = 11", "pre_tls_grace_secs"),
+            (
+                "max_unauthenticated_per_ip = 0",
+                "max_unauthenticated_per_ip",
+            ),
+            ("max_inflight_bytes = 1000000", "max_inflight_bytes"),
+            (
+                "max_device_inflight_bytes = 1000000",
+                "max_device_inflight_bytes",
+            ),
+            ("max_decode_pixels = 35999999", "max_decode_pixels"),
+            ("retry_after_secs = 0", "retry_after_secs"),
+        ] {
+            let t = format!("{MIN}\n[limits]\n{extra}\n");
+            let e = Config::from_toml(&t).unwrap_err().to_string();
+            assert!(e.contains(what), "{extra}: {e}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use shinsei_pki::layout::HpkeKeyRing;
 use shinsei_protocol::keys::SigningKey;
 
 use crate::{
+    budget::Budget,
     clock::Clock,
     config::Config,
     deny::{DenyList, DenySet},
@@ -40,6 +41,8 @@ pub struct RelayCore {
     pub upstream: Arc<dyn Upstream>,
     /// Wakes the forwarder after an accepted submission.
     pub forward_wakeup: tokio::sync::Notify,
+    /// Bytes in flight and pixels being decoded (both listeners).
+    pub budget: Budget,
     receipt_key: SigningKey,
     hpke: RwLock<Arc<HpkeKeyRing>>,
     epochs: Mutex<EpochKeys>,
@@ -59,6 +62,7 @@ impl RelayCore {
         let n = registry.load_deny_list()?;
         tracing::info!(entries = n, "deny list loaded from the store");
         Ok(Self {
+            budget: Budget::new(&config.limits),
             config,
             store,
             registry,

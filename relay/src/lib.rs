@@ -14,6 +14,8 @@
 //! - state: [`core::RelayCore`], [`registry`] (devices over the store), `deny` (the
 //!   deny list), [`store`] (`store/sled.rs`, `store/pg.rs`), [`upstream`] (the trait and
 //!   `upstream/spool.rs`), [`forward`], [`retention`], [`clock`], `metrics`;
+//! - admission and budgets: [`admission`] (connections before authentication),
+//!   [`budget`] (bytes in flight, pixels being decoded);
 //! - the network: [`tls`] (`tls/config.rs`, `tls/verify.rs`: the listeners' verifiers),
 //!   `http` (`http/device.rs`, `http/admin.rs`: the only place that knows status codes),
 //!   [`server`] (listeners, connections, reload, shutdown).
@@ -23,8 +25,10 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+pub mod admission;
 pub mod approval;
 pub mod audit;
+pub mod budget;
 pub mod clock;
 pub mod config;
 pub mod core;

@@ -21,12 +21,23 @@ pub struct Metrics {
     pub long_polls_open: AtomicI64,
     pub tls_handshake_failures: AtomicU64,
     pub connections_open: AtomicI64,
+    rejected: Mutex<BTreeMap<&'static str, u64>>,
+    /// Connections closed because no first byte came within the pre-TLS grace.
+    pub pre_tls_timeouts: AtomicU64,
+    /// Failed `accept` calls (out of descriptors and the like).
+    pub accept_errors: AtomicU64,
 }
 
 impl Metrics {
     pub fn refused(&self, code: &'static str) {
         let mut m = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         *m.entry(code).or_insert(0) += 1;
+    }
+
+    /// A connection closed by admission ([`crate::admission`]).
+    pub fn connection_rejected(&self, why: crate::admission::Rejected) {
+        let mut m = self.rejected.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry(why.label()).or_insert(0) += 1;
     }
 
     pub fn refused_count(&self, code: &str) -> u64 {
@@ -124,6 +135,33 @@ impl Metrics {
             self.tls_handshake_failures
                 .load(Ordering::Relaxed)
                 .to_string(),
+        );
+        let _ = writeln!(
+            s,
+            "# HELP shinsei_relay_connections_rejected_total Connections closed before authentication by admission, by pool.\n# TYPE shinsei_relay_connections_rejected_total counter"
+        );
+        {
+            let m = self.rejected.lock().unwrap_or_else(|p| p.into_inner());
+            for (pool, n) in m.iter() {
+                let _ = writeln!(
+                    s,
+                    "shinsei_relay_connections_rejected_total{{pool=\"{pool}\"}} {n}"
+                );
+            }
+        }
+        c(
+            &mut s,
+            "shinsei_relay_pre_tls_timeouts_total",
+            "Connections closed for sending nothing within the pre-TLS grace.",
+            "counter",
+            self.pre_tls_timeouts.load(Ordering::Relaxed).to_string(),
+        );
+        c(
+            &mut s,
+            "shinsei_relay_accept_errors_total",
+            "Failed accepts (e.g. out of file descriptors); the listener backs off 100 ms.",
+            "counter",
+            self.accept_errors.load(Ordering::Relaxed).to_string(),
         );
         s
     }

@@ -24,8 +24,11 @@ pub enum RefusalKind {
     Unprocessable,
     /// A fault of the relay (500).
     Internal,
-    /// The relay's storage cannot be reached; retry later (503).
+    /// The relay's storage cannot be reached; retry later (503 with `Retry-After`).
     Unavailable,
+    /// A memory budget of the relay is full ([`crate::budget`]); retry later (503 with
+    /// `Retry-After`).
+    Busy,
     /// The relay's storage is full (507).
     StorageFull,
 }

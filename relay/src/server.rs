@@ -1,5 +1,7 @@
-//! Listeners: TLS accept loops with a connection semaphore, handshake timeout, HTTP/1.1
-//! header-read timeout, an idle timeout, HTTP/2 stream limits; plus the background
+//! Listeners: TLS accept loops with admission before authentication
+//! ([`crate::admission`]: per-address cap, first-byte grace, separate pools for waiting,
+//! handshaking and authenticated connections), handshake timeout, HTTP/1.1
+//! header-read timeout, an idle timeout, HTTP/2 stream and window limits; plus the background
 //! loops (forwarding, retention purge, periodic reload) and start-up from a
 //! configuration.
 
@@ -21,12 +23,13 @@ use rustls::ServerConfig;
 use shinsei_pki::layout::{self, PkiLayout};
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::{watch, Semaphore},
+    sync::watch,
     task::JoinHandle,
 };
 use tokio_rustls::TlsAcceptor;
 
 use crate::{
+    admission::{Admission, Unauthenticated},
     clock::{Clock, SystemClock},
     config::{Config, StoreBackend},
     core::{RelayCore, RelayKeys},
@@ -377,31 +380,43 @@ async fn accept_loop(
     core: Arc<RelayCore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let sem = Arc::new(Semaphore::new(core.config.limits.max_connections));
+    let admission = Admission::new(&core.config.limits);
+    let mut accept_errors = 0u64;
     loop {
-        let permit = tokio::select! {
-            p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-            _ = shutdown.changed() => return,
-        };
-        let (tcp, _peer) = tokio::select! {
+        // Never stop accepting: a connection that finds its pool full is closed at
+        // once rather than left in the kernel's backlog in front of others.
+        let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    // EMFILE/ENFILE (out of descriptors) and the like: back off instead
+                    // of spinning; the connections held finish and free descriptors.
+                    accept_errors += 1;
+                    if accept_errors.is_power_of_two() {
+                        tracing::warn!(error = %e, errors = accept_errors, listener = ?kind, "accept failed; backing off");
+                    }
+                    core.metrics.accept_errors.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
             _ = shutdown.changed() => return,
         };
+        let slot = match admission.accept(peer.ip().to_canonical()) {
+            Ok(s) => s,
+            Err(r) => {
+                core.metrics.connection_rejected(r);
+                drop(tcp);
+                continue;
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let (core, acceptor, stop) = (core.clone(), acceptor.clone(), shutdown.clone());
         tokio::spawn(async move {
-            let _permit = permit;
             core.metrics
                 .connections_open
                 .fetch_add(1, Ordering::Relaxed);
-            serve_connection(kind, &core, acceptor, tcp, stop).await;
+            serve_connection(kind, &core, acceptor, tcp, slot, stop).await;
             core.metrics
                 .connections_open
                 .fetch_sub(1, Ordering::Relaxed);
@@ -451,9 +466,31 @@ async fn serve_connection(
     core: &Arc<RelayCore>,
     acceptor: TlsAcceptor,
     tcp: TcpStream,
+    slot: Unauthenticated,
     stop: watch::Receiver<bool>,
 ) {
     let limits = &core.config.limits;
+    // Stage 1: the first byte (the ClientHello) within the grace, else the socket is
+    // idle and goes.
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(core.config.pre_tls_grace(), tcp.peek(&mut first)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        Ok(_) => return,
+        Err(_) => {
+            core.metrics
+                .pre_tls_timeouts
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+    // Stage 2: a handshake slot.
+    let slot = match slot.first_byte() {
+        Ok(s) => s,
+        Err(r) => {
+            core.metrics.connection_rejected(r);
+            return;
+        }
+    };
     let tls =
         match tokio::time::timeout(core.config.handshake_timeout(), acceptor.accept(tcp)).await {
             Ok(Ok(s)) => s,
@@ -481,15 +518,27 @@ async fn serve_connection(
     else {
         return;
     };
+    // Stage 3: an authenticated connection's slot, held until the connection closes.
+    let _established = match slot.authenticated() {
+        Ok(s) => s,
+        Err(r) => {
+            core.metrics.connection_rejected(r);
+            return;
+        }
+    };
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(limits.header_read_timeout_secs))
-        .max_buf_size(64 * 1024)
+        .max_buf_size(H1_MAX_BUF)
         .keep_alive(true);
     b.http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.max_h2_streams)
+        // Body bytes a connection may have received and not yet read by its handlers
+        // (the per-connection term of the memory bound in relay/README.md).
+        .initial_stream_window_size(H2_STREAM_WINDOW)
+        .initial_connection_window_size(H2_CONNECTION_WINDOW)
         .max_header_list_size(16 * 1024)
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(20));
@@ -526,6 +575,14 @@ async fn serve_connection(
         Kind::Admin => serve!(AdminIdentity, handle_admin),
     }
 }
+
+/// HTTP/2 flow-control window of one stream (bytes).
+pub const H2_STREAM_WINDOW: u32 = 256 * 1024;
+/// HTTP/2 flow-control window of one connection (bytes): at most this much body data
+/// received and not yet read, whatever the number of streams.
+pub const H2_CONNECTION_WINDOW: u32 = 512 * 1024;
+/// HTTP/1.1 read buffer of one connection (bytes).
+pub const H1_MAX_BUF: usize = 64 * 1024;
 
 /// How long open connections get to finish after shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

@@ -12,12 +12,14 @@
 
 use shinsei_pki::layout::HpkeKeyRing;
 use shinsei_protocol::{
+    application::ApplicationError,
     envelope::{Envelope, EnvelopeError},
     keys::{KeyId, RelayKeyRing, RelaySecretKey},
     receipt::{envelope_digest, Receipt, ReceiptStatus},
 };
 
 use crate::{
+    budget::Exhausted,
     core::RelayCore,
     identity::DeviceIdentity,
     refusal::{Refusal, RefusalKind},
@@ -85,6 +87,10 @@ fn envelope_refusal(e: &EnvelopeError) -> Refusal {
             format!("relay key {id} is unknown or retired"),
         ),
         EnvelopeError::Decrypt => unprocessable("decrypt_failed", "the ciphertext does not open"),
+        // Not the envelope's fault: the pixel budget is full (503, retried).
+        EnvelopeError::Application(ApplicationError::DecodeNotAdmitted { .. }) => {
+            Exhausted::Pixels.refusal()
+        }
         // The application error's text names the field rule, never a value.
         EnvelopeError::Application(a) => unprocessable("invalid_application", a.to_string()),
         other => Refusal::malformed(other.to_string()),
@@ -171,18 +177,19 @@ pub(crate) fn submit(
             .hpke_key_for(verified.header().created_at)
             .filter(|k| k.key_id() == verified.header().relay_key_id);
         // The application and its encoding zeroize themselves when dropped at the end
-        // of this block.
+        // of this block. The photo's pixels are reserved before it is decoded.
+        let admit = |pixels: u64| core.budget.pixels(pixels);
         let app = match &epoch_key {
             Some(k) => {
                 key_used = format!(
                     "epoch {}",
                     verified.header().created_at / core.config.keys.hpke_epoch_secs.max(1)
                 );
-                verified.open(k)
+                verified.open_admitted(k, admit)
             }
             None => {
                 let ring = core.key_ring();
-                verified.open(&RingAt { ring: &ring, now })
+                verified.open_admitted(&RingAt { ring: &ring, now }, admit)
             }
         }
         .map_err(|e| envelope_refusal(&e))?;

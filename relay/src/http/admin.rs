@@ -51,7 +51,7 @@ pub(crate) async fn handle_admin(
                     tracing::error!(code = le.code, "refused admin request not audited");
                 }
             }
-            error_response(&e)
+            error_response(&core, &e)
         }
     })
 }
@@ -141,7 +141,8 @@ async fn admin_route(
                     Refusal::new(RefusalKind::Malformed, "bad_device_id", "not a device ID")
                 })?;
             admit(core, who, Operation::Device(action))?;
-            let body = read_body(core, req, MAX_ACTION_BODY).await?;
+            let holder = format!("admin:{}", who.name);
+            let (body, _held) = read_body(core, req, MAX_ACTION_BODY, &holder).await?;
             let ask = action_request(&body)?;
             let (c, w) = (core.clone(), who.clone());
             let out = blocking(move || {

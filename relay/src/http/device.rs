@@ -33,7 +33,7 @@ pub(crate) async fn handle_device(
         Err(e) => {
             core.metrics.refused(e.code);
             tracing::info!(device_id = %who.device_id, path = %path, status = status_of(e.kind).as_u16(), code = e.code, "request refused");
-            error_response(&e)
+            error_response(&core, &e)
         }
     })
 }
@@ -78,7 +78,10 @@ async fn post_envelope(
     who: &Arc<DeviceIdentity>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Refusal> {
-    let body = read_body(core, req, core.config.limits.max_envelope_bytes).await?;
+    let dev = who.device_id.as_str();
+    // The reservation is held until the submission is done (the body's copies live
+    // that long).
+    let (body, _held) = read_body(core, req, core.config.limits.max_envelope_bytes, dev).await?;
     let (c, w) = (core.clone(), who.clone());
     let a = blocking(move || submit(&c, &w, &body)).await?;
     if a.duplicate {
@@ -195,7 +198,13 @@ async fn post_audit(
     who: &Arc<DeviceIdentity>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Refusal> {
-    let body = read_body(core, req, core.config.limits.max_audit_bytes).await?;
+    let (body, _held) = read_body(
+        core,
+        req,
+        core.config.limits.max_audit_bytes,
+        who.device_id.as_str(),
+    )
+    .await?;
     let (c, w) = (core.clone(), who.clone());
     let (seq, hash) = blocking(move || {
         let rec = c.registry.contact(&w)?;

@@ -16,6 +16,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::{body::Incoming, header, Request, Response, StatusCode};
 
 use crate::{
+    budget::BytesHeld,
     core::RelayCore,
     refusal::{Refusal, RefusalKind},
 };
@@ -64,13 +65,22 @@ pub(crate) fn status_of(kind: RefusalKind) -> StatusCode {
         RefusalKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         RefusalKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
         RefusalKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        RefusalKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        RefusalKind::Unavailable | RefusalKind::Busy => StatusCode::SERVICE_UNAVAILABLE,
         RefusalKind::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
     }
 }
 
-pub(crate) fn error_response(e: &Refusal) -> Response<Body> {
-    response(status_of(e.kind), "application/json", e.to_json())
+/// The answer to a refusal. A 503 says when to come back (`Retry-After:
+/// limits.retry_after_secs`); the agent retries every 5xx anyway.
+pub(crate) fn error_response(core: &RelayCore, e: &Refusal) -> Response<Body> {
+    let mut r = response(status_of(e.kind), "application/json", e.to_json());
+    if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(core.config.limits.retry_after_secs),
+        );
+    }
+    r
 }
 
 pub(crate) fn not_found() -> Refusal {
@@ -94,13 +104,18 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(Refusal::internal)?
 }
 
-/// Reads a body of at most `limit` bytes within the body timeout. A declared
-/// `Content-Length` above the limit is refused before anything is read.
+/// Reads a body of at most `limit` bytes within the body timeout, for `holder` (a
+/// device ID or an admin name). A declared `Content-Length` above the limit is refused
+/// before anything is read. The declared length (else `limit`) is reserved in the
+/// byte budget first ([`crate::budget`]); the reservation comes back with the body and
+/// must be kept until the request has been handled.
 pub(crate) async fn read_body(
     core: &RelayCore,
     req: Request<Incoming>,
     limit: usize,
-) -> Result<Bytes, Refusal> {
+    holder: &str,
+) -> Result<(Bytes, BytesHeld), Refusal> {
+    let mut reserve = limit;
     if let Some(len) = req.headers().get(header::CONTENT_LENGTH) {
         let n: u64 = len
             .to_str()
@@ -110,7 +125,12 @@ pub(crate) async fn read_body(
         if n > limit as u64 {
             return Err(Refusal::too_large(limit));
         }
+        reserve = usize::try_from(n).unwrap_or(limit);
     }
+    let held = core
+        .budget
+        .bytes(holder, reserve)
+        .map_err(|e| e.refusal())?;
     let t = Duration::from_secs(core.config.limits.body_read_timeout_secs);
     match tokio::time::timeout(t, Limited::new(req.into_body(), limit).collect()).await {
         Err(_) => Err(Refusal::new(
@@ -122,7 +142,7 @@ pub(crate) async fn read_body(
             Err(Refusal::too_large(limit))
         }
         Ok(Err(_)) => Err(Refusal::malformed("the body could not be read")),
-        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Ok(c)) => Ok((c.to_bytes(), held)),
     }
 }
 

@@ -19,7 +19,7 @@ use shinsei_protocol::envelope::EnvelopeId;
 
 pub use self::{
     pg::{PgStore, MIGRATIONS},
-    sled::SledStore,
+    sled::{SledStore, SLED_CACHE_BYTES},
 };
 
 use crate::device::DeviceRecord;

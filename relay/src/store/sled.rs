@@ -61,8 +61,13 @@ fn audit_key(device_id: &str, seq: u64) -> Vec<u8> {
     k
 }
 
+/// sled's page cache (bytes).
+pub const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 impl SledStore {
-    /// Opens (or creates) the database in `dir` (mode 0700).
+    /// Opens (or creates) the database in `dir` (mode 0700), with a page cache of
+    /// [`SLED_CACHE_BYTES`] (sled's default is 1 GiB; a term of the relay's memory
+    /// bound, `crate::budget::worst_case_memory`).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
@@ -73,6 +78,7 @@ impl SledStore {
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
+            .cache_capacity(SLED_CACHE_BYTES)
             .open()?;
         Self::from_db(db)
     }
