@@ -3,7 +3,7 @@
 //! trusting only the ward root). A trait so the pages need no network to be built.
 
 use shinsei_protocol::{
-    api::{ActionRequest, ActionResult, AdminAction, AdminAuditLog, DeviceList},
+    api::{ActionRequest, ActionResult, AdminAction, AdminAuditLog, DeviceAuditView, DeviceList},
     device::DeviceId,
 };
 use shinsei_provisioning::fleet::AdminClient;
@@ -18,6 +18,7 @@ pub trait Backend: Send + Sync + 'static {
         ask: &ActionRequest,
     ) -> Result<ActionResult, String>;
     fn audit(&self) -> Result<AdminAuditLog, String>;
+    fn device_audit(&self, id: &DeviceId) -> Result<DeviceAuditView, String>;
 }
 
 impl Backend for AdminClient {
@@ -37,5 +38,9 @@ impl Backend for AdminClient {
 
     fn audit(&self) -> Result<AdminAuditLog, String> {
         AdminClient::audit(self).map_err(|e| e.to_string())
+    }
+
+    fn device_audit(&self, id: &DeviceId) -> Result<DeviceAuditView, String> {
+        AdminClient::device_audit(self, id).map_err(|e| e.to_string())
     }
 }

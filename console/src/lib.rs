@@ -86,6 +86,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/audit", get(audit))
         .route("/fleet/state.json", get(fleet_state))
         .route("/devices/{id}/{action}", post(order))
+        .route("/devices/{id}/log", get(device_log))
         .route("/assets/console.css", get(css))
         .route("/assets/console.js", get(js))
         .with_state(console)
@@ -206,6 +207,36 @@ async fn audit(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
     };
     Html(pages::layout::page("監査ログ / Audit", &csrf, flash.as_deref(), body).into_string())
         .into_response()
+}
+
+async fn device_log(
+    State(c): State<Arc<Console>>,
+    Path(device): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((id, csrf)) = session(&c, &headers) else {
+        return not_logged_in();
+    };
+    let Ok(dev) = DeviceId::parse(&device) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "不正な要求 / Bad request",
+            "no such device",
+        );
+    };
+    let flash = c.sessions.take_flash(&id);
+    let b = c.backend.clone();
+    let body = match blocking(move || b.device_audit(&dev)).await {
+        Ok(v) => pages::device_log::body(&v),
+        Err(e) => {
+            maud::html! { p.flash.error id="error" { "リレーに問い合わせできません / cannot ask the relay: " (e) } }
+        }
+    };
+    Html(
+        pages::layout::page("操作ログ / Operations log", &csrf, flash.as_deref(), body)
+            .into_string(),
+    )
+    .into_response()
 }
 
 #[derive(Deserialize)]

@@ -261,6 +261,28 @@ pub struct ActionResult {
     pub pending: Option<PendingOrder>,
 }
 
+/// Admin listener, `GET` → [`DeviceAuditView`]: a device's operations log as the relay
+/// holds it.
+pub fn admin_device_audit_path(device_id: &str) -> String {
+    format!("{PATH_ADMIN_DEVICES}/{device_id}/audit")
+}
+
+/// A device's operations log at the relay, with the relay's verdict on its chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAuditView {
+    pub device_id: String,
+    /// Oldest first (entries past the retention are gone from the front).
+    pub entries: Vec<crate::audit::Entry>,
+    /// Whether the held entries chain to each other and end at the head the device
+    /// signed.
+    pub chain_ok: bool,
+    /// The verdict in words: `intact through N (signed head)`, `empty`, or what is wrong.
+    pub chain: String,
+    /// The last upload refused as a gap or a fork (for IT's attention), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<String>,
+}
+
 /// Answer to `POST /admin/v1/admins/NAME/revoke`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminRevoked {

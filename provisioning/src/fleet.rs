@@ -182,6 +182,15 @@ impl AdminClient {
         )
     }
 
+    /// `GET /admin/v1/devices/{id}/audit`: the device's operations log at the relay.
+    pub fn device_audit(&self, id: &DeviceId) -> Result<api::DeviceAuditView> {
+        self.send(self.http.get(format!(
+            "{}{}",
+            self.base,
+            api::admin_device_audit_path(id.as_str())
+        )))
+    }
+
     /// `POST /admin/v1/admins/{name}/revoke`: every certificate of `name` is refused
     /// from its next request on.
     pub fn revoke_admin(&self, name: &str) -> Result<api::AdminRevoked> {

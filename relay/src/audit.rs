@@ -114,6 +114,35 @@ pub fn continue_chain<'a>(
     }
 }
 
+/// The relay's verdict on the entries it holds for a device and the head the device
+/// signed (`GET /admin/v1/devices/ID/audit`): `(ok, words)`.
+pub fn chain_verdict(entries: &[Entry], head: Option<&AuditHead>) -> (bool, String) {
+    if let Err(e) = shinsei_protocol::audit::check_chain(entries) {
+        return (false, format!("broken: {e}"));
+    }
+    match (entries.last(), head) {
+        (None, None) => (true, "empty".into()),
+        (Some(last), Some(h)) if last.seq == h.seq && last.hash == h.hash => {
+            (true, format!("intact through {} (signed head)", last.seq))
+        }
+        (None, Some(h)) => (
+            true,
+            format!("no entries held (purged); signed head at {}", h.seq),
+        ),
+        (Some(last), Some(h)) => (
+            false,
+            format!(
+                "the held entries end at {}, the signed head is {}",
+                last.seq, h.seq
+            ),
+        ),
+        (Some(last), None) => (
+            false,
+            format!("entries through {} but no signed head", last.seq),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -136,6 +165,26 @@ mod tests {
             sig: String::new(),
             at: 0,
         }
+    }
+
+    #[test]
+    fn the_held_log_is_judged_against_the_signed_head() {
+        let all = chain(1, 4, GENESIS, "S001");
+        assert_eq!(chain_verdict(&[], None), (true, "empty".into()));
+        let h = head_of(&all[3]);
+        assert_eq!(
+            chain_verdict(&all, Some(&h)),
+            (true, "intact through 4 (signed head)".into())
+        );
+        // Purged from the front: still intact.
+        assert!(chain_verdict(&all[2..], Some(&h)).0);
+        // A held entry altered, one missing, or the head elsewhere.
+        let mut bad = all.clone();
+        bad[1].staff = Some("S999".into());
+        assert!(!chain_verdict(&bad, Some(&h)).0);
+        let gap = [all[0].clone(), all[2].clone(), all[3].clone()];
+        assert!(!chain_verdict(&gap, Some(&h)).0);
+        assert!(!chain_verdict(&all[..3], Some(&h)).0);
     }
 
     #[test]

@@ -544,3 +544,47 @@ async fn the_fleet_shows_last_check_in_and_certificate_expiry() {
     assert_eq!(seen().await.0, Some(start + 61));
     relay.shutdown().await;
 }
+
+/// Issue 17: IT reads a device's operations log as the relay holds it, with the
+/// relay's verdict on its chain (a viewer may).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_devices_log_is_shown_with_its_chain_verdict() {
+    let (env, relay) = Env::started().await;
+    let t = tablet(&env.pki, "TAB-0011");
+    let tab = client(&env.pki.root, Some(&t.ident), false);
+    let viewer = client(
+        &env.pki.root,
+        Some(&admin_as(&env.pki, "vera", AdminRole::Viewer)),
+        false,
+    );
+    let path = shinsei_protocol::api::admin_device_audit_path("TAB-0011");
+    let v = get_json(&viewer, relay.admin_addr, &path).await;
+    assert_eq!(
+        (v["chain_ok"].as_bool(), v["chain"].as_str()),
+        (Some(true), Some("empty")),
+        "{v}"
+    );
+    let body = serde_json::to_value(t.audit_upload(shinsei_testkit::audit::log(3))).unwrap();
+    let r = post(&tab, relay.device_addr, "/v1/audit", Some(&body)).await;
+    assert_eq!(r.status(), 200);
+    let v = get_json(&viewer, relay.admin_addr, &path).await;
+    assert_eq!(v["entries"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(v["entries"][0]["event"], "logout");
+    assert_eq!(
+        (v["chain_ok"].as_bool(), v["chain"].as_str()),
+        (Some(true), Some("intact through 3 (signed head)"))
+    );
+    assert!(v["alert"].is_null());
+    // A forked upload is refused and raised: the view shows the alert.
+    let forked = shinsei_testkit::audit::chain(2, 4, [9; 32], "S002");
+    let body = serde_json::to_value(t.audit_upload(forked)).unwrap();
+    let r = post(&tab, relay.device_addr, "/v1/audit", Some(&body)).await;
+    assert_eq!(r.status(), 409);
+    let v = get_json(&viewer, relay.admin_addr, &path).await;
+    assert!(v["alert"].as_str().unwrap().contains("rewritten"), "{v}");
+    assert_eq!(
+        v["chain_ok"], true,
+        "what is held is still the intact chain: {v}"
+    );
+    relay.shutdown().await;
+}

@@ -76,6 +76,13 @@ def main():
         seen["pending"] = driver.find_element(By.ID, "pending-" + device).text
         seen["after_wipe_request"] = state()
 
+        # The tablet's own operations log, with the relay's verdict on its chain.
+        driver.find_element(By.ID, "log-" + device).click()
+        wait.until(lambda d: d.find_elements(By.ID, "chain"))
+        seen["device_log_chain"] = driver.find_element(By.ID, "chain").text
+        seen["device_log_rows"] = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#device-log tbody tr")]
+        driver.save_screenshot(f"{shots}/console-device-log.png")
+
         driver.get(base + "/audit")
         rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr")]
         seen["audit"] = rows

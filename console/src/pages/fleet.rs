@@ -88,7 +88,7 @@ pub(crate) fn body(list: &DeviceList, csrf: &str) -> Markup {
             tbody {
                 @for d in &devices {
                     tr id={"row-" (d.device_id)} {
-                        td { (d.device_id) }
+                        td { a href={"/devices/" (d.device_id) "/log"} id={"log-" (d.device_id)} { (d.device_id) } }
                         td id={"state-" (d.device_id)} class={"state state-" (d.state.as_str())} { (d.state.as_str()) }
                         td id={"pending-" (d.device_id)} { (pending_text(d)) }
                         td {

@@ -3,6 +3,7 @@
 //! here to show: the relay's admin API has none.
 
 pub(crate) mod audit;
+pub(crate) mod device_log;
 pub(crate) mod fleet;
 pub(crate) mod layout;
 pub(crate) mod message;

@@ -5,8 +5,8 @@ use std::{convert::Infallible, sync::Arc};
 use hyper::{body::Incoming, Method, Request, Response, StatusCode};
 use shinsei_protocol::{
     api::{
-        ActionRequest, ActionResult, AdminAction, AdminAuditLog, AdminRevoked, DeviceList,
-        MAX_REASON_LEN,
+        ActionRequest, ActionResult, AdminAction, AdminAuditLog, AdminRevoked, DeviceAuditView,
+        DeviceList, MAX_REASON_LEN,
     },
     device::DeviceId,
     x509::MAX_ADMIN_NAME_LEN,
@@ -131,6 +131,40 @@ async fn admin_route(
             Ok(json_ok(&DeviceList {
                 devices: list.iter().map(|r| r.view()).collect(),
             }))
+        }
+        (["admin", "v1", "devices", id, "audit"], Method::GET) => {
+            admit(core, who, Operation::Read)?;
+            let dev = DeviceId::parse(id)
+                .ok()
+                .filter(|d| d.as_str() == *id)
+                .ok_or_else(|| {
+                    Refusal::new(RefusalKind::Malformed, "bad_device_id", "not a device ID")
+                })?;
+            let (c, w) = (core.clone(), who.clone());
+            let view = blocking(move || {
+                c.registry.audit_read(&w, "read_device_audit")?;
+                let rec = c.registry.get(dev.as_str())?;
+                let mut entries = Vec::new();
+                for r in c.store.device_audit(dev.as_str())? {
+                    entries.push(
+                        serde_json::from_slice::<shinsei_protocol::audit::Entry>(&r.entry)
+                            .map_err(Refusal::internal)?,
+                    );
+                }
+                let head = rec.as_ref().and_then(|r| r.audit_head.as_ref());
+                let (chain_ok, chain) = crate::audit::chain_verdict(&entries, head);
+                Ok(DeviceAuditView {
+                    device_id: dev.as_str().to_owned(),
+                    entries,
+                    chain_ok,
+                    chain,
+                    alert: rec
+                        .and_then(|r| r.audit_alert)
+                        .map(|a| format!("{} (at {})", a.what, a.at)),
+                })
+            })
+            .await?;
+            Ok(json_ok(&view))
         }
         (["admin", "v1", "devices", id, action], Method::POST) => {
             let action = AdminAction::parse(action).ok_or_else(not_found)?;
