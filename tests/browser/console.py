@@ -15,6 +15,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 
@@ -40,7 +41,9 @@ def main():
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
     seen = {}
     try:
-        wait = WebDriverWait(driver, 20)
+        # The page reloads itself when a device appears: an element can go stale.
+        wait = WebDriverWait(driver, 20, ignored_exceptions=(
+            NoSuchElementException, StaleElementReferenceException))
         driver.get(login_url)
         state = lambda: driver.find_element(By.ID, "state-" + device).text
         wait.until(lambda d: state() == "active")

@@ -31,6 +31,20 @@ fn it_disables_a_running_tablet_from_the_browser() {
         .spawn()
         .unwrap();
 
+    // The tablet has checked in (the relay lists it) before the browser looks.
+    let t0 = std::time::Instant::now();
+    while !ok(
+        ward.provision()
+            .unwrap()
+            .args(["device", "list", "--admin-cert", ADMIN]),
+        "",
+    )
+    .unwrap()
+    .contains("TAB-0001")
+    {
+        assert!(t0.elapsed().as_secs() < 30, "the tablet never checked in");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let mut console = Command::new(bin("shinsei-console").unwrap())
         .arg("--pki")
         .arg(&ward.pki)
