@@ -85,6 +85,8 @@ pub enum ClientIdentity {
         device_id: DeviceId,
         key: VerifyingKey,
         fingerprint: Fingerprint,
+        /// The certificate's end (unix seconds).
+        not_after: i64,
     },
     /// An IT administrator (the certificate's CN) and the role its `title` names.
     Admin {
@@ -97,7 +99,6 @@ pub enum ClientIdentity {
 /// Classifies a DER certificate by the rules above; `None` for anything else.
 pub fn classify_client_cert(der: &[u8]) -> Option<ClientIdentity> {
     let s = summarize_cert(der)?;
-    let titles = crate::signed::parse_cert(der).and_then(|c| crate::signed::subject_titles(&c))?;
     if s.is_ca {
         return None;
     }
@@ -113,9 +114,14 @@ pub fn classify_client_cert(der: &[u8]) -> Option<ClientIdentity> {
                 device_id,
                 key: s.p256_public_key?,
                 fingerprint,
+                not_after: s.not_after,
             })
         }
         Some(ADMIN_OU) if !cn.is_empty() && cn.len() <= MAX_ADMIN_NAME_LEN => {
+            // Only an admin certificate is read for its titles (devices connect far more
+            // often: one parse for them).
+            let titles =
+                crate::signed::parse_cert(der).and_then(|c| crate::signed::subject_titles(&c))?;
             let role = match titles.as_slice() {
                 [] => AdminRole::Viewer,
                 [t] => AdminRole::parse(t)?,

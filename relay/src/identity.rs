@@ -44,13 +44,12 @@ impl DeviceIdentity {
                 device_id,
                 key,
                 fingerprint,
+                not_after,
             } => Some(Self {
                 device_id,
                 fingerprint: fingerprint.into(),
                 verifying_key: key,
-                not_after: shinsei_protocol::x509::summarize_cert(der)
-                    .and_then(|s| u64::try_from(s.not_after).ok())
-                    .unwrap_or(0),
+                not_after: u64::try_from(not_after).unwrap_or(0),
             }),
             ClientIdentity::Admin { .. } => None,
         }

@@ -134,12 +134,7 @@ async fn admin_route(
         }
         (["admin", "v1", "devices", id, "audit"], Method::GET) => {
             admit(core, who, Operation::Read)?;
-            let dev = DeviceId::parse(id)
-                .ok()
-                .filter(|d| d.as_str() == *id)
-                .ok_or_else(|| {
-                    Refusal::new(RefusalKind::Malformed, "bad_device_id", "not a device ID")
-                })?;
+            let dev = device_id(id)?;
             let (c, w) = (core.clone(), who.clone());
             let view = blocking(move || {
                 c.registry.audit_read(&w, "read_device_audit")?;
@@ -168,12 +163,7 @@ async fn admin_route(
         }
         (["admin", "v1", "devices", id, action], Method::POST) => {
             let action = AdminAction::parse(action).ok_or_else(not_found)?;
-            let dev = DeviceId::parse(id)
-                .ok()
-                .filter(|d| d.as_str() == *id)
-                .ok_or_else(|| {
-                    Refusal::new(RefusalKind::Malformed, "bad_device_id", "not a device ID")
-                })?;
+            let dev = device_id(id)?;
             admit(core, who, Operation::Device(action))?;
             let holder = format!("admin:{}", who.name);
             let (body, _held) = read_body(core, req, MAX_ACTION_BODY, &holder).await?;
@@ -249,6 +239,14 @@ async fn admin_route(
         | (["admin", "v1", "admins", _, "revoke"], _) => Err(method_not_allowed().into()),
         _ => Err(not_found().into()),
     }
+}
+
+/// A device ID as the path spells it: canonical, or 400 `bad_device_id`.
+fn device_id(id: &str) -> Result<DeviceId, Refusal> {
+    DeviceId::parse(id)
+        .ok()
+        .filter(|d| d.as_str() == id)
+        .ok_or_else(|| Refusal::new(RefusalKind::Malformed, "bad_device_id", "not a device ID"))
 }
 
 /// Largest body of an admin action (a reason and a flag).
