@@ -175,6 +175,10 @@ pub enum AuditEvent<'a> {
     Wipe {
         reason: WipeReason,
     },
+    /// A renewed certificate (IT's signed bundle, verified) was installed.
+    CertificateRenewed {
+        not_after: u64,
+    },
 }
 
 impl AuditEvent<'_> {
@@ -201,6 +205,7 @@ impl AuditEvent<'_> {
                 }
             }
             AuditEvent::Wipe { .. } => "wipe",
+            AuditEvent::CertificateRenewed { .. } => "certificate_renewed",
         }
     }
 
@@ -273,6 +278,9 @@ impl AuditEvent<'_> {
             AuditEvent::OutboxExpired { envelope } => f.envelope = Some(envelope.to_hex()),
             AuditEvent::StateChanged { from, to } => f.detail = Some(format!("{from} -> {to}")),
             AuditEvent::Wipe { reason } => f.detail = Some(reason.as_str().into()),
+            AuditEvent::CertificateRenewed { not_after } => {
+                f.detail = Some(format!("until {not_after}"));
+            }
         }
         f
     }

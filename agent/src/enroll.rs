@@ -183,8 +183,15 @@ pub fn create_key_and_csr(
             k
         }
     };
+    let csr = csr_pem(&pkcs8, device_id)?;
+    replace_secret(&dir.join(CSR_FILE), csr.as_bytes())?;
+    Ok(csr)
+}
+
+/// A CSR (PEM) for `device_id` signed by the device key.
+fn csr_pem(pkcs8: &[u8], device_id: &DeviceId) -> Result<String> {
     let key_pair = KeyPair::from_pkcs8_der_and_sign_algo(
-        &PrivatePkcs8KeyDer::from(pkcs8.as_slice()),
+        &PrivatePkcs8KeyDer::from(pkcs8),
         &PKCS_ECDSA_P256_SHA256,
     )?;
     let mut params = CertificateParams::default();
@@ -192,9 +199,14 @@ pub fn create_key_and_csr(
     params
         .distinguished_name
         .push(DnType::CommonName, device_id.as_str());
-    let csr = params.serialize_request(&key_pair)?.pem()?;
-    replace_secret(&dir.join(CSR_FILE), csr.as_bytes())?;
-    Ok(csr)
+    Ok(params.serialize_request(&key_pair)?.pem()?)
+}
+
+/// A renewal request for the installed enrollment: a CSR for the device's current key
+/// (the key never changes; IT's signer checks it is the key it certified before).
+pub fn renewal_csr(data_dir: &Path) -> Result<String> {
+    let local = load_local(data_dir)?;
+    csr_pem(&local.key_pkcs8, &local.device_id)
 }
 
 struct Local {
@@ -279,6 +291,8 @@ pub struct Enrollment {
     pub policy: Policy,
     /// Device certificate end (unix seconds): renew before this.
     pub cert_not_after: i64,
+    /// Device certificate start (unix seconds).
+    pub cert_not_before: i64,
 }
 
 /// Loads the installed enrollment. The stored bundle is verified again (signature,
@@ -294,8 +308,11 @@ pub fn load_enrollment(data_dir: &Path) -> Result<Enrollment> {
         .ok_or_else(|| EnrollError::Corrupt(path.clone()))?;
     let bundle = DeviceBundle::verify(&bytes, &local.root_der, unverified.issued_at)?;
     bundle.check_device(&local.device_id, &local.public_key)?;
+    let cert_not_before = shinsei_protocol::signed::summarize_cert(&bundle.device_cert_der)
+        .map_or(0, |c| c.not_before);
     Ok(Enrollment {
         cert_not_after: bundle.device_cert_not_after().unwrap_or(0),
+        cert_not_before,
         device_id: bundle.device_id,
         device_key_pkcs8: local.key_pkcs8,
         device_cert_der: bundle.device_cert_der,

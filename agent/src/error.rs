@@ -39,6 +39,11 @@ pub enum AgentError {
     /// this says nothing about the tablet's own certificate, so the tablet does not lock.
     #[error("not the ward's relay: its certificate was refused ({0})")]
     UntrustedRelay(String),
+    /// This tablet's own certificate has ended (unix seconds): it renews itself ahead
+    /// of time through check-in; once ended, only a new enrollment helps. Nothing is
+    /// sent; the outbox keeps what it holds.
+    #[error("this tablet's certificate expired at {0} (unix time); IT must enroll it again")]
+    CertificateExpired(u64),
     #[error("the relay refused: {0}")]
     RelayRefused(String),
     #[error("invalid answer from the relay: {0}")]
@@ -79,6 +84,7 @@ impl AgentError {
             AgentError::RelayUnreachable(_) => "relay_unreachable",
             AgentError::CertificateRefused(_) => "certificate_refused",
             AgentError::UntrustedRelay(_) => "untrusted_relay",
+            AgentError::CertificateExpired(_) => "certificate_expired",
             AgentError::RelayRefused(_) => "relay_refused",
             AgentError::BadRelayAnswer(_) => "bad_relay_answer",
             AgentError::DiskFull(_) => "disk_full",

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use ring::rand::SecureRandom;
 use serde::{Deserialize, Serialize};
-use shinsei_protocol::api::DeviceState;
+use shinsei_protocol::api::{DayCount, DeviceReport, DeviceState, MAX_REPORT_DAYS};
 use shinsei_protocol::application::Application;
 use shinsei_protocol::envelope::{self, EnvelopeId};
 use shinsei_protocol::keys::SigningKey;
@@ -108,6 +108,9 @@ pub struct LocalState {
     pub state: DeviceState,
     pub version: u64,
     pub last_checkin: Option<u64>,
+    /// Applications delivered per UTC day, newest last (figures for IT's console).
+    #[serde(default)]
+    pub sent_per_day: Vec<DayCount>,
 }
 
 impl Default for LocalState {
@@ -116,8 +119,33 @@ impl Default for LocalState {
             state: DeviceState::Active,
             version: 0,
             last_checkin: None,
+            sent_per_day: Vec::new(),
         }
     }
+}
+
+impl LocalState {
+    /// Counts one delivered application on the day of `now`, keeping
+    /// [`MAX_REPORT_DAYS`] days.
+    fn count_sent(&mut self, now: u64) {
+        let day = now / 86_400;
+        match self.sent_per_day.last_mut() {
+            Some(d) if d.day == day => d.count = d.count.saturating_add(1),
+            _ => self.sent_per_day.push(DayCount { day, count: 1 }),
+        }
+        let excess = self.sent_per_day.len().saturating_sub(MAX_REPORT_DAYS);
+        self.sent_per_day.drain(..excess);
+    }
+}
+
+/// A report goes to the relay at most this often (and at the first check-in).
+pub const REPORT_EVERY_SECS: u64 = 300;
+
+/// Is it time to ask for a new certificate? In the last third of its validity.
+pub fn renewal_due(not_before: i64, not_after: i64, now: u64) -> bool {
+    let now = i64::try_from(now).unwrap_or(i64::MAX);
+    let lifetime = not_after.saturating_sub(not_before).max(0);
+    not_after.saturating_sub(now) <= lifetime / 3
 }
 
 /// What happened to one submitted application.
@@ -174,6 +202,11 @@ pub struct Agent {
     local: LocalState,
     /// The relay's signed key schedule (public keys), refreshed at check-in.
     relay_keys: Option<RelayKeySchedule>,
+    /// The relay address override the client was built with (kept for a rebuild after
+    /// a renewal).
+    relay_addr: Option<SocketAddr>,
+    /// When the last report reached the relay (this run).
+    last_report: Option<u64>,
 }
 
 /// File of the relay's key schedule (public; verified again whenever it is loaded).
@@ -241,6 +274,8 @@ impl Agent {
             mono: Instant::now(),
             local,
             relay_keys,
+            relay_addr,
+            last_report: None,
         })
     }
 
@@ -294,13 +329,15 @@ impl Agent {
         Ok(v)
     }
 
-    /// Fails unless the tablet may be used now (not disabled, lease not expired).
+    /// Fails unless the tablet may be used now (not disabled, lease not expired, its
+    /// certificate not ended: an application taken now could never be sent).
     pub fn check_allowed(&mut self) -> Result<()> {
         match self.tick_lease()? {
             LeaseVerdict::Locked => return Err(AgentError::OfflineLocked),
             LeaseVerdict::Wipe => return Err(AgentError::Wiped),
             LeaseVerdict::Ok { .. } => {}
         }
+        self.check_certificate()?;
         match self.local.state {
             DeviceState::Active => Ok(()),
             _ => Err(AgentError::Disabled),
@@ -575,8 +612,12 @@ impl Agent {
         }
     }
 
-    /// One check-in with the relay; acts on disable / enable / wipe.
+    /// One check-in with the relay; acts on disable / enable / wipe, installs a renewed
+    /// certificate, sends the report.
     pub fn checkin(&mut self, wait_secs: u64) -> Result<Status> {
+        // An ended certificate is refused by the relay's TLS layer: say so plainly
+        // rather than take that refusal for a revocation.
+        self.check_certificate()?;
         let st = match self.client.status(self.local.version, wait_secs) {
             Ok(st) => st,
             Err(e @ AgentError::CertificateRefused(_)) => {
@@ -628,7 +669,80 @@ impl Agent {
         }
         self.store_local()?;
         self.refresh_relay_keys(false);
+        if st.bundle_ready {
+            if let Err(e) = self.install_renewal() {
+                tracing::warn!("renewed certificate not installed: {e}");
+            }
+        }
+        self.send_report(now);
         Ok(st)
+    }
+
+    fn check_certificate(&self) -> Result<()> {
+        let not_after = u64::try_from(self.en.cert_not_after).unwrap_or(0);
+        if self.now() >= not_after {
+            return Err(AgentError::CertificateExpired(not_after));
+        }
+        Ok(())
+    }
+
+    /// Fetches the bundle IT signed, verifies it (device CA under the pinned root, this
+    /// device, this key, not older than the installed one) and switches to it.
+    fn install_renewal(&mut self) -> Result<()> {
+        let Some(bytes) = self.client.bundle()? else {
+            return Ok(());
+        };
+        let now = self.now();
+        enroll::install_bundle(&self.data_dir, &bytes, now)
+            .map_err(|e| AgentError::Enroll(e.to_string()))?;
+        let en = enroll::load_enrollment(&self.data_dir)
+            .map_err(|e| AgentError::Enroll(e.to_string()))?;
+        self.client = RelayClient::new(&en, self.relay_addr)?;
+        let not_after = u64::try_from(en.cert_not_after).unwrap_or(0);
+        self.en = en;
+        self.record(AuditEvent::CertificateRenewed { not_after });
+        tracing::info!(not_after, "renewed device certificate installed");
+        // Tell the relay at once (the next request uses the new certificate).
+        self.last_report = None;
+        Ok(())
+    }
+
+    /// The tablet's figures for IT, with a renewal request in the last third of the
+    /// certificate's life; at most every [`REPORT_EVERY_SECS`]. Failures only log.
+    fn send_report(&mut self, now: u64) {
+        if self
+            .last_report
+            .is_some_and(|t| now < t.saturating_add(REPORT_EVERY_SECS))
+        {
+            return;
+        }
+        let renewal_csr = if renewal_due(self.en.cert_not_before, self.en.cert_not_after, now) {
+            match enroll::renewal_csr(&self.data_dir) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!("renewal request not made: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let p = &self.en.policy;
+        let left = p.offline_wipe_secs.saturating_sub(self.lease.elapsed());
+        let report = DeviceReport {
+            agent_version: env!("CARGO_PKG_VERSION").into(),
+            outbox_depth: u32::try_from(self.outbox.len()).unwrap_or(u32::MAX),
+            lease_deadline: Some(now.saturating_add(left)),
+            sent_per_day: self.local.sent_per_day.clone(),
+            renewal_csr,
+        };
+        match self.client.report(&report) {
+            Ok(state) => {
+                self.last_report = Some(now);
+                tracing::debug!(renewal = state.as_str(), "report sent");
+            }
+            Err(e) => tracing::warn!("report not sent: {e}"),
+        }
     }
 
     fn backoff_secs(attempts: u32) -> u64 {
@@ -691,6 +805,10 @@ impl Agent {
                                 envelope: e.id,
                                 received_at: r.received_at,
                             });
+                            self.local.count_sent(now);
+                            if let Err(err) = self.store_local() {
+                                tracing::warn!("daily count not stored: {err}");
+                            }
                             report.delivered.push(e.id);
                         }
                         Err(err) => {
@@ -814,5 +932,39 @@ impl Agent {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    #[test]
+    fn renewal_is_asked_for_in_the_last_third_of_a_certificates_life() {
+        let (start, end) = (1_000 * DAY, 1_030 * DAY);
+        let at = |d: i64| u64::try_from(start + d * DAY).unwrap_or(0);
+        assert!(!renewal_due(start, end, at(0)));
+        assert!(!renewal_due(start, end, at(19)));
+        assert!(renewal_due(start, end, at(20)));
+        assert!(renewal_due(start, end, at(29)));
+        assert!(renewal_due(start, end, at(31)));
+        // A malformed validity (end before start) asks at once rather than never.
+        assert!(renewal_due(end, start, at(0)));
+    }
+
+    #[test]
+    fn daily_counts_keep_two_weeks() {
+        let mut s = LocalState::default();
+        for day in 0..20u64 {
+            for _ in 0..=day % 3 {
+                s.count_sent(day * 86_400 + 3_600);
+            }
+        }
+        assert_eq!(s.sent_per_day.len(), MAX_REPORT_DAYS);
+        assert_eq!(s.sent_per_day.first().map(|d| d.day), Some(6));
+        let last = s.sent_per_day.last().copied();
+        assert_eq!(last, Some(DayCount { day: 19, count: 2 }));
     }
 }

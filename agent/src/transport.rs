@@ -286,9 +286,19 @@ impl RelayClient {
     /// verifies them against the pinned receipt key). `Ok(None)` from a relay that does
     /// not publish one (404).
     pub(crate) fn relay_keys(&self) -> Result<Option<Vec<u8>>> {
+        self.get_bounded(
+            api::PATH_RELAY_KEYS,
+            shinsei_protocol::relay_keys::MAX_LEN,
+            "relay-keys",
+        )
+    }
+
+    /// `GET path`: the body, of at most `max` bytes (read at most one byte more: a
+    /// bound, not a hope), or `Ok(None)` on 404.
+    fn get_bounded(&self, path: &str, max: usize, what: &str) -> Result<Option<Vec<u8>>> {
         let r = self
             .http
-            .get(self.url(api::PATH_RELAY_KEYS))
+            .get(self.url(path))
             .send()
             .map_err(|e| request_error(&e))?;
         if r.status().as_u16() == 404 {
@@ -296,17 +306,17 @@ impl RelayClient {
         }
         if !r.status().is_success() {
             return Err(AgentError::RelayRefused(format!(
-                "relay-keys: HTTP {}",
+                "{what}: HTTP {}",
                 r.status()
             )));
         }
-        // Read at most one byte more than the largest schedule: a bound, not a hope.
-        let max = shinsei_protocol::relay_keys::MAX_LEN;
         let mut body = Vec::with_capacity(max.min(4096));
         std::io::Read::read_to_end(&mut std::io::Read::take(r, max as u64 + 1), &mut body)
             .map_err(|e| AgentError::RelayUnreachable(e.to_string()))?;
         if body.len() > max {
-            return Err(AgentError::BadRelayAnswer("key schedule too large".into()));
+            return Err(AgentError::BadRelayAnswer(format!(
+                "{what}: answer too large"
+            )));
         }
         Ok(Some(body))
     }
@@ -339,6 +349,35 @@ impl RelayClient {
             code,
             message,
         })
+    }
+
+    /// `POST /v1/report`: the tablet's figures (and renewal request) for IT.
+    pub(crate) fn report(&self, report: &api::DeviceReport) -> Result<api::RenewalState> {
+        let r = self
+            .http
+            .post(self.url(api::PATH_REPORT))
+            .json(report)
+            .send()
+            .map_err(|e| request_error(&e))?;
+        if !r.status().is_success() {
+            let status = r.status();
+            let code = r
+                .json::<api::ErrorBody>()
+                .map(|b| b.error)
+                .unwrap_or_default();
+            return Err(AgentError::RelayRefused(format!(
+                "report: HTTP {status} {code}"
+            )));
+        }
+        r.json::<api::ReportAck>()
+            .map(|a| a.renewal)
+            .map_err(|e| AgentError::BadRelayAnswer(describe(&e)))
+    }
+
+    /// `GET /v1/bundle`: the renewed bundle IT signed (bytes; the caller verifies them
+    /// against the pinned root and the device key). `Ok(None)` when none waits.
+    pub(crate) fn bundle(&self) -> Result<Option<Vec<u8>>> {
+        self.get_bounded(api::PATH_BUNDLE, 64 * 1024, "bundle")
     }
 
     /// `POST /v1/wipe-confirm`.

@@ -186,6 +186,7 @@ impl FakeRelay {
             state: DeviceState::WipePending,
             version: 7,
             server_time: now(),
+            bundle_ready: false,
         })
         .unwrap();
         let thread = std::thread::spawn(move || {

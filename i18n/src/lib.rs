@@ -189,6 +189,8 @@ texts! {
     BlockedNotEnrolled => "この端末は登録されていません", "This tablet is not enrolled";
     BlockedFatal => "端末に問題があります", "The tablet has a problem";
     BlockedContactIt => "IT担当に連絡してください。この画面から先へは進めません。", "Please contact IT. Nothing can be done from this screen.";
+    BlockedCertExpired => "この端末の証明書の有効期限が切れています", "This tablet's certificate has expired";
+    BlockedCertExpiredWhat => "IT担当に連絡してください。証明書は通常、期限前に自動で更新されます。期限が切れた端末は再登録が必要です。送信待ちの申請は端末に残っています。", "Please contact IT. Certificates normally renew themselves before they end; an expired tablet must be enrolled again. Applications waiting to be sent stay on the tablet.";
     BlockedOfflineWhat => "ネットワークに接続してください。接続が戻ると自動で解除されます。", "Connect to the network; the lock lifts by itself once the tablet is back online.";
     ErrorTitle => "エラー", "Error";
     ErrLoginFailed => "職員IDまたはパスワードが違います。", "Wrong staff ID or password.";
@@ -196,6 +198,7 @@ texts! {
     ErrLoginRequired => "ログインが必要です。", "Please log in.";
     ErrNotEnrolled => "この端末は登録されていません。IT担当に連絡してください。", "This tablet is not enrolled. Please contact IT.";
     ErrWiped => "この端末のデータは消去されました。再登録が必要です。", "This tablet has been wiped and must be enrolled again.";
+    ErrCertExpired => "この端末の証明書の有効期限が切れました。何も送信していません（送信待ちに残っています）。IT担当に連絡してください。", "This tablet's certificate has expired. Nothing was sent (kept in the outbox). Please contact IT.";
     ErrRevoked => "申請サーバーがこの端末を拒否しました（失効）。IT担当に連絡してください。", "The relay refuses this tablet (revoked). Please contact IT.";
     ErrDisabled => "この端末は停止されています。IT担当に連絡してください。", "This tablet has been disabled. Please contact IT.";
     ErrOfflineLocked => "長時間オフラインのためロックされました。ネットワークに接続してください。", "Locked: offline for too long. Connect to the network.";
@@ -308,6 +311,7 @@ pub fn error_text(e: &AgentError, lang: Lang) -> (String, String) {
         AgentError::Enroll(_) => T::ErrEnroll,
         AgentError::RelayUnreachable(_) => T::ErrRelayUnreachable,
         AgentError::UntrustedRelay(_) => T::ErrUntrustedRelay,
+        AgentError::CertificateExpired(_) => T::ErrCertExpired,
         AgentError::RelayRefused(_) => T::ErrRelayRefused,
         AgentError::BadRelayAnswer(_) => T::ErrBadAnswer,
         AgentError::DiskFull(_) => T::ErrDiskFull,

@@ -60,6 +60,8 @@ pub enum Block {
     Wiped,
     OfflineLocked,
     NotEnrolled,
+    /// The tablet's own certificate ended (it was not renewed in time).
+    CertificateExpired,
     Fatal,
 }
 
@@ -70,6 +72,7 @@ impl Block {
             Block::Wiped => T::BlockedWiped,
             Block::OfflineLocked => T::BlockedOffline,
             Block::NotEnrolled => T::BlockedNotEnrolled,
+            Block::CertificateExpired => T::BlockedCertExpired,
             Block::Fatal => T::BlockedFatal,
         }
     }
@@ -78,6 +81,7 @@ impl Block {
     pub fn advice(self) -> T {
         match self {
             Block::OfflineLocked => T::BlockedOfflineWhat,
+            Block::CertificateExpired => T::BlockedCertExpiredWhat,
             _ => T::BlockedContactIt,
         }
     }
@@ -87,6 +91,7 @@ impl Block {
             AgentError::Disabled | AgentError::CertificateRefused(_) => Some(Block::Disabled),
             AgentError::Wiped => Some(Block::Wiped),
             AgentError::OfflineLocked => Some(Block::OfflineLocked),
+            AgentError::CertificateExpired(_) => Some(Block::CertificateExpired),
             AgentError::NotEnrolled(_) | AgentError::Enroll(_) => Some(Block::NotEnrolled),
             AgentError::CorruptOutbox(_) | AgentError::AuditBroken(_) => Some(Block::Fatal),
             _ => None,

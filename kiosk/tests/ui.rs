@@ -117,6 +117,7 @@ struct FakeState {
     log: Vec<String>,
     wiped: bool,
     offline_locked: bool,
+    cert_expired: bool,
     /// Each send takes this long (a slow mobile line).
     send_delay_ms: u64,
     /// The next status tick panics (a bug in the agent).
@@ -142,6 +143,7 @@ impl Fake {
             log: Vec::new(),
             wiped: false,
             offline_locked: false,
+            cert_expired: false,
             send_delay_ms: 0,
             panic_on_tick: false,
             report_queued: false,
@@ -276,6 +278,9 @@ impl CounterBackend for Fake {
             }
             if s.offline_locked {
                 return Err(AgentError::OfflineLocked);
+            }
+            if s.cert_expired {
+                return Err(AgentError::CertificateExpired(1_790_000_000));
             }
             if s.device_state == DeviceState::Disabled {
                 return Err(AgentError::Disabled);
@@ -918,6 +923,31 @@ fn a_camera_that_fails_says_so_and_typing_still_works() {
     );
     click(&mut h, "申請書IDを手で入力");
     assert_eq!(h.state().kiosk.screen, Screen::ManualId);
+}
+
+#[test]
+fn an_expired_certificate_blocks_the_tablet_with_a_plain_message() {
+    let fake = Fake::new(Profile::Standard);
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "correct-horse");
+    step_until(&mut h, "login", |k| k.screen == Screen::Scan);
+    fake.with(|s| s.cert_expired = true);
+    step_until(&mut h, "the expired-certificate block", |k| {
+        k.screen == Screen::Blocked(Block::CertificateExpired)
+    });
+    let labels = all_labels(&h);
+    assert!(
+        labels
+            .iter()
+            .any(|l| l == "この端末の証明書の有効期限が切れています"),
+        "{labels:?}"
+    );
+    assert!(labels.iter().any(|l| l.contains("再登録が必要です")));
+    assert!(labels
+        .iter()
+        .any(|l| l.contains("送信待ちの申請は端末に残っています")));
+    assert!(h.state().kiosk.login.is_none());
+    snapshot(&mut h, "18_blocked_cert_expired");
 }
 
 #[test]

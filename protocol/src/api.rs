@@ -18,11 +18,20 @@ pub const PATH_WIPE_CONFIRM: &str = "/v1/wipe-confirm";
 pub const PATH_AUDIT: &str = "/v1/audit";
 /// `GET` → the signed relay key schedule ([`crate::relay_keys`]).
 pub const PATH_RELAY_KEYS: &str = "/v1/relay-keys";
+/// `POST` a [`DeviceReport`] (JSON) → [`ReportAck`]: the tablet's own figures for IT,
+/// and its certificate renewal request.
+pub const PATH_REPORT: &str = "/v1/report";
+/// `GET` → the renewed device bundle IT signed (bytes of a signed
+/// [`crate::bundle::DeviceBundle`]), `404` when there is none.
+pub const PATH_BUNDLE: &str = "/v1/bundle";
 
 /// Admin listener, `GET` → [`DeviceList`].
 pub const PATH_ADMIN_DEVICES: &str = "/admin/v1/devices";
 /// Admin listener, `GET ?limit=N` → [`AdminAuditLog`].
 pub const PATH_ADMIN_AUDIT: &str = "/admin/v1/audit";
+/// Admin listener, `GET` → [`RenewalList`]: every device whose certificate renewal
+/// waits for IT's policy signer, or is held.
+pub const PATH_ADMIN_RENEWALS: &str = "/admin/v1/renewals";
 /// Admin listener, `GET` → Prometheus text.
 pub const PATH_METRICS: &str = "/metrics";
 
@@ -109,6 +118,149 @@ pub struct StatusResponse {
     pub version: u64,
     /// The relay's clock (unix seconds).
     pub server_time: u64,
+    /// A renewed device bundle waits at [`PATH_BUNDLE`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bundle_ready: bool,
+}
+
+/// Longest agent version string in a [`DeviceReport`].
+pub const MAX_AGENT_VERSION_LEN: usize = 32;
+/// Most days of counts in a [`DeviceReport`].
+pub const MAX_REPORT_DAYS: usize = 14;
+/// Longest renewal CSR (PEM) in a [`DeviceReport`].
+pub const MAX_CSR_LEN: usize = 2048;
+
+/// What a tablet tells IT about itself at check-in (`POST /v1/report`): figures, never
+/// applicant data. The relay keeps the latest one on the device record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceReport {
+    /// The agent's version (at most [`MAX_AGENT_VERSION_LEN`] bytes).
+    pub agent_version: String,
+    /// Applications waiting in the outbox.
+    pub outbox_depth: u32,
+    /// When the tablet will lock and wipe itself if it cannot check in (unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_deadline: Option<u64>,
+    /// Applications delivered per day (UTC day number = unix seconds / 86 400), newest
+    /// last, at most [`MAX_REPORT_DAYS`].
+    #[serde(default)]
+    pub sent_per_day: Vec<DayCount>,
+    /// A PKCS#10 request (PEM) for a new certificate for the tablet's current key, when
+    /// its certificate nears its end. Signed by that key: possession proven twice, by
+    /// the TLS handshake and by the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_csr: Option<String>,
+}
+
+impl DeviceReport {
+    /// Checks the sizes (the relay refuses a report that fails this).
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.agent_version.len() > MAX_AGENT_VERSION_LEN
+            || !self
+                .agent_version
+                .bytes()
+                .all(|b| b.is_ascii_graphic() || b == b' ')
+        {
+            return Err("agent_version");
+        }
+        if self.sent_per_day.len() > MAX_REPORT_DAYS {
+            return Err("sent_per_day");
+        }
+        if self
+            .renewal_csr
+            .as_ref()
+            .is_some_and(|c| c.len() > MAX_CSR_LEN)
+        {
+            return Err("renewal_csr");
+        }
+        Ok(())
+    }
+}
+
+/// Applications delivered on one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DayCount {
+    /// UTC day number (unix seconds / 86 400).
+    pub day: u64,
+    pub count: u32,
+}
+
+/// Answer to a [`DeviceReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportAck {
+    /// Where the tablet's certificate renewal stands.
+    pub renewal: RenewalState,
+}
+
+/// Where a device's certificate renewal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RenewalState {
+    /// Nothing asked.
+    #[default]
+    None,
+    /// Asked; IT's policy signer has not answered yet.
+    Requested,
+    /// IT signed a new bundle; it waits at [`PATH_BUNDLE`].
+    Issued,
+    /// IT stopped renewals for this device.
+    Held,
+}
+
+impl RenewalState {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RenewalState::None => "none",
+            RenewalState::Requested => "requested",
+            RenewalState::Issued => "issued",
+            RenewalState::Held => "held",
+        }
+    }
+}
+
+/// A device's renewal as IT's signer sees it (`GET /admin/v1/renewals`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewalView {
+    pub device_id: String,
+    pub device_state: DeviceState,
+    pub state: RenewalState,
+    /// Unix seconds the tablet asked.
+    pub requested_at: u64,
+    /// The request (PEM); IT's signer checks it against the key it certified before.
+    pub csr_pem: String,
+    /// When the certificate the tablet connects with now expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_expires: Option<u64>,
+}
+
+/// `GET /admin/v1/renewals` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewalList {
+    pub renewals: Vec<RenewalView>,
+}
+
+/// Admin listener, `POST` (operator) the signed device bundle for `device_id`'s
+/// renewal; the relay checks it names that device and its current key.
+pub fn admin_bundle_path(device_id: &str) -> String {
+    format!("{PATH_ADMIN_DEVICES}/{device_id}/bundle")
+}
+
+/// Admin listener, `POST` [`RenewalHold`] (operator): stop or resume a device's
+/// renewals.
+pub fn admin_renewal_hold_path(device_id: &str) -> String {
+    format!("{PATH_ADMIN_DEVICES}/{device_id}/renewal-hold")
+}
+
+/// Body of a renewal hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewalHold {
+    pub hold: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// What IT can order for a device (the last path segment of an admin action).
@@ -212,6 +364,14 @@ pub struct DeviceView {
     /// When the newest certificate it has connected with expires (unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_expires: Option<u64>,
+    /// The tablet's last report (figures only), and when it came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<DeviceReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_at: Option<u64>,
+    /// Where its certificate renewal stands.
+    #[serde(default)]
+    pub renewal: RenewalState,
 }
 
 /// `GET /admin/v1/devices` answer.
@@ -351,9 +511,39 @@ mod tests {
             state: DeviceState::Active,
             version: 0,
             server_time: 0,
+            bundle_ready: false,
         });
         assert_eq!(st.state, DeviceState::WipePending);
         assert!(st.state.must_wipe() && !st.state.is_denied());
+    }
+
+    #[test]
+    fn the_readmes_device_report_reads_and_keeps_its_bounds() {
+        let r: DeviceReport = serde_json::from_str(
+            r#"{"agent_version":"0.1.0","outbox_depth":2,"lease_deadline":1800604800,
+                "sent_per_day":[{"day":20836,"count":17},{"day":20837,"count":4}]}"#,
+        )
+        .unwrap_or_default();
+        assert_eq!(r.outbox_depth, 2);
+        assert_eq!(r.sent_per_day.iter().map(|d| d.count).sum::<u32>(), 21);
+        assert_eq!(r.check(), Ok(()));
+        let mut long = r.clone();
+        long.agent_version = "x".repeat(MAX_AGENT_VERSION_LEN + 1);
+        assert_eq!(long.check(), Err("agent_version"));
+        let mut ctl = r.clone();
+        ctl.agent_version = "0.1\n".into();
+        assert_eq!(ctl.check(), Err("agent_version"));
+        let mut days = r.clone();
+        days.sent_per_day = vec![DayCount { day: 1, count: 1 }; MAX_REPORT_DAYS + 1];
+        assert_eq!(days.check(), Err("sent_per_day"));
+        let mut csr = r;
+        csr.renewal_csr = Some("x".repeat(MAX_CSR_LEN + 1));
+        assert_eq!(csr.check(), Err("renewal_csr"));
+        // Unknown fields are refused (a field with applicant data cannot slip in).
+        assert!(serde_json::from_str::<DeviceReport>(
+            r#"{"agent_version":"1","outbox_depth":0,"name":"x"}"#
+        )
+        .is_err());
     }
 
     #[test]

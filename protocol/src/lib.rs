@@ -25,6 +25,7 @@ pub mod api;
 pub mod application;
 pub mod audit;
 pub mod bundle;
+pub mod csr;
 pub mod device;
 pub mod envelope;
 pub mod hpke_suite;

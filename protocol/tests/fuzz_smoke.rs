@@ -39,6 +39,17 @@ fn photo(data: &[u8]) {
     }
 }
 
+fn renewal(data: &[u8]) {
+    if let Ok(r) = serde_json::from_slice::<shinsei_protocol::api::DeviceReport>(data) {
+        if r.check().is_ok() {
+            assert!(r.sent_per_day.len() <= shinsei_protocol::api::MAX_REPORT_DAYS);
+        }
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = shinsei_protocol::csr::read_csr(text);
+    }
+}
+
 fn env(data: &[u8]) {
     if let Ok(e) = envelope::Envelope::parse(data) {
         let _ = e.header().encode();
@@ -55,6 +66,7 @@ proptest! {
         documents(&data);
         photo(&data);
         env(&data);
+        renewal(&data);
     }
 
     #[test]
@@ -65,6 +77,7 @@ proptest! {
     #[test]
     fn json_like_documents(body in r#"\{"[a-z_]{1,12}":("[ -~]{0,40}"|[0-9]{1,12}|\{\}|\[\]|null)(,"[a-z_]{1,12}":[0-9]{1,5}){0,4}\}"#) {
         documents(body.as_bytes());
+        renewal(body.as_bytes());
     }
 
     #[test]

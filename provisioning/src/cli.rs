@@ -21,6 +21,7 @@ use shinsei_provisioning::{
     fleet::{self, AdminClient, DeviceAction},
     pki::{self, CaInitOptions},
     relay::{self, RelayInitOptions},
+    renewal::Outcome,
     staff,
 };
 
@@ -267,7 +268,25 @@ pub enum DeviceCommand {
         days: u32,
     },
     /// 端末一覧（リレー） / list devices (relay)
-    List(FleetOpts),
+    List {
+        /// リレーの応答を JSON のまま出力 / print the relay's answer as JSON
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        fleet: FleetOpts,
+    },
+    /// 更新ポリシーに従い、待機中の証明書更新要求に署名（operator 以上、タイマーで定期実行） / sign the waiting certificate renewals the policy allows (operator or above; run from a timer)
+    Renew(RenewOpts),
+    /// 端末の証明書更新を停止（--resume で再開） / stop a device's certificate renewals (--resume to resume)
+    RenewalHold {
+        /// 端末ID / device ID
+        id: String,
+        /// 停止を解除 / lift the stop
+        #[arg(long)]
+        resume: bool,
+        #[command(flatten)]
+        order: OrderOpts,
+    },
     /// 端末を無効化（リレー、operator 以上） / disable a device (relay; operator or above)
     Disable {
         /// 端末ID / device ID
@@ -307,6 +326,15 @@ pub struct OrderOpts {
     /// 理由（監査ログに記録、申請者の情報は書かない） / reason (kept in the audit log; no applicant data)
     #[arg(long)]
     pub reason: Option<String>,
+    #[command(flatten)]
+    pub fleet: FleetOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct RenewOpts {
+    /// 新しい端末証明書の有効日数 / validity of the new device certificates in days
+    #[arg(long, default_value_t = DEFAULT_DEVICE_DAYS)]
+    pub days: u32,
     #[command(flatten)]
     pub fleet: FleetOpts,
 }
@@ -500,9 +528,58 @@ pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -
                 n = items.len()
             ))
         }
-        Command::Device(DeviceCommand::List(f)) => {
+        Command::Device(DeviceCommand::Renew(o)) => {
+            let f = &o.fleet;
             let c = AdminClient::from_pki(&l, f.admin_cert.as_deref(), f.admin_url.as_deref())?;
-            Ok(fleet::devices_table(&c.list_devices()?))
+            let done = shinsei_provisioning::renewal::renew_all(&l, &c, o.days, now)?;
+            let rows: Vec<Vec<String>> = done
+                .iter()
+                .map(|(id, out)| {
+                    let what = match out {
+                        Outcome::Issued { not_after } => {
+                            format!("署名済み / issued, until {}", pki::fmt_time(*not_after))
+                        }
+                        Outcome::Refused(why) => format!("拒否 / refused: {why}"),
+                        Outcome::Skipped(why) => format!("対象外 / skipped: {why}"),
+                    };
+                    vec![id.clone(), what]
+                })
+                .collect();
+            if rows.is_empty() {
+                return Ok("更新要求はありません / no renewal requests\n".into());
+            }
+            Ok(fleet::table(&["端末ID / device", "結果 / outcome"], &rows))
+        }
+        Command::Device(DeviceCommand::RenewalHold { id, resume, order }) => {
+            let id = DeviceId::parse(id)?;
+            let f = &order.fleet;
+            let c = AdminClient::from_pki(&l, f.admin_cert.as_deref(), f.admin_url.as_deref())?;
+            let hold = shinsei_protocol::api::RenewalHold {
+                hold: !*resume,
+                reason: order.reason.clone(),
+            };
+            let v = c.renewal_hold(&id, &hold)?;
+            Ok(format!(
+                "{}: {} / renewals {}\n",
+                v.device_id,
+                if *resume {
+                    "証明書更新を再開しました"
+                } else {
+                    "証明書更新を停止しました"
+                },
+                v.renewal.as_str()
+            ))
+        }
+        Command::Device(DeviceCommand::List { json, fleet: f }) => {
+            let c = AdminClient::from_pki(&l, f.admin_cert.as_deref(), f.admin_url.as_deref())?;
+            let list = c.list_devices()?;
+            if *json {
+                let mut s = serde_json::to_string_pretty(&list)
+                    .map_err(|e| ProvisionError::BadResponse(e.to_string()))?;
+                s.push('\n');
+                return Ok(s);
+            }
+            Ok(fleet::devices_table(&list))
         }
         Command::Device(
             DeviceCommand::Disable { id, order: o }

@@ -44,6 +44,19 @@ struct IssuedRecord<'a> {
     not_before: i64,
     not_after: i64,
     issued_at: u64,
+    /// The bundle's operating profile (a renewal keeps it).
+    profile: &'a str,
+}
+
+/// The profile of the last bundle issued for `device_id` (from the issued log), if
+/// the log names one.
+pub fn last_profile(l: &PkiLayout, device_id: &DeviceId) -> Option<Profile> {
+    let text = std::fs::read_to_string(l.issued_log()).ok()?;
+    text.lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|v| v["device_id"] == device_id.as_str())
+        .find_map(|v| serde_json::from_value::<Profile>(v["profile"].clone()).ok())
 }
 
 /// The relay facts every bundle carries, loaded once (also for bulk signing).
@@ -157,6 +170,7 @@ fn sign_one(
             not_before: summary.not_before,
             not_after: summary.not_after,
             issued_at: now,
+            profile: o.profile.as_str(),
         },
     )?;
     tracing::info!(device_id = %device_id, serial = %serial_hex, "device certificate issued");

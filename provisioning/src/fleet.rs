@@ -200,6 +200,41 @@ impl AdminClient {
         )
     }
 
+    /// `GET /admin/v1/renewals`: renewal requests waiting for IT's signer.
+    pub fn renewals(&self) -> Result<api::RenewalList> {
+        self.send(
+            self.http
+                .get(format!("{}{}", self.base, api::PATH_ADMIN_RENEWALS)),
+        )
+    }
+
+    /// `POST /admin/v1/devices/{id}/bundle`: a renewed, signed device bundle.
+    pub fn post_bundle(&self, id: &DeviceId, bundle: &[u8]) -> Result<serde_json::Value> {
+        self.send(
+            self.http
+                .post(format!(
+                    "{}{}",
+                    self.base,
+                    api::admin_bundle_path(id.as_str())
+                ))
+                .header("content-type", "application/json")
+                .body(bundle.to_vec()),
+        )
+    }
+
+    /// `POST /admin/v1/devices/{id}/renewal-hold`: stop (or resume) a device's renewals.
+    pub fn renewal_hold(&self, id: &DeviceId, hold: &api::RenewalHold) -> Result<DeviceStatus> {
+        self.send(
+            self.http
+                .post(format!(
+                    "{}{}",
+                    self.base,
+                    api::admin_renewal_hold_path(id.as_str())
+                ))
+                .json(hold),
+        )
+    }
+
     /// `GET /admin/v1/audit`.
     pub fn audit(&self) -> Result<AuditLog> {
         self.send(
@@ -280,6 +315,11 @@ pub fn devices_table(list: &DeviceList) -> String {
                 d.state.as_str().to_owned(),
                 pki::fmt_time(i64::try_from(d.updated_at).unwrap_or(i64::MAX)),
                 d.history.len().to_string(),
+                d.cert_expires.map_or_else(
+                    || "-".to_owned(),
+                    |t| pki::fmt_time(i64::try_from(t).unwrap_or(i64::MAX)),
+                ),
+                d.renewal.as_str().to_owned(),
             ]
         })
         .collect();
@@ -289,6 +329,8 @@ pub fn devices_table(list: &DeviceList) -> String {
             "状態 / state",
             "更新 / updated",
             "履歴 / history",
+            "証明書期限 / certificate ends",
+            "更新要求 / renewal",
         ],
         &rows,
     )

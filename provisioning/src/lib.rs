@@ -18,6 +18,7 @@ pub mod firmware;
 pub mod fleet;
 pub mod pki;
 pub mod relay;
+pub mod renewal;
 pub mod staff;
 
 pub use error::ProvisionError;

@@ -51,13 +51,17 @@ pub enum Operation {
     Device(AdminAction),
     /// `POST /admin/v1/admins/NAME/revoke`.
     RevokeAdmin,
+    /// Posting a renewed device bundle, stopping or resuming a device's renewals.
+    Renewal,
 }
 
 /// The least role that may ask for `op`.
 pub fn required_role(op: Operation) -> AdminRole {
     match op {
         Operation::Read => AdminRole::Viewer,
-        Operation::Device(AdminAction::Disable | AdminAction::Enable) => AdminRole::Operator,
+        Operation::Device(AdminAction::Disable | AdminAction::Enable) | Operation::Renewal => {
+            AdminRole::Operator
+        }
         Operation::Device(AdminAction::Wipe | AdminAction::Revoke) | Operation::RevokeAdmin => {
             AdminRole::SecurityOfficer
         }

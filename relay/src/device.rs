@@ -15,7 +15,9 @@ pub const MAX_CERTS: usize = 16;
 
 /// A device's state (the wire type, shared with the agent and the provisioning tool).
 pub use shinsei_protocol::api::DeviceState;
-use shinsei_protocol::api::{AdminAction, CertificateView, DeviceView, HistoryView, PendingOrder};
+use shinsei_protocol::api::{
+    AdminAction, CertificateView, DeviceReport, DeviceView, HistoryView, PendingOrder, RenewalState,
+};
 
 /// What can happen to a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +118,51 @@ pub struct DeviceRecord {
     /// A wipe or revoke waiting for its second security officer (`crate::approval`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingOrder>,
+    /// The tablet's last report (figures only; its renewal request is kept in
+    /// `renewal`, not here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<DeviceReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_at: Option<u64>,
+    /// A certificate renewal the tablet asked for (`crate::renewal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<Renewal>,
+    /// IT stopped this device's renewals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_hold: Option<Hold>,
+}
+
+/// A renewal request and, once IT's signer answered, the signed bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renewal {
+    pub requested_at: u64,
+    /// The request (PEM), for IT's signer.
+    pub csr_pem: String,
+    /// The key it is for (SHA-256 of the SPKI, hex): the key the tablet connected with.
+    pub spki_sha256_hex: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued: Option<IssuedBundle>,
+}
+
+/// A renewed device bundle waiting for its tablet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedBundle {
+    pub at: u64,
+    /// The admin (IT's signer) who posted it.
+    pub by: String,
+    /// The new certificate's end (unix seconds).
+    pub not_after: u64,
+    /// The signed bundle (base64): public certificates and keys only.
+    pub bundle_b64: String,
+}
+
+/// IT's stop on a device's renewals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub at: u64,
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The last log entry held, with the device's signature over it.
@@ -156,6 +203,20 @@ impl DeviceRecord {
             last_seen: None,
             cert_expires: None,
             pending: None,
+            report: None,
+            report_at: None,
+            renewal: None,
+            renewal_hold: None,
+        }
+    }
+
+    /// Where this device's renewal stands.
+    pub fn renewal_state(&self) -> RenewalState {
+        match (&self.renewal_hold, &self.renewal) {
+            (Some(_), _) => RenewalState::Held,
+            (None, Some(r)) if r.issued.is_some() => RenewalState::Issued,
+            (None, Some(_)) => RenewalState::Requested,
+            (None, None) => RenewalState::None,
         }
     }
 
@@ -186,6 +247,9 @@ impl DeviceRecord {
             pending: self.pending.clone(),
             last_seen: self.last_seen,
             cert_expires: self.cert_expires,
+            report: self.report.clone(),
+            report_at: self.report_at,
+            renewal: self.renewal_state(),
         }
     }
 

@@ -43,6 +43,7 @@ pub mod identity;
 mod metrics;
 mod refusal;
 pub mod registry;
+pub mod renewal;
 pub mod retention;
 pub mod server;
 pub mod store;

@@ -23,11 +23,11 @@ use crate::{
     approval::{decide, needs_second_officer, Decision, Order, EMERGENCY_WINDOW_SECS},
     clock::Clock,
     deny::DenyList,
-    device::{AuditAlert, AuditHead},
+    device::{AuditAlert, AuditHead, Hold, IssuedBundle, Renewal},
     identity::{AdminIdentity, CertFingerprint, DeviceIdentity},
     store::{AdminAuditEntry, ChangeSink, DenyEntry, Store, StoreError},
 };
-use shinsei_protocol::api::{AdminAction, PendingOrder};
+use shinsei_protocol::api::{AdminAction, DeviceReport, PendingOrder, RenewalState};
 
 /// A device's `last_seen` is written at most this often (a check-in every long-poll
 /// must not be a write every time).
@@ -249,6 +249,15 @@ impl Registry {
             }
             r.last_seen = Some(now);
             r.cert_expires = Some(r.cert_expires.unwrap_or(0).max(id.not_after));
+            // The renewed certificate is in use: the renewal is done.
+            if r.renewal
+                .as_ref()
+                .and_then(|n| n.issued.as_ref())
+                .is_some_and(|b| id.not_after >= b.not_after)
+            {
+                tracing::info!(device_id = %dev, "renewed certificate in use");
+                r.renewal = None;
+            }
             Some(r)
         })?;
         let r = written
@@ -576,6 +585,119 @@ impl Registry {
             Some(device_id),
             Some(what.to_owned()),
         )
+    }
+
+    /// A tablet's report: its figures replace the last ones; a renewal request (checked
+    /// by the caller, [`crate::renewal::check_request`]) is kept unless IT holds the
+    /// device's renewals or a bundle for the same key already waits.
+    pub fn report(
+        &self,
+        id: &DeviceIdentity,
+        mut report: DeviceReport,
+        request: Option<Renewal>,
+    ) -> Result<RenewalState, StoreError> {
+        let now = self.clock.now();
+        report.renewal_csr = None;
+        let mut state = RenewalState::None;
+        self.store
+            .update_device(id.device_id.as_str(), &mut |cur| {
+                let mut r = cur?;
+                r.report = Some(report.clone());
+                r.report_at = Some(now);
+                if let Some(req) = &request {
+                    let same_key_waiting = r.renewal.as_ref().is_some_and(|n| {
+                        n.spki_sha256_hex == req.spki_sha256_hex
+                            && (n.issued.is_some() || n.csr_pem == req.csr_pem)
+                    });
+                    if r.renewal_hold.is_none() && !same_key_waiting {
+                        r.renewal = Some(req.clone());
+                    }
+                }
+                state = r.renewal_state();
+                Some(r)
+            })?
+            .ok_or_else(|| StoreError::Backend("report for an unknown device".into()))?;
+        Ok(state)
+    }
+
+    /// Stores the bundle IT's signer made for a device's renewal (checked by `check`,
+    /// which sees the waiting request), wakes the tablet's long-poll, and audits it.
+    pub fn issue_bundle(
+        &self,
+        who: &AdminIdentity,
+        device_id: &DeviceId,
+        check: &dyn Fn(&Renewal) -> Result<IssuedBundle, crate::renewal::Refused>,
+    ) -> Result<Result<u64, crate::renewal::Refused>, StoreError> {
+        let mut outcome: Result<u64, crate::renewal::Refused> =
+            Err(("no_renewal", "this device has asked for no renewal".into()));
+        let written = self.store.update_device(device_id.as_str(), &mut |cur| {
+            let mut r = cur?;
+            if r.renewal_hold.is_some() {
+                outcome = Err(("renewal_held", "IT holds this device's renewals".into()));
+                return None;
+            }
+            let n = r.renewal.as_mut()?;
+            match check(n) {
+                Ok(b) => {
+                    outcome = Ok(b.not_after);
+                    n.issued = Some(b);
+                    r.version += 1;
+                    Some(r)
+                }
+                Err(e) => {
+                    outcome = Err(e);
+                    None
+                }
+            }
+        })?;
+        if let Some(r) = &written {
+            self.notify(r);
+        }
+        let detail = match &outcome {
+            Ok(t) => format!("certificate until {t}"),
+            Err((code, m)) => format!("{code}: {m}"),
+        };
+        let action = if outcome.is_ok() {
+            "renewal issued"
+        } else {
+            "renewal issued (refused)"
+        };
+        self.audit(who, action, Some(device_id.as_str()), Some(detail))?;
+        Ok(outcome)
+    }
+
+    /// Stops (`hold`) or resumes a device's renewals; stopping drops a waiting request
+    /// and any bundle not yet fetched. Audited.
+    pub fn hold_renewals(
+        &self,
+        who: &AdminIdentity,
+        device_id: &DeviceId,
+        hold: bool,
+        reason: Option<String>,
+    ) -> Result<DeviceRecord, StoreError> {
+        let now = self.clock.now();
+        let rec = self.store.update_device(device_id.as_str(), &mut |cur| {
+            let mut r = cur?;
+            if hold {
+                r.renewal_hold = Some(Hold {
+                    at: now,
+                    by: who.name.clone(),
+                    reason: reason.clone(),
+                });
+                r.renewal = None;
+            } else {
+                r.renewal_hold = None;
+            }
+            Some(r)
+        })?;
+        let rec = rec.ok_or_else(|| StoreError::Backend("unknown device".into()))?;
+        let action = if hold {
+            "renewal hold"
+        } else {
+            "renewal resume"
+        };
+        self.audit(who, action, Some(device_id.as_str()), reason)?;
+        Ok(rec)
     }
 
     /// The device confirms its wipe.

@@ -508,6 +508,10 @@ async fn pg_dump_restore_brings_back_the_retention_window_and_nothing_older() {
                 pending: None,
                 last_seen: None,
                 cert_expires: None,
+                report: None,
+                report_at: None,
+                renewal: None,
+                renewal_hold: None,
             })
         })
         .unwrap();

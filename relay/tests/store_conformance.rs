@@ -50,6 +50,27 @@ fn device(id: &str) -> DeviceRecord {
         pending: None,
         last_seen: None,
         cert_expires: None,
+        // The renewal and report fields ride in the same record: every store keeps them.
+        report: Some(shinsei_protocol::api::DeviceReport {
+            agent_version: "0.1.0".into(),
+            outbox_depth: 2,
+            lease_deadline: Some(1_000),
+            sent_per_day: vec![shinsei_protocol::api::DayCount { day: 1, count: 3 }],
+            renewal_csr: None,
+        }),
+        report_at: Some(10),
+        renewal: Some(shinsei_relay::device::Renewal {
+            requested_at: 10,
+            csr_pem: "-----BEGIN CERTIFICATE REQUEST-----".into(),
+            spki_sha256_hex: "00".repeat(32),
+            issued: Some(shinsei_relay::device::IssuedBundle {
+                at: 11,
+                by: "it-renewer".into(),
+                not_after: 2_000,
+                bundle_b64: "e30=".into(),
+            }),
+        }),
+        renewal_hold: None,
     }
 }
 

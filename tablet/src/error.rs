@@ -92,7 +92,10 @@ fn agent_exit_code(e: &AgentError) -> i32 {
         | AgentError::LoginRequired
         | AgentError::LockedOut(_) => 3,
         AgentError::NotEnrolled(_) | AgentError::Enroll(_) => 4,
-        AgentError::Disabled | AgentError::OfflineLocked | AgentError::CertificateRefused(_) => 5,
+        AgentError::Disabled
+        | AgentError::OfflineLocked
+        | AgentError::CertificateRefused(_)
+        | AgentError::CertificateExpired(_) => 5,
         AgentError::Wiped => 6,
         // Not delivered, kept in the outbox, sent automatically later: for a script the
         // same outcome; the message says which (README's exit code table).

@@ -141,13 +141,37 @@ impl Ward {
         admin_port: u16,
         relay_init_args: &[&str],
     ) -> Result<Self> {
+        Self::create_full(dir, host, port, admin_port, relay_init_args, None)
+    }
+
+    /// A ward whose CAs were made `secs` ago (so that certificates can be issued in
+    /// the past with `--now`, e.g. a device certificate near its end).
+    pub fn create_backdated(dir: &Path, secs: u64) -> Result<Self> {
+        let then = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            .as_secs()
+            .saturating_sub(secs);
+        Self::create_full(dir, RELAY_HOST, free_port()?, free_port()?, &[], Some(then))
+    }
+
+    fn create_full(
+        dir: &Path,
+        host: &str,
+        port: u16,
+        admin_port: u16,
+        relay_init_args: &[&str],
+        ca_now: Option<u64>,
+    ) -> Result<Self> {
         let pki = dir.join("pki");
         let p = bin("shinsei-provision")?;
         let pki_s = pki.to_string_lossy().to_string();
-        ok(
-            Command::new(&p).args(["--pki", &pki_s, "ca", "init", "--org", "Demo Ward"]),
-            "",
-        )?;
+        let mut init = Command::new(&p);
+        init.args(["--pki", &pki_s, "ca", "init", "--org", "Demo Ward"]);
+        if let Some(t) = ca_now {
+            init.args(["--now", &t.to_string()]);
+        }
+        ok(&mut init, "")?;
         ok(
             Command::new(&p)
                 .args([
@@ -352,6 +376,17 @@ pub struct Tablet {
 
 impl Tablet {
     pub fn enroll(ward: &Ward, device_id: &str, profile: &str) -> Result<Self> {
+        Self::enroll_with(ward, device_id, profile, &[])
+    }
+
+    /// [`Tablet::enroll`] with more arguments for `shinsei-provision device sign`
+    /// (e.g. `--days 12`).
+    pub fn enroll_with(
+        ward: &Ward,
+        device_id: &str,
+        profile: &str,
+        sign_args: &[&str],
+    ) -> Result<Self> {
         let data = ward.dir.join(format!("tablet-{device_id}"));
         let t = Self {
             data,
@@ -381,7 +416,8 @@ impl Tablet {
                 ])
                 .arg(&csr)
                 .arg("--out")
-                .arg(&bundle),
+                .arg(&bundle)
+                .args(sign_args),
             "",
         )?;
         ok(t.agent()?.args(["enroll", "--bundle"]).arg(&bundle), "")?;

@@ -867,6 +867,7 @@ mod impostor {
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap()
                     .as_secs(),
+                bundle_ready: false,
             })
             .unwrap();
             let thread = std::thread::spawn(move || {

@@ -6,7 +6,7 @@ use hyper::{body::Incoming, Method, Request, Response, StatusCode};
 use shinsei_protocol::{
     api::{
         ActionRequest, ActionResult, AdminAction, AdminAuditLog, AdminRevoked, DeviceAuditView,
-        DeviceList, MAX_REASON_LEN,
+        DeviceList, RenewalHold, RenewalList, RenewalView, MAX_REASON_LEN,
     },
     device::DeviceId,
     x509::MAX_ADMIN_NAME_LEN,
@@ -22,6 +22,7 @@ use crate::{
     identity::AdminIdentity,
     refusal::{Refusal, RefusalKind},
     registry::{OrderError, OrderOutcome},
+    renewal::check_bundle,
 };
 
 /// Serves one request on the admin listener: the deny list and the role are checked on
@@ -161,6 +162,77 @@ async fn admin_route(
             .await?;
             Ok(json_ok(&view))
         }
+        (["admin", "v1", "renewals"], Method::GET) => {
+            admit(core, who, Operation::Read)?;
+            let (c, w) = (core.clone(), who.clone());
+            let list = blocking(move || {
+                c.registry.audit_read(&w, "list_renewals")?;
+                Ok(c.registry.list()?)
+            })
+            .await?;
+            Ok(json_ok(&RenewalList {
+                renewals: list
+                    .iter()
+                    .filter(|r| r.renewal.is_some() || r.renewal_hold.is_some())
+                    .map(|r| RenewalView {
+                        device_id: r.device_id.clone(),
+                        device_state: r.state,
+                        state: r.renewal_state(),
+                        requested_at: r.renewal.as_ref().map_or(0, |n| n.requested_at),
+                        csr_pem: r
+                            .renewal
+                            .as_ref()
+                            .map_or_else(String::new, |n| n.csr_pem.clone()),
+                        cert_expires: r.cert_expires,
+                    })
+                    .collect(),
+            }))
+        }
+        (["admin", "v1", "devices", id, "bundle"], Method::POST) => {
+            admit(core, who, Operation::Renewal)?;
+            let dev = device_id(id)?;
+            let holder = format!("admin:{}", who.name);
+            let (body, _held) = read_body(core, req, MAX_BUNDLE_BYTES, &holder).await?;
+            let (c, w) = (core.clone(), who.clone());
+            let not_after = blocking(move || {
+                let layout = shinsei_pki::layout::PkiLayout::new(&c.config.paths.pki_dir);
+                let root = shinsei_pki::layout::read_cert_pem(&layout.root_ca_cert())
+                    .map_err(Refusal::internal)?;
+                let now = c.clock.now();
+                let check = |n: &crate::device::Renewal| {
+                    check_bundle(&body, root.as_ref(), dev.as_str(), n, &w.name, now)
+                };
+                c.registry
+                    .issue_bundle(&w, &dev, &check)?
+                    .map_err(|(code, m)| Refusal::new(RefusalKind::Conflict, code, m))
+            })
+            .await
+            .map_err(|refusal| Refused {
+                refusal,
+                audit: false,
+            })?;
+            Ok(json_ok(
+                &serde_json::json!({ "device_id": id, "not_after": not_after }),
+            ))
+        }
+        (["admin", "v1", "devices", id, "renewal-hold"], Method::POST) => {
+            admit(core, who, Operation::Renewal)?;
+            let dev = device_id(id)?;
+            let holder = format!("admin:{}", who.name);
+            let (body, _held) = read_body(core, req, MAX_ACTION_BODY, &holder).await?;
+            let ask: RenewalHold = serde_json::from_slice(&body)
+                .map_err(|e| Refusal::malformed(format!("hold body: {e}")))?;
+            check_reason(ask.reason.as_deref())?;
+            let (c, w) = (core.clone(), who.clone());
+            let rec = blocking(move || {
+                if c.registry.get(dev.as_str())?.is_none() {
+                    return Err(not_found());
+                }
+                Ok(c.registry.hold_renewals(&w, &dev, ask.hold, ask.reason)?)
+            })
+            .await?;
+            Ok(json_ok(&rec.view()))
+        }
         (["admin", "v1", "devices", id, action], Method::POST) => {
             let action = AdminAction::parse(action).ok_or_else(not_found)?;
             let dev = device_id(id)?;
@@ -235,6 +307,7 @@ async fn admin_route(
             Ok(json_ok(&AdminAuditLog { entries }))
         }
         (["metrics"] | ["admin", "v1", "devices"] | ["admin", "v1", "audit"], _)
+        | (["admin", "v1", "renewals"], _)
         | (["admin", "v1", "devices", _, _], _)
         | (["admin", "v1", "admins", _, "revoke"], _) => Err(method_not_allowed().into()),
         _ => Err(not_found().into()),
@@ -259,12 +332,19 @@ fn action_request(body: &[u8]) -> Result<ActionRequest, Refusal> {
     }
     let r: ActionRequest = serde_json::from_slice(body)
         .map_err(|e| Refusal::malformed(format!("action body: {e}")))?;
-    if let Some(why) = &r.reason {
-        if why.len() > MAX_REASON_LEN || why.chars().any(char::is_control) {
-            return Err(Refusal::malformed(format!(
-                "reason: at most {MAX_REASON_LEN} bytes, no control characters"
-            )));
-        }
-    }
+    check_reason(r.reason.as_deref())?;
     Ok(r)
 }
+
+/// A reason: at most [`MAX_REASON_LEN`] bytes, no control characters.
+fn check_reason(why: Option<&str>) -> Result<(), Refusal> {
+    if why.is_some_and(|w| w.len() > MAX_REASON_LEN || w.chars().any(char::is_control)) {
+        return Err(Refusal::malformed(format!(
+            "reason: at most {MAX_REASON_LEN} bytes, no control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Largest renewed bundle accepted (three certificates and two public keys).
+const MAX_BUNDLE_BYTES: usize = 64 * 1024;

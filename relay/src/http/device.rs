@@ -4,7 +4,9 @@
 use std::{convert::Infallible, sync::atomic::Ordering, sync::Arc, time::Duration};
 
 use hyper::{body::Incoming, Method, Request, Response, StatusCode};
-use shinsei_protocol::api::{self, AuditAck, StatusResponse, WipeConfirmed};
+use shinsei_protocol::api::{
+    self, AuditAck, DeviceReport, RenewalState, ReportAck, StatusResponse, WipeConfirmed,
+};
 
 use super::{
     blocking, error_response, json_ok, method_not_allowed, not_found, query_u64, read_body,
@@ -17,6 +19,7 @@ use crate::{
     identity::DeviceIdentity,
     refusal::{Refusal, RefusalKind},
     registry::{DeviceRecord, DeviceState, RegistryError},
+    renewal::check_request,
     store::DeviceAuditRecord,
     submit::{state_refusal, submit},
 };
@@ -61,12 +64,16 @@ async fn device_route(
         (api::PATH_WIPE_CONFIRM, Method::POST) => wipe_confirm(core, who).await,
         (api::PATH_AUDIT, Method::POST) => post_audit(core, who, req).await,
         (api::PATH_RELAY_KEYS, Method::GET) => relay_keys(core).await,
+        (api::PATH_REPORT, Method::POST) => post_report(core, who, req).await,
+        (api::PATH_BUNDLE, Method::GET) => get_bundle(core, who).await,
         (
             api::PATH_ENVELOPES
             | api::PATH_STATUS
             | api::PATH_WIPE_CONFIRM
             | api::PATH_AUDIT
-            | api::PATH_RELAY_KEYS,
+            | api::PATH_RELAY_KEYS
+            | api::PATH_REPORT
+            | api::PATH_BUNDLE,
             _,
         ) => Err(method_not_allowed()),
         _ => Err(not_found()),
@@ -117,7 +124,68 @@ fn status_json(core: &RelayCore, r: &DeviceRecord) -> Response<Body> {
         state: r.state,
         version: r.version,
         server_time: core.clock.now(),
+        bundle_ready: r.renewal_state() == RenewalState::Issued,
     })
+}
+
+/// Largest report body (a CSR and two weeks of counts).
+const MAX_REPORT_BYTES: usize = 8 * 1024;
+
+/// `POST /v1/report`: the tablet's figures for IT, and its renewal request.
+async fn post_report(
+    core: &Arc<RelayCore>,
+    who: &Arc<DeviceIdentity>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Refusal> {
+    let (body, _held) = read_body(core, req, MAX_REPORT_BYTES, who.device_id.as_str()).await?;
+    let report: DeviceReport =
+        serde_json::from_slice(&body).map_err(|e| Refusal::malformed(format!("report: {e}")))?;
+    report
+        .check()
+        .map_err(|what| Refusal::malformed(format!("report: {what} out of bounds")))?;
+    let (c, w) = (core.clone(), who.clone());
+    let renewal = blocking(move || {
+        let rec = c.registry.contact(&w)?;
+        if let Some(e) = state_refusal(&rec, &[DeviceState::Active, DeviceState::Disabled]) {
+            return Err(e);
+        }
+        let request = match &report.renewal_csr {
+            Some(pem) => Some(
+                check_request(pem, &w, c.clock.now())
+                    .map_err(|(code, m)| Refusal::new(RefusalKind::Malformed, code, m))?,
+            ),
+            None => None,
+        };
+        Ok(c.registry.report(&w, report, request)?)
+    })
+    .await?;
+    Ok(json_ok(&ReportAck { renewal }))
+}
+
+/// `GET /v1/bundle`: the renewed bundle IT signed, if one waits.
+async fn get_bundle(
+    core: &Arc<RelayCore>,
+    who: &Arc<DeviceIdentity>,
+) -> Result<Response<Body>, Refusal> {
+    let (c, w) = (core.clone(), who.clone());
+    let bytes = blocking(move || {
+        let rec = c.registry.contact(&w)?;
+        if let Some(e) = state_refusal(&rec, &[DeviceState::Active, DeviceState::Disabled]) {
+            return Err(e);
+        }
+        let issued = rec
+            .renewal
+            .filter(|_| rec.renewal_hold.is_none())
+            .and_then(|n| n.issued)
+            .ok_or_else(not_found)?;
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            issued.bundle_b64,
+        )
+        .map_err(Refusal::internal)
+    })
+    .await?;
+    Ok(response(StatusCode::OK, "application/json", bytes))
 }
 
 struct LongPollGuard<'a>(&'a RelayCore);
