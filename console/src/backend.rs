@@ -3,7 +3,10 @@
 //! trusting only the ward root). A trait so the pages need no network to be built.
 
 use shinsei_protocol::{
-    api::{ActionRequest, ActionResult, AdminAction, AdminAuditLog, DeviceAuditView, DeviceList},
+    api::{
+        ActionRequest, ActionResult, AdminAction, AdminAuditLog, DeviceAuditView, DeviceList,
+        DeviceView, RenewalHold,
+    },
     device::DeviceId,
 };
 use shinsei_provisioning::fleet::AdminClient;
@@ -19,6 +22,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<ActionResult, String>;
     fn audit(&self) -> Result<AdminAuditLog, String>;
     fn device_audit(&self, id: &DeviceId) -> Result<DeviceAuditView, String>;
+    /// Stops or resumes a device's certificate renewals.
+    fn renewal_hold(&self, id: &DeviceId, hold: &RenewalHold) -> Result<DeviceView, String>;
 }
 
 impl Backend for AdminClient {
@@ -42,5 +47,9 @@ impl Backend for AdminClient {
 
     fn device_audit(&self, id: &DeviceId) -> Result<DeviceAuditView, String> {
         AdminClient::device_audit(self, id).map_err(|e| e.to_string())
+    }
+
+    fn renewal_hold(&self, id: &DeviceId, hold: &RenewalHold) -> Result<DeviceView, String> {
+        AdminClient::renewal_hold(self, id, hold).map_err(|e| e.to_string())
     }
 }

@@ -16,6 +16,7 @@ mod assets;
 pub mod auth;
 pub mod backend;
 pub mod guard;
+pub mod local;
 mod pages;
 
 use std::{sync::Arc, time::Instant};
@@ -29,7 +30,7 @@ use axum::{
 };
 use serde::Deserialize;
 use shinsei_protocol::{
-    api::{ActionRequest, AdminAction},
+    api::{ActionRequest, AdminAction, RenewalHold},
     device::DeviceId,
 };
 
@@ -38,11 +39,12 @@ use crate::{auth::Sessions, backend::Backend, guard::Port};
 /// The session cookie's name.
 const COOKIE: &str = "shinsei_console";
 
-/// The console: its sessions, the relay client, its own port.
+/// The console: its sessions, the relay client, its own port, the local PKI directory.
 pub struct Console {
     sessions: Sessions,
     backend: Arc<dyn Backend>,
     port: u16,
+    local: Option<Arc<local::LocalPki>>,
 }
 
 impl std::fmt::Debug for Console {
@@ -54,10 +56,12 @@ impl std::fmt::Debug for Console {
 }
 
 impl Console {
-    /// A console on `port` over `backend`, and its one-time login token.
+    /// A console on `port` over `backend` (and, for the staff and certificate pages,
+    /// the local PKI directory), and its one-time login token.
     pub fn new(
         backend: Arc<dyn Backend>,
         port: u16,
+        local: Option<local::LocalPki>,
     ) -> Result<(Arc<Self>, String), auth::AuthError> {
         let (sessions, token) = Sessions::new()?;
         Ok((
@@ -65,6 +69,7 @@ impl Console {
                 sessions,
                 backend,
                 port,
+                local: local.map(Arc::new),
             }),
             token,
         ))
@@ -85,7 +90,13 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/logout", post(logout))
         .route("/audit", get(audit))
         .route("/fleet/state.json", get(fleet_state))
+        .route("/devices/{id}/renewal-hold", post(renewal_hold))
         .route("/devices/{id}/{action}", post(order))
+        .route("/certificates", get(certificates))
+        .route("/staff", get(staff_page))
+        .route("/staff/add", post(staff_add))
+        .route("/staff/publish", post(staff_publish))
+        .route("/staff/{id}/{op}", post(staff_change))
         .route("/devices/{id}/log", get(device_log))
         .route("/assets/console.css", get(css))
         .route("/assets/console.js", get(js))
@@ -166,14 +177,18 @@ async fn login(State(c): State<Arc<Console>>, Query(q): Query<LoginQuery>) -> Re
     }
 }
 
-async fn fleet(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
+async fn fleet(
+    State(c): State<Arc<Console>>,
+    Query(f): Query<pages::fleet::Filter>,
+    headers: HeaderMap,
+) -> Response {
     let Some((id, csrf)) = session(&c, &headers) else {
         return not_logged_in();
     };
     let flash = c.sessions.take_flash(&id);
     let b = c.backend.clone();
     let body = match blocking(move || b.devices()).await {
-        Ok(list) => pages::fleet::body(&list, &csrf),
+        Ok(list) => pages::fleet::body(&list, &f, &csrf),
         Err(e) => {
             maud::html! { p.flash.error id="error" { "リレーに問い合わせできません / cannot ask the relay: " (e) } }
         }
@@ -307,6 +322,214 @@ async fn order(
     tracing::info!(device = %dev, action = %action, "console: order given");
     c.sessions.set_flash(&id, text);
     Redirect::to("/").into_response()
+}
+
+fn relay_error(e: &str) -> maud::Markup {
+    maud::html! { p.flash.error id="error" { "リレーに問い合わせできません / cannot ask the relay: " (e) } }
+}
+
+fn no_local() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "PKIディレクトリがありません / No PKI directory",
+        "このコンソールは PKI ディレクトリなしで起動されました / this console was started without the PKI directory.",
+    )
+}
+
+async fn certificates(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    let Some((id, csrf)) = session(&c, &headers) else {
+        return not_logged_in();
+    };
+    let flash = c.sessions.take_flash(&id);
+    let b = c.backend.clone();
+    let local = c.local.clone();
+    let got = blocking(move || {
+        let ward = local.map(|l| l.ward_certificates()).unwrap_or_default();
+        Ok((b.devices()?, ward))
+    })
+    .await;
+    let body = match got {
+        Ok((list, ward)) => pages::certificates::body(&list, &ward, &csrf, pages::fleet::now()),
+        Err(e) => relay_error(&e),
+    };
+    Html(pages::layout::page("証明書 / Certificates", &csrf, flash.as_deref(), body).into_string())
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct HoldForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    hold: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn renewal_hold(
+    State(c): State<Arc<Console>>,
+    Path(device): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<HoldForm>,
+) -> Response {
+    let id = match check_form(&c, &headers, &f.csrf) {
+        Ok(id) => id,
+        Err(e) => return refused_form(e),
+    };
+    let Ok(dev) = DeviceId::parse(&device) else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "不正な要求 / Bad request",
+            "no such device",
+        );
+    };
+    let reason = f.reason.trim().to_owned();
+    let ask = RenewalHold {
+        hold: f.hold == "1",
+        reason: (!reason.is_empty()).then_some(reason),
+    };
+    let b = c.backend.clone();
+    let d = dev.clone();
+    let text = match blocking(move || b.renewal_hold(&d, &ask)).await {
+        Ok(v) => format!("{dev}: 証明書の更新 / renewals: {}", v.renewal.as_str()),
+        Err(e) => format!("{dev}: 拒否されました / refused: {e}"),
+    };
+    c.sessions.set_flash(&id, text);
+    Redirect::to("/certificates").into_response()
+}
+
+async fn staff_page(State(c): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    let Some((id, csrf)) = session(&c, &headers) else {
+        return not_logged_in();
+    };
+    let Some(local) = c.local.clone() else {
+        return no_local();
+    };
+    let flash = c.sessions.take_flash(&id);
+    let l = local.clone();
+    let body = match blocking(move || l.staff()).await {
+        Ok(rows) => {
+            let (_, role) = local.who();
+            pages::staff::body(&rows, local.may_change_staff(), role.as_str(), &csrf)
+        }
+        Err(e) => maud::html! { p.flash.error id="error" { (e) } },
+    };
+    Html(pages::layout::page("職員 / Staff", &csrf, flash.as_deref(), body).into_string())
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct StaffForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    again: String,
+}
+
+/// The typed passwords are cleared when the form is dropped (the request body they were
+/// read from is hyper's, on loopback only).
+impl Drop for StaffForm {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.password.zeroize();
+        self.again.zeroize();
+    }
+}
+
+/// Runs a staff change for a checked form and puts its outcome in the flash.
+async fn staff_do(
+    c: &Arc<Console>,
+    headers: &HeaderMap,
+    csrf: &str,
+    what: String,
+    f: impl FnOnce(&local::LocalPki) -> Result<String, String> + Send + 'static,
+) -> Response {
+    let id = match check_form(c, headers, csrf) {
+        Ok(id) => id,
+        Err(e) => return refused_form(e),
+    };
+    let Some(local) = c.local.clone() else {
+        return no_local();
+    };
+    let text = match blocking(move || f(&local)).await {
+        Ok(t) => t,
+        Err(e) => format!("{what}: 拒否されました / refused: {e}"),
+    };
+    c.sessions.set_flash(&id, text);
+    Redirect::to("/staff").into_response()
+}
+
+fn same_twice(f: &StaffForm) -> Result<(), String> {
+    if f.password.as_bytes() == f.again.as_bytes() {
+        Ok(())
+    } else {
+        Err("2つのパスワードが一致しません / the two passwords differ".into())
+    }
+}
+
+async fn staff_add(
+    State(c): State<Arc<Console>>,
+    headers: HeaderMap,
+    Form(f): Form<StaffForm>,
+) -> Response {
+    let csrf = f.csrf.clone();
+    let who = f.id.trim().to_owned();
+    staff_do(&c, &headers, &csrf, who.clone(), move |l| {
+        same_twice(&f)?;
+        l.set_password(&who, &f.password, false)?;
+        Ok(format!(
+            "{who}: 追加しました。公開してください / added; publish the staff list"
+        ))
+    })
+    .await
+}
+
+async fn staff_change(
+    State(c): State<Arc<Console>>,
+    Path((who, op)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(f): Form<StaffForm>,
+) -> Response {
+    let csrf = f.csrf.clone();
+    staff_do(&c, &headers, &csrf, who.clone(), move |l| match op.as_str() {
+        "disable" => {
+            l.disable(&who)?;
+            Ok(format!("{who}: 無効にしました。公開してください / disabled; publish the staff list"))
+        }
+        "reset" => {
+            same_twice(&f)?;
+            l.set_password(&who, &f.password, true)?;
+            Ok(format!("{who}: パスワードを再設定しました。公開してください / password reset; publish the staff list"))
+        }
+        _ => Err("no such operation".into()),
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn staff_publish(
+    State(c): State<Arc<Console>>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    staff_do(&c, &headers, &f.csrf, "publish".into(), |l| {
+        let (seq, path) = l.publish(pages::fleet::now())?;
+        Ok(format!(
+            "職員リスト {seq} 番を作成しました: {} （端末に配布してください） / wrote staff list number {seq}: {} (install it on the tablets)",
+            path.display(),
+            path.display()
+        ))
+    })
+    .await
 }
 
 #[derive(Deserialize)]

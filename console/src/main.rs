@@ -51,6 +51,9 @@ fn run(cli: Cli) -> Result<(), String> {
         ));
     }
     let l = PkiLayout::new(&cli.pki);
+    let admin = shinsei_provisioning::fleet::choose_admin(&l, cli.admin_cert.as_deref())
+        .map_err(|e| e.to_string())?;
+    let local = shinsei_console::local::LocalPki::open(PkiLayout::new(&cli.pki), &admin)?;
     let client: Arc<dyn Backend> = Arc::new(
         AdminClient::from_pki(&l, cli.admin_cert.as_deref(), cli.admin_url.as_deref())
             .map_err(|e| e.to_string())?,
@@ -60,19 +63,23 @@ fn run(cli: Cli) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let served = rt.block_on(serve(cli.listen, client.clone()));
+    let served = rt.block_on(serve(cli.listen, client.clone(), local));
     drop(rt);
     drop(client);
     served
 }
 
-async fn serve(listen: SocketAddr, client: Arc<dyn Backend>) -> Result<(), String> {
+async fn serve(
+    listen: SocketAddr,
+    client: Arc<dyn Backend>,
+    local: shinsei_console::local::LocalPki,
+) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("{listen}: {e}"))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let (console, token) =
-        shinsei_console::Console::new(client, port).map_err(|e| e.to_string())?;
+        shinsei_console::Console::new(client, port, Some(local)).map_err(|e| e.to_string())?;
     // The one line a person (or a test) reads: the one-time login URL.
     println!("{}", console.login_url(&token));
     eprintln!(

@@ -86,6 +86,59 @@ def main():
         seen["device_log_rows"] = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#device-log tbody tr")]
         driver.save_screenshot(f"{shots}/console-device-log.png")
 
+        # The tablet's own figures, and the fleet filtered by state and by ID.
+        driver.get(base + "/")
+        wait.until(lambda d: state() == "disabled")
+        seen["version"] = driver.find_element(By.ID, "version-" + device).text
+        seen["outbox"] = driver.find_element(By.ID, "outbox-" + device).text
+        seen["lease"] = driver.find_element(By.ID, "lease-" + device).text
+        seen["apps"] = driver.find_element(By.ID, "apps-" + device).text
+        rows = lambda: len(driver.find_elements(By.ID, "row-" + device))
+        driver.get(base + "/?state=active")
+        seen["rows_active"] = rows()
+        driver.get(base + "/?state=disabled&sort=cert&desc=1")
+        seen["rows_disabled"] = rows()
+        driver.get(base + "/?q=NOSUCH")
+        seen["rows_nosuch"] = rows()
+
+        # The certificate calendar; IT holds this tablet's renewals.
+        driver.find_element(By.ID, "nav-certificates").click()
+        wait.until(lambda d: d.find_elements(By.ID, "calendar"))
+        seen["calendar"] = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#calendar tbody tr")]
+        driver.save_screenshot(f"{shots}/console-certificates.png")
+        driver.find_element(By.ID, "hold-" + device).click()
+        wait.until(lambda d: d.find_elements(By.ID, "resume-" + device))
+        seen["hold_flash"] = driver.find_element(By.ID, "flash").text
+        seen["renewal_held"] = driver.find_element(By.ID, "renewal-" + device).text
+
+        # Staff: add, a mismatched second password, reset, disable, publish.
+        driver.find_element(By.ID, "nav-staff").click()
+        wait.until(lambda d: d.find_elements(By.ID, "staff-add"))
+        driver.find_element(By.ID, "new-id").send_keys("S0100")
+        driver.find_element(By.ID, "new-pw").send_keys("Kawasaki-Branch-2026")
+        driver.find_element(By.ID, "new-pw2").send_keys("Kawasaki-Branch-2026")
+        driver.find_element(By.ID, "add").click()
+        wait.until(lambda d: d.find_elements(By.ID, "staff-S0100"))
+        seen["staff_added"] = driver.find_element(By.ID, "flash").text
+        driver.find_element(By.ID, "pw-S0100").send_keys("Another-Password-1")
+        driver.find_element(By.ID, "pw2-S0100").send_keys("Another-Password-2")
+        driver.find_element(By.ID, "reset-S0100").click()
+        wait.until(lambda d: "differ" in d.find_element(By.ID, "flash").text)
+        seen["staff_mismatch"] = driver.find_element(By.ID, "flash").text
+        driver.find_element(By.ID, "pw-S0100").send_keys("Another-Password-1")
+        driver.find_element(By.ID, "pw2-S0100").send_keys("Another-Password-1")
+        driver.find_element(By.ID, "reset-S0100").click()
+        wait.until(lambda d: "reset" in d.find_element(By.ID, "flash").text)
+        seen["staff_reset"] = driver.find_element(By.ID, "flash").text
+        driver.find_element(By.ID, "disable-S0100").click()
+        wait.until(lambda d: "disabled" in d.find_element(By.ID, "staff-state-S0100").text)
+        seen["staff_state"] = driver.find_element(By.ID, "staff-state-S0100").text
+        driver.find_element(By.ID, "publish").click()
+        wait.until(lambda d: "staff list number" in d.find_element(By.ID, "flash").text)
+        seen["published"] = driver.find_element(By.ID, "flash").text
+        seen["staff_page"] = driver.find_element(By.TAG_NAME, "main").text
+        driver.save_screenshot(f"{shots}/console-staff.png")
+
         driver.get(base + "/audit")
         rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr")]
         seen["audit"] = rows

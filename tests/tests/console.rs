@@ -144,10 +144,79 @@ fn it_disables_a_running_tablet_from_the_browser() {
         st.contains("\"state\":\"disabled\""),
         "agent never saw the disable: {st}"
     );
+    // The tablet's report, as the fleet shows it; filter by state and by ID.
+    assert_eq!(seen["version"], env!("CARGO_PKG_VERSION"), "{seen}");
+    assert_eq!(seen["outbox"], "0", "{seen}");
+    assert!(seen["lease"].as_str().unwrap().contains("days"), "{seen}");
+    assert_eq!(seen["apps"], "0 · 0", "{seen}");
+    assert_eq!(seen["rows_active"], 0, "{seen}");
+    assert_eq!(seen["rows_disabled"], 1, "{seen}");
+    assert_eq!(seen["rows_nosuch"], 0, "{seen}");
+    // The calendar: the ward's certificates and the tablet's; IT held its renewals.
+    let calendar = seen["calendar"].to_string();
+    for want in [
+        "root CA",
+        "device CA",
+        "relay TLS",
+        "tablet TAB-0001",
+        ADMIN,
+    ] {
+        assert!(calendar.contains(want), "{want}: {calendar}");
+    }
+    assert!(
+        seen["hold_flash"].as_str().unwrap().contains("held"),
+        "{seen}"
+    );
+    assert!(
+        seen["renewal_held"]
+            .as_str()
+            .unwrap()
+            .contains("held by IT"),
+        "{seen}"
+    );
+    // Staff changed in the browser, hashed and signed on this machine.
+    assert!(
+        seen["staff_added"].as_str().unwrap().contains("S0100"),
+        "{seen}"
+    );
+    assert!(
+        seen["staff_mismatch"].as_str().unwrap().contains("differ"),
+        "{seen}"
+    );
+    assert!(
+        seen["staff_reset"].as_str().unwrap().contains("reset"),
+        "{seen}"
+    );
+    assert!(
+        seen["staff_state"].as_str().unwrap().contains("disabled"),
+        "{seen}"
+    );
+    let page = seen["staff_page"].as_str().unwrap();
+    assert!(!page.contains("Another-Password"), "{page}");
+    // `Ward::create` published list 1; the console wrote list 2, which a tablet installs.
+    let published = ward.pki.join("staff").join("staff-list-2.json");
+    assert!(
+        seen["published"]
+            .as_str()
+            .unwrap()
+            .contains(&published.display().to_string()),
+        "{seen}"
+    );
+    let installed = ok(
+        tab.agent()
+            .unwrap()
+            .args(["staff-list", "install"])
+            .arg(&published),
+        "",
+    )
+    .unwrap();
+    assert!(installed.contains('2'), "{installed}");
     for f in [
         "console-fleet.png",
         "console-disabled.png",
         "console-audit.png",
+        "console-certificates.png",
+        "console-staff.png",
     ] {
         assert!(shots.join(f).metadata().unwrap().len() > 10_000, "{f}");
     }

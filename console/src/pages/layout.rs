@@ -18,6 +18,8 @@ pub(crate) fn page(title: &str, csrf: &str, flash: Option<&str>, body: Markup) -
                     h1 { "shinsei 管理コンソール / fleet console" }
                     nav {
                         a href="/" { "端末 / Devices" } " · "
+                        a href="/certificates" id="nav-certificates" { "証明書 / Certificates" } " · "
+                        a href="/staff" id="nav-staff" { "職員 / Staff" } " · "
                         a href="/audit" { "監査ログ / Audit" }
                     }
                     form method="post" action="/logout" {

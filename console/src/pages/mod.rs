@@ -3,10 +3,12 @@
 //! here to show: the relay's admin API has none.
 
 pub(crate) mod audit;
+pub(crate) mod certificates;
 pub(crate) mod device_log;
 pub(crate) mod fleet;
 pub(crate) mod layout;
 pub(crate) mod message;
+pub(crate) mod staff;
 
 /// `YYYY-MM-DD HH:MM:SS UTC`.
 pub(crate) fn when(unix: u64) -> String {
