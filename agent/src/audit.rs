@@ -179,6 +179,10 @@ pub enum AuditEvent<'a> {
     CertificateRenewed {
         not_after: u64,
     },
+    /// A newer signed staff list from the relay was verified and installed.
+    StaffListInstalled {
+        sequence: u64,
+    },
 }
 
 impl AuditEvent<'_> {
@@ -206,6 +210,7 @@ impl AuditEvent<'_> {
             }
             AuditEvent::Wipe { .. } => "wipe",
             AuditEvent::CertificateRenewed { .. } => "certificate_renewed",
+            AuditEvent::StaffListInstalled { .. } => "staff_list_installed",
         }
     }
 
@@ -280,6 +285,9 @@ impl AuditEvent<'_> {
             AuditEvent::Wipe { reason } => f.detail = Some(reason.as_str().into()),
             AuditEvent::CertificateRenewed { not_after } => {
                 f.detail = Some(format!("until {not_after}"));
+            }
+            AuditEvent::StaffListInstalled { sequence } => {
+                f.detail = Some(format!("sequence {sequence}"));
             }
         }
         f

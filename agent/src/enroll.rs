@@ -327,17 +327,24 @@ pub fn load_enrollment(data_dir: &Path) -> Result<Enrollment> {
     })
 }
 
+/// The sequence of the installed staff list (read, not verified: for comparing with
+/// a newer one, which is verified before it replaces it).
+pub fn installed_staff_sequence(data_dir: &Path) -> Result<Option<u64>> {
+    let path = data_dir.join(ENROLL_DIR).join(STAFF_FILE);
+    Ok(read_opt(&path)?.and_then(|old| {
+        SignedDocument::parse(&old)
+            .ok()
+            .and_then(|d| StaffList::parse(d.unverified_payload()).ok())
+            .map(|l| l.sequence)
+    }))
+}
+
 /// Verifies and installs a signed staff list: signed by the device CA, not expired, and
 /// not older (by sequence) than the installed one.
 pub fn install_staff_list(data_dir: &Path, bytes: &[u8], now: u64) -> Result<StaffList> {
     let local = load_local(data_dir)?;
     let path = local.dir.join(STAFF_FILE);
-    let installed = read_opt(&path)?.and_then(|old| {
-        SignedDocument::parse(&old)
-            .ok()
-            .and_then(|d| StaffList::parse(d.unverified_payload()).ok())
-            .map(|l| l.sequence)
-    });
+    let installed = installed_staff_sequence(data_dir)?;
     let list = StaffList::verify(bytes, &local.root_der, now, installed)?;
     replace_secret(&path, bytes)?;
     Ok(list)

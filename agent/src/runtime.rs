@@ -207,6 +207,10 @@ pub struct Agent {
     relay_addr: Option<SocketAddr>,
     /// When the last report reached the relay (this run).
     last_report: Option<u64>,
+    /// The installed staff list's sequence, once read (this run).
+    staff_seq: Option<u64>,
+    /// A sequence the relay offered whose list did not verify (not fetched again).
+    staff_refused: Option<u64>,
 }
 
 /// File of the relay's key schedule (public; verified again whenever it is loaded).
@@ -276,6 +280,8 @@ impl Agent {
             relay_keys,
             relay_addr,
             last_report: None,
+            staff_seq: None,
+            staff_refused: None,
         })
     }
 
@@ -674,6 +680,11 @@ impl Agent {
                 tracing::warn!("renewed certificate not installed: {e}");
             }
         }
+        if let Some(seq) = st.staff_list {
+            if let Err(e) = self.update_staff_list(seq) {
+                tracing::warn!("staff list {seq} not installed: {e}");
+            }
+        }
         self.send_report(now);
         Ok(st)
     }
@@ -705,6 +716,42 @@ impl Agent {
         // Tell the relay at once (the next request uses the new certificate).
         self.last_report = None;
         Ok(())
+    }
+
+    /// Fetches and installs the relay's staff list when it is newer than the installed
+    /// one (verified by `enroll::install_staff_list`: device CA under the pinned root,
+    /// not expired, not older). A list that does not verify is never retried until the
+    /// relay offers another sequence.
+    fn update_staff_list(&mut self, offered: u64) -> Result<()> {
+        let installed = match self.staff_seq {
+            Some(s) => Some(s),
+            None => enroll::installed_staff_sequence(&self.data_dir)
+                .map_err(|e| AgentError::Enroll(e.to_string()))?,
+        };
+        self.staff_seq = installed;
+        if installed.is_some_and(|s| s >= offered) || self.staff_refused == Some(offered) {
+            return Ok(());
+        }
+        let Some(bytes) = self.client.staff_list()? else {
+            return Ok(());
+        };
+        match enroll::install_staff_list(&self.data_dir, &bytes, self.now()) {
+            Ok(list) => {
+                self.staff_seq = Some(list.sequence);
+                self.record(AuditEvent::StaffListInstalled {
+                    sequence: list.sequence,
+                });
+                tracing::info!(
+                    sequence = list.sequence,
+                    "staff list installed from the relay"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                self.staff_refused = Some(offered);
+                Err(AgentError::Enroll(e.to_string()))
+            }
+        }
     }
 
     /// The tablet's figures for IT, with a renewal request in the last third of the

@@ -380,6 +380,12 @@ impl RelayClient {
         self.get_bounded(api::PATH_BUNDLE, 64 * 1024, "bundle")
     }
 
+    /// `GET /v1/staff-list`: the signed staff list IT published (bytes; the caller
+    /// verifies them). `Ok(None)` when the relay holds none.
+    pub(crate) fn staff_list(&self) -> Result<Option<Vec<u8>>> {
+        self.get_bounded(api::PATH_STAFF_LIST, 2 * 1024 * 1024, "staff-list")
+    }
+
     /// `POST /v1/wipe-confirm`.
     pub(crate) fn confirm_wipe(&self) -> Result<()> {
         let r = self

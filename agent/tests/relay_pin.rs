@@ -187,6 +187,7 @@ impl FakeRelay {
             version: 7,
             server_time: now(),
             bundle_ready: false,
+            staff_list: None,
         })
         .unwrap();
         let thread = std::thread::spawn(move || {

@@ -5,7 +5,7 @@
 use shinsei_protocol::{
     api::{
         ActionRequest, ActionResult, AdminAction, AdminAuditLog, DeviceAuditView, DeviceList,
-        DeviceView, RenewalHold,
+        DeviceView, RenewalHold, StaffListView,
     },
     device::DeviceId,
 };
@@ -24,6 +24,8 @@ pub trait Backend: Send + Sync + 'static {
     fn device_audit(&self, id: &DeviceId) -> Result<DeviceAuditView, String>;
     /// Stops or resumes a device's certificate renewals.
     fn renewal_hold(&self, id: &DeviceId, hold: &RenewalHold) -> Result<DeviceView, String>;
+    /// Hands a signed staff list to the relay for the tablets.
+    fn publish_staff_list(&self, signed: &[u8]) -> Result<StaffListView, String>;
 }
 
 impl Backend for AdminClient {
@@ -51,5 +53,9 @@ impl Backend for AdminClient {
 
     fn renewal_hold(&self, id: &DeviceId, hold: &RenewalHold) -> Result<DeviceView, String> {
         AdminClient::renewal_hold(self, id, hold).map_err(|e| e.to_string())
+    }
+
+    fn publish_staff_list(&self, signed: &[u8]) -> Result<StaffListView, String> {
+        AdminClient::publish_staff_list(self, signed).map_err(|e| e.to_string())
     }
 }

@@ -521,10 +521,16 @@ async fn staff_publish(
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    staff_do(&c, &headers, &f.csrf, "publish".into(), |l| {
+    let b = c.backend.clone();
+    staff_do(&c, &headers, &f.csrf, "publish".into(), move |l| {
         let (seq, path) = l.publish(pages::fleet::now())?;
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let sent = match b.publish_staff_list(&bytes) {
+            Ok(_) => "リレーに送りました。端末は次の接続で取得します / sent to the relay: the tablets fetch it at their next check-in".to_owned(),
+            Err(e) => format!("リレーに送れませんでした / not sent to the relay: {e}"),
+        };
         Ok(format!(
-            "職員リスト {seq} 番を作成しました: {} （端末に配布してください） / wrote staff list number {seq}: {} (install it on the tablets)",
+            "職員リスト {seq} 番を作成しました: {} / wrote staff list number {seq}: {}. {sent}",
             path.display(),
             path.display()
         ))

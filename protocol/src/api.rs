@@ -21,6 +21,12 @@ pub const PATH_RELAY_KEYS: &str = "/v1/relay-keys";
 /// `POST` a [`DeviceReport`] (JSON) → [`ReportAck`]: the tablet's own figures for IT,
 /// and its certificate renewal request.
 pub const PATH_REPORT: &str = "/v1/report";
+/// `GET` → the signed staff list the relay holds (a [`crate::staff::StaffList`]
+/// document), `404` when it holds none.
+pub const PATH_STAFF_LIST: &str = "/v1/staff-list";
+/// Admin listener, `POST` (operator) a signed staff list → [`StaffListView`]; `GET` →
+/// [`StaffListView`] of the list held.
+pub const PATH_ADMIN_STAFF_LIST: &str = "/admin/v1/staff-list";
 /// `GET` → the renewed device bundle IT signed (bytes of a signed
 /// [`crate::bundle::DeviceBundle`]), `404` when there is none.
 pub const PATH_BUNDLE: &str = "/v1/bundle";
@@ -121,6 +127,20 @@ pub struct StatusResponse {
     /// A renewed device bundle waits at [`PATH_BUNDLE`].
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bundle_ready: bool,
+    /// The sequence of the staff list at [`PATH_STAFF_LIST`] (a tablet with an older one
+    /// fetches it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_list: Option<u64>,
+}
+
+/// A staff list as the admin API shows it (never a hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffListView {
+    pub sequence: u64,
+    pub issued_at: u64,
+    pub expires_at: u64,
+    /// Accounts on it (enabled and disabled).
+    pub accounts: usize,
 }
 
 /// Longest agent version string in a [`DeviceReport`].
@@ -512,6 +532,7 @@ mod tests {
             version: 0,
             server_time: 0,
             bundle_ready: false,
+            staff_list: None,
         });
         assert_eq!(st.state, DeviceState::WipePending);
         assert!(st.state.must_wipe() && !st.state.is_denied());

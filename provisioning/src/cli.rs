@@ -369,6 +369,11 @@ pub enum StaffCommand {
         /// 出力ファイル / output file
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// リレーにも送り、端末が次の接続で取得する（operator 以上） / also send it to the relay, where the tablets fetch it at their next check-in (operator or above)
+        #[arg(long)]
+        push: bool,
+        #[command(flatten)]
+        fleet: FleetOpts,
     },
 }
 
@@ -747,13 +752,28 @@ pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -
             ));
             Ok(s)
         }
-        Command::Staff(StaffCommand::Publish { valid_days, out }) => {
+        Command::Staff(StaffCommand::Publish {
+            valid_days,
+            out,
+            push,
+            fleet: f,
+        }) => {
             let seq = staff::publish(&l, *valid_days, out, now)?;
-            Ok(format!(
+            let mut text = format!(
                 "署名付き職員リストを作成しました / wrote signed staff list {}\n  番号 / sequence: {seq}\n  有効期限 / expires: {}\n",
                 out.display(),
                 pki::fmt_time(now.saturating_add(u64::from(*valid_days) * 86_400) as i64)
-            ))
+            );
+            if *push {
+                let c = AdminClient::from_pki(&l, f.admin_cert.as_deref(), f.admin_url.as_deref())?;
+                let bytes = shinsei_pki::files::read_limited(out)?;
+                let v = c.publish_staff_list(&bytes)?;
+                text.push_str(&format!(
+                    "リレーに送りました。端末は次の接続で取得します / sent to the relay (sequence {}); the tablets fetch it at their next check-in\n",
+                    v.sequence
+                ));
+            }
+            Ok(text)
         }
     }
 }

@@ -235,6 +235,16 @@ impl AdminClient {
         )
     }
 
+    /// `POST /admin/v1/staff-list`: the signed staff list, for the tablets to fetch.
+    pub fn publish_staff_list(&self, signed: &[u8]) -> Result<api::StaffListView> {
+        self.send(
+            self.http
+                .post(format!("{}{}", self.base, api::PATH_ADMIN_STAFF_LIST))
+                .header("content-type", "application/json")
+                .body(signed.to_vec()),
+        )
+    }
+
     /// `GET /admin/v1/audit`.
     pub fn audit(&self) -> Result<AuditLog> {
         self.send(

@@ -14,13 +14,18 @@ use serde_json::Value;
 use shinsei_protocol::x509::AdminRole;
 
 /// Every admin route, as (method, path).
-const ROUTES: [(&str, &str); 6] = [
+const ROUTES: [(&str, &str); 11] = [
     ("GET", "/admin/v1/devices"),
     ("GET", "/admin/v1/audit"),
     ("GET", "/metrics"),
     ("POST", "/admin/v1/devices/TAB-0001/disable"),
     ("POST", "/admin/v1/devices/TAB-0001/wipe"),
     ("POST", "/admin/v1/admins/someone/revoke"),
+    ("GET", "/admin/v1/renewals"),
+    ("POST", "/admin/v1/devices/TAB-0001/bundle"),
+    ("POST", "/admin/v1/devices/TAB-0001/renewal-hold"),
+    ("GET", "/admin/v1/staff-list"),
+    ("POST", "/admin/v1/staff-list"),
 ];
 
 /// Status and error code of `method path` on the admin listener (`None`: no answer,

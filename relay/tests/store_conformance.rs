@@ -232,6 +232,32 @@ fn registry_and_audit(s: &dyn Store) {
     assert_eq!(s.device_audit("TAB-1").unwrap()[0].seq, 2);
 }
 
+/// The staff list: kept only when newer; its sequence read alone; nodes racing with
+/// different sequences end with the highest.
+fn staff_list(stores: &[Arc<dyn Store>]) {
+    let s = &stores[0];
+    assert_eq!(s.staff_list().unwrap(), None);
+    assert_eq!(s.staff_list_sequence().unwrap(), None);
+    assert!(s.put_staff_list(2, b"list two").unwrap());
+    assert!(!s.put_staff_list(2, b"list two again").unwrap());
+    assert!(!s.put_staff_list(1, b"list one").unwrap());
+    assert_eq!(s.staff_list().unwrap(), Some((2, b"list two".to_vec())));
+    std::thread::scope(|sc| {
+        for (i, st) in stores.iter().cycle().take(8).enumerate() {
+            let st = st.clone();
+            sc.spawn(move || {
+                let seq = 3 + i as u64;
+                st.put_staff_list(seq, format!("list {seq}").as_bytes())
+                    .unwrap();
+            });
+        }
+    });
+    for st in stores {
+        assert_eq!(st.staff_list_sequence().unwrap(), Some(10));
+        assert_eq!(st.staff_list().unwrap(), Some((10, b"list 10".to_vec())));
+    }
+}
+
 /// Many concurrent read-modify-writes of one device record: none is lost.
 fn no_lost_device_update(stores: &[Arc<dyn Store>]) {
     let threads = 4;
@@ -276,7 +302,9 @@ fn sled_store_conformance() {
     let s = SledStore::temporary().unwrap();
     envelopes(&s);
     registry_and_audit(&s);
-    no_lost_device_update(&[Arc::new(s)]);
+    let s: Arc<dyn Store> = Arc::new(s);
+    staff_list(std::slice::from_ref(&s));
+    no_lost_device_update(&[s]);
 }
 
 #[cfg_attr(
@@ -290,9 +318,11 @@ fn postgres_store_conformance() {
     assert_eq!(s.backend_name(), "postgres");
     envelopes(&s);
     registry_and_audit(&s);
-    // Two nodes writing the same device record at once.
+    // Two nodes writing the same device record (and the staff list) at once.
     let b: Arc<dyn Store> = Arc::new(open_pg(&db));
-    no_lost_device_update(&[Arc::new(s), b]);
+    let a: Arc<dyn Store> = Arc::new(s);
+    staff_list(&[a.clone(), b.clone()]);
+    no_lost_device_update(&[a, b]);
 }
 
 #[cfg_attr(

@@ -868,6 +868,7 @@ mod impostor {
                     .unwrap()
                     .as_secs(),
                 bundle_ready: false,
+                staff_list: None,
             })
             .unwrap();
             let thread = std::thread::spawn(move || {

@@ -6,9 +6,10 @@ use hyper::{body::Incoming, Method, Request, Response, StatusCode};
 use shinsei_protocol::{
     api::{
         ActionRequest, ActionResult, AdminAction, AdminAuditLog, AdminRevoked, DeviceAuditView,
-        DeviceList, RenewalHold, RenewalList, RenewalView, MAX_REASON_LEN,
+        DeviceList, RenewalHold, RenewalList, RenewalView, StaffListView, MAX_REASON_LEN,
     },
     device::DeviceId,
+    staff::StaffList,
     x509::MAX_ADMIN_NAME_LEN,
 };
 
@@ -195,9 +196,7 @@ async fn admin_route(
             let (body, _held) = read_body(core, req, MAX_BUNDLE_BYTES, &holder).await?;
             let (c, w) = (core.clone(), who.clone());
             let not_after = blocking(move || {
-                let layout = shinsei_pki::layout::PkiLayout::new(&c.config.paths.pki_dir);
-                let root = shinsei_pki::layout::read_cert_pem(&layout.root_ca_cert())
-                    .map_err(Refusal::internal)?;
+                let root = root_ca(&c)?;
                 let now = c.clock.now();
                 let check = |n: &crate::device::Renewal| {
                     check_bundle(&body, root.as_ref(), dev.as_str(), n, &w.name, now)
@@ -214,6 +213,58 @@ async fn admin_route(
             Ok(json_ok(
                 &serde_json::json!({ "device_id": id, "not_after": not_after }),
             ))
+        }
+        (["admin", "v1", "staff-list"], Method::POST) => {
+            admit(core, who, Operation::Renewal)?;
+            let holder = format!("admin:{}", who.name);
+            let (body, _held) = read_body(core, req, MAX_STAFF_LIST_BYTES, &holder).await?;
+            let (c, w) = (core.clone(), who.clone());
+            let view = blocking(move || {
+                let root = root_ca(&c)?;
+                let list =
+                    StaffList::verify(&body, root.as_ref(), c.clock.now(), None).map_err(|e| {
+                        Refusal::new(RefusalKind::Conflict, "bad_staff_list", e.to_string())
+                    })?;
+                let view = staff_view(&list);
+                if !c.store.put_staff_list(list.sequence, &body)? {
+                    return Err(Refusal::new(
+                        RefusalKind::Conflict,
+                        "staff_list_not_newer",
+                        format!(
+                            "the relay holds a list numbered {} or higher",
+                            list.sequence
+                        ),
+                    ));
+                }
+                c.registry.audit(
+                    &w,
+                    "staff list published",
+                    None,
+                    Some(format!(
+                        "sequence {}, {} accounts, until {}",
+                        view.sequence, view.accounts, view.expires_at
+                    )),
+                )?;
+                Ok(view)
+            })
+            .await?;
+            Ok(json_ok(&view))
+        }
+        (["admin", "v1", "staff-list"], Method::GET) => {
+            admit(core, who, Operation::Read)?;
+            let c = core.clone();
+            let view = blocking(move || {
+                let (_, bytes) = c.store.staff_list()?.ok_or_else(not_found)?;
+                let list = StaffList::parse(
+                    shinsei_protocol::signed::SignedDocument::parse(&bytes)
+                        .map_err(Refusal::internal)?
+                        .unverified_payload(),
+                )
+                .map_err(Refusal::internal)?;
+                Ok(staff_view(&list))
+            })
+            .await?;
+            Ok(json_ok(&view))
         }
         (["admin", "v1", "devices", id, "renewal-hold"], Method::POST) => {
             admit(core, who, Operation::Renewal)?;
@@ -307,7 +358,7 @@ async fn admin_route(
             Ok(json_ok(&AdminAuditLog { entries }))
         }
         (["metrics"] | ["admin", "v1", "devices"] | ["admin", "v1", "audit"], _)
-        | (["admin", "v1", "renewals"], _)
+        | (["admin", "v1", "renewals"] | ["admin", "v1", "staff-list"], _)
         | (["admin", "v1", "devices", _, _], _)
         | (["admin", "v1", "admins", _, "revoke"], _) => Err(method_not_allowed().into()),
         _ => Err(not_found().into()),
@@ -345,6 +396,25 @@ fn check_reason(why: Option<&str>) -> Result<(), Refusal> {
     }
     Ok(())
 }
+
+/// The ward root CA (from the PKI directory): what renewed bundles and staff lists
+/// must chain to.
+fn root_ca(core: &RelayCore) -> Result<rustls_pki_types::CertificateDer<'static>, Refusal> {
+    let layout = shinsei_pki::layout::PkiLayout::new(&core.config.paths.pki_dir);
+    shinsei_pki::layout::read_cert_pem(&layout.root_ca_cert()).map_err(Refusal::internal)
+}
+
+fn staff_view(list: &StaffList) -> StaffListView {
+    StaffListView {
+        sequence: list.sequence,
+        issued_at: list.issued_at,
+        expires_at: list.expires_at,
+        accounts: list.entries.len(),
+    }
+}
+
+/// Largest staff list accepted (a few thousand accounts).
+const MAX_STAFF_LIST_BYTES: usize = 2 * 1024 * 1024;
 
 /// Largest renewed bundle accepted (three certificates and two public keys).
 const MAX_BUNDLE_BYTES: usize = 64 * 1024;

@@ -66,6 +66,7 @@ async fn device_route(
         (api::PATH_RELAY_KEYS, Method::GET) => relay_keys(core).await,
         (api::PATH_REPORT, Method::POST) => post_report(core, who, req).await,
         (api::PATH_BUNDLE, Method::GET) => get_bundle(core, who).await,
+        (api::PATH_STAFF_LIST, Method::GET) => get_staff_list(core, who).await,
         (
             api::PATH_ENVELOPES
             | api::PATH_STATUS
@@ -73,7 +74,8 @@ async fn device_route(
             | api::PATH_AUDIT
             | api::PATH_RELAY_KEYS
             | api::PATH_REPORT
-            | api::PATH_BUNDLE,
+            | api::PATH_BUNDLE
+            | api::PATH_STAFF_LIST,
             _,
         ) => Err(method_not_allowed()),
         _ => Err(not_found()),
@@ -118,14 +120,33 @@ async fn relay_keys(core: &Arc<RelayCore>) -> Result<Response<Body>, Refusal> {
     Ok(response(StatusCode::OK, "application/octet-stream", bytes))
 }
 
-fn status_json(core: &RelayCore, r: &DeviceRecord) -> Response<Body> {
+fn status_json(core: &RelayCore, (r, staff_list): &(DeviceRecord, Option<u64>)) -> Response<Body> {
     json_ok(&StatusResponse {
         device_id: r.device_id.clone(),
         state: r.state,
         version: r.version,
         server_time: core.clock.now(),
         bundle_ready: r.renewal_state() == RenewalState::Issued,
+        staff_list: *staff_list,
     })
+}
+
+/// `GET /v1/staff-list`: the signed staff list IT published, if any (the tablet
+/// verifies it against its pinned root and its installed sequence).
+async fn get_staff_list(
+    core: &Arc<RelayCore>,
+    who: &Arc<DeviceIdentity>,
+) -> Result<Response<Body>, Refusal> {
+    let (c, w) = (core.clone(), who.clone());
+    let bytes = blocking(move || {
+        let rec = c.registry.contact(&w)?;
+        if let Some(e) = state_refusal(&rec, &[DeviceState::Active, DeviceState::Disabled]) {
+            return Err(e);
+        }
+        Ok(c.store.staff_list()?.ok_or_else(not_found)?.1)
+    })
+    .await?;
+    Ok(response(StatusCode::OK, "application/json", bytes))
 }
 
 /// Largest report body (a CSR and two weeks of counts).
@@ -212,8 +233,9 @@ async fn status(
     // Subscribe before reading, so a change in between is not missed.
     let mut rx = core.registry.subscribe(&dev);
     let (c, w) = (core.clone(), who.clone());
-    let rec = blocking(move || Ok(c.registry.contact(&w)?)).await?;
-    if rec.version > since || wait == 0 {
+    let rec =
+        blocking(move || Ok((c.registry.contact(&w)?, c.store.staff_list_sequence()?))).await?;
+    if rec.0.version > since || wait == 0 {
         return Ok(status_json(core, &rec));
     }
     let open = core.metrics.long_polls_open.fetch_add(1, Ordering::SeqCst);
@@ -235,9 +257,11 @@ async fn status(
     .await;
     let c = core.clone();
     let rec = blocking(move || {
-        c.registry
+        let r = c
+            .registry
             .get(&dev)?
-            .ok_or_else(|| Refusal::internal("device vanished"))
+            .ok_or_else(|| Refusal::internal("device vanished"))?;
+        Ok((r, c.store.staff_list_sequence()?))
     })
     .await?;
     Ok(status_json(core, &rec))

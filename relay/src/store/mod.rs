@@ -199,4 +199,13 @@ pub trait Store: Send + Sync + 'static {
     /// Adds a deny-list entry (durable).
     fn add_deny(&self, e: &DenyEntry) -> Result<(), StoreError>;
     fn deny_entries(&self) -> Result<Vec<DenyEntry>, StoreError>;
+
+    /// Keeps `bytes` as the signed staff list tablets fetch, if `sequence` is higher
+    /// than the one kept (durable, atomic against other nodes); whether it was kept.
+    /// The caller has verified the list.
+    fn put_staff_list(&self, sequence: u64, bytes: &[u8]) -> Result<bool, StoreError>;
+    /// The signed staff list kept, with its sequence.
+    fn staff_list(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+    /// The sequence of the staff list kept (cheap: read at every status answer).
+    fn staff_list_sequence(&self) -> Result<Option<u64>, StoreError>;
 }

@@ -118,6 +118,17 @@ ALTER TABLE admin_audit ADD COLUMN role TEXT;
 ALTER TABLE admin_audit ADD COLUMN detail TEXT;
 "#,
     ),
+    (
+        3,
+        "the signed staff list tablets fetch",
+        r#"
+CREATE TABLE staff_list (
+    id       SMALLINT PRIMARY KEY CHECK (id = 1),
+    sequence BIGINT NOT NULL,
+    list     BYTEA NOT NULL
+);
+"#,
+    ),
 ];
 
 /// The newest schema version this relay knows.
@@ -1024,6 +1035,37 @@ impl Store for PgStore {
             .iter()
             .map(deny_of)
             .collect()
+        })
+    }
+
+    fn put_staff_list(&self, sequence: u64, bytes: &[u8]) -> Result<bool, StoreError> {
+        let seq = i64_of(sequence, "staff list sequence")?;
+        let list = bytes.to_vec();
+        self.run("store staff list", move |c| {
+            // Replaced only by a higher sequence, in one statement (nodes race safely).
+            let n = c.execute(
+                "INSERT INTO staff_list (id, sequence, list) VALUES (1, $1, $2)
+                 ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, list = excluded.list
+                 WHERE staff_list.sequence < excluded.sequence",
+                &[&seq, &list],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn staff_list(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        self.run("read staff list", |c| {
+            c.query_opt("SELECT sequence, list FROM staff_list WHERE id = 1", &[])?
+                .map(|r| Ok((u64_of(r.try_get(0)?), r.try_get(1)?)))
+                .transpose()
+        })
+    }
+
+    fn staff_list_sequence(&self) -> Result<Option<u64>, StoreError> {
+        self.run("read staff list sequence", |c| {
+            c.query_opt("SELECT sequence FROM staff_list WHERE id = 1", &[])?
+                .map(|r| Ok(u64_of(r.try_get(0)?)))
+                .transpose()
         })
     }
 }

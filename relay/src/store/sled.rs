@@ -29,6 +29,8 @@ pub struct SledStore {
     admin_audit: sled::Tree,
     device_audit: sled::Tree,
     deny: sled::Tree,
+    /// The signed staff list tablets fetch (one key).
+    staff: sled::Tree,
     count: AtomicU64,
     /// Serialises read-modify-write of device records (one process owns a sled db).
     device_lock: std::sync::Mutex<()>,
@@ -99,6 +101,7 @@ impl SledStore {
             admin_audit: db.open_tree("admin_audit")?,
             device_audit: db.open_tree("device_audit")?,
             deny: db.open_tree("deny")?,
+            staff: db.open_tree("staff_list")?,
             meta,
             db,
             count,
@@ -369,6 +372,55 @@ impl Store for SledStore {
             })
             .collect()
     }
+
+    fn put_staff_list(&self, sequence: u64, bytes: &[u8]) -> Result<bool, StoreError> {
+        // One key: the sequence (8 bytes, big-endian) then the list; replaced by
+        // compare-and-swap only with a higher sequence.
+        let mut value = sequence.to_be_bytes().to_vec();
+        value.extend_from_slice(bytes);
+        loop {
+            let cur = self.staff.get(STAFF_KEY)?;
+            if cur
+                .as_deref()
+                .and_then(staff_sequence)
+                .is_some_and(|s| s >= sequence)
+            {
+                return Ok(false);
+            }
+            if self
+                .staff
+                .compare_and_swap(STAFF_KEY, cur, Some(value.as_slice()))?
+                .is_ok()
+            {
+                self.flush()?;
+                return Ok(true);
+            }
+        }
+    }
+
+    fn staff_list(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        Ok(self.staff.get(STAFF_KEY)?.and_then(|v| {
+            let seq = staff_sequence(&v)?;
+            Some((seq, v.get(8..)?.to_vec()))
+        }))
+    }
+
+    fn staff_list_sequence(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .staff
+            .get(STAFF_KEY)?
+            .as_deref()
+            .and_then(staff_sequence))
+    }
+}
+
+/// The one key of the `staff_list` tree.
+const STAFF_KEY: &[u8] = b"current";
+
+fn staff_sequence(v: &[u8]) -> Option<u64> {
+    v.get(..8)
+        .and_then(|s| <[u8; 8]>::try_from(s).ok())
+        .map(u64::from_be_bytes)
 }
 
 #[cfg(test)]
