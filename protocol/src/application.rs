@@ -357,6 +357,27 @@ impl Application {
         expected: Profile,
         admit: impl FnOnce(u64) -> Option<G>,
     ) -> Result<Self, ApplicationError> {
+        Self::decode_with(bytes, expected, PhotoCheck::Decode(admit))
+    }
+
+    /// [`Application::decode`] for plaintext this process validated with `decode`
+    /// before and kept under authenticated encryption since (the relay's storage record,
+    /// opened for forwarding): every field is parsed and checked again, the photo from
+    /// its headers ([`FacePhoto::from_own_record`]) without decoding its pixels a second
+    /// time. Never for bytes from outside.
+    pub fn decode_own_record(bytes: &[u8], expected: Profile) -> Result<Self, ApplicationError> {
+        Self::decode_with(
+            bytes,
+            expected,
+            PhotoCheck::<fn(u64) -> Option<()>>::HeadersOnly,
+        )
+    }
+
+    fn decode_with<G, A: FnOnce(u64) -> Option<G>>(
+        bytes: &[u8],
+        expected: Profile,
+        check: PhotoCheck<A>,
+    ) -> Result<Self, ApplicationError> {
         let mut r = Reader(bytes);
         let format = r.byte()?;
         if format != PLAINTEXT_FORMAT_V1 {
@@ -413,13 +434,19 @@ impl Application {
         if !r.0.is_empty() {
             return Err(ApplicationError::TrailingBytes(r.0.len()));
         }
-        let pixels = crate::photo::frame_size(&photo_bytes)
-            .map_or(u64::from(MAX_SIDE) * u64::from(MAX_SIDE), |(w, h)| {
-                u64::from(w) * u64::from(h)
-            });
-        let guard = admit(pixels).ok_or(ApplicationError::DecodeNotAdmitted { pixels })?;
-        let photo = FacePhoto::from_jpeg(photo_bytes)?;
-        drop(guard);
+        let photo = match check {
+            PhotoCheck::Decode(admit) => {
+                let pixels = crate::photo::frame_size(&photo_bytes)
+                    .map_or(u64::from(MAX_SIDE) * u64::from(MAX_SIDE), |(w, h)| {
+                        u64::from(w) * u64::from(h)
+                    });
+                let guard = admit(pixels).ok_or(ApplicationError::DecodeNotAdmitted { pixels })?;
+                let photo = FacePhoto::from_jpeg(photo_bytes)?;
+                drop(guard);
+                photo
+            }
+            PhotoCheck::HeadersOnly => FacePhoto::from_own_record(photo_bytes)?,
+        };
         Ok(Self {
             id,
             photo,
@@ -428,6 +455,14 @@ impl Application {
             pins,
         })
     }
+}
+
+/// How the photo of a plaintext is checked.
+enum PhotoCheck<A> {
+    /// Fully decoded, admitted by the closure first.
+    Decode(A),
+    /// From its headers only (a record this process validated before).
+    HeadersOnly,
 }
 
 impl fmt::Debug for Application {

@@ -22,6 +22,10 @@ fn application(data: &[u8]) {
     for p in [Profile::Standard, Profile::Express] {
         if let Ok(app) = Application::decode(data, p) {
             assert_eq!(&app.encode()[..], data);
+            assert!(Application::decode_own_record(data, p).is_ok());
+        }
+        if let Ok(app) = Application::decode_own_record(data, p) {
+            assert_eq!(&app.encode()[..], data);
         }
     }
 }

@@ -164,3 +164,43 @@ fn frame_size_is_read_from_the_header_without_decoding() {
     assert_eq!(frame_size(&[0xFF, 0xD8, 0xFF, 0xDA, 0, 2]), None);
     assert_eq!(frame_size(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0]), None);
 }
+
+/// The relay's second look at a photo it validated before (issue 19): the same checks
+/// from the headers, without decoding the pixels again.
+#[test]
+fn an_own_record_is_checked_from_its_headers_without_a_second_decode() {
+    let own = |b: Vec<u8>| FacePhoto::from_own_record(Zeroizing::new(b));
+    for name in ["baseline.jpg", "progressive.jpg", "greyscale.jpg"] {
+        let full = check(fixture(name)).unwrap();
+        let light = own(fixture(name)).unwrap();
+        assert_eq!(
+            (
+                light.width(),
+                light.height(),
+                light.is_progressive(),
+                light.is_greyscale()
+            ),
+            (
+                full.width(),
+                full.height(),
+                full.is_progressive(),
+                full.is_greyscale()
+            ),
+            "{name}"
+        );
+        assert_eq!(light.as_bytes(), full.as_bytes());
+    }
+    // What the headers show is still refused: metadata, CMYK, dimensions, coding.
+    assert_eq!(
+        own(fixture("exif.jpg")).unwrap_err(),
+        PhotoError::Metadata(0xE1)
+    );
+    assert!(own(fixture("cmyk.jpg")).is_err());
+    let mut huge = fixture("baseline.jpg");
+    let sof = huge.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    huge[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
+    assert!(matches!(
+        own(huge).unwrap_err(),
+        PhotoError::Dimensions { .. }
+    ));
+}

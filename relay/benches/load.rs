@@ -4,6 +4,13 @@
 //! server that only reads and discards them (the ceiling). Prints submissions/s and
 //! p50/p99 latency for each N.
 //!
+//! A third reference row (issue 19), the **unavoidable work** of one submission, in the
+//! same run: a server with the same TLS that, per request, receives the body, verifies
+//! the device signature, opens the HPKE envelope and decodes and validates the
+//! application (its photo decoded once), and makes one durable write (append to a file
+//! and `fdatasync`). Nothing else: no deduplication, no receipt, no registry, no
+//! forwarding. The relay's cost per submission is compared with this row.
+//!
 //! ```text
 //! cargo bench -p shinsei-relay --bench load
 //! SHINSEI_LOAD_N=10,100,500 SHINSEI_LOAD_TOTAL=400 cargo bench -p shinsei-relay --bench load
@@ -16,6 +23,8 @@
 //! a throw-away cluster is started, see `shinsei_testkit::pg`), two more rows per N:
 //! one relay node on PostgreSQL, and two relay nodes on the same database with the
 //! tablets split between them. `SHINSEI_LOAD_PG=0` leaves them out.
+//! `SHINSEI_LOAD_CPU_WORKERS=N` and `SHINSEI_LOAD_PG_POOL=N` override the relay's
+//! `limits.cpu_workers` and `store.pool_size` (experiments).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::{
@@ -110,6 +119,79 @@ async fn bare_server(tls: Arc<rustls::ServerConfig>) -> SocketAddr {
                     let n = req.into_body().collect().await.map(|c| c.to_bytes().len());
                     let _ = std::hint::black_box(n);
                     Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                });
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// The unavoidable work of one submission (see the crate docs): TLS receive, signature,
+/// HPKE open, one validation of the application and its photo, one durable write.
+async fn unavoidable_server(
+    tls: Arc<rustls::ServerConfig>,
+    keys: Arc<std::collections::HashMap<String, shinsei_protocol::keys::VerifyingKey>>,
+    ring: Arc<shinsei_pki::layout::HpkeKeyRing>,
+    log: std::path::PathBuf,
+) -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let file = Arc::new(std::sync::Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap(),
+    ));
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = l.accept().await else {
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let (acceptor, keys, ring, file) =
+                (acceptor.clone(), keys.clone(), ring.clone(), file.clone());
+            tokio::spawn(async move {
+                let Ok(s) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let (keys, ring, file) = (keys.clone(), ring.clone(), file.clone());
+                    async move {
+                        let Ok(body) = req.into_body().collect().await.map(|c| c.to_bytes()) else {
+                            return Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())));
+                        };
+                        let ok = tokio::task::spawn_blocking(move || {
+                            if body.is_empty() {
+                                return true; // the warm-up GET
+                            }
+                            let Ok(env) = envelope::Envelope::parse(&body) else {
+                                return false;
+                            };
+                            let Some(key) = keys.get(env.header().device_id.as_str()) else {
+                                return false;
+                            };
+                            let Ok(v) = env.verify(key) else { return false };
+                            let Ok(app) = v.open(ring.as_ref()) else {
+                                return false;
+                            };
+                            std::hint::black_box(&app);
+                            use std::io::Write;
+                            let mut f = file.lock().unwrap();
+                            f.write_all(&body[..64]).is_ok() && f.sync_data().is_ok()
+                        })
+                        .await
+                        .unwrap_or(false);
+                        let mut r = Response::new(Full::new(Bytes::from_static(b"ok")));
+                        if !ok {
+                            *r.status_mut() = hyper::StatusCode::UNPROCESSABLE_ENTITY;
+                        }
+                        Ok::<_, Infallible>(r)
+                    }
                 });
                 let _ = auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(s), svc)
@@ -249,6 +331,10 @@ fn main() {
         // Throughput, not the memory budgets (those are tests/attack*.rs): every
         // tablet's body in flight at once fits.
         cfg.limits.max_inflight_bytes = 1 << 30;
+        cfg.limits.cpu_workers = std::env::var("SHINSEI_LOAD_CPU_WORKERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         cfg.log_level = "warn".into();
         let relay = Relay::new(cfg, RelayOptions::default())
             .unwrap()
@@ -279,6 +365,9 @@ fn main() {
                         c.log_level = "warn".into();
                         c.store.backend = StoreBackend::Postgres;
                         c.store.url = Some(db.url.clone());
+                        if let Some(n) = std::env::var("SHINSEI_LOAD_PG_POOL").ok().and_then(|v| v.parse().ok()) {
+                            c.store.pool_size = n;
+                        }
                         nodes.push(
                             Relay::new(c, RelayOptions::default())
                                 .unwrap()
@@ -315,7 +404,19 @@ fn main() {
         .build()
         .unwrap();
         let bare_tls = Arc::new(shinsei_relay::tls::server_config(provider, verifier, chain, key).unwrap());
-        let bare = bare_server(bare_tls).await;
+        let bare = bare_server(bare_tls.clone()).await;
+        let keys: std::collections::HashMap<String, shinsei_protocol::keys::VerifyingKey> = tablets
+            .iter()
+            .map(|t| (t.id.as_str().to_owned(), t.signing.public_key()))
+            .collect();
+        let ring = layout::load_hpke_key_ring(l, now()).unwrap();
+        let floor = unavoidable_server(
+            bare_tls,
+            Arc::new(keys),
+            Arc::new(ring),
+            dir.path().join("unavoidable.log"),
+        )
+        .await;
 
         println!();
         println!(
@@ -354,14 +455,28 @@ fn main() {
                 ms(s.p99),
                 s.failed
             );
-            let s = run(&[relay.device_addr], &clients, seal_all(), "/v1/status").await;
+            let floor_clients: Vec<reqwest::Client> =
+                tablets[..n].iter().map(|t| client(&root, t)).collect();
+            let s = run(&[floor], &floor_clients, seal_all(), "/").await;
+            let floor_rate = s.rate;
             println!(
                 "{n:>5}  {:<34}  {:>10.1}  {:>9}  {:>9}  {:>6}",
-                "shinsei-relay, sled (1 node)",
+                "unavoidable work (reference)",
                 s.rate,
                 ms(s.p50),
                 ms(s.p99),
                 s.failed
+            );
+            drop(floor_clients);
+            let s = run(&[relay.device_addr], &clients, seal_all(), "/v1/status").await;
+            println!(
+                "{n:>5}  {:<34}  {:>10.1}  {:>9}  {:>9}  {:>6}  cost ×{:.2} of the reference",
+                "shinsei-relay, sled (1 node)",
+                s.rate,
+                ms(s.p50),
+                ms(s.p99),
+                s.failed,
+                floor_rate / s.rate
             );
             if let Some(nodes) = &pg_nodes {
                 for k in [1usize, 2] {
@@ -369,12 +484,13 @@ fn main() {
                         nodes[..k].iter().map(|r| r.device_addr).collect();
                     let s = run(&addrs, &clients, seal_all(), "/v1/status").await;
                     println!(
-                        "{n:>5}  {:<34}  {:>10.1}  {:>9}  {:>9}  {:>6}",
+                        "{n:>5}  {:<34}  {:>10.1}  {:>9}  {:>9}  {:>6}  cost ×{:.2} of the reference",
                         format!("shinsei-relay, PostgreSQL ({k} node{})", if k > 1 { "s" } else { "" }),
                         s.rate,
                         ms(s.p50),
                         ms(s.p99),
-                        s.failed
+                        s.failed,
+                        floor_rate / s.rate
                     );
                 }
             }

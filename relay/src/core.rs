@@ -43,6 +43,8 @@ pub struct RelayCore {
     pub forward_wakeup: tokio::sync::Notify,
     /// Bytes in flight and pixels being decoded (both listeners).
     pub budget: Budget,
+    /// Submissions doing CPU work at once (`limits.cpu_workers`): the rest queue.
+    pub cpu: tokio::sync::Semaphore,
     receipt_key: SigningKey,
     hpke: RwLock<Arc<HpkeKeyRing>>,
     epochs: Mutex<EpochKeys>,
@@ -63,6 +65,7 @@ impl RelayCore {
         tracing::info!(entries = n, "deny list loaded from the store");
         Ok(Self {
             budget: Budget::new(&config.limits),
+            cpu: tokio::sync::Semaphore::new(config.limits.cpu_workers()),
             config,
             store,
             registry,

@@ -1,7 +1,9 @@
 //! Forwarding to J-LIS behind the [`crate::upstream::Upstream`] trait.
 //!
 //! The forwarder opens a stored record (the application sealed under its receipt
-//! epoch's storage key, [`crate::epochs::StoredRecord`]) only when it forwards it, hands
+//! epoch's storage key, [`crate::epochs::StoredRecord`]) only when it forwards it
+//! (checking every field again, but not decoding the photo's pixels a second time:
+//! `Application::decode_own_record`), hands
 //! the application to the upstream, and drops it (every field zeroizes itself). An
 //! application is marked forwarded — durably, and its sealed bytes deleted — only after
 //! the upstream confirmed it; until then it is retried with exponential backoff. One
@@ -68,7 +70,9 @@ impl Forwarder {
             .open_record(id, &sealed)
             .map_err(|e| UpstreamError(format!("cannot open stored record: {e}")))?;
         drop(sealed);
-        let app = Application::decode(&plaintext, profile)
+        // Validated in full at intake and authenticated by the storage key since: the
+        // fields are checked again, the photo from its headers, not decoded twice.
+        let app = Application::decode_own_record(&plaintext, profile)
             .map_err(|e| UpstreamError(format!("stored record is not a valid application: {e}")))?;
         drop(plaintext);
         core.upstream.deliver(&Delivery {

@@ -33,6 +33,9 @@ use shinsei_protocol::api::{AdminAction, DeviceReport, PendingOrder, RenewalStat
 /// must not be a write every time).
 pub const SEEN_EVERY_SECS: u64 = 60;
 
+/// The same report (without a renewal request) is written again at most this often.
+pub const REPORT_WRITE_EVERY_SECS: u64 = 60;
+
 /// How many of the newest admin-audit entries the emergency quota looks at.
 const EMERGENCY_SCAN: usize = 10_000;
 
@@ -599,9 +602,22 @@ impl Registry {
         let now = self.clock.now();
         report.renewal_csr = None;
         let mut state = RenewalState::None;
+        let mut known = false;
         self.store
             .update_device(id.device_id.as_str(), &mut |cur| {
                 let mut r = cur?;
+                known = true;
+                state = r.renewal_state();
+                // A tablet reports every few minutes; the same figures again within a
+                // minute (a retry, a loop) are not written again. A flood of differing
+                // reports is bounded like any request (admission and byte budget).
+                if request.is_none()
+                    && r.report.as_ref() == Some(&report)
+                    && r.report_at
+                        .is_some_and(|t| now < t.saturating_add(REPORT_WRITE_EVERY_SECS))
+                {
+                    return None;
+                }
                 r.report = Some(report.clone());
                 r.report_at = Some(now);
                 if let Some(req) = &request {
@@ -615,8 +631,10 @@ impl Registry {
                 }
                 state = r.renewal_state();
                 Some(r)
-            })?
-            .ok_or_else(|| StoreError::Backend("report for an unknown device".into()))?;
+            })?;
+        if !known {
+            return Err(StoreError::Backend("report for an unknown device".into()));
+        }
         Ok(state)
     }
 
@@ -791,6 +809,39 @@ mod tests {
                 approval_secs: 900,
             },
         )
+    }
+
+    #[test]
+    fn the_same_report_is_not_written_again_within_a_minute() {
+        let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+        let clock = ManualClock::new(1000);
+        let reg = Registry::new(
+            store.clone(),
+            Arc::new(clock.clone()),
+            Arc::new(DenyList::new()),
+        );
+        let id = ident("TAB-0001", "01");
+        reg.contact(&id).unwrap();
+        let report = |outbox| DeviceReport {
+            agent_version: "0.1.0".into(),
+            outbox_depth: outbox,
+            ..DeviceReport::default()
+        };
+        let at = || store.device("TAB-0001").unwrap().unwrap().report_at;
+        reg.report(&id, report(1), None).unwrap();
+        assert_eq!(at(), Some(1000));
+        clock.advance(10);
+        reg.report(&id, report(1), None).unwrap();
+        assert_eq!(at(), Some(1000), "the same figures again: no write");
+        reg.report(&id, report(2), None).unwrap();
+        assert_eq!(at(), Some(1010), "new figures: written");
+        clock.advance(REPORT_WRITE_EVERY_SECS);
+        reg.report(&id, report(2), None).unwrap();
+        assert_eq!(
+            at(),
+            Some(1070),
+            "a minute on: written again (the tablet is alive)"
+        );
     }
 
     #[test]

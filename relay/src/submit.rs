@@ -1,6 +1,8 @@
 //! The submission pipeline: from the bytes of a `POST /v1/envelopes` to a stored
 //! envelope and a signed receipt. No sockets and no HTTP types here: a refusal is a
-//! [`Refusal`]; the HTTP layer calls [`submit`] on a blocking thread.
+//! [`Refusal`]; the HTTP layer calls [`prepare`] (the CPU work, under the relay's
+//! CPU-worker limit) and then [`commit`] (the durable write, whose flush concurrent
+//! submissions share) on blocking threads.
 //!
 //! Order: parse → header device ID = certificate CN → device active → `created_at` in
 //! the window → deduplicate by envelope ID → verify the signature with the
@@ -121,12 +123,31 @@ fn replay_answer(
     ))
 }
 
-/// Runs the pipeline for one envelope from `device`.
-pub(crate) fn submit(
+/// An envelope checked, opened, validated and sealed for storage, with its receipt:
+/// everything but the durable write ([`commit`]).
+pub(crate) enum Prepared {
+    /// Already stored: the answer is the stored receipt.
+    Replay(Accepted),
+    /// New: to be written.
+    New(Box<NewRecord>),
+}
+
+pub(crate) struct NewRecord {
+    id: shinsei_protocol::envelope::EnvelopeId,
+    meta: EnvelopeMeta,
+    record: Vec<u8>,
+    receipt: Vec<u8>,
+    digest: [u8; 32],
+    key_used: String,
+}
+
+/// The CPU part of the pipeline (signature, HPKE, the photo's decode, sealing, the
+/// receipt's signature): the HTTP layer runs it under the CPU-worker limit.
+pub(crate) fn prepare(
     core: &RelayCore,
     device: &DeviceIdentity,
     body: &[u8],
-) -> Result<Accepted, Refusal> {
+) -> Result<Prepared, Refusal> {
     let limit = core.config.limits.max_envelope_bytes;
     if body.len() > limit {
         return Err(Refusal::too_large(limit));
@@ -163,7 +184,7 @@ pub(crate) fn submit(
     }
     let digest = envelope_digest(body);
     if let Some(existing) = core.store.envelope_meta(&id)? {
-        return replay_answer(&existing, device.device_id.as_str(), &digest);
+        return replay_answer(&existing, device.device_id.as_str(), &digest).map(Prepared::Replay);
     }
     let verified = env
         .verify(&device.verifying_key)
@@ -221,6 +242,31 @@ pub(crate) fn submit(
         device_key: hex::encode(device.verifying_key.as_bytes()),
         forwarded: false,
     };
+    Ok(Prepared::New(Box::new(NewRecord {
+        id,
+        meta,
+        record,
+        receipt,
+        digest,
+        key_used,
+    })))
+}
+
+/// The durable write of a prepared envelope (concurrent writes share a flush: the
+/// store's group commit), then the receipt: never before the record is durable.
+pub(crate) fn commit(
+    core: &RelayCore,
+    device: &DeviceIdentity,
+    n: NewRecord,
+) -> Result<Accepted, Refusal> {
+    let NewRecord {
+        id,
+        meta,
+        record,
+        receipt,
+        digest,
+        key_used,
+    } = n;
     match core.store.insert_envelope(&id, &meta, &record)? {
         InsertOutcome::Inserted => {
             tracing::info!(envelope_id = %id, device_id = %device.device_id, relay_key = %key_used, "envelope accepted");

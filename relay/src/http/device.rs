@@ -21,7 +21,7 @@ use crate::{
     registry::{DeviceRecord, DeviceState, RegistryError},
     renewal::check_request,
     store::DeviceAuditRecord,
-    submit::{state_refusal, submit},
+    submit::{commit, prepare, state_refusal, Prepared},
 };
 
 /// Serves one request on the device listener.
@@ -91,8 +91,25 @@ async fn post_envelope(
     // The reservation is held until the submission is done (the body's copies live
     // that long).
     let (body, _held) = read_body(core, req, core.config.limits.max_envelope_bytes, dev).await?;
-    let (c, w) = (core.clone(), who.clone());
-    let a = blocking(move || submit(&c, &w, &body)).await?;
+    // The CPU part (signature, HPKE, the photo's decode) under the CPU-worker limit, so
+    // that many submissions at once queue here instead of thrashing the cores; the
+    // durable write outside it, so that waiting writers share a flush.
+    let prepared = {
+        let _cpu = core
+            .cpu
+            .acquire()
+            .await
+            .map_err(|_| Refusal::internal("the relay is stopping"))?;
+        let (c, w) = (core.clone(), who.clone());
+        blocking(move || prepare(&c, &w, &body)).await?
+    };
+    let a = match prepared {
+        Prepared::Replay(a) => a,
+        Prepared::New(n) => {
+            let (c, w) = (core.clone(), who.clone());
+            blocking(move || commit(&c, &w, *n)).await?
+        }
+    };
     if a.duplicate {
         core.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
     } else {

@@ -137,8 +137,10 @@ pub trait Store: Send + Sync + 'static {
     fn sealed_envelope(&self, id: &EnvelopeId) -> Result<Option<Vec<u8>>, StoreError>;
     /// Envelopes not yet forwarded, oldest first.
     fn pending_forward(&self, limit: usize) -> Result<Vec<EnvelopeId>, StoreError>;
-    /// Marks an envelope forwarded and drops its sealed bytes (durable). `false` if the
-    /// envelope is gone.
+    /// Marks an envelope forwarded and drops its sealed bytes. Made durable lazily (no
+    /// flush of its own; sled's flusher, PostgreSQL's WAL writer): a mark lost in a
+    /// crash only repeats a delivery, which upstreams take idempotently by envelope ID.
+    /// `false` if the envelope is gone.
     fn mark_forwarded(&self, id: &EnvelopeId) -> Result<bool, StoreError>;
     /// Deletes every envelope record received at or before `cutoff` (durable); returns
     /// their IDs.

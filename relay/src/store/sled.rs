@@ -23,6 +23,7 @@ pub struct SledStore {
     db: sled::Db,
     meta: sled::Tree,
     sealed: sled::Tree,
+    /// Pending envelopes by time (`time_key` → ID): forwarding walks only these.
     pending: sled::Tree,
     by_time: sled::Tree,
     devices: sled::Tree,
@@ -34,6 +35,69 @@ pub struct SledStore {
     count: AtomicU64,
     /// Serialises read-modify-write of device records (one process owns a sled db).
     device_lock: std::sync::Mutex<()>,
+    /// Shares flushes between concurrent writers.
+    commit: GroupCommit,
+}
+
+/// Group commit: a writer that needs its writes durable asks for a flush; if one is
+/// running, it waits for the next, which covers its writes (they were made before it
+/// asked), and every writer waiting then is released by that one flush. No receipt is
+/// sent before its record is durable: `sync` returns only after a flush that started
+/// after the caller's writes has finished.
+#[derive(Default)]
+pub(crate) struct GroupCommit {
+    state: std::sync::Mutex<CommitState>,
+    done: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct CommitState {
+    /// Tickets handed out (each caller takes the next).
+    asked: u64,
+    /// Every ticket up to this one is durable.
+    durable: u64,
+    /// A flush is running.
+    flushing: bool,
+    /// The last flush failed: callers it covered get the error.
+    failed: Option<(u64, String)>,
+}
+
+impl GroupCommit {
+    pub(crate) fn sync(
+        &self,
+        flush: impl Fn() -> Result<(), sled::Error>,
+    ) -> Result<(), StoreError> {
+        let lock = || self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = lock();
+        st.asked += 1;
+        let mine = st.asked;
+        loop {
+            if st.durable >= mine {
+                return Ok(());
+            }
+            if let Some((upto, e)) = &st.failed {
+                if *upto >= mine {
+                    return Err(StoreError::Backend(format!("flush failed: {e}")));
+                }
+            }
+            if st.flushing {
+                st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            // This caller flushes for everyone who asked so far.
+            st.flushing = true;
+            let covers = st.asked;
+            drop(st);
+            let r = flush();
+            st = lock();
+            st.flushing = false;
+            match r {
+                Ok(()) => st.durable = st.durable.max(covers),
+                Err(e) => st.failed = Some((covers, e.to_string())),
+            }
+            self.done.notify_all();
+        }
+    }
 }
 
 fn json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
@@ -93,9 +157,11 @@ impl SledStore {
     fn from_db(db: sled::Db) -> Result<Self, StoreError> {
         let meta = db.open_tree("env_meta")?;
         let count = AtomicU64::new(meta.len() as u64);
+        let pending = db.open_tree("env_pending_by_time")?;
+        migrate_pending(&db, &meta, &pending)?;
         Ok(Self {
             sealed: db.open_tree("env_sealed")?,
-            pending: db.open_tree("env_pending")?,
+            pending,
             by_time: db.open_tree("env_by_time")?,
             devices: db.open_tree("devices")?,
             admin_audit: db.open_tree("admin_audit")?,
@@ -106,13 +172,43 @@ impl SledStore {
             db,
             count,
             device_lock: std::sync::Mutex::new(()),
+            commit: GroupCommit::default(),
         })
     }
 
+    /// Makes every write this thread has done durable before it returns; concurrent
+    /// callers share one `fsync` (group commit, [`GroupCommit`]).
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
+        self.commit.sync(|| self.db.flush().map(|_| ()))
     }
+}
+
+/// Databases written before the pending index was keyed by time (`env_pending`, keyed
+/// by envelope ID, which made every forwarding pass walk every stored envelope) are
+/// moved to `env_pending_by_time` once, at open.
+fn migrate_pending(
+    db: &sled::Db,
+    meta: &sled::Tree,
+    pending: &sled::Tree,
+) -> Result<(), StoreError> {
+    if !db.tree_names().iter().any(|n| n.as_ref() == b"env_pending") {
+        return Ok(());
+    }
+    let old = db.open_tree("env_pending")?;
+    let mut moved = 0usize;
+    for kv in old.iter() {
+        let (k, _) = kv?;
+        let Some(id) = id_from(&k) else { continue };
+        if let Some(m) = meta.get(id.0)? {
+            let e: EnvelopeMeta = unjson(&m)?;
+            pending.insert(time_key(e.received_at, &id), &id.0)?;
+            moved += 1;
+        }
+    }
+    db.flush()?;
+    db.drop_tree("env_pending")?;
+    tracing::info!(moved, "sled: pending index moved to env_pending_by_time");
+    Ok(())
 }
 
 fn tx_err(e: TransactionError<StoreError>) -> StoreError {
@@ -140,7 +236,7 @@ impl Store for SledStore {
                 }
                 m.insert(&id.0, meta_bytes.as_slice())?;
                 s.insert(&id.0, sealed)?;
-                p.insert(&id.0, &[])?;
+                p.insert(&tk, &id.0)?;
                 t.insert(&tk, &id.0)?;
                 Ok(InsertOutcome::Inserted)
             });
@@ -161,16 +257,14 @@ impl Store for SledStore {
     }
 
     fn pending_forward(&self, limit: usize) -> Result<Vec<EnvelopeId>, StoreError> {
-        // Oldest first: walk the time index and keep the pending ones.
+        // Oldest first; only pending envelopes are in this index.
         let mut out = Vec::new();
-        for kv in self.by_time.iter() {
+        for kv in self.pending.iter() {
             let (_, v) = kv?;
             if let Some(id) = id_from(&v) {
-                if self.pending.contains_key(id.0)? {
-                    out.push(id);
-                    if out.len() >= limit {
-                        break;
-                    }
+                out.push(id);
+                if out.len() >= limit {
+                    break;
                 }
             }
         }
@@ -190,12 +284,13 @@ impl Store for SledStore {
                 json(&e).map_err(ConflictableTransactionError::Abort)?,
             )?;
             s.remove(&id.0)?;
-            p.remove(&id.0)?;
+            p.remove(&time_key(e.received_at, id))?;
             Ok(true)
         });
-        let found = r.map_err(tx_err)?;
-        self.flush()?;
-        Ok(found)
+        // Not flushed here: sled's own flusher writes it within `flush_every_ms`; lost
+        // in a crash, the mark only repeats a delivery (idempotent by envelope ID
+        // upstream). The accepted record itself was flushed before its receipt.
+        r.map_err(tx_err)
     }
 
     fn purge_envelopes(&self, cutoff: u64) -> Result<Vec<EnvelopeId>, StoreError> {
@@ -208,7 +303,7 @@ impl Store for SledStore {
                 .transaction(|(m, s, p, t)| {
                     m.remove(&id.0)?;
                     s.remove(&id.0)?;
-                    p.remove(&id.0)?;
+                    p.remove(&k)?;
                     t.remove(&k)?;
                     Ok::<_, ConflictableTransactionError<StoreError>>(())
                 })
@@ -427,6 +522,92 @@ fn staff_sequence(v: &[u8]) -> Option<u64> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A database from before the time-keyed pending index: its pending envelopes are
+    /// moved at open, oldest first, and the old index is dropped.
+    #[test]
+    fn the_old_pending_index_is_moved_at_open() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let meta_tree = db.open_tree("env_meta").unwrap();
+        let old = db.open_tree("env_pending").unwrap();
+        for (i, t) in [(1u8, 300u64), (2, 100), (3, 200)] {
+            let id = EnvelopeId([i; 16]);
+            let m = EnvelopeMeta {
+                device_id: "TAB-1".into(),
+                digest: String::new(),
+                receipt: String::new(),
+                received_at: t,
+                device_key: String::new(),
+                forwarded: false,
+            };
+            meta_tree.insert(id.0, json(&m).unwrap()).unwrap();
+            old.insert(id.0, &[]).unwrap();
+        }
+        let s = SledStore::from_db(db).unwrap();
+        assert_eq!(
+            s.pending_forward(10).unwrap(),
+            vec![
+                EnvelopeId([2; 16]),
+                EnvelopeId([3; 16]),
+                EnvelopeId([1; 16])
+            ]
+        );
+        assert!(!s
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == b"env_pending"));
+        assert!(s.mark_forwarded(&EnvelopeId([3; 16])).unwrap());
+        assert_eq!(
+            s.pending_forward(10).unwrap(),
+            vec![EnvelopeId([2; 16]), EnvelopeId([1; 16])]
+        );
+    }
+
+    /// Group commit: every caller returns only after a flush that started after its
+    /// write; concurrent callers share flushes; a failed flush fails those it covered.
+    #[test]
+    fn group_commit_shares_flushes_and_never_returns_early() {
+        use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+        let gc = GroupCommit::default();
+        let written = AtomicU64::new(0);
+        let flushed_upto = AtomicU64::new(0);
+        let flushes = AtomicU64::new(0);
+        let threads = 16u64;
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    for _ in 0..20 {
+                        let my_write = written.fetch_add(1, SeqCst) + 1;
+                        gc.sync(|| {
+                            let upto = written.load(SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(2));
+                            flushes.fetch_add(1, SeqCst);
+                            flushed_upto.fetch_max(upto, SeqCst);
+                            Ok(())
+                        })
+                        .unwrap();
+                        assert!(
+                            flushed_upto.load(SeqCst) >= my_write,
+                            "returned before its write was flushed"
+                        );
+                    }
+                });
+            }
+        });
+        let n = flushes.load(SeqCst);
+        assert!(
+            n >= 1 && n < threads * 20,
+            "{n} flushes for {} writes",
+            threads * 20
+        );
+
+        let gc = GroupCommit::default();
+        let e = gc.sync(|| Err(sled::Error::Unsupported("disk gone".into())));
+        assert!(e.is_err());
+        // The next caller flushes again (and succeeds).
+        gc.sync(|| Ok(())).unwrap();
+    }
 
     #[test]
     fn device_audit_and_purge() {
