@@ -511,23 +511,31 @@ async fn staff_change(
 }
 
 #[derive(Deserialize)]
-struct CsrfForm {
+struct PublishForm {
     #[serde(default)]
     csrf: String,
+    /// `1`: hand the list to the relay too.
+    #[serde(default)]
+    push: Option<String>,
 }
 
 async fn staff_publish(
     State(c): State<Arc<Console>>,
     headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
+    Form(f): Form<PublishForm>,
 ) -> Response {
     let b = c.backend.clone();
+    let push = f.push.is_some();
     staff_do(&c, &headers, &f.csrf, "publish".into(), move |l| {
         let (seq, path) = l.publish(pages::fleet::now())?;
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let sent = match b.publish_staff_list(&bytes) {
-            Ok(_) => "リレーに送りました。端末は次の接続で取得します / sent to the relay: the tablets fetch it at their next check-in".to_owned(),
-            Err(e) => format!("リレーに送れませんでした / not sent to the relay: {e}"),
+        let sent = if push {
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            match b.publish_staff_list(&bytes) {
+                Ok(_) => "リレーに送りました。端末は次の接続で取得します / sent to the relay: the tablets fetch it at their next check-in".to_owned(),
+                Err(e) => format!("リレーに送れませんでした / not sent to the relay: {e}"),
+            }
+        } else {
+            "リレーには送っていません。端末に手で導入してください / not sent to the relay: install it on the tablets by hand".to_owned()
         };
         Ok(format!(
             "職員リスト {seq} 番を作成しました: {} / wrote staff list number {seq}: {}. {sent}",

@@ -441,8 +441,8 @@ pub struct ActionResult {
     pub pending: Option<PendingOrder>,
 }
 
-/// Admin listener, `GET` → [`DeviceAuditView`]: a device's operations log as the relay
-/// holds it.
+/// Admin listener, `GET [?limit=N]` → [`DeviceAuditView`]: a device's operations log as
+/// the relay holds it.
 pub fn admin_device_audit_path(device_id: &str) -> String {
     format!("{PATH_ADMIN_DEVICES}/{device_id}/audit")
 }
@@ -451,8 +451,12 @@ pub fn admin_device_audit_path(device_id: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceAuditView {
     pub device_id: String,
-    /// Oldest first (entries past the retention are gone from the front).
+    /// Oldest first (entries past the retention are gone from the front); the newest
+    /// `?limit=N` (default 1000) of them.
     pub entries: Vec<crate::audit::Entry>,
+    /// How many entries the relay holds (the chain verdict covers them all).
+    #[serde(default)]
+    pub total: usize,
     /// Whether the held entries chain to each other and end at the head the device
     /// signed.
     pub chain_ok: bool,

@@ -580,6 +580,15 @@ async fn a_devices_log_is_shown_with_its_chain_verdict() {
         (Some(true), Some("intact through 3 (signed head)"))
     );
     assert!(v["alert"].is_null());
+    assert_eq!(v["total"], 3);
+    // `?limit=` shows the newest entries; the verdict still covers all held.
+    let v = get_json(&viewer, relay.admin_addr, &format!("{path}?limit=1")).await;
+    assert_eq!(v["entries"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["entries"][0]["seq"], 3, "{v}");
+    assert_eq!(
+        (v["total"].as_u64(), v["chain_ok"].as_bool()),
+        (Some(3), Some(true))
+    );
     // A forked upload is refused and raised: the view shows the alert.
     let forked = shinsei_testkit::audit::chain(2, 4, [9; 32], "S002");
     let body = serde_json::to_value(t.audit_upload(forked)).unwrap();

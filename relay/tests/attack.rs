@@ -228,15 +228,23 @@ async fn out_of_descriptors_the_relay_backs_off_and_keeps_serving() {
     let addr = SocketAddr::from(([127, 0, 0, 1], dp));
     let t = tablet(&env.pki, "TAB-0001");
     let c = client_from(&env, &t, IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)));
+    // Up to a minute for a debug build to start on a loaded CI machine (it took 4 s
+    // alone, and more than the former 10 s while CI ran every suite at once).
     let mut up = false;
-    for _ in 0..100 {
+    for _ in 0..600 {
         if c.get(url(addr, "/v1/status")).send().await.is_ok() {
             up = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(up, "the relay did not start");
+    if !up {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        panic!(
+            "the relay did not start:
+{log}"
+        );
+    }
     let mut held = Vec::new();
     for a in 1..=10u8 {
         for _ in 0..30 {

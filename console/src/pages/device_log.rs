@@ -15,7 +15,13 @@ pub(crate) fn body(v: &DeviceAuditView) -> Markup {
         @if let Some(a) = &v.alert {
             p.flash.error id="alert" { "警告 / alert: " (a) }
         }
-        p.note { "申請者の情報は含みません / no applicant data (events, staff IDs, envelope IDs only)." }
+        p.note {
+            "申請者の情報は含みません / no applicant data (events, staff IDs, envelope IDs only). "
+            @if v.total > v.entries.len() {
+                "新しい " (v.entries.len()) " 件を表示（全 " (v.total) " 件、チェーンの判定は全件） / the newest "
+                (v.entries.len()) " of " (v.total) " entries (the chain verdict covers all)."
+            }
+        }
         table id="device-log" {
             thead { tr {
                 th { "#" } th { "日時 / at" } th { "出来事 / event" } th { "職員 / staff" }

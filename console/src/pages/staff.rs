@@ -57,6 +57,11 @@ pub(crate) fn body(staff: &[StaffRow], may_change: bool, role: &str, csrf: &str)
             h3 { "公開 / Publish" }
             form method="post" action="/staff/publish" {
                 input type="hidden" name="csrf" value=(csrf);
+                label {
+                    input type="checkbox" name="push" value="1" id="push" checked;
+                    " リレーにも送る（端末が次の接続で取得。リレーはパスワードのハッシュを預かります） / also send it to the relay (the tablets fetch it at their next check-in; the relay then holds the password hashes, as every tablet does)"
+                }
+                " "
                 button type="submit" id="publish" { "署名付き職員リストを作成（30日） / write the signed staff list (30 days)" }
             }
         }

@@ -137,6 +137,7 @@ async fn admin_route(
         (["admin", "v1", "devices", id, "audit"], Method::GET) => {
             admit(core, who, Operation::Read)?;
             let dev = device_id(id)?;
+            let limit = query_u64(&req, "limit")?.unwrap_or(1000).min(100_000) as usize;
             let (c, w) = (core.clone(), who.clone());
             let view = blocking(move || {
                 c.registry.audit_read(&w, "read_device_audit")?;
@@ -149,9 +150,13 @@ async fn admin_route(
                     );
                 }
                 let head = rec.as_ref().and_then(|r| r.audit_head.as_ref());
+                // The verdict covers every entry held; the answer shows the newest.
                 let (chain_ok, chain) = crate::audit::chain_verdict(&entries, head);
+                let total = entries.len();
+                entries.drain(..total.saturating_sub(limit));
                 Ok(DeviceAuditView {
                     device_id: dev.as_str().to_owned(),
+                    total,
                     entries,
                     chain_ok,
                     chain,
