@@ -335,6 +335,9 @@ pub struct RenewOpts {
     /// 新しい端末証明書の有効日数 / validity of the new device certificates in days
     #[arg(long, default_value_t = DEFAULT_DEVICE_DAYS)]
     pub days: u32,
+    /// 記録に運用プロファイルがない端末（更新機能より前の登録）のプロファイル。省略時はその端末を拒否 / the profile of devices with none on record (enrolled before renewals); without it they are refused
+    #[arg(long, value_enum)]
+    pub default_profile: Option<ProfileArg>,
     #[command(flatten)]
     pub fleet: FleetOpts,
 }
@@ -536,7 +539,13 @@ pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -
         Command::Device(DeviceCommand::Renew(o)) => {
             let f = &o.fleet;
             let c = AdminClient::from_pki(&l, f.admin_cert.as_deref(), f.admin_url.as_deref())?;
-            let done = shinsei_provisioning::renewal::renew_all(&l, &c, o.days, now)?;
+            let done = shinsei_provisioning::renewal::renew_all(
+                &l,
+                &c,
+                o.days,
+                o.default_profile.map(Profile::from),
+                now,
+            )?;
             let rows: Vec<Vec<String>> = done
                 .iter()
                 .map(|(id, out)| {

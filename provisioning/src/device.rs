@@ -287,3 +287,45 @@ pub fn sign_bulk(
     }
     Ok(items)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A renewal keeps the profile of the device's last bundle; an entry from before
+    /// the field existed gives none (the signer then refuses rather than guess).
+    #[test]
+    fn the_last_profile_comes_from_the_issued_log() {
+        let d = tempfile::tempdir().unwrap();
+        let l = PkiLayout::new(d.path());
+        let id = DeviceId::parse("TAB-0001").unwrap();
+        assert_eq!(last_profile(&l, &id), None);
+        std::fs::create_dir_all(l.devices_dir()).unwrap();
+        std::fs::write(
+            l.issued_log(),
+            concat!(
+                r#"{"device_id":"TAB-0001","serial":"01","not_before":0,"not_after":1,"issued_at":0}"#,
+                "\n",
+                r#"{"device_id":"TAB-0002","serial":"02","not_before":0,"not_after":1,"issued_at":0,"profile":"express"}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        assert_eq!(last_profile(&l, &id), None, "legacy entry: no profile");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(l.issued_log())
+            .unwrap();
+        std::io::Write::write_all(
+            &mut f,
+            b"{\"device_id\":\"TAB-0001\",\"serial\":\"03\",\"not_before\":0,\"not_after\":1,\"issued_at\":1,\"profile\":\"express\"}\n",
+        )
+        .unwrap();
+        assert_eq!(last_profile(&l, &id), Some(Profile::Express));
+        assert_eq!(
+            last_profile(&l, &DeviceId::parse("TAB-0002").unwrap()),
+            Some(Profile::Express)
+        );
+    }
+}

@@ -77,10 +77,14 @@ pub fn decide(r: &RenewalView, last_cert_der: Option<&[u8]>, now: u64) -> Result
 }
 
 /// Signs every waiting request the policy allows and posts the bundles to the relay.
+/// `default_profile`: the profile of a device whose last bundle predates the issued
+/// log's profile field; without it such a device is refused rather than switched to
+/// another profile silently.
 pub fn renew_all(
     l: &PkiLayout,
     client: &AdminClient,
     days: u32,
+    default_profile: Option<Profile>,
     now: u64,
 ) -> Result<Vec<(String, Outcome)>> {
     let list = client.renewals()?;
@@ -90,7 +94,7 @@ pub fn renew_all(
             RenewalState::Issued => Outcome::Skipped("issued, waiting for the tablet"),
             RenewalState::Held => Outcome::Skipped("held by IT"),
             RenewalState::None => Outcome::Skipped("nothing asked"),
-            RenewalState::Requested => renew_one(l, client, &r, days, now),
+            RenewalState::Requested => renew_one(l, client, &r, days, default_profile, now),
         };
         match &outcome {
             Outcome::Issued { not_after } => {
@@ -106,7 +110,14 @@ pub fn renew_all(
     Ok(out)
 }
 
-fn renew_one(l: &PkiLayout, client: &AdminClient, r: &RenewalView, days: u32, now: u64) -> Outcome {
+fn renew_one(
+    l: &PkiLayout,
+    client: &AdminClient,
+    r: &RenewalView,
+    days: u32,
+    default_profile: Option<Profile>,
+    now: u64,
+) -> Outcome {
     let Ok(id) = DeviceId::parse(&r.device_id) else {
         return Outcome::Refused("not a device ID".into());
     };
@@ -114,10 +125,12 @@ fn renew_one(l: &PkiLayout, client: &AdminClient, r: &RenewalView, days: u32, no
     if let Err(why) = decide(r, last.as_ref().map(|c| c.as_ref()), now) {
         return Outcome::Refused(why);
     }
-    let o = SignOptions {
-        profile: device::last_profile(l, &id).unwrap_or(Profile::Standard),
-        days,
+    let Some(profile) = device::last_profile(l, &id).or(default_profile) else {
+        return Outcome::Refused(
+            "no profile on record for this device (enrolled before renewals): give --default-profile".into(),
+        );
     };
+    let o = SignOptions { profile, days };
     let signed = match device::sign_csr(l, r.csr_pem.as_bytes(), &id, &o, now) {
         Ok(b) => b,
         Err(e) => return Outcome::Refused(e.to_string()),
