@@ -353,10 +353,22 @@ impl RelayClient {
 
     /// `POST /v1/report`: the tablet's figures (and renewal request) for IT.
     pub(crate) fn report(&self, report: &api::DeviceReport) -> Result<api::RenewalState> {
+        self.post_json::<_, api::ReportAck>(api::PATH_REPORT, report, "report")
+            .map(|a| a.renewal)
+    }
+
+    /// POSTs `body` as JSON to `path` and reads a JSON answer; a refusal is
+    /// `RelayRefused("WHAT: HTTP status code")`.
+    fn post_json<B: serde::Serialize + ?Sized, R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        what: &str,
+    ) -> Result<R> {
         let r = self
             .http
-            .post(self.url(api::PATH_REPORT))
-            .json(report)
+            .post(self.url(path))
+            .json(body)
             .send()
             .map_err(|e| request_error(&e))?;
         if !r.status().is_success() {
@@ -366,11 +378,10 @@ impl RelayClient {
                 .map(|b| b.error)
                 .unwrap_or_default();
             return Err(AgentError::RelayRefused(format!(
-                "report: HTTP {status} {code}"
+                "{what}: HTTP {status} {code}"
             )));
         }
-        r.json::<api::ReportAck>()
-            .map(|a| a.renewal)
+        r.json::<R>()
             .map_err(|e| AgentError::BadRelayAnswer(describe(&e)))
     }
 
@@ -409,23 +420,6 @@ impl RelayClient {
         &self,
         upload: &shinsei_protocol::audit::Upload,
     ) -> Result<api::AuditAck> {
-        let r = self
-            .http
-            .post(self.url(api::PATH_AUDIT))
-            .json(upload)
-            .send()
-            .map_err(|e| request_error(&e))?;
-        if !r.status().is_success() {
-            let status = r.status();
-            let code = r
-                .json::<api::ErrorBody>()
-                .map(|b| b.error)
-                .unwrap_or_default();
-            return Err(AgentError::RelayRefused(format!(
-                "audit: HTTP {status} {code}"
-            )));
-        }
-        r.json::<api::AuditAck>()
-            .map_err(|e| AgentError::BadRelayAnswer(describe(&e)))
+        self.post_json(api::PATH_AUDIT, upload, "audit")
     }
 }

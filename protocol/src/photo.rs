@@ -68,22 +68,7 @@ pub struct FacePhoto {
 impl FacePhoto {
     /// Validates JPEG bytes (see the module documentation) and takes ownership.
     pub fn from_jpeg(bytes: Zeroizing<Vec<u8>>) -> Result<Self, PhotoError> {
-        let n = bytes.len();
-        if n < MIN_PHOTO_BYTES {
-            return Err(PhotoError::TooFewBytes(n));
-        }
-        if n > MAX_PHOTO_BYTES {
-            return Err(PhotoError::TooManyBytes(n));
-        }
-        let progressive = check_segments(&bytes)?;
-        let info = decode_jpeg(&bytes, Pixels::Decode)?;
-        Ok(Self {
-            bytes,
-            width: info.width,
-            height: info.height,
-            progressive,
-            greyscale: info.greyscale,
-        })
+        Self::checked(bytes, Pixels::Decode)
     }
 
     /// [`FacePhoto::from_jpeg`] for a photo this process validated before and kept
@@ -92,6 +77,10 @@ impl FacePhoto {
     /// pixels are not decoded a second time (the decode is most of the cost of a
     /// submission). Never for bytes from outside.
     pub fn from_own_record(bytes: Zeroizing<Vec<u8>>) -> Result<Self, PhotoError> {
+        Self::checked(bytes, Pixels::HeadersOnly)
+    }
+
+    fn checked(bytes: Zeroizing<Vec<u8>>, pixels: Pixels) -> Result<Self, PhotoError> {
         let n = bytes.len();
         if n < MIN_PHOTO_BYTES {
             return Err(PhotoError::TooFewBytes(n));
@@ -100,7 +89,7 @@ impl FacePhoto {
             return Err(PhotoError::TooManyBytes(n));
         }
         let progressive = check_segments(&bytes)?;
-        let info = decode_jpeg(&bytes, Pixels::HeadersOnly)?;
+        let info = decode_jpeg(&bytes, pixels)?;
         Ok(Self {
             bytes,
             width: info.width,

@@ -148,6 +148,16 @@ fn status_json(core: &RelayCore, (r, staff_list): &(DeviceRecord, Option<u64>)) 
     })
 }
 
+/// Registers the contact and refuses a device that is neither active nor disabled
+/// (what report, bundle, staff list and audit allow).
+fn contact_live(core: &RelayCore, who: &DeviceIdentity) -> Result<DeviceRecord, Refusal> {
+    let rec = core.registry.contact(who)?;
+    match state_refusal(&rec, &[DeviceState::Active, DeviceState::Disabled]) {
+        Some(e) => Err(e),
+        None => Ok(rec),
+    }
+}
+
 /// `GET /v1/staff-list`: the signed staff list IT published, if any (the tablet
 /// verifies it against its pinned root and its installed sequence).
 async fn get_staff_list(
@@ -156,10 +166,7 @@ async fn get_staff_list(
 ) -> Result<Response<Body>, Refusal> {
     let (c, w) = (core.clone(), who.clone());
     let bytes = blocking(move || {
-        let rec = c.registry.contact(&w)?;
-        if let Some(e) = state_refusal(&rec, &[DeviceState::Active, DeviceState::Disabled]) {
-            return Err(e);
-        }
+        contact_live(&c, &w)?;
         Ok(c.store.staff_list()?.ok_or_else(not_found)?.1)
     })
     .await?;
@@ -183,10 +190,7 @@ async fn post_report(
         .map_err(|what| Refusal::malformed(format!("report: {what} out of bounds")))?;
     let (c, w) = (core.clone(), who.clone());
     let renewal = blocking(move || {
-        let rec = c.registry.contact(&w)?;
-        if let Some(e) = state_refusal(&rec, &[DeviceState::Active, DeviceState::Disabled]) {
-            return Err(e);
-        }
+        contact_live(&c, &w)?;
         let request = match &report.renewal_csr {
             Some(pem) => Some(
                 check_request(pem, &w, c.clock.now())
@@ -207,10 +211,7 @@ async fn get_bundle(
 ) -> Result<Response<Body>, Refusal> {
     let (c, w) = (core.clone(), who.clone());
     let bytes = blocking(move || {
-        let rec = c.registry.contact(&w)?;
-        if let Some(e) = state_refusal(&rec, &[DeviceState::Active, DeviceState::Disabled]) {
-            return Err(e);
-        }
+        let rec = contact_live(&c, &w)?;
         let issued = rec
             .renewal
             .filter(|_| rec.renewal_hold.is_none())
@@ -316,10 +317,7 @@ async fn post_audit(
     .await?;
     let (c, w) = (core.clone(), who.clone());
     let (seq, hash) = blocking(move || {
-        let rec = c.registry.contact(&w)?;
-        if let Some(e) = state_refusal(&rec, &[DeviceState::Active, DeviceState::Disabled]) {
-            return Err(e);
-        }
+        let rec = contact_live(&c, &w)?;
         let dev = w.device_id.as_str();
         let up = parse_audit(&body)?;
         up.check(dev, &w.verifying_key)
