@@ -7,9 +7,17 @@
 //! A third reference row (issue 19), the **unavoidable work** of one submission, in the
 //! same run: a server with the same TLS that, per request, receives the body, verifies
 //! the device signature, opens the HPKE envelope and decodes and validates the
-//! application (its photo decoded once), and makes one durable write (append to a file
-//! and `fdatasync`). Nothing else: no deduplication, no receipt, no registry, no
-//! forwarding. The relay's cost per submission is compared with this row.
+//! application (its photo decoded once), and makes one durable write of the whole
+//! submission (append it to a file and `fdatasync`). Nothing else: no deduplication, no
+//! receipt, no registry, no forwarding. The sled relay's cost per submission is compared
+//! with this row. With PostgreSQL, a fourth: the same with its one durable write an
+//! `INSERT` of the submission committed into the relays' database (four connections,
+//! synchronous commit), the PostgreSQL rows' reference (their ratio to the file-write
+//! reference is printed too).
+//!
+//! After each relay row the bench waits until the relay has forwarded everything it
+//! accepted, and prints how long that took after the last receipt, so that one row's
+//! forwarding does not run into the next row's measurement.
 //!
 //! ```text
 //! cargo bench -p shinsei-relay --bench load
@@ -129,24 +137,98 @@ async fn bare_server(tls: Arc<rustls::ServerConfig>) -> SocketAddr {
     addr
 }
 
+/// Where the reference makes its one durable write of the whole submission.
+enum Durable {
+    /// Append to one file and `fdatasync` (the sled rows' reference).
+    File(std::sync::Mutex<std::fs::File>),
+    /// One `INSERT` committed (synchronous commit, as the relay's) into PostgreSQL
+    /// (the PostgreSQL rows' reference), by as many connection threads as the
+    /// relay's default pool (4).
+    Pg(std::sync::Mutex<std::sync::mpsc::Sender<PgJob>>),
+}
+
+type PgJob = (Vec<u8>, std::sync::mpsc::SyncSender<bool>);
+
+impl Durable {
+    fn file(path: &std::path::Path) -> Self {
+        Durable::File(std::sync::Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap(),
+        ))
+    }
+
+    /// Connection threads of their own: the synchronous client must not run on the
+    /// async runtime's threads.
+    fn pg(url: &str) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<PgJob>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        for i in 0..4 {
+            let (url, rx, ready) = (url.to_owned(), rx.clone(), ready_tx.clone());
+            std::thread::spawn(move || {
+                let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                if i == 0 {
+                    c.batch_execute(
+                        "CREATE TABLE IF NOT EXISTS reference (id BYTEA PRIMARY KEY, body BYTEA NOT NULL);
+                         ALTER TABLE reference ALTER COLUMN body SET STORAGE EXTERNAL",
+                    )
+                    .unwrap();
+                }
+                let _ = ready.send(());
+                loop {
+                    let job = rx.lock().unwrap().recv();
+                    let Ok((body, done)) = job else { return };
+                    let id = ring::digest::digest(&ring::digest::SHA256, &body);
+                    let ok = c
+                        .execute(
+                            "INSERT INTO reference (id, body) VALUES ($1, $2)",
+                            &[&id.as_ref(), &body],
+                        )
+                        .is_ok();
+                    let _ = done.send(ok);
+                }
+            });
+        }
+        for _ in 0..4 {
+            ready_rx.recv().unwrap();
+        }
+        Durable::Pg(std::sync::Mutex::new(tx))
+    }
+
+    /// Called on a blocking thread.
+    fn write(&self, body: &[u8]) -> bool {
+        match self {
+            Durable::File(f) => {
+                use std::io::Write;
+                let mut f = f.lock().unwrap();
+                f.write_all(body).is_ok() && f.sync_data().is_ok()
+            }
+            Durable::Pg(jobs) => {
+                let (done, wait) = std::sync::mpsc::sync_channel(1);
+                if jobs.lock().unwrap().send((body.to_vec(), done)).is_err() {
+                    return false;
+                }
+                wait.recv().unwrap_or(false)
+            }
+        }
+    }
+}
+
 /// The unavoidable work of one submission (see the crate docs): TLS receive, signature,
 /// HPKE open, one validation of the application and its photo, one durable write.
 async fn unavoidable_server(
     tls: Arc<rustls::ServerConfig>,
     keys: Arc<std::collections::HashMap<String, shinsei_protocol::keys::VerifyingKey>>,
     ring: Arc<shinsei_pki::layout::HpkeKeyRing>,
-    log: std::path::PathBuf,
+    durable: Durable,
 ) -> SocketAddr {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let file = Arc::new(std::sync::Mutex::new(
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap(),
-    ));
+    let file = Arc::new(durable);
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = l.accept().await else {
@@ -180,9 +262,7 @@ async fn unavoidable_server(
                                 return false;
                             };
                             std::hint::black_box(&app);
-                            use std::io::Write;
-                            let mut f = file.lock().unwrap();
-                            f.write_all(&body[..64]).is_ok() && f.sync_data().is_ok()
+                            file.write(&body)
                         })
                         .await
                         .unwrap_or(false);
@@ -212,6 +292,22 @@ struct Stats {
 
 /// Every tablet first opens its connection (GET status), then submits its envelopes
 /// one after the other; all tablets run at once.
+/// Waits until the relay has forwarded everything; how long that took.
+async fn drained(r: &RunningRelay) -> Duration {
+    let t = Instant::now();
+    loop {
+        let store = r.core().store.clone();
+        let left = tokio::task::spawn_blocking(move || store.pending_forward(1).map(|v| v.len()))
+            .await
+            .unwrap()
+            .unwrap();
+        if left == 0 {
+            return t.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn run(
     addrs: &[SocketAddr],
     clients: &[reqwest::Client],
@@ -343,7 +439,7 @@ fn main() {
             .unwrap();
 
         // Two relay nodes on one PostgreSQL database, if there is one.
-        let _pg_db;
+        let mut pg_db = None;
         let pg_nodes: Option<Vec<RunningRelay>> = if std::env::var("SHINSEI_LOAD_PG").is_ok_and(|v| v == "0") {
             println!("PostgreSQL rows left out (SHINSEI_LOAD_PG=0)");
             None
@@ -381,7 +477,7 @@ fn main() {
                         if server.own { "throw-away local" } else { "SHINSEI_TEST_PG_URL" },
                         db.name
                     );
-                    _pg_db = Some(db);
+                    pg_db = Some(db);
                     Some(nodes)
                 }
                 Err(e) => {
@@ -409,14 +505,28 @@ fn main() {
             .iter()
             .map(|t| (t.id.as_str().to_owned(), t.signing.public_key()))
             .collect();
-        let ring = layout::load_hpke_key_ring(l, now()).unwrap();
+        let keys = Arc::new(keys);
+        let ring = Arc::new(layout::load_hpke_key_ring(l, now()).unwrap());
         let floor = unavoidable_server(
-            bare_tls,
-            Arc::new(keys),
-            Arc::new(ring),
-            dir.path().join("unavoidable.log"),
+            bare_tls.clone(),
+            keys.clone(),
+            ring.clone(),
+            Durable::file(&dir.path().join("unavoidable.log")),
         )
         .await;
+        // The same with its one durable write an INSERT into the relays' database.
+        let floor_pg = match &pg_db {
+            Some(db) => Some(
+                unavoidable_server(
+                    bare_tls.clone(),
+                    keys.clone(),
+                    ring.clone(),
+                    Durable::pg(&db.url),
+                )
+                .await,
+            ),
+            None => None,
+        };
 
         println!();
         println!(
@@ -469,6 +579,7 @@ fn main() {
             );
             drop(floor_clients);
             let s = run(&[relay.device_addr], &clients, seal_all(), "/v1/status").await;
+            let drain = drained(&relay).await;
             println!(
                 "{n:>5}  {:<34}  {:>10.1}  {:>9}  {:>9}  {:>6}  cost ×{:.2} of the reference",
                 "shinsei-relay, sled (1 node)",
@@ -478,11 +589,29 @@ fn main() {
                 s.failed,
                 floor_rate / s.rate
             );
-            if let Some(nodes) = &pg_nodes {
+            println!(
+                "{:>5}  {:<34}  (forwarding done {} ms after the last receipt)",
+                "", "", drain.as_millis()
+            );
+            if let (Some(nodes), Some(floor_pg)) = (&pg_nodes, floor_pg) {
+                let floor_clients: Vec<reqwest::Client> =
+                    tablets[..n].iter().map(|t| client(&root, t)).collect();
+                let s = run(&[floor_pg], &floor_clients, seal_all(), "/").await;
+                let floor_pg_rate = s.rate;
+                println!(
+                    "{n:>5}  {:<34}  {:>10.1}  {:>9}  {:>9}  {:>6}",
+                    "unavoidable work, PostgreSQL write",
+                    s.rate,
+                    ms(s.p50),
+                    ms(s.p99),
+                    s.failed
+                );
+                drop(floor_clients);
                 for k in [1usize, 2] {
                     let addrs: Vec<SocketAddr> =
                         nodes[..k].iter().map(|r| r.device_addr).collect();
                     let s = run(&addrs, &clients, seal_all(), "/v1/status").await;
+                    let drain = drained(&nodes[0]).await;
                     println!(
                         "{n:>5}  {:<34}  {:>10.1}  {:>9}  {:>9}  {:>6}  cost ×{:.2} of the reference",
                         format!("shinsei-relay, PostgreSQL ({k} node{})", if k > 1 { "s" } else { "" }),
@@ -490,7 +619,11 @@ fn main() {
                         ms(s.p50),
                         ms(s.p99),
                         s.failed,
-                        floor_rate / s.rate
+                        floor_pg_rate / s.rate
+                    );
+                    println!(
+                        "{:>5}  {:<34}  (×{:.2} of the file-write reference; forwarding done {} ms after the last receipt)",
+                        "", "", floor_rate / s.rate, drain.as_millis()
                     );
                 }
             }
