@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -168,4 +168,172 @@ fn kiosk_window_of_a_wiped_tablet_shows_the_blocked_screen() {
     let img = image::open(&shot).unwrap().to_rgb8();
     let page = img.get_pixel(1200, 700).0;
     assert_eq!(page, [0xFF, 0xF4, 0xE5], "not the blocked screen");
+}
+
+/// Runs `cmd` as the unprivileged `nobody` when the test runs as root (cage refuses
+/// to run as root), else as is.
+fn unprivileged(cmd: &Path) -> Command {
+    if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(cmd);
+        c
+    } else {
+        Command::new(cmd)
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Hands `path` (recursively) to `nobody` when running as root.
+fn give_to_nobody(path: &Path) {
+    if is_root() {
+        let ok = Command::new("chown")
+            .args(["-R", "nobody:nogroup"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "chown {}", path.display());
+    }
+}
+
+/// The kiosk as the appliance's unit runs it (issue 20): `cage -- shinsei-agent ui`,
+/// full screen, no `--windowed`, on wlroots' headless backend with its software
+/// renderer; the kiosk (an X11 client) under cage's XWayland. The picture is taken from
+/// the compositor (grim), not by the kiosk, and compared with the kiosk's own
+/// screenshot of the same screen: what the clerk would see is the login screen.
+#[test]
+fn kiosk_runs_full_screen_under_cage_and_the_compositor_shows_its_login_screen() {
+    let cage = shinsei_testkit::sys::require_tool("cage", "cage");
+    let grim = shinsei_testkit::sys::require_tool("grim", "grim");
+    shinsei_testkit::sys::require_tool("Xwayland", "xwayland");
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let _relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0102", "standard").unwrap();
+    // The compositor's runtime directory (its socket), and the kiosk's data, belong to
+    // the user cage runs as.
+    let run = tmp.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    give_to_nobody(&run);
+    give_to_nobody(&tab.data);
+    let own = run.join("kiosk-own.png");
+    let env = |c: &mut Command| {
+        c.env("XDG_RUNTIME_DIR", &run)
+            .env("WLR_BACKENDS", "headless")
+            .env("WLR_RENDERER", "pixman")
+            .env("WLR_LIBINPUT_NO_DEVICES", "1")
+            .env("LIBGL_ALWAYS_SOFTWARE", "1")
+            .env("MESA_SHADER_CACHE_DISABLE", "true")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
+    };
+    let agent = shinsei_tests::bin("shinsei-agent").unwrap();
+    let mut c = unprivileged(&cage);
+    c.arg("--")
+        .arg(&agent)
+        .arg("--data-dir")
+        .arg(&tab.data)
+        .arg("--relay-addr")
+        .arg(tab.relay_addr.to_string())
+        .args(["ui", "--exit-after-secs", "35", "--screenshot"])
+        .arg(&own)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    env(&mut c);
+    let mut child = c.spawn().unwrap();
+
+    // Capture the compositor's output until the kiosk has drawn (not one flat colour),
+    // then keep the last capture before the kiosk closes itself.
+    let shot = screenshot_dir().join("kiosk-login-cage.png");
+    let _ = std::fs::remove_file(&shot);
+    let grabbed = run.join("grim.png");
+    let deadline = Instant::now() + Duration::from_secs(34);
+    let mut drawn = false;
+    while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_secs(1));
+        if !run.join("wayland-0").exists() {
+            continue;
+        }
+        let mut g = unprivileged(&grim);
+        g.arg(&grabbed);
+        env(&mut g);
+        g.env("WAYLAND_DISPLAY", "wayland-0");
+        let ok = g.output().is_ok_and(|o| o.status.success());
+        if !ok {
+            continue;
+        }
+        let Ok(img) = image::open(&grabbed) else {
+            continue;
+        };
+        let img = img.to_rgb8();
+        let flat = img
+            .pixels()
+            .all(|p| *p == img.pixels().next().copied().unwrap_or(*p));
+        if !flat {
+            img.save(&shot).unwrap();
+            drawn = true;
+            // A few more seconds for the status bar's first checks, then stop
+            // capturing: the kiosk's own screenshot comes at its exit.
+            if Instant::now() + Duration::from_secs(12) > deadline {
+                break;
+            }
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        drawn,
+        "the compositor never showed the kiosk\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        out.status.success(),
+        "cage exit {:?}\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+    println!("cage-screenshot: {}", shot.display());
+
+    // Full screen: the compositor's whole output (wlroots' headless default, 1280×720)
+    // is the kiosk, the status bar across its top and the login page below.
+    let g = image::open(&shot).unwrap().to_rgb8();
+    assert_eq!((g.width(), g.height()), (1280, 720));
+    let bar = g.get_pixel(640, 4).0;
+    assert!(
+        bar[2] > bar[0] && bar[0] < 80,
+        "top bar colour {bar:?} is not the status bar"
+    );
+    let page = g.get_pixel(1200, 700).0;
+    assert!(page.iter().all(|&c| c > 230), "page colour {page:?}");
+    // The same screen as the kiosk's own picture of itself, within a tolerance (the
+    // status bar may have changed between the two moments).
+    let k = image::open(&own).unwrap().to_rgb8();
+    assert_eq!((k.width(), k.height()), (g.width(), g.height()));
+    let diff: u64 = g
+        .pixels()
+        .zip(k.pixels())
+        .map(|(a, b)| {
+            a.0.iter()
+                .zip(b.0.iter())
+                .map(|(x, y)| u64::from(x.abs_diff(*y)))
+                .sum::<u64>()
+        })
+        .sum();
+    let mean = diff as f64 / (f64::from(g.width()) * f64::from(g.height()) * 3.0);
+    println!("compositor vs kiosk's own screenshot: mean difference {mean:.3} grey levels");
+    assert!(
+        mean < 3.0,
+        "the compositor shows something else than the kiosk drew (mean difference {mean:.2})"
+    );
 }

@@ -10,9 +10,11 @@
 //! |---|---|---|
 //! | `nftables.conf` | `/etc/nftables.conf` | 0644 |
 //! | `shinsei-agent.service` | `/etc/systemd/system/shinsei-agent.service` | 0644 |
+//! | `shinsei-kiosk.service` | `/etc/systemd/system/shinsei-kiosk.service` | 0644 |
 //! | `shinsei-kiosk.target` | `/etc/systemd/system/shinsei-kiosk.target` | 0644 |
 //! | `shinsei-agent.sysusers.conf` | `/etc/sysusers.d/shinsei-agent.conf` | 0644 |
 //! | `70-shinsei-camera.rules` | `/etc/udev/rules.d/70-shinsei-camera.rules` | 0644 |
+//! | `71-shinsei-display.rules` | `/etc/udev/rules.d/71-shinsei-display.rules` | 0644 |
 //! | `logind-kiosk.conf` | `/etc/systemd/logind.conf.d/shinsei-kiosk.conf` | 0644 |
 //! | `timesyncd.conf` (with `--ntp`) | `/etc/systemd/timesyncd.conf.d/shinsei.conf` | 0644 |
 //! | `apt-proxy.conf` (with `--update-proxy`) | `/etc/apt/apt.conf.d/90shinsei-proxy` | 0644 |
@@ -461,34 +463,41 @@ pub fn render_nftables(i: &FirmwareInput) -> String {
     s
 }
 
-/// The agent's systemd unit: a dedicated user, pinned to the relay, with everything
-/// `systemd-analyze security` measures locked down that the agent does not need.
-pub fn render_agent_unit(i: &FirmwareInput) -> String {
+/// Where the kiosk's compositor is installed (Debian's `cage`).
+pub const CAGE_BIN: &str = "/usr/bin/cage";
+
+/// How a unit's sandbox differs between the headless agent and the kiosk.
+struct Sandbox<'a> {
+    /// `DeviceAllow=` lines (after `DevicePolicy=closed`).
+    devices: &'a [String],
+    /// `RestrictAddressFamilies=`.
+    families: &'a str,
+    /// `MemoryDenyWriteExecute=yes` (the kiosk cannot: see [`render_kiosk_unit`]).
+    deny_write_execute: bool,
+}
+
+/// The `[Service]` lines both units share: a dedicated user, pinned to the relay, with
+/// everything `systemd-analyze security` measures locked down that they do not need.
+fn sandbox(i: &FirmwareInput, s: &Sandbox<'_>) -> String {
     let allow = i
         .relay_ips
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(" ");
+    let devices: String = s
+        .devices
+        .iter()
+        .map(|d| format!("DeviceAllow={d}\n"))
+        .collect();
     format!(
-        "{header}\n\
-[Unit]\n\
-Description=shinsei agent (My Number card application tablet)\n\
-Wants=network-online.target\n\
-After=network-online.target nftables.service\n\
-\n\
-[Service]\n\
-Type=exec\n\
-ExecStart={bin} run\n\
-Environment=SHINSEI_AGENT_DATA={data}\n\
+        "Environment=SHINSEI_AGENT_DATA={data}\n\
 Environment=SHINSEI_RELAY_ADDR={pin}\n\
 User={user}\n\
 Group={user}\n\
 StateDirectory=shinsei-agent\n\
 StateDirectoryMode=0700\n\
 UMask=0077\n\
-Restart=on-failure\n\
-RestartSec=5\n\
 # Privileges\n\
 NoNewPrivileges=yes\n\
 CapabilityBoundingSet=\n\
@@ -512,11 +521,11 @@ ProtectKernelLogs=yes\n\
 ProtectControlGroups=yes\n\
 ProtectClock=yes\n\
 ProtectHostname=yes\n\
-# Devices: the camera only\n\
+# Devices\n\
 DevicePolicy=closed\n\
-DeviceAllow={camera} rw\n\
+{devices}\
 # Network: the relay only\n\
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\n\
+RestrictAddressFamilies={families}\n\
 IPAddressDeny=any\n\
 IPAddressAllow={allow}\n\
 SocketBindDeny=any\n\
@@ -524,20 +533,117 @@ SocketBindDeny=any\n\
 RestrictNamespaces=yes\n\
 RestrictRealtime=yes\n\
 LockPersonality=yes\n\
-MemoryDenyWriteExecute=yes\n\
+MemoryDenyWriteExecute={mdwe}\n\
 SystemCallArchitectures=native\n\
 SystemCallFilter=@system-service\n\
 SystemCallFilter=~@privileged @resources\n\
-SystemCallErrorNumber=EPERM\n\
-\n\
-[Install]\n\
-WantedBy=shinsei-kiosk.target\n",
-        header = i.header("#", "systemd unit of the agent"),
-        bin = i.agent_bin,
+SystemCallErrorNumber=EPERM\n",
         data = AGENT_DATA_DIR,
         pin = i.pinned_relay_addr(),
         user = AGENT_USER,
-        camera = i.camera,
+        families = s.families,
+        mdwe = if s.deny_write_execute { "yes" } else { "no" },
+    )
+}
+
+/// The agent's systemd unit for a tablet without a screen session (`shinsei-agent
+/// run`): the camera is its only device. On a kiosk tablet [`render_kiosk_unit`] runs
+/// instead (the kiosk contains the agent); the two conflict.
+pub fn render_agent_unit(i: &FirmwareInput) -> String {
+    format!(
+        "{header}\n\
+[Unit]\n\
+Description=shinsei agent (My Number card application tablet)\n\
+Wants=network-online.target\n\
+After=network-online.target nftables.service\n\
+Conflicts=shinsei-kiosk.service\n\
+\n\
+[Service]\n\
+Type=exec\n\
+ExecStart={bin} run\n\
+Restart=on-failure\n\
+RestartSec=5\n\
+{sandbox}\
+\n\
+[Install]\n\
+WantedBy=multi-user.target\n",
+        header = i.header("#", "systemd unit of the agent"),
+        bin = i.agent_bin,
+        sandbox = sandbox(
+            i,
+            &Sandbox {
+                devices: &[format!("{} rw", i.camera)],
+                families: "AF_INET AF_INET6 AF_UNIX",
+                deny_write_execute: true,
+            }
+        ),
+    )
+}
+
+/// The kiosk's systemd unit: Debian's `cage` (a Wayland compositor that shows one
+/// application full screen, no desktop, no VT switching unless asked with `-s`) running
+/// `shinsei-agent ui` as its only client, as the agent's user, in the agent's sandbox
+/// plus what a screen needs:
+///
+/// - **devices**: the camera, the GPU (`char-drm`: `/dev/dri/card*` and `renderD*`)
+///   and the input event devices (`char-input`); the udev rule
+///   ([`render_display_rule`]) gives them to the agent's user, as the camera, so no
+///   seat manager is needed (`LIBSEAT_BACKEND=noop`: cage opens them itself);
+/// - **`AF_NETLINK`**: the compositor follows udev for screens and input plugged in;
+/// - **`MemoryDenyWriteExecute=no`**: Mesa's software renderer (llvmpipe, used when
+///   there is no GPU driver, as in the boot test's virtual machine) and several GPU
+///   drivers compile shaders to machine code at run time, which needs writable and
+///   executable memory. This is the one setting of the agent's unit the kiosk cannot
+///   keep.
+///
+/// The kiosk (eframe, built for X11) runs under cage's XWayland, which cage starts on
+/// demand inside the same sandbox. A crash ends cage (its only client is gone) and
+/// systemd starts it again after 2 s, on the login screen; the kiosk locks itself
+/// when idle (device policy).
+pub fn render_kiosk_unit(i: &FirmwareInput) -> String {
+    let camera = i
+        .camera
+        .strip_prefix("/dev/video")
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .map(|n| format!(" --camera {n}"))
+        .unwrap_or_default();
+    format!(
+        "{header}\n\
+[Unit]\n\
+Description=shinsei kiosk: the counter UI full screen (cage running shinsei-agent ui)\n\
+Wants=network-online.target\n\
+After=network-online.target nftables.service systemd-udev-trigger.service\n\
+Conflicts=shinsei-agent.service getty@tty1.service display-manager.service\n\
+StartLimitIntervalSec=0\n\
+\n\
+[Service]\n\
+Type=exec\n\
+ExecStart={cage} -- {bin} ui{camera}\n\
+Restart=always\n\
+RestartSec=2\n\
+RuntimeDirectory=shinsei-kiosk\n\
+RuntimeDirectoryMode=0700\n\
+Environment=XDG_RUNTIME_DIR=/run/shinsei-kiosk\n\
+Environment=LIBSEAT_BACKEND=noop\n\
+{sandbox}\
+\n\
+[Install]\n\
+WantedBy=shinsei-kiosk.target\n",
+        header = i.header("#", "systemd unit of the kiosk"),
+        cage = CAGE_BIN,
+        bin = i.agent_bin,
+        sandbox = sandbox(
+            i,
+            &Sandbox {
+                devices: &[
+                    format!("{} rw", i.camera),
+                    "char-drm rw".into(),
+                    "char-input rw".into(),
+                ],
+                families: "AF_INET AF_INET6 AF_UNIX AF_NETLINK",
+                deny_write_execute: false,
+            }
+        ),
     )
 }
 
@@ -548,9 +654,9 @@ pub fn render_kiosk_target(i: &FirmwareInput) -> String {
     format!(
         "{header}\n\
 [Unit]\n\
-Description=shinsei kiosk session: the agent and nothing else\n\
+Description=shinsei kiosk session: the kiosk and nothing else\n\
 Requires=basic.target\n\
-Wants=nftables.service NetworkManager.service systemd-timesyncd.service shinsei-agent.service\n\
+Wants=nftables.service NetworkManager.service systemd-timesyncd.service shinsei-kiosk.service\n\
 Wants=unattended-upgrades.service clamav-freshclam.service clamav-daemon.service\n\
 After=basic.target nftables.service NetworkManager.service\n\
 Conflicts=getty@tty1.service serial-getty@ttyS0.service autovt@tty2.service display-manager.service ssh.service rescue.service rescue.target emergency.service\n\
@@ -580,6 +686,19 @@ pub fn render_camera_rule(i: &FirmwareInput) -> String {
     format!(
         "{header}SUBSYSTEM==\"video4linux\", {matcher}, OWNER=\"{user}\", GROUP=\"{user}\", MODE=\"0600\"\n",
         header = i.header("#", "camera ownership"),
+        user = AGENT_USER,
+    )
+}
+
+/// udev rule: the screen's GPU nodes and the input event devices (touch screen,
+/// keypad) belong to the agent's user, mode 0600, for the kiosk's compositor
+/// ([`render_kiosk_unit`]); no other user or program on the tablet can read the
+/// touches (the PIN pad) or draw on the screen.
+pub fn render_display_rule(i: &FirmwareInput) -> String {
+    format!(
+        "{header}SUBSYSTEM==\"drm\", KERNEL==\"card[0-9]*|renderD[0-9]*\", OWNER=\"{user}\", GROUP=\"{user}\", MODE=\"0600\"\n\
+SUBSYSTEM==\"input\", KERNEL==\"event[0-9]*\", OWNER=\"{user}\", GROUP=\"{user}\", MODE=\"0600\"\n",
+        header = i.header("#", "screen and input ownership"),
         user = AGENT_USER,
     )
 }
@@ -698,6 +817,11 @@ pub fn render(i: &FirmwareInput) -> Vec<RenderedFile> {
             render_agent_unit(i),
         ),
         f(
+            "shinsei-kiosk.service",
+            "/etc/systemd/system/shinsei-kiosk.service",
+            render_kiosk_unit(i),
+        ),
+        f(
             "shinsei-kiosk.target",
             "/etc/systemd/system/shinsei-kiosk.target",
             render_kiosk_target(i),
@@ -711,6 +835,11 @@ pub fn render(i: &FirmwareInput) -> Vec<RenderedFile> {
             "70-shinsei-camera.rules",
             "/etc/udev/rules.d/70-shinsei-camera.rules",
             render_camera_rule(i),
+        ),
+        f(
+            "71-shinsei-display.rules",
+            "/etc/udev/rules.d/71-shinsei-display.rules",
+            render_display_rule(i),
         ),
         f(
             "logind-kiosk.conf",
@@ -905,6 +1034,55 @@ mod tests {
     }
 
     #[test]
+    fn kiosk_unit_runs_the_ui_under_cage_in_the_agents_sandbox() {
+        let i = input(&["10.77.1.10"]);
+        let u = render_kiosk_unit(&i);
+        let a = render_agent_unit(&i);
+        for line in [
+            "ExecStart=/usr/bin/cage -- /usr/local/bin/shinsei-agent ui --camera 0",
+            "User=shinsei-agent",
+            "Restart=always",
+            "Conflicts=shinsei-agent.service getty@tty1.service display-manager.service",
+            "DeviceAllow=/dev/video0 rw",
+            "DeviceAllow=char-drm rw",
+            "DeviceAllow=char-input rw",
+            "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK",
+            "MemoryDenyWriteExecute=no",
+            "Environment=SHINSEI_RELAY_ADDR=10.77.1.10:8443",
+            "WantedBy=shinsei-kiosk.target",
+        ] {
+            assert!(u.lines().any(|l| l == line), "missing {line}");
+        }
+        // Everything else of the agent's sandbox is kept, line for line.
+        let differs = [
+            "DeviceAllow=",
+            "RestrictAddressFamilies=",
+            "MemoryDenyWriteExecute=",
+        ];
+        let sandbox = |s: &str| -> Vec<String> {
+            s.lines()
+                .skip_while(|l| !l.starts_with("Environment=SHINSEI_AGENT_DATA"))
+                .take_while(|l| !l.is_empty())
+                .filter(|l| !differs.iter().any(|d| l.starts_with(d)))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert!(sandbox(&a).len() > 30);
+        assert_eq!(sandbox(&u), sandbox(&a));
+        assert!(a.lines().any(|l| l == "Conflicts=shinsei-kiosk.service"));
+        // A by-id camera path has no index: the kiosk is started without one.
+        let mut j = input(&["10.77.1.10"]);
+        j.camera = "/dev/v4l/by-id/usb-cam-video-index0".into();
+        assert!(render_kiosk_unit(&j)
+            .lines()
+            .any(|l| l == "ExecStart=/usr/bin/cage -- /usr/local/bin/shinsei-agent ui"));
+        let t = render_kiosk_target(&i);
+        assert!(t.contains("shinsei-kiosk.service") && !t.contains("shinsei-agent.service"));
+        let r = render_display_rule(&i);
+        assert!(r.contains("SUBSYSTEM==\"drm\"") && r.contains("SUBSYSTEM==\"input\""));
+    }
+
+    #[test]
     fn wifi_profile() {
         let mut i = input(&["10.77.1.10"]);
         i.wifi = Some(WifiConfig {
@@ -943,11 +1121,11 @@ mod tests {
     #[test]
     fn optional_files() {
         let mut i = input(&["10.77.1.10"]);
-        assert_eq!(render(&i).len(), 6);
+        assert_eq!(render(&i).len(), 8);
         i.ntp = vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 123))];
         i.update_proxy = Some("10.0.0.80:3142".parse().unwrap());
         let files = render(&i);
-        assert_eq!(files.len(), 8);
+        assert_eq!(files.len(), 10);
         let nft = render_nftables(&i);
         assert!(nft.contains("ip daddr { 10.0.0.123 } udp dport 123 accept"));
         assert!(nft.contains("ip daddr 10.0.0.80 tcp dport 3142 accept"));
