@@ -175,6 +175,7 @@ fn render_writes_every_file_with_its_mode_and_the_password_only_in_the_wifi_prof
             "apt-proxy.conf",
             "logind-kiosk.conf",
             "nftables.conf",
+            "seatd-kiosk.conf",
             "shinsei-agent.service",
             "shinsei-agent.sysusers.conf",
             "shinsei-kiosk.service",
@@ -391,8 +392,10 @@ fn systemd_analyze_verify_accepts_the_units() {
     fs::write(&agent, "#!/bin/sh\nexit 0\n").unwrap();
     fs::set_permissions(&agent, fs::Permissions::from_mode(0o755)).unwrap();
     let out = f.render_standard("fw", &["--agent-bin", agent.to_str().unwrap()]);
-    // The kiosk unit's ExecStart is Debian's cage (installed by scripts/test).
+    // The kiosk unit's ExecStart is Debian's cage, and it requires seatd.service
+    // (both installed by scripts/test).
     require_tool("cage", "cage");
+    require_tool("seatd", "seatd");
     let o = Command::new(&sa)
         .arg("verify")
         .arg(out.join("shinsei-agent.service"))

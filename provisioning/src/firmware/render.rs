@@ -15,6 +15,7 @@
 //! | `shinsei-agent.sysusers.conf` | `/etc/sysusers.d/shinsei-agent.conf` | 0644 |
 //! | `70-shinsei-camera.rules` | `/etc/udev/rules.d/70-shinsei-camera.rules` | 0644 |
 //! | `71-shinsei-display.rules` | `/etc/udev/rules.d/71-shinsei-display.rules` | 0644 |
+//! | `seatd-kiosk.conf` | `/etc/systemd/system/seatd.service.d/shinsei-kiosk.conf` | 0644 |
 //! | `logind-kiosk.conf` | `/etc/systemd/logind.conf.d/shinsei-kiosk.conf` | 0644 |
 //! | `timesyncd.conf` (with `--ntp`) | `/etc/systemd/timesyncd.conf.d/shinsei.conf` | 0644 |
 //! | `apt-proxy.conf` (with `--update-proxy`) | `/etc/apt/apt.conf.d/90shinsei-proxy` | 0644 |
@@ -585,10 +586,17 @@ WantedBy=multi-user.target\n",
 /// `shinsei-agent ui` as its only client, as the agent's user, in the agent's sandbox
 /// plus what a screen needs:
 ///
-/// - **devices**: the camera, the GPU (`char-drm`: `/dev/dri/card*` and `renderD*`)
-///   and the input event devices (`char-input`); the udev rule
-///   ([`render_display_rule`]) gives them to the agent's user, as the camera, so no
-///   seat manager is needed (`LIBSEAT_BACKEND=noop`: cage opens them itself);
+/// - **the seat** from Debian's `seatd` (`LIBSEAT_BACKEND=seatd`): it runs as root,
+///   takes the virtual terminal into graphics mode, and hands the display and input
+///   devices to members of the agent's group only ([`render_seatd_dropin`]). The
+///   kiosk never opens them itself (bookworm's libseat 0.7 `noop` backend, which would
+///   let it, never activates the session: tried in the boot test);
+/// - **devices**: the camera, and the GPU's render nodes (`char-drm`, given to the
+///   agent's user by [`render_display_rule`]) for hardware-accelerated drawing;
+/// - **`WLR_RENDERER=pixman`**: cage composes on the CPU. Its only work is to show
+///   one full-screen client (the kiosk draws itself, with the GPU where there is
+///   one), and cage's GLES2 renderer needs a GPU with a render node, which a plain
+///   framebuffer display (the boot test's virtual screen) does not have;
 /// - **`AF_NETLINK`**: the compositor follows udev for screens and input plugged in;
 /// - **`MemoryDenyWriteExecute=no`**: Mesa's software renderer (llvmpipe, used when
 ///   there is no GPU driver, as in the boot test's virtual machine) and several GPU
@@ -612,7 +620,8 @@ pub fn render_kiosk_unit(i: &FirmwareInput) -> String {
 [Unit]\n\
 Description=shinsei kiosk: the counter UI full screen (cage running shinsei-agent ui)\n\
 Wants=network-online.target\n\
-After=network-online.target nftables.service systemd-udev-trigger.service\n\
+Requires=seatd.service\n\
+After=network-online.target nftables.service systemd-udev-trigger.service seatd.service\n\
 Conflicts=shinsei-agent.service getty@tty1.service display-manager.service\n\
 StartLimitIntervalSec=0\n\
 \n\
@@ -624,7 +633,8 @@ RestartSec=2\n\
 RuntimeDirectory=shinsei-kiosk\n\
 RuntimeDirectoryMode=0700\n\
 Environment=XDG_RUNTIME_DIR=/run/shinsei-kiosk\n\
-Environment=LIBSEAT_BACKEND=noop\n\
+Environment=LIBSEAT_BACKEND=seatd\n\
+Environment=WLR_RENDERER=pixman\n\
 {sandbox}\
 \n\
 [Install]\n\
@@ -635,11 +645,7 @@ WantedBy=shinsei-kiosk.target\n",
         sandbox = sandbox(
             i,
             &Sandbox {
-                devices: &[
-                    format!("{} rw", i.camera),
-                    "char-drm rw".into(),
-                    "char-input rw".into(),
-                ],
+                devices: &[format!("{} rw", i.camera), "char-drm rw".into()],
                 families: "AF_INET AF_INET6 AF_UNIX AF_NETLINK",
                 deny_write_execute: false,
             }
@@ -690,15 +696,22 @@ pub fn render_camera_rule(i: &FirmwareInput) -> String {
     )
 }
 
-/// udev rule: the screen's GPU nodes and the input event devices (touch screen,
-/// keypad) belong to the agent's user, mode 0600, for the kiosk's compositor
-/// ([`render_kiosk_unit`]); no other user or program on the tablet can read the
-/// touches (the PIN pad) or draw on the screen.
+/// udev rule: the GPU's render nodes belong to the agent's user, mode 0600, so the
+/// kiosk can draw with the GPU ([`render_kiosk_unit`]) and no other program can.
 pub fn render_display_rule(i: &FirmwareInput) -> String {
     format!(
-        "{header}SUBSYSTEM==\"drm\", KERNEL==\"card[0-9]*|renderD[0-9]*\", OWNER=\"{user}\", GROUP=\"{user}\", MODE=\"0600\"\n\
-SUBSYSTEM==\"input\", KERNEL==\"event[0-9]*\", OWNER=\"{user}\", GROUP=\"{user}\", MODE=\"0600\"\n",
-        header = i.header("#", "screen and input ownership"),
+        "{header}SUBSYSTEM==\"drm\", KERNEL==\"renderD[0-9]*\", OWNER=\"{user}\", GROUP=\"{user}\", MODE=\"0600\"\n",
+        header = i.header("#", "GPU render node ownership"),
+        user = AGENT_USER,
+    )
+}
+
+/// Drop-in for Debian's `seatd.service`: the seat (display, input devices, virtual
+/// terminal) is handed only to the agent's group, not to `video` as Debian's default.
+pub fn render_seatd_dropin(i: &FirmwareInput) -> String {
+    format!(
+        "{header}[Service]\nExecStart=\nExecStart=/usr/sbin/seatd -g {user}\n",
+        header = i.header("#", "seatd drop-in"),
         user = AGENT_USER,
     )
 }
@@ -840,6 +853,11 @@ pub fn render(i: &FirmwareInput) -> Vec<RenderedFile> {
             "71-shinsei-display.rules",
             "/etc/udev/rules.d/71-shinsei-display.rules",
             render_display_rule(i),
+        ),
+        f(
+            "seatd-kiosk.conf",
+            "/etc/systemd/system/seatd.service.d/shinsei-kiosk.conf",
+            render_seatd_dropin(i),
         ),
         f(
             "logind-kiosk.conf",
@@ -1045,7 +1063,9 @@ mod tests {
             "Conflicts=shinsei-agent.service getty@tty1.service display-manager.service",
             "DeviceAllow=/dev/video0 rw",
             "DeviceAllow=char-drm rw",
-            "DeviceAllow=char-input rw",
+            "Environment=LIBSEAT_BACKEND=seatd",
+            "Environment=WLR_RENDERER=pixman",
+            "Requires=seatd.service",
             "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK",
             "MemoryDenyWriteExecute=no",
             "Environment=SHINSEI_RELAY_ADDR=10.77.1.10:8443",
@@ -1079,7 +1099,10 @@ mod tests {
         let t = render_kiosk_target(&i);
         assert!(t.contains("shinsei-kiosk.service") && !t.contains("shinsei-agent.service"));
         let r = render_display_rule(&i);
-        assert!(r.contains("SUBSYSTEM==\"drm\"") && r.contains("SUBSYSTEM==\"input\""));
+        assert!(r.contains("KERNEL==\"renderD[0-9]*\"") && !r.contains("input"));
+        assert!(render_seatd_dropin(&i)
+            .lines()
+            .any(|l| l == "ExecStart=/usr/sbin/seatd -g shinsei-agent"));
     }
 
     #[test]
@@ -1121,11 +1144,11 @@ mod tests {
     #[test]
     fn optional_files() {
         let mut i = input(&["10.77.1.10"]);
-        assert_eq!(render(&i).len(), 8);
+        assert_eq!(render(&i).len(), 9);
         i.ntp = vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 123))];
         i.update_proxy = Some("10.0.0.80:3142".parse().unwrap());
         let files = render(&i);
-        assert_eq!(files.len(), 10);
+        assert_eq!(files.len(), 11);
         let nft = render_nftables(&i);
         assert!(nft.contains("ip daddr { 10.0.0.123 } udp dport 123 accept"));
         assert!(nft.contains("ip daddr 10.0.0.80 tcp dport 3142 accept"));
