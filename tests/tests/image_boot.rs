@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use shinsei_testkit::sys::{require_root, require_tool};
+use shinsei_testkit::sys::{require_root, require_tool, run_ok};
 use shinsei_tests::{Relay, Tablet, Ward};
 
 /// The guest reaches the host's loopback at this address (QEMU user-mode networking).
@@ -180,20 +180,14 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
 
     // The tablet's files, rendered from its bundle as IT would.
     let fw = tmp.path().join("firmware");
-    let out = ward
-        .provision()
-        .unwrap()
-        .args(["firmware", "render", "--bundle"])
-        .arg(ward.dir.join("TAB-0201.bundle.json"))
-        .arg("--out")
-        .arg(&fw)
-        .args(["--relay-ip", HOST_FROM_GUEST, "--dns", GUEST_DNS])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "firmware render: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        ward.provision()
+            .unwrap()
+            .args(["firmware", "render", "--bundle"])
+            .arg(ward.dir.join("TAB-0201.bundle.json"))
+            .arg("--out")
+            .arg(&fw)
+            .args(["--relay-ip", HOST_FROM_GUEST, "--dns", GUEST_DNS]),
     );
     let overlay = tmp.path().join("overlay");
     check_overlay(&overlay);
@@ -329,21 +323,12 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
             .unwrap_or_else(|| panic!("no {n} report on the serial console:\n{serial_text}"))
     };
     // The firewall in force is the rendered one, as nft prints it after loading it.
-    let expected = Command::new(&unshare)
-        .args(["-n", "sh", "-c"])
-        .arg(format!(
-            "{} -f {} && {} list ruleset",
-            nft.display(),
-            fw.join("nftables.conf").display(),
-            nft.display()
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        expected.status.success(),
-        "{}",
-        String::from_utf8_lossy(&expected.stderr)
-    );
+    let expected = run_ok(Command::new(&unshare).args(["-n", "sh", "-c"]).arg(format!(
+        "{} -f {} && {} list ruleset",
+        nft.display(),
+        fw.join("nftables.conf").display(),
+        nft.display()
+    )));
     let expected: Vec<String> = String::from_utf8_lossy(&expected.stdout)
         .lines()
         .filter(|l| !l.trim().is_empty())

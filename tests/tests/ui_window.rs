@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use shinsei_testkit::sys::{is_root, run_ok};
 use shinsei_tests::{Relay, Tablet, Ward};
 
 /// An Xvfb server on a display it picks itself (`-displayfd`), killed on drop.
@@ -183,22 +184,14 @@ fn unprivileged(cmd: &Path) -> Command {
     }
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 /// Hands `path` (recursively) to `nobody` when running as root.
 fn give_to_nobody(path: &Path) {
     if is_root() {
-        let ok = Command::new("chown")
-            .args(["-R", "nobody:nogroup"])
-            .arg(path)
-            .status()
-            .unwrap();
-        assert!(ok.success(), "chown {}", path.display());
+        run_ok(
+            Command::new("chown")
+                .args(["-R", "nobody:nogroup"])
+                .arg(path),
+        );
     }
 }
 
