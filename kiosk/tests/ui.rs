@@ -420,14 +420,15 @@ fn all_labels(h: &Harness<'_, KioskApp>) -> Vec<String> {
     out
 }
 
-/// Compares the screen with `tests/snapshots/{name}.png`. Up to 20 pixels may differ
+/// Compares the screen with `tests/snapshots/{name}.png`. Up to 60 pixels may differ
 /// beyond the comparison's tolerance (where a glyph lands in egui's font atlas depends
 /// on the order texts first appeared, which the camera thread's timing can change: seen
-/// once as 1 pixel); changing a single character of a heading changes over 100.
+/// as 1 pixel, and once as 25 pixels in one label of the review screen); changing a
+/// single character of a heading changes over 100.
 fn snapshot(h: &mut Harness<'_, KioskApp>, name: &str) {
     h.snapshot_options(
         name,
-        &egui_kittest::SnapshotOptions::new().failed_pixel_count_threshold(20),
+        &egui_kittest::SnapshotOptions::new().failed_pixel_count_threshold(60),
     );
 }
 
