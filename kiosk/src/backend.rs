@@ -133,8 +133,11 @@ impl AgentBackend {
         Ok(StatusInfo {
             device_id: r.device_id,
             network: has_default_route(
-                &std::fs::read_to_string("/proc/net/route").unwrap_or_default(),
-                &std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default(),
+                // Through `self`: the kiosk's unit shows only process directories
+                // (`ProcSubset=pid`), where `/proc/net` does not exist; the booted
+                // image showed "network offline" while the relay answered.
+                &std::fs::read_to_string("/proc/self/net/route").unwrap_or_default(),
+                &std::fs::read_to_string("/proc/self/net/ipv6_route").unwrap_or_default(),
             ),
             online,
             device_state: r.state,

@@ -35,6 +35,7 @@
 
 pub mod backend;
 pub mod entry;
+pub mod fit;
 /// Every text (the one message table, shared with the command line).
 pub use shinsei_i18n as i18n;
 pub mod kiosk;
@@ -310,6 +311,7 @@ struct Reporting {
 
 impl eframe::App for Reporting {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        fit::fit_to_screen(ui.ctx());
         self.app.ui(ui);
         if let Some(d) = self.app.done.clone() {
             if let Ok(mut g) = self.out.lock() {

@@ -475,6 +475,9 @@ struct Sandbox<'a> {
     families: &'a str,
     /// `MemoryDenyWriteExecute=yes` (the kiosk cannot: see [`render_kiosk_unit`]).
     deny_write_execute: bool,
+    /// System calls allowed again after the `~@privileged @resources` deny list
+    /// (empty: none; the kiosk's are explained at [`render_kiosk_unit`]).
+    allow_again: &'a str,
 }
 
 /// The `[Service]` lines both units share: a dedicated user, pinned to the relay, with
@@ -538,12 +541,18 @@ MemoryDenyWriteExecute={mdwe}\n\
 SystemCallArchitectures=native\n\
 SystemCallFilter=@system-service\n\
 SystemCallFilter=~@privileged @resources\n\
+{allow_again}\
 SystemCallErrorNumber=EPERM\n",
         data = AGENT_DATA_DIR,
         pin = i.pinned_relay_addr(),
         user = AGENT_USER,
         families = s.families,
         mdwe = if s.deny_write_execute { "yes" } else { "no" },
+        allow_again = if s.allow_again.is_empty() {
+            String::new()
+        } else {
+            format!("SystemCallFilter={}\n", s.allow_again)
+        },
     )
 }
 
@@ -576,6 +585,7 @@ WantedBy=multi-user.target\n",
                 devices: &[format!("{} rw", i.camera)],
                 families: "AF_INET AF_INET6 AF_UNIX",
                 deny_write_execute: true,
+                allow_again: "",
             }
         ),
     )
@@ -603,6 +613,13 @@ WantedBy=multi-user.target\n",
 ///   drivers compile shaders to machine code at run time, which needs writable and
 ///   executable memory. This is the one setting of the agent's unit the kiosk cannot
 ///   keep.
+/// - **`setuid` and `setgid`** allowed again after `~@privileged`: XWayland compiles
+///   its keymap by starting `xkbcomp`, and the X server's child calls
+///   `setgid(getgid())` and `setuid(getuid())` before it runs anything (a habit from
+///   set-uid X servers). Denied, the child exits 127 and XWayland stops with
+///   "XKB: Failed to compile keymap" (found by the boot test). Without capabilities
+///   (`CapabilityBoundingSet=` empty, `NoNewPrivileges=yes`) these calls can only set
+///   the IDs the process already has.
 ///
 /// The kiosk (eframe, built for X11) runs under cage's XWayland, which cage starts on
 /// demand inside the same sandbox. A crash ends cage (its only client is gone) and
@@ -648,6 +665,7 @@ WantedBy=shinsei-kiosk.target\n",
                 devices: &[format!("{} rw", i.camera), "char-drm rw".into()],
                 families: "AF_INET AF_INET6 AF_UNIX AF_NETLINK",
                 deny_write_execute: false,
+                allow_again: "setuid setgid",
             }
         ),
     )
@@ -1068,6 +1086,7 @@ mod tests {
             "Requires=seatd.service",
             "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK",
             "MemoryDenyWriteExecute=no",
+            "SystemCallFilter=setuid setgid",
             "Environment=SHINSEI_RELAY_ADDR=10.77.1.10:8443",
             "WantedBy=shinsei-kiosk.target",
         ] {
@@ -1078,6 +1097,7 @@ mod tests {
             "DeviceAllow=",
             "RestrictAddressFamilies=",
             "MemoryDenyWriteExecute=",
+            "SystemCallFilter=setuid setgid",
         ];
         let sandbox = |s: &str| -> Vec<String> {
             s.lines()
@@ -1088,6 +1108,10 @@ mod tests {
                 .collect()
         };
         assert!(sandbox(&a).len() > 30);
+        assert!(
+            !a.contains("SystemCallFilter=setuid"),
+            "only the kiosk needs it"
+        );
         assert_eq!(sandbox(&u), sandbox(&a));
         assert!(a.lines().any(|l| l == "Conflicts=shinsei-kiosk.service"));
         // A by-id camera path has no index: the kiosk is started without one.
