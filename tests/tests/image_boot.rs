@@ -1,25 +1,32 @@
 //! The tablet image booted in a virtual machine (issue 20): `scripts/build-image` makes
-//! the disk images from Debian packages, the agent binary, an enrolled tablet's data and
-//! the files `shinsei-provision firmware render` made for it; QEMU (KVM when
-//! `/dev/kvm` works, else TCG with a longer limit) boots them with a virtual screen and
-//! user-mode networking to a relay started by this test on the host.
+//! one GPT disk (EFI system partition with systemd-boot, read-only root, data partition
+//! seed) from Debian packages, the agent binary, an enrolled tablet's data and the files
+//! `shinsei-provision firmware render` made for it; QEMU (KVM when `/dev/kvm` can run a
+//! stock kernel, else TCG with longer limits) boots it through UEFI (OVMF) with `swtpm`
+//! as its TPM, a virtual screen, keyboard and touch tablet, and user-mode networking to a
+//! relay started by this test on the host.
 //!
 //! Checked from outside: the screen (QEMU's `screendump`) shows the kiosk's login screen
-//! (compared with the kiosk's own snapshot `kiosk/tests/snapshots/01_login.png` below
-//! the status bar, within a tolerance; the picture is kept for the README), and the
-//! relay saw the tablet check in through the firewall. Checked from inside, by a
-//! one-shot unit that only this test adds (`--overlay`) and that prints to the serial
-//! console: `nft list ruleset` equals the rendered ruleset loaded on the host, nothing
-//! listens (`ss -lntu`), no getty or SSH unit is running, the kiosk runs cage, XWayland
-//! and the agent as `shinsei-agent`, the root is mounted read-only.
+//! (compared with the kiosk's full-screen rendering in `tests/tests/image-boot-screens/`
+//! below the status bar, within a tolerance; the picture is kept for the README) with the
+//! network light green; Ctrl+Alt+F2/F3 change nothing; after the kiosk is killed the
+//! login screen comes back; a whole application is made on the booted kiosk by taps and
+//! key presses and arrives at the relay; the data partition, read from the disk image, is
+//! LUKS2 with one key slot bound to the TPM and holds nothing of its plaintext seed.
+//! Checked from inside, by a one-shot unit that only this test adds (`--overlay`) and
+//! that prints to the serial console: `nft list ruleset` equals the rendered ruleset
+//! loaded on the host, nothing listens but the DHCP client, no getty or SSH unit runs,
+//! cage, XWayland and the kiosk run as `shinsei-agent`, the root is read-only, the active
+//! VT before and after the key presses, the kiosk's restart count.
 //!
-//! **Not passing yet** (feature `image-boot`, outside `scripts/test` and CI; see
-//! `firmware-notes/README.md`): XWayland cannot compile its keymap in the kiosk's
-//! sandbox on the booted image.
+//! `image-boot-screens/` were captured from `shinsei-agent ui --replay-camera DIR` (the
+//! same frame as below) under `Xvfb -screen 0 1280x800x24`, driven by `xdotool` with the
+//! taps below, with `xwd -root | convert xwd:- NAME.png` after each step.
 //!
-//! Needs root, Debian's `debootstrap`, `qemu-system-x86`, `e2fsprogs`, `nftables`,
-//! `util-linux` (installed by `scripts/test`). The Debian base is downloaded once and
-//! cached (`SHINSEI_IMAGE_CACHE`, see `scripts/build-image`).
+//! Needs root and Debian's `debootstrap`, `e2fsprogs`, `fdisk`, `dosfstools`, `mtools`,
+//! `qemu-system-x86`, `ovmf`, `swtpm`, `cryptsetup-bin`, `nftables`, `util-linux`
+//! (installed by `scripts/test`). The Debian base is downloaded once and cached
+//! (`SHINSEI_IMAGE_CACHE`, see `scripts/build-image`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{Read, Write};
@@ -30,6 +37,24 @@ use std::time::{Duration, Instant};
 
 use shinsei_testkit::sys::{require_root, require_tool, run_ok};
 use shinsei_tests::{Relay, Tablet, Ward};
+
+/// The virtual screen (the tablets' panel).
+const SCREEN: (u32, u32) = (1280, 800);
+/// The application ID on the replay camera's form.
+const APP_ID: &str = "31234567890123456789012";
+
+/// The screens of one application as the kiosk shows them full screen at 1280×800
+/// (`tests/tests/image-boot-screens/`): captured from `shinsei-agent ui --replay-camera`
+/// under Xvfb at that size, driven by `xdotool` with the same taps as below.
+fn screen_ref(name: &str) -> image::RgbImage {
+    image::open(
+        workspace()
+            .join("tests/tests/image-boot-screens")
+            .join(name),
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+    .to_rgb8()
+}
 
 /// The guest reaches the host's loopback at this address (QEMU user-mode networking).
 const HOST_FROM_GUEST: &str = "10.0.2.2";
@@ -43,7 +68,11 @@ fn workspace() -> PathBuf {
 struct Qemu {
     child: Child,
     monitor: PathBuf,
+    qmp: PathBuf,
     serial: PathBuf,
+    /// How long the kiosk needs to draw a few frames after a tap (its focus moves on the
+    /// frame that sees the release; keys typed before that go to the old field).
+    settle: Duration,
 }
 
 impl Drop for Qemu {
@@ -82,6 +111,94 @@ impl Qemu {
         Ok(String::from_utf8_lossy(&buf).into_owned())
     }
 
+    /// One QMP command (JSON), after the capabilities handshake; returns the answer.
+    fn qmp(&self, cmd: &str) -> String {
+        let s = UnixStream::connect(&self.qmp).expect("QMP socket");
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut r, &mut line).unwrap(); // greeting
+        for c in [r#"{"execute":"qmp_capabilities"}"#, cmd] {
+            w.write_all(c.as_bytes()).unwrap();
+            w.write_all(b"\n").unwrap();
+            loop {
+                line.clear();
+                std::io::BufRead::read_line(&mut r, &mut line).unwrap();
+                // Asynchronous events may come first.
+                if line.contains("\"return\"") || line.contains("\"error\"") || line.is_empty() {
+                    break;
+                }
+            }
+        }
+        assert!(!line.contains("\"error\""), "QMP {cmd}: {line}");
+        line
+    }
+
+    /// A tap at screen pixel (x, y) through the virtual tablet (absolute pointer).
+    fn tap(&self, x: u32, y: u32) {
+        let ax = x * 32767 / (SCREEN.0 - 1);
+        let ay = y * 32767 / (SCREEN.1 - 1);
+        self.qmp(&format!(
+            r#"{{"execute":"input-send-event","arguments":{{"events":[{{"type":"abs","data":{{"axis":"x","value":{ax}}}}},{{"type":"abs","data":{{"axis":"y","value":{ay}}}}}]}}}}"#
+        ));
+        std::thread::sleep(Duration::from_millis(300));
+        for down in [true, false] {
+            self.qmp(&format!(
+                r#"{{"execute":"input-send-event","arguments":{{"events":[{{"type":"btn","data":{{"down":{down},"button":"left"}}}}]}}}}"#
+            ));
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        std::thread::sleep(self.settle);
+    }
+
+    /// Types `text` on the virtual keyboard (letters, digits, '-').
+    fn type_text(&self, text: &str) {
+        for c in text.chars() {
+            let key = match c {
+                'A'..='Z' => format!("shift-{}", c.to_ascii_lowercase()),
+                'a'..='z' | '0'..='9' => c.to_string(),
+                '-' => "minus".into(),
+                _ => panic!("no key for {c:?}"),
+            };
+            self.monitor(&format!("sendkey {key}")).unwrap();
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    /// Waits until the screen matches `reference` (mean difference below 4 grey
+    /// levels); returns it.
+    fn wait_screen(
+        &self,
+        shot: &Path,
+        reference: &image::RgbImage,
+        what: &str,
+        limit: Duration,
+    ) -> image::RgbImage {
+        let deadline = Instant::now() + limit;
+        let mut best = f64::MAX;
+        loop {
+            if let Some(s) = self.screendump(shot) {
+                if s.dimensions() == reference.dimensions() {
+                    let d = difference_below_bar(&s, reference);
+                    best = best.min(d);
+                    if d < 4.0 {
+                        return s;
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                let keep = workspace().join("target/ui-screenshots");
+                let _ = std::fs::copy(shot, keep.join("kiosk-boot-last-screen.png"));
+                panic!(
+                    "the booted kiosk never showed {what} (closest mean difference {best:.1}; \
+                     last screen in target/ui-screenshots/kiosk-boot-last-screen.png)"
+                );
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+
     fn screendump(&self, png: &Path) -> Option<image::RgbImage> {
         let _ = std::fs::remove_file(png);
         self.monitor(&format!("screendump {} -f png", png.display()))
@@ -92,6 +209,66 @@ impl Qemu {
     fn serial_text(&self) -> String {
         String::from_utf8_lossy(&std::fs::read(&self.serial).unwrap_or_default()).into_owned()
     }
+
+    /// Waits for the check unit's section `name` on the serial console.
+    fn wait_section(&self, name: &str, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let text = self.serial_text();
+            if let Some(s) = section(&text, name) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {name} report on the serial console:\n{text}"
+            );
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+}
+
+/// A child process killed when the test ends.
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The bytes of the GPT partition named `name` in the disk image (`sfdisk --json`).
+fn partition(disk: &Path, name: &str) -> Vec<u8> {
+    let out = run_ok(Command::new("sfdisk").arg("--json").arg(disk));
+    let table: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let part = table["partitiontable"]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no partition {name}: {table}"));
+    let (start, size) = (
+        part["start"].as_u64().unwrap() * 512,
+        part["size"].as_u64().unwrap() * 512,
+    );
+    let mut f = std::fs::File::open(disk).unwrap();
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(start)).unwrap();
+    let mut buf = vec![0u8; usize::try_from(size).unwrap()];
+    f.read_exact(&mut buf).unwrap();
+    buf
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Whether the region has the status bar's green light (not amber, not red).
+fn green_light(img: &image::RgbImage, xs: std::ops::Range<u32>, ys: std::ops::Range<u32>) -> bool {
+    ys.flat_map(|y| xs.clone().map(move |x| (x, y)))
+        .filter(|&(x, y)| x < img.width() && y < img.height())
+        .any(|(x, y)| {
+            let [r, g, b] = img.get_pixel(x, y).0;
+            g > 150 && r < 120 && b < 140
+        })
 }
 
 /// The lines between `=== BEGIN name` and `=== END name` on the serial console.
@@ -132,6 +309,24 @@ fn difference_below_bar(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
 /// checked from inside to the serial console.
 fn check_overlay(dir: &Path) {
     let units = dir.join("etc/systemd/system");
+    // The replay camera: the counter scene (a form's QR code beside a portrait) as the
+    // kiosk's camera, through the release binary's own `--replay-camera`.
+    let cam = dir.join("usr/local/share/shinsei-test/camera");
+    std::fs::create_dir_all(&cam).unwrap();
+    let (w, h, rgb) = shinsei_kiosk::testkit::counter_scene(
+        &shinsei_capture::synth::test_faces_dir().join("astronaut.png"),
+        APP_ID,
+    );
+    image::RgbImage::from_raw(w, h, rgb)
+        .unwrap()
+        .save(cam.join("frame-0001.png"))
+        .unwrap();
+    std::fs::create_dir_all(units.join("shinsei-kiosk.service.d")).unwrap();
+    std::fs::write(
+        units.join("shinsei-kiosk.service.d/replay-camera.conf"),
+        "[Service]\nExecStart=\nExecStart=/usr/bin/cage -- /usr/local/bin/shinsei-agent ui --replay-camera /usr/local/share/shinsei-test/camera\n",
+    )
+    .unwrap();
     std::fs::create_dir_all(units.join("shinsei-kiosk.target.wants")).unwrap();
     std::fs::create_dir_all(dir.join("usr/local/sbin")).unwrap();
     std::fs::write(
@@ -154,11 +349,21 @@ fn check_overlay(dir: &Path) {
          i=0; while [ $i -lt 180 ] && ! pgrep -u shinsei-agent -x shinsei-agent >/dev/null; do sleep 1; i=$((i+1)); done\n\
          sleep 5\n\
          echo '=== BEGIN nft'; nft list ruleset; echo '=== END nft'\n\
-         echo '=== BEGIN ss'; ss -Hlntu; echo '=== END ss'\n\
+         echo '=== BEGIN ss'; ss -Hlntup; echo '=== END ss'\n\
          echo '=== BEGIN logins'; systemctl list-units --all --plain --no-legend --state=active 'getty*' 'serial-getty*' 'autovt*' 'console-getty*' 'ssh*' 'display-manager*'; echo '=== END logins'\n\
          echo '=== BEGIN kiosk'; systemctl is-active shinsei-kiosk.service; ps -o user:20=,comm= -u shinsei-agent; echo '=== END kiosk'\n\
          echo '=== BEGIN journal'; journalctl -b --no-pager -o short-monotonic -u shinsei-kiosk.service | tail -n 60; echo '=== END journal'\n\
-         echo '=== BEGIN root'; findmnt -no OPTIONS /; echo '=== END root'\n",
+         echo '=== BEGIN root'; findmnt -no OPTIONS /; echo '=== END root'\n\
+         echo '=== BEGIN vt-before'; cat /sys/class/tty/tty0/active; systemctl show -p NRestarts --value shinsei-kiosk.service; echo '=== END vt-before'\n\
+         # The host presses Ctrl+Alt+F2 and F3 meanwhile.\n\
+         sleep 60\n\
+         echo '=== BEGIN vt-after'; cat /sys/class/tty/tty0/active; echo '=== END vt-after'\n\
+         # A crash of the kiosk: the host watches the login screen come back.\n\
+         n0=$(systemctl show -p NRestarts --value shinsei-kiosk.service)\n\
+         echo '=== CRASH'; pkill -ABRT -u shinsei-agent -x shinsei-agent\n\
+         # Until systemd has started it again (at most 3 minutes).\n\
+         i=0; while [ $i -lt 180 ] && { [ \"$(systemctl show -p NRestarts --value shinsei-kiosk.service)\" = \"$n0\" ] || ! systemctl -q is-active shinsei-kiosk.service; }; do sleep 1; i=$((i+1)); done\n\
+         echo '=== BEGIN restarted'; systemctl is-active shinsei-kiosk.service; systemctl show -p NRestarts --value shinsei-kiosk.service; echo '=== END restarted'\n",
     )
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -170,6 +375,11 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     let qemu_bin = require_tool("qemu-system-x86_64", "qemu-system-x86");
     require_tool("debootstrap", "debootstrap");
     require_tool("mkfs.ext4", "e2fsprogs");
+    require_tool("sfdisk", "fdisk");
+    require_tool("mkfs.vfat", "dosfstools");
+    require_tool("mcopy", "mtools");
+    let swtpm = require_tool("swtpm", "swtpm");
+    let cryptsetup = require_tool("cryptsetup", "cryptsetup-bin");
     let nft = require_tool("nft", "nftables");
     let unshare = require_tool("unshare", "util-linux");
 
@@ -195,6 +405,10 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     let img = tmp.path().join("image");
     let t0 = Instant::now();
     let st = Command::new(workspace().join("scripts/build-image"))
+        .env(
+            "SHINSEI_IMAGE_CMDLINE",
+            "console=ttyS0 panic=-1 systemd.show_status=1",
+        )
         .arg("--out")
         .arg(&img)
         .arg("--agent-bin")
@@ -228,6 +442,7 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     };
     let limit = Duration::from_secs(if kvm { 300 } else { 1500 });
     let monitor = tmp.path().join("monitor.sock");
+    let qmp = tmp.path().join("qmp.sock");
     let serial = tmp.path().join("serial.log");
     let mut c = Command::new(&qemu_bin);
     if kvm {
@@ -235,45 +450,84 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     } else {
         c.args(["-accel", "tcg,thread=multi", "-cpu", "max"]);
     }
-    c.args(["-m", "2048", "-smp", "2", "-no-reboot", "-display", "none"])
-        .arg("-kernel")
-        .arg(img.join("vmlinuz"))
-        .arg("-initrd")
-        .arg(img.join("initrd.img"))
-        .args([
-            "-append",
-            "root=/dev/vda ro console=ttyS0 panic=-1 systemd.show_status=1",
-        ])
+    // The tablet's TPM: swtpm, its state in the test's directory.
+    let tpm_dir = tmp.path().join("tpm");
+    std::fs::create_dir_all(&tpm_dir).unwrap();
+    let tpm_sock = tpm_dir.join("swtpm.sock");
+    let _swtpm = Killed(
+        Command::new(&swtpm)
+            .args(["socket", "--tpm2", "--tpmstate"])
+            .arg(format!("dir={}", tpm_dir.display()))
+            .arg("--ctrl")
+            .arg(format!("type=unixio,path={}", tpm_sock.display()))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t = Instant::now();
+    while !tpm_sock.exists() {
+        assert!(t.elapsed() < Duration::from_secs(20), "swtpm did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The seed on the data partition is plaintext before the first boot (the control
+    // for the scan after it).
+    let disk = img.join("disk.img");
+    let data_part = || partition(&disk, "shinsei-data");
+    assert!(
+        contains(&data_part(), b"TAB-0201"),
+        "control: the seed does not hold the tablet's ID before the first boot"
+    );
+    // UEFI firmware (OVMF) with its own variable store: the disk boots through its
+    // EFI system partition and systemd-boot, as on a tablet.
+    let vars = tmp.path().join("OVMF_VARS.fd");
+    std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars).expect("OVMF (apt-get install ovmf)");
+    c.arg("-drive")
+        .arg("if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd")
         .arg("-drive")
         .arg(format!(
-            "file={},if=virtio,format=raw,snapshot=on",
-            img.join("root.img").display()
-        ))
-        .arg("-drive")
-        .arg(format!(
-            "file={},if=virtio,format=raw",
-            img.join("data.img").display()
-        ))
-        .args(["-vga", "none", "-device", "virtio-vga,xres=1280,yres=800"])
-        .args(["-nic", "user,model=virtio-net-pci"])
-        .arg("-serial")
-        .arg(format!("file:{}", serial.display()))
-        .arg("-monitor")
-        .arg(format!("unix:{},server,nowait", monitor.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+            "if=pflash,format=raw,unit=1,file={}",
+            vars.display()
+        ));
+    c.arg("-chardev")
+        .arg(format!("socket,id=chrtpm,path={}", tpm_sock.display()))
+        .args(["-tpmdev", "emulator,id=tpm0,chardev=chrtpm"])
+        .args(["-device", "tpm-tis,tpmdev=tpm0"]);
+    c.args([
+        "-machine",
+        "q35",
+        "-m",
+        "2048",
+        "-smp",
+        "2",
+        "-no-reboot",
+        "-display",
+        "none",
+    ])
+    .arg("-drive")
+    .arg(format!("file={},if=virtio,format=raw", disk.display()))
+    .args(["-vga", "none", "-device", "virtio-vga,xres=1280,yres=800"])
+    .args(["-nic", "user,model=virtio-net-pci"])
+    .arg("-serial")
+    .arg(format!("file:{}", serial.display()))
+    .arg("-monitor")
+    .arg(format!("unix:{},server,nowait", monitor.display()))
+    .arg("-qmp")
+    .arg(format!("unix:{},server,nowait", qmp.display()))
+    .args(["-device", "virtio-tablet-pci"])
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     let t_boot = Instant::now();
     let vm = Qemu {
         child: c.spawn().unwrap(),
         monitor,
+        qmp,
         serial,
+        settle: Duration::from_secs(if kvm { 1 } else { 4 }),
     };
 
     // Outside: the screen, until it shows the login screen.
-    let reference = image::open(workspace().join("kiosk/tests/snapshots/01_login.png"))
-        .unwrap()
-        .to_rgb8();
+    let reference = screen_ref("01_login.png");
     let shot = tmp.path().join("screen.png");
     let mut best = f64::MAX;
     let mut screen = None;
@@ -339,10 +593,21 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
         expected,
         "the booted tablet's ruleset is not the rendered one"
     );
-    assert_eq!(
-        sec("ss"),
-        Vec::<String>::new(),
-        "something listens on the tablet"
+    // Nothing listens but the DHCP client's socket (systemd-networkd, UDP 68 on the
+    // leased address: the firewall lets in only a server's replies from port 67).
+    let listening = sec("ss");
+    let others: Vec<&String> = listening
+        .iter()
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            !(f.first() == Some(&"udp")
+                && f.get(4).is_some_and(|a| a.ends_with(":68"))
+                && l.contains("\"systemd-network\""))
+        })
+        .collect();
+    assert!(
+        others.is_empty(),
+        "something listens on the tablet: {others:?}"
     );
     assert_eq!(sec("logins"), Vec::<String>::new(), "a login service runs");
     let kiosk = sec("kiosk");
@@ -365,6 +630,137 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
             .first()
             .is_some_and(|o| o.split(',').any(|x| x == "ro")),
         "root not read-only: {rootopts:?}"
+    );
+
+    // The status bar's network light is green (the kiosk sees its route: it read
+    // /proc/net, which the unit's ProcSubset=pid hides, and said "offline" before).
+    assert!(
+        green_light(&screen, 0..60, 20..60),
+        "the network light is not green on the booted tablet"
+    );
+
+    // No virtual terminal can be switched to: Ctrl+Alt+F2/F3 leave the kiosk on screen
+    // and the active VT unchanged.
+    assert!(
+        !vm.serial_text().contains("=== BEGIN vt-after"),
+        "the check unit looked at the VT before the keys were pressed (its window is too short)"
+    );
+    for key in ["ctrl-alt-f2", "ctrl-alt-f3"] {
+        vm.monitor(&format!("sendkey {key}")).unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let after_keys = vm.screendump(&shot).expect("screendump after Ctrl+Alt+F2");
+    let d = difference_below_bar(&after_keys, &reference);
+    assert!(
+        d < 4.0,
+        "the screen changed after Ctrl+Alt+F2/F3 (difference {d:.1})"
+    );
+    let before = vm.wait_section("vt-before", Duration::from_secs(240));
+    let after = vm.wait_section("vt-after", Duration::from_secs(240));
+    assert_eq!(before.first(), after.first(), "the active VT changed");
+    let restarts_before: u32 = before
+        .get(1)
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no restart count: {before:?}"));
+
+    // A crash of the kiosk: systemd starts it again and the login screen comes back.
+    let deadline = Instant::now() + limit;
+    while !vm.serial_text().contains("=== CRASH") {
+        assert!(
+            Instant::now() < deadline,
+            "the check unit never crashed the kiosk"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let t_crash = Instant::now();
+    let mut gone = false;
+    let mut back = None;
+    while t_crash.elapsed() < Duration::from_secs(if kvm { 60 } else { 300 }) {
+        if let Some(s) = vm.screendump(&shot) {
+            let login = s.dimensions() == reference.dimensions()
+                && difference_below_bar(&s, &reference) < 4.0;
+            gone |= !login;
+            if gone && login {
+                back = Some(t_crash.elapsed());
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let restarted = vm.wait_section("restarted", Duration::from_secs(240));
+    assert_eq!(
+        restarted,
+        ["active".to_string(), (restarts_before + 1).to_string()],
+        "the kiosk was not restarted once after its crash"
+    );
+    let back = back.expect("the login screen did not come back after the crash");
+    println!("login screen back {back:?} after the kiosk crashed (KVM {kvm})");
+
+    // One application from the booted kiosk, by taps and key presses on its virtual
+    // tablet and keyboard, to the relay on the host.
+    let step = Duration::from_secs(if kvm { 60 } else { 240 });
+    vm.wait_screen(&shot, &reference, "the login screen", step);
+    vm.tap(264, 282);
+    vm.type_text(shinsei_tests::STAFF_ID);
+    vm.tap(264, 402);
+    vm.type_text(shinsei_tests::STAFF_PASSWORD);
+    vm.tap(164, 508);
+    vm.wait_screen(&shot, &screen_ref("02_scan.png"), "the scanned form", step);
+    vm.tap(917, 399);
+    vm.wait_screen(
+        &shot,
+        &screen_ref("03_review.png"),
+        "the photo review",
+        step,
+    );
+    vm.tap(1035, 312);
+    vm.wait_screen(&shot, &screen_ref("04_choices.png"), "the choices", step);
+    vm.tap(153, 308); // e-certificate: yes
+    vm.tap(427, 468); // braille: no
+    vm.tap(417, 584);
+    vm.wait_screen(&shot, &screen_ref("05_summary.png"), "the summary", step);
+    vm.tap(673, 574);
+    let receipt = vm.wait_screen(&shot, &screen_ref("06_receipt.png"), "the receipt", step);
+    receipt.save(keep.join("kiosk-boot-receipt.png")).unwrap();
+    // The relay forwards to its spool after the receipt.
+    let t = Instant::now();
+    let mut spooled = relay.spooled();
+    while spooled.is_empty() && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(500));
+        spooled = relay.spooled();
+    }
+    assert_eq!(
+        spooled.len(),
+        1,
+        "the relay did not get one application: {spooled:?}"
+    );
+    let app = std::fs::read_to_string(spooled[0].join("application.json")).unwrap();
+    assert!(app.contains(APP_ID), "{app}");
+
+    // The data partition, read from outside: LUKS2 with one key slot, bound to the
+    // TPM (systemd's tpm2 token), and nothing of the seed left in plaintext.
+    let data_copy = tmp.path().join("data-partition.img");
+    std::fs::write(&data_copy, data_part()).unwrap();
+    let dump = run_ok(Command::new(&cryptsetup).arg("luksDump").arg(&data_copy));
+    let dump = String::from_utf8_lossy(&dump.stdout).into_owned();
+    assert!(
+        dump.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Version:", "2"]),
+        "{dump}"
+    );
+    let slots = dump
+        .lines()
+        .skip_while(|l| !l.starts_with("Keyslots:"))
+        .skip(1)
+        .take_while(|l| l.starts_with(|c: char| c.is_whitespace()))
+        .filter(|l| l.trim_end().ends_with(": luks2"))
+        .count();
+    assert_eq!(slots, 1, "not exactly one key slot:\n{dump}");
+    assert!(dump.contains("systemd-tpm2"), "no TPM2 token:\n{dump}");
+    assert!(
+        !contains(&data_part(), b"TAB-0201"),
+        "the tablet's ID is still readable on the data disk"
     );
 
     // The relay saw the tablet (its check-in came through the firewall).
