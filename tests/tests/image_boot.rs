@@ -40,6 +40,9 @@ use shinsei_tests::{Relay, Tablet, Ward};
 
 /// The virtual screen (the tablets' panel).
 const SCREEN: (u32, u32) = (1280, 800);
+/// The marker the seed's filler file repeats (see the data-partition checks).
+const FILLER: &[u8] = b"SHINSEI-SEED-PLAINTEXT-MARKER-";
+
 /// The application ID on the replay camera's form.
 const APP_ID: &str = "31234567890123456789012";
 
@@ -168,6 +171,23 @@ impl Qemu {
 
     /// Waits until the screen matches `reference` (mean difference below 4 grey
     /// levels); returns it.
+    /// Fails at once when QEMU has gone (a guest panic with `panic=-1 -no-reboot`)
+    /// instead of waiting out the time limit.
+    fn assert_running(&self) {
+        if UnixStream::connect(&self.monitor).is_err() {
+            let text = self.serial_text();
+            let tail: String = text
+                .chars()
+                .rev()
+                .take(4000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            panic!("QEMU has exited; serial console:\n{tail}");
+        }
+    }
+
     fn wait_screen(
         &self,
         shot: &Path,
@@ -187,6 +207,7 @@ impl Qemu {
                     }
                 }
             }
+            self.assert_running();
             if Instant::now() > deadline {
                 let keep = workspace().join("target/ui-screenshots");
                 let _ = std::fs::copy(shot, keep.join("kiosk-boot-last-screen.png"));
@@ -356,7 +377,7 @@ fn check_overlay(dir: &Path) {
          echo '=== BEGIN root'; findmnt -no OPTIONS /; echo '=== END root'\n\
          echo '=== BEGIN vt-before'; cat /sys/class/tty/tty0/active; systemctl show -p NRestarts --value shinsei-kiosk.service; echo '=== END vt-before'\n\
          # The host presses Ctrl+Alt+F2 and F3 meanwhile.\n\
-         sleep 60\n\
+         sleep 120\n\
          echo '=== BEGIN vt-after'; cat /sys/class/tty/tty0/active; echo '=== END vt-after'\n\
          # A crash of the kiosk: the host watches the login screen come back.\n\
          n0=$(systemctl show -p NRestarts --value shinsei-kiosk.service)\n\
@@ -401,6 +422,12 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     );
     let overlay = tmp.path().join("overlay");
     check_overlay(&overlay);
+    // 24 MiB of marker in the seed (see the data-partition checks).
+    std::fs::write(
+        tab.data.join("zz-boot-test-filler"),
+        FILLER.repeat((24 << 20) / FILLER.len()),
+    )
+    .unwrap();
 
     let img = tmp.path().join("image");
     let t0 = Instant::now();
@@ -470,13 +497,25 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // The seed on the data partition is plaintext before the first boot (the control
-    // for the scan after it).
+    // for the scan after it): the tablet's ID, and a marker file large enough to lie
+    // beyond the 16 MiB that formatting LUKS2 overwrites by itself, so only the
+    // first boot's overwrite of the whole partition can remove it.
     let disk = img.join("disk.img");
     let data_part = || partition(&disk, "shinsei-data");
+    let before = data_part();
     assert!(
-        contains(&data_part(), b"TAB-0201"),
+        contains(&before, b"TAB-0201"),
         "control: the seed does not hold the tablet's ID before the first boot"
     );
+    let deep = before
+        .windows(FILLER.len())
+        .rposition(|w| w == FILLER)
+        .expect("control: the marker file is not in the seed");
+    assert!(
+        deep > 16 << 20,
+        "control: the marker ends before 16 MiB ({deep})"
+    );
+    drop(before);
     // UEFI firmware (OVMF) with its own variable store: the disk boots through its
     // EFI system partition and systemd-boot, as on a tablet.
     let vars = tmp.path().join("OVMF_VARS.fd");
@@ -533,6 +572,7 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     let mut screen = None;
     while t_boot.elapsed() < limit {
         std::thread::sleep(Duration::from_secs(3));
+        vm.assert_running();
         if let Some(s) = vm.screendump(&shot) {
             if (s.width(), s.height()) == (reference.width(), reference.height()) {
                 let d = difference_below_bar(&s, &reference);
@@ -634,10 +674,16 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
 
     // The status bar's network light is green (the kiosk sees its route: it read
     // /proc/net, which the unit's ProcSubset=pid hides, and said "offline" before).
-    assert!(
-        green_light(&screen, 0..60, 20..60),
-        "the network light is not green on the booted tablet"
-    );
+    // (Its first check runs after the first frame: polled.)
+    let t_light = Instant::now();
+    let mut lit = green_light(&screen, 0..60, 20..60);
+    while !lit && t_light.elapsed() < Duration::from_secs(if kvm { 30 } else { 120 }) {
+        std::thread::sleep(Duration::from_secs(2));
+        lit = vm
+            .screendump(&shot)
+            .is_some_and(|s| green_light(&s, 0..60, 20..60));
+    }
+    assert!(lit, "the network light is not green on the booted tablet");
 
     // No virtual terminal can be switched to: Ctrl+Alt+F2/F3 leave the kiosk on screen
     // and the active VT unchanged.
@@ -758,9 +804,14 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
         .count();
     assert_eq!(slots, 1, "not exactly one key slot:\n{dump}");
     assert!(dump.contains("systemd-tpm2"), "no TPM2 token:\n{dump}");
+    let after = data_part();
     assert!(
-        !contains(&data_part(), b"TAB-0201"),
+        !contains(&after, b"TAB-0201"),
         "the tablet's ID is still readable on the data disk"
+    );
+    assert!(
+        !contains(&after, FILLER),
+        "the seed's marker file is still readable below the encryption"
     );
 
     // The relay saw the tablet (its check-in came through the firewall).
