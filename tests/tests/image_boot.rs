@@ -169,25 +169,26 @@ impl Qemu {
         }
     }
 
-    /// Waits until the screen matches `reference` (mean difference below 4 grey
-    /// levels); returns it.
+    /// The last `n` characters of the serial console.
+    fn serial_tail(&self, n: usize) -> String {
+        let text = self.serial_text();
+        let skip = text.chars().count().saturating_sub(n);
+        text.chars().skip(skip).collect()
+    }
+
     /// Fails at once when QEMU has gone (a guest panic with `panic=-1 -no-reboot`)
     /// instead of waiting out the time limit.
     fn assert_running(&self) {
         if UnixStream::connect(&self.monitor).is_err() {
-            let text = self.serial_text();
-            let tail: String = text
-                .chars()
-                .rev()
-                .take(4000)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            panic!("QEMU has exited; serial console:\n{tail}");
+            panic!(
+                "QEMU has exited; serial console:\n{}",
+                self.serial_tail(4000)
+            );
         }
     }
 
+    /// Waits until the screen matches `reference` ([`matches`]); returns it. On
+    /// failure the last screen is kept and the serial console's end is shown.
     fn wait_screen(
         &self,
         shot: &Path,
@@ -200,9 +201,8 @@ impl Qemu {
         loop {
             if let Some(s) = self.screendump(shot) {
                 if s.dimensions() == reference.dimensions() {
-                    let d = difference_below_bar(&s, reference);
-                    best = best.min(d);
-                    if d < 4.0 {
+                    best = best.min(difference_below_bar(&s, reference));
+                    if matches(&s, reference) {
                         return s;
                     }
                 }
@@ -212,8 +212,10 @@ impl Qemu {
                 let keep = workspace().join("target/ui-screenshots");
                 let _ = std::fs::copy(shot, keep.join("kiosk-boot-last-screen.png"));
                 panic!(
-                    "the booted kiosk never showed {what} (closest mean difference {best:.1}; \
-                     last screen in target/ui-screenshots/kiosk-boot-last-screen.png)"
+                    "the booted kiosk never showed {what} within {limit:?} (closest mean \
+                     difference {best:.1}; last screen in \
+                     target/ui-screenshots/kiosk-boot-last-screen.png); serial console:\n{}",
+                    self.serial_tail(6000)
                 );
             }
             std::thread::sleep(Duration::from_secs(2));
@@ -305,6 +307,12 @@ fn section(serial: &str, name: &str) -> Option<Vec<String>> {
             .filter(|l| !l.trim().is_empty())
             .collect(),
     )
+}
+
+/// Whether a screen shows `reference`: the same size, and a mean difference below the
+/// status bar under 4 grey levels (glyph edges and the pointer's hover differ).
+fn matches(screen: &image::RgbImage, reference: &image::RgbImage) -> bool {
+    screen.dimensions() == reference.dimensions() && difference_below_bar(screen, reference) < 4.0
 }
 
 /// Mean absolute difference per channel below the status bar (the bar shows live
@@ -568,33 +576,11 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     // Outside: the screen, until it shows the login screen.
     let reference = screen_ref("01_login.png");
     let shot = tmp.path().join("screen.png");
-    let mut best = f64::MAX;
-    let mut screen = None;
-    while t_boot.elapsed() < limit {
-        std::thread::sleep(Duration::from_secs(3));
-        vm.assert_running();
-        if let Some(s) = vm.screendump(&shot) {
-            if (s.width(), s.height()) == (reference.width(), reference.height()) {
-                let d = difference_below_bar(&s, &reference);
-                best = best.min(d);
-                if d < 4.0 {
-                    screen = Some(s);
-                    break;
-                }
-            }
-        }
-    }
-    let serial_now = vm.serial_text();
     let keep = workspace().join("target/ui-screenshots");
     std::fs::create_dir_all(&keep).unwrap();
-    let _ = std::fs::write(keep.join("kiosk-boot-serial.log"), &serial_now);
-    let _ = std::fs::copy(&shot, keep.join("kiosk-boot-last-screen.png"));
-    let Some(screen) = screen else {
-        panic!(
-            "no login screen within {limit:?} (closest mean difference {best:.1}); serial console:\n{}",
-            serial_now.chars().rev().take(6000).collect::<String>().chars().rev().collect::<String>()
-        );
-    };
+    let screen = vm.wait_screen(&shot, &reference, "the login screen", limit);
+    let best = difference_below_bar(&screen, &reference);
+    let _ = std::fs::write(keep.join("kiosk-boot-serial.log"), vm.serial_text());
     println!(
         "login screen on the booted tablet after {:?} (KVM {kvm})",
         t_boot.elapsed()
@@ -699,7 +685,7 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     let after_keys = vm.screendump(&shot).expect("screendump after Ctrl+Alt+F2");
     let d = difference_below_bar(&after_keys, &reference);
     assert!(
-        d < 4.0,
+        matches(&after_keys, &reference),
         "the screen changed after Ctrl+Alt+F2/F3 (difference {d:.1})"
     );
     let before = vm.wait_section("vt-before", Duration::from_secs(240));
@@ -724,8 +710,7 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     let mut back = None;
     while t_crash.elapsed() < Duration::from_secs(if kvm { 60 } else { 300 }) {
         if let Some(s) = vm.screendump(&shot) {
-            let login = s.dimensions() == reference.dimensions()
-                && difference_below_bar(&s, &reference) < 4.0;
+            let login = matches(&s, &reference);
             gone |= !login;
             if gone && login {
                 back = Some(t_crash.elapsed());

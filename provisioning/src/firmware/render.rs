@@ -611,8 +611,7 @@ WantedBy=multi-user.target\n",
 /// - **`MemoryDenyWriteExecute=no`**: Mesa's software renderer (llvmpipe, used when
 ///   there is no GPU driver, as in the boot test's virtual machine) and several GPU
 ///   drivers compile shaders to machine code at run time, which needs writable and
-///   executable memory. This is the one setting of the agent's unit the kiosk cannot
-///   keep.
+///   executable memory.
 /// - **`setuid` and `setgid`** allowed again after `~@privileged`: XWayland compiles
 ///   its keymap by starting `xkbcomp`, and the X server's child calls
 ///   `setgid(getgid())` and `setuid(getuid())` before it runs anything (a habit from
@@ -620,6 +619,8 @@ WantedBy=multi-user.target\n",
 ///   "XKB: Failed to compile keymap" (found by the boot test). Without capabilities
 ///   (`CapabilityBoundingSet=` empty, `NoNewPrivileges=yes`) these calls can only set
 ///   the IDs the process already has.
+///
+/// These two are the only settings of the agent's unit the kiosk does not keep.
 ///
 /// The kiosk (eframe, built for X11) runs under cage's XWayland, which cage starts on
 /// demand inside the same sandbox. A crash ends cage (its only client is gone) and
