@@ -177,9 +177,16 @@ impl Qemu {
     }
 
     /// Fails at once when QEMU has gone (a guest panic with `panic=-1 -no-reboot`)
-    /// instead of waiting out the time limit.
+    /// instead of waiting out the time limit: its process is a zombie (not yet waited
+    /// for) or gone.
     fn assert_running(&self) {
-        if UnixStream::connect(&self.monitor).is_err() {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()));
+        // The state is the first field after the command name, which is in parentheses.
+        let gone = stat.map_or(true, |st| {
+            st.rsplit_once(") ")
+                .is_none_or(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X'))
+        });
+        if gone {
             panic!(
                 "QEMU has exited; serial console:\n{}",
                 self.serial_tail(4000)
