@@ -27,38 +27,81 @@ pub fn check_name(id: shinsei_capture::checks::CheckId, lang: Lang) -> &'static 
 pub fn check_failure(c: &shinsei_capture::CheckResult, lang: Lang) -> &str {
     match lang {
         Lang::Ja => &c.message_ja,
-        Lang::En => &c.message_en,
+        _ => &c.message_en,
     }
 }
 
-/// The display language.
+/// A display language. The clerk's screens are in Japanese or English ([`Lang::Ja`],
+/// [`Lang::En`]); the applicant's screens (photo review, choices, PINs, summary,
+/// receipt) also in Simplified Chinese, Korean and Vietnamese ([`Lang::APPLICANT`]).
+/// A key without a translation in an applicant language reads in English (the kiosk's
+/// tests fail when an applicant screen shows one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
     #[default]
     Ja,
     En,
+    /// Simplified Chinese (简体中文).
+    Zh,
+    /// Korean (한국어).
+    Ko,
+    /// Vietnamese (Tiếng Việt).
+    Vi,
 }
 
 impl Lang {
+    /// The languages an applicant can choose, in the order the picker shows them.
+    pub const APPLICANT: [Lang; 5] = [Lang::Ja, Lang::En, Lang::Zh, Lang::Ko, Lang::Vi];
+
+    /// The clerk's other language (Japanese ⇄ English; an applicant language goes to
+    /// Japanese).
     pub fn other(self) -> Self {
         match self {
             Lang::Ja => Lang::En,
-            Lang::En => Lang::Ja,
+            _ => Lang::Ja,
+        }
+    }
+
+    /// Japanese or English: the language of texts that exist only for the clerk.
+    pub fn clerk(self) -> Self {
+        match self {
+            Lang::Ja => Lang::Ja,
+            _ => Lang::En,
         }
     }
 
     /// The label of the switch button: the *other* language, in that language.
     pub fn switch_label(self) -> &'static str {
+        self.other().native_name()
+    }
+
+    /// The language's own name, as its speakers write it (the picker shows these, not
+    /// flags: a flag is a country, not a language).
+    pub fn native_name(self) -> &'static str {
         match self {
-            Lang::Ja => "English",
-            Lang::En => "日本語",
+            Lang::Ja => "日本語",
+            Lang::En => "English",
+            Lang::Zh => "简体中文",
+            Lang::Ko => "한국어",
+            Lang::Vi => "Tiếng Việt",
+        }
+    }
+
+    /// The BCP 47 tag (for the accessibility tree and the fonts' choice).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+            Lang::Zh => "zh-Hans",
+            Lang::Ko => "ko",
+            Lang::Vi => "vi",
         }
     }
 
     fn pick(self, ja: &'static str, en: &'static str) -> &'static str {
         match self {
             Lang::Ja => ja,
-            Lang::En => en,
+            _ => en,
         }
     }
 }
@@ -73,8 +116,33 @@ macro_rules! texts {
             /// Every key (for the completeness test).
             pub const ALL: &'static [T] = &[$(T::$key),*];
 
+            /// The text in `lang`; in an applicant language, a key the applicant's
+            /// screens do not use reads in English.
             pub fn get(self, lang: Lang) -> &'static str {
+                if let Some(t) = self.applicant(lang) {
+                    return t;
+                }
                 match self { $(T::$key => lang.pick($ja, $en)),* }
+            }
+        }
+    };
+}
+
+macro_rules! applicant_texts {
+    ($($key:ident => $zh:literal, $ko:literal, $vi:literal;)*) => {
+        impl T {
+            /// The keys the applicant's screens use: each has every applicant language.
+            pub const APPLICANT: &'static [T] = &[$(T::$key),*];
+
+            fn applicant(self, lang: Lang) -> Option<&'static str> {
+                match (self, lang) {
+                    $(
+                        (T::$key, Lang::Zh) => Some($zh),
+                        (T::$key, Lang::Ko) => Some($ko),
+                        (T::$key, Lang::Vi) => Some($vi),
+                    )*
+                    _ => None,
+                }
             }
         }
     };
@@ -218,30 +286,91 @@ texts! {
     Ok => "OK", "OK";
 }
 
+// The applicant's screens in Simplified Chinese, Korean and Vietnamese, translated from
+// the Japanese (the ward's wording) and checked against the English. They need review
+// by native speakers before a ward uses them (README, "Languages").
+applicant_texts! {
+    StepScan => "1. 申请书二维码", "1. 신청서 QR코드", "1. Mã QR của đơn";
+    StepPhoto => "2. 照片", "2. 얼굴 사진", "2. Ảnh chân dung";
+    StepChoices => "3. 选择", "3. 희망 사항", "3. Lựa chọn";
+    StepPins => "4. 密码", "4. 비밀번호", "4. Mã PIN";
+    StepSend => "发送", "전송", "Gửi";
+    ReviewTitle => "确认照片（高45毫米×宽35毫米）", "사진 확인 (세로 45mm × 가로 35mm)", "Kiểm tra ảnh (cao 45 mm × rộng 35 mm)";
+    ReviewOriginal => "拍摄的图像", "촬영한 이미지", "Ảnh đã chụp";
+    ReviewCropped => "申请用照片", "신청용 사진", "Ảnh dùng cho đơn";
+    UsePhoto => "使用这张照片", "이 사진 사용", "Dùng ảnh này";
+    Retake => "重新拍摄", "다시 찍기", "Chụp lại";
+    OverrideApproved => "已批准例外", "예외 승인", "Ngoại lệ đã được duyệt";
+    ReasonInfant => "婴幼儿（由监护人抱着）", "영유아 (보호자가 안고 있음)", "Trẻ nhỏ (cha mẹ bế)";
+    ReasonDisability => "因残疾或疾病无法保持姿势", "장애·질병으로 자세를 유지할 수 없음", "Khuyết tật hoặc bệnh: không giữ được tư thế";
+    ReasonHeadCovering => "因医疗或宗教原因佩戴头饰", "의료·종교상 이유의 머리 가리개", "Đội khăn/mũ vì lý do y tế hoặc tôn giáo";
+    ReasonOther => "其他（由负责人判断）", "기타 (관리자 판단)", "Khác (người phụ trách quyết định)";
+    CertQuestion => "您是否希望发行电子证书？", "전자증명서 발급을 희망하십니까?", "Quý vị có muốn cấp chứng thư điện tử không?";
+    BrailleQuestion => "您是否希望标注盲文？", "점자 표기를 희망하십니까?", "Quý vị có muốn in chữ nổi (braille) không?";
+    Yes => "希望", "희망함", "Có";
+    No => "不希望", "희망하지 않음", "Không";
+    ExpressNote => "特急发行：在下一个画面设置密码。", "특급 발급: 다음 화면에서 비밀번호를 설정합니다.", "Cấp nhanh: mã PIN được đặt ở màn hình tiếp theo.";
+    Back => "返回", "뒤로", "Quay lại";
+    Next => "下一步", "다음", "Tiếp";
+    PinsTitle => "设置密码（请申请人本人输入）", "비밀번호 설정 (신청자 본인이 입력해 주십시오)", "Đặt mã PIN (người nộp đơn tự nhập)";
+    PinSignature => "签名用电子证书的密码（大写英文字母和数字，6〜16位）", "서명용 전자증명서 비밀번호 (영문 대문자와 숫자 6~16자)", "Mật khẩu chứng thư chữ ký (6–16 chữ in hoa A–Z và số)";
+    PinUser => "用户证明用电子证书的密码（4位数字）", "이용자증명용 전자증명서 비밀번호 (숫자 4자리)", "Mã PIN chứng thư xác thực người dùng (4 chữ số)";
+    PinResident => "居民基本台账用密码（4位数字）", "주민기본대장용 비밀번호 (숫자 4자리)", "Mã PIN sổ đăng ký cư trú (4 chữ số)";
+    PinCardInfo => "卡面信息输入辅助用密码（4位数字）", "카드 기재사항 입력보조용 비밀번호 (숫자 4자리)", "Mã PIN hỗ trợ nhập thông tin thẻ (4 chữ số)";
+    PinEnter => "输入", "입력", "Nhập";
+    PinConfirm => "再输入一次以确认", "확인을 위해 한 번 더", "Nhập lại để xác nhận";
+    RuleLength6to16 => "6〜16位", "6~16자", "6–16 ký tự";
+    RuleLetter => "至少1个字母", "영문자 1자 이상", "ít nhất 1 chữ cái";
+    RuleDigit => "至少1个数字", "숫자 1자 이상", "ít nhất 1 chữ số";
+    Rule4Digits => "4位数字", "숫자 4자리", "4 chữ số";
+    RuleMatch => "两次输入一致", "확인 입력 일치", "nhập lại khớp";
+    PinMismatch => "两次输入不一致。请重新输入。", "확인 입력이 일치하지 않습니다. 다시 입력해 주십시오.", "Hai lần nhập không khớp. Vui lòng nhập lại.";
+    Clear => "清除", "지우기", "Xóa hết";
+    Backspace => "删除1位", "한 글자 삭제", "Xóa 1 ký tự";
+    SummaryTitle => "确认发送内容", "전송 내용 확인", "Kiểm tra trước khi gửi";
+    SummaryId => "申请书ID", "신청서 ID", "Mã số đơn";
+    SummaryCert => "电子证书", "전자증명서", "Chứng thư điện tử";
+    SummaryBraille => "盲文标注", "점자 표기", "Chữ nổi (braille)";
+    SummaryPins => "密码", "비밀번호", "Mã PIN";
+    PinsSet => "已设置（不显示）", "설정됨 (표시하지 않음)", "đã đặt (không hiển thị)";
+    SendNow => "发送", "전송하기", "Gửi đi";
+    SendAgain => "用重新拍摄的照片再次发送", "다시 찍은 사진으로 재전송", "Gửi lại với ảnh mới";
+    Sending => "正在加密并发送…", "암호화하여 전송하고 있습니다…", "Đang mã hóa và gửi…";
+    Delivered => "已发送", "전송했습니다", "Đã gửi";
+    Queued => "已保存为待发送。连接恢复后将自动发送。", "전송 대기에 저장했습니다. 연결이 복구되면 자동으로 전송합니다.", "Đã lưu chờ gửi. Đơn sẽ tự động được gửi khi có kết nối trở lại.";
+    ReceiptTitle => "受理单", "접수증", "Phiếu tiếp nhận";
+    ReceiptTime => "时间", "시각", "Thời gian";
+    ReceiptStatus => "状态", "상태", "Trạng thái";
+    ReceiptDelivered => "申请服务器已受理", "신청 서버가 접수했습니다", "máy chủ tiếp nhận đã nhận";
+    ReceiptQueued => "待发送（将自动发送）", "전송 대기 (자동으로 전송합니다)", "chờ gửi (sẽ tự động gửi)";
+    NextApplicant => "下一位申请人", "다음 신청자", "Người nộp đơn tiếp theo";
+}
+
 /// "N 件" / "N".
 pub fn outbox_count(n: usize, lang: Lang) -> String {
     match lang {
         Lang::Ja => format!("{n} 件"),
-        Lang::En => format!("{n}"),
+        _ => format!("{n}"),
     }
 }
 
 /// Why a QR code that was read is not an application form's, and what to do.
 pub fn qr_refusal(e: &shinsei_protocol::application::ApplicationIdError, lang: Lang) -> String {
     use shinsei_protocol::application::ApplicationIdError as E;
+    let lang = lang.clerk();
     let why = match (e, lang) {
         (E::WrongLength(n), Lang::Ja) => format!("数字が{n}桁です（申請書IDは23桁）"),
         (E::WrongLength(n), Lang::En) => format!("it holds {n} digits (an application ID has 23)"),
         (E::Ambiguous(n), Lang::Ja) => format!("23桁の番号が{n}つあります"),
         (E::Ambiguous(n), Lang::En) => format!("it holds {n} different 23-digit numbers"),
         (_, Lang::Ja) => "申請書IDが含まれていません".to_string(),
-        (_, Lang::En) => "it holds no application ID".to_string(),
+        _ => "it holds no application ID".to_string(),
     };
     match lang {
         Lang::Ja => format!(
             "申請書のQRコードではありません（{why}）。交付申請書のQRコードを映すか、申請書IDを手入力してください。"
         ),
-        Lang::En => format!(
+        _ => format!(
             "Not an application form's QR code ({why}). Show the code on the application form, or type the ID."
         ),
     }
@@ -265,7 +394,7 @@ pub fn idle_warning(secs: u64, lang: Lang) -> String {
         Lang::Ja => format!(
             "操作がないため、あと{secs}秒でロックします。続ける場合は「続ける」を押してください。"
         ),
-        Lang::En => {
+        _ => {
             format!("No activity: the tablet locks in {secs} s. Press Continue to keep working.")
         }
     }
@@ -277,7 +406,7 @@ pub fn locked_out(secs: u64, lang: Lang) -> String {
         Lang::Ja => {
             format!("ログインの失敗が続いたためロックしています。あと{secs}秒お待ちください。")
         }
-        Lang::En => format!("Too many failed logins: locked out. Try again in {secs} s."),
+        _ => format!("Too many failed logins: locked out. Try again in {secs} s."),
     }
 }
 
@@ -290,7 +419,7 @@ pub fn countdown(secs: u32, lang: Lang) -> String {
 pub fn digits_typed(n: usize, lang: Lang) -> String {
     match lang {
         Lang::Ja => format!("{n} / 23 桁"),
-        Lang::En => format!("{n} / 23 digits"),
+        _ => format!("{n} / 23 digits"),
     }
 }
 
@@ -393,6 +522,51 @@ mod tests {
     fn switching_twice_returns() {
         assert_eq!(Lang::Ja.other().other(), Lang::Ja);
         assert_eq!(Lang::Ja.switch_label(), "English");
+        assert_eq!(Lang::En.switch_label(), "日本語");
+        // From an applicant language the clerk's switch goes to Japanese.
+        assert_eq!(Lang::Ko.other(), Lang::Ja);
+        assert_eq!(Lang::Vi.clerk(), Lang::En);
+    }
+
+    fn has(s: &str, range: std::ops::RangeInclusive<char>) -> bool {
+        s.chars().any(|c| range.contains(&c))
+    }
+
+    /// Every text of the applicant's screens exists in every applicant language, in its
+    /// script (Han for Chinese, Hangul for Korean), and none is the English text left
+    /// untranslated.
+    #[test]
+    fn every_applicant_text_exists_in_every_applicant_language() {
+        assert_eq!(T::APPLICANT.len(), 54);
+        for t in T::APPLICANT {
+            let en = t.get(Lang::En);
+            for lang in [Lang::Zh, Lang::Ko, Lang::Vi] {
+                let s = t.get(lang);
+                assert!(!s.trim().is_empty(), "{t:?} {lang:?}");
+                assert_ne!(s, en, "{t:?} is not translated to {lang:?}");
+                assert_ne!(s, t.get(Lang::Ja), "{t:?} {lang:?} is the Japanese");
+            }
+            assert!(has(t.get(Lang::Zh), '\u{4E00}'..='\u{9FFF}'), "{t:?} zh");
+            assert!(has(t.get(Lang::Ko), '\u{AC00}'..='\u{D7A3}'), "{t:?} ko");
+            // Vietnamese is Latin with tone marks: each text has at least one letter
+            // outside ASCII (a text of plain ASCII would be English or untoned).
+            assert!(!t.get(Lang::Vi).is_ascii(), "{t:?} vi");
+        }
+        // A clerk's text keeps Japanese and English only: in an applicant language it
+        // reads in English.
+        assert_eq!(T::LogIn.get(Lang::Zh), T::LogIn.get(Lang::En));
+    }
+
+    /// The picker shows each language's own name, and each is distinct.
+    #[test]
+    fn the_picker_names_each_language_in_itself() {
+        let names: Vec<_> = Lang::APPLICANT.iter().map(|l| l.native_name()).collect();
+        assert_eq!(
+            names,
+            ["日本語", "English", "简体中文", "한국어", "Tiếng Việt"]
+        );
+        let tags: std::collections::BTreeSet<_> = Lang::APPLICANT.iter().map(|l| l.tag()).collect();
+        assert_eq!(tags.len(), Lang::APPLICANT.len());
     }
 
     #[test]

@@ -115,6 +115,21 @@ pub enum Screen {
     Blocked(Block),
 }
 
+impl Screen {
+    /// A screen the applicant reads and answers (in their language), not the clerk.
+    pub fn is_applicant(self) -> bool {
+        matches!(
+            self,
+            Screen::Review
+                | Screen::Choices
+                | Screen::Pins
+                | Screen::Summary
+                | Screen::Sending
+                | Screen::Receipt
+        )
+    }
+}
+
 /// Which login field the keyboard types into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginField {
@@ -214,6 +229,10 @@ pub struct Applicant {
     pub override_form: Option<OverrideForm>,
     /// The photo was taken under a supervisor's override, for this reason.
     pub overridden: Option<OverrideReason>,
+    /// The language the applicant chose for their screens (none: the clerk's). It
+    /// lives and dies with the applicant: never logged, never sent (a language can
+    /// hint at a nationality, which is not a permitted field).
+    pub lang: Option<Lang>,
 }
 
 /// The supervisor's approval of a photo the checks refuse: why, which face, and the
@@ -250,6 +269,7 @@ impl Applicant {
             offer_resend: false,
             override_form: None,
             overridden: None,
+            lang: None,
         }
     }
 }
@@ -346,6 +366,26 @@ impl Kiosk {
     }
 
     /// Switches the language; everything on screen, banners included, follows.
+    /// The language of the applicant's screens: the applicant's choice, else the
+    /// clerk's.
+    pub fn applicant_lang(&self) -> Lang {
+        self.applicant.lang.unwrap_or(self.lang)
+    }
+
+    /// The applicant chooses the language of their screens (one tap on the picker).
+    pub fn choose_applicant_lang(&mut self, lang: Lang) {
+        self.applicant.lang = Some(lang);
+    }
+
+    /// The language of the texts now on screen (the fonts follow it).
+    pub fn screen_lang(&self) -> Lang {
+        if self.screen.is_applicant() {
+            self.applicant_lang()
+        } else {
+            self.lang
+        }
+    }
+
     pub fn toggle_lang(&mut self) {
         self.lang = self.lang.other();
         if let Some(e) = self.banner_error.take() {
@@ -1107,7 +1147,10 @@ impl Kiosk {
         let delivered = matches!(o, SubmitOutcome::Delivered { .. });
         let time = jst(self.clock.now());
         // The relay has it (or the outbox does, encrypted): forget the plaintext now.
+        // The receipt stays in the applicant's language.
+        let lang = self.applicant.lang;
         self.forget_applicant();
+        self.applicant.lang = lang;
         self.applicant.receipt = Some(ReceiptInfo {
             masked_id: masked,
             time,

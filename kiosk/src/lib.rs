@@ -16,7 +16,9 @@
 //!   (`egui_software_backend`) so they are the same on every machine.
 //!
 //! # Layout
-//! - [`i18n`] — every text in Japanese and English.
+//! - [`i18n`] — every text in Japanese and English; the applicant's screens also in
+//!   Simplified Chinese, Korean and Vietnamese.
+//! - [`fonts`] — a font per script, the one of the language on screen first.
 //! - [`entry`] — keypad fields, PIN rules as typed (pure).
 //! - `shinsei_capture::live` — camera frames → preview, QR region, face checks, crop,
 //!   on their own thread, results tagged so stale ones are dropped (no egui).
@@ -36,6 +38,7 @@
 pub mod backend;
 pub mod entry;
 pub mod fit;
+pub mod fonts;
 /// Every text (the one message table, shared with the command line).
 pub use shinsei_i18n as i18n;
 pub mod kiosk;
@@ -55,58 +58,18 @@ use shinsei_agent::error::{AgentError, Result};
 pub use backend::{AgentBackend, CounterBackend, LoginInfo, StatusInfo, Worker};
 pub use kiosk::{Block, Kiosk, Screen};
 
-/// Where a Japanese font is looked for (Debian packages `fonts-ipafont-gothic`,
-/// `fonts-noto-cjk`), after `SHINSEI_UI_FONT`.
-pub const FONT_CANDIDATES: &[&str] = &[
-    "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf",
-    "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-];
+/// Where a Japanese font is looked for ([`fonts::JAPANESE`]).
+pub const FONT_CANDIDATES: &[&str] = fonts::JAPANESE;
 
-/// Finds the Japanese font file.
-pub fn find_japanese_font() -> Option<PathBuf> {
-    std::env::var_os("SHINSEI_UI_FONT")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(FONT_CANDIDATES.iter().map(PathBuf::from))
-        .find(|p| p.is_file())
-}
-
-/// Installs the Japanese font first in the proportional family (its Latin letters are
-/// fine too) and as a fallback for monospace.
-pub fn install_japanese_font(ctx: &egui::Context, path: &Path) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| AgentError::file(path, e))?;
-    use egui::epaint::text::{FontInsert, FontPriority, InsertFontFamily};
-    ctx.add_font(FontInsert::new(
-        "japanese",
-        egui::FontData::from_owned(bytes),
-        vec![
-            InsertFontFamily {
-                family: egui::FontFamily::Proportional,
-                priority: FontPriority::Highest,
-            },
-            InsertFontFamily {
-                family: egui::FontFamily::Monospace,
-                priority: FontPriority::Lowest,
-            },
-        ],
-    ));
-    Ok(())
-}
-
-/// Sets up a context for the kiosk: style and fonts. Fails when no Japanese font is
-/// installed (a Japanese-first kiosk would show empty boxes).
+/// Sets up a context for the kiosk: style and fonts (Japanese first; Chinese, Korean
+/// and Vietnamese ones for the applicant's languages, see [`fonts`]). Fails when a
+/// font is missing, naming its package. Returns the Japanese font's file.
 pub fn setup_context(ctx: &egui::Context) -> Result<PathBuf> {
     view::apply_style(ctx);
-    let font = find_japanese_font().ok_or_else(|| {
-        AgentError::Internal(format!(
-            "日本語フォントがありません / no Japanese font: install fonts-ipafont-gothic \
-             or set SHINSEI_UI_FONT (looked in {})",
-            FONT_CANDIDATES.join(", ")
-        ))
-    })?;
-    install_japanese_font(ctx, &font)?;
-    Ok(font)
+    let book = fonts::FontBook::load()?;
+    let japanese = book.japanese.clone();
+    fonts::install(ctx, book);
+    Ok(japanese)
 }
 
 /// A backend for a tablet that cannot open its agent (wiped, not enrolled): every
@@ -163,6 +126,8 @@ pub struct KioskApp {
     tex: view::Textures,
     exit: AutoExit,
     shot_requested: bool,
+    /// The font leading for the language on screen ([`fonts::follow`]).
+    font_lead: Option<fonts::Lead>,
     /// Set when the screenshot was written (or failed): the window closes.
     pub done: Option<std::result::Result<PathBuf, String>>,
 }
@@ -174,12 +139,14 @@ impl KioskApp {
             tex: view::Textures::default(),
             exit,
             shot_requested: false,
+            font_lead: None,
             done: None,
         }
     }
 
     /// Draws one frame.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.font_lead = fonts::follow(ui.ctx(), self.kiosk.screen_lang(), self.font_lead);
         view::show(ui, &mut self.kiosk, &mut self.tex);
         self.auto_exit(ui.ctx());
     }

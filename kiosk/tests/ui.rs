@@ -1499,6 +1499,20 @@ fn assert_text_fits_with(h: &Harness<'_, KioskApp>, what: &str, overlaps: bool) 
     let texts = painted_texts(h);
     assert!(!texts.is_empty(), "{what}: no text painted");
     for (t, r, clip, rows, last) in &texts {
+        // Every character has a glyph in the installed fonts (no empty boxes).
+        let missing: String = t
+            .chars()
+            .filter(|c| {
+                !c.is_whitespace()
+                    && !h
+                        .ctx
+                        .fonts_mut(|f| f.has_glyph(&egui::FontId::proportional(20.0), *c))
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{what}: {t:?} has no glyph for {missing:?} in the kiosk's fonts"
+        );
         assert!(
             clip.expand(1.0).contains_rect(*r) && window.expand(1.0).contains_rect(*r),
             "{what}: {t:?} at {r:?} is cut (clip {clip:?})"
@@ -1587,25 +1601,9 @@ fn text_fits_on_every_screen_in_both_languages() {
     choose(&mut h, true, true);
     click(&mut h, "次へ");
     assert_text_fits_both(&mut h, "PINs");
-    type_text(&mut h, "ABC987");
-    click(
-        &mut h,
-        "署名用電子証明書のパスワード（英大文字と数字6〜16文字） 確認のためもう一度",
-    );
-    type_text(&mut h, "ABC987");
-    click(&mut h, "利用者証明用電子証明書の暗証番号（数字4桁） 入力");
-    for pin in ["1234", "1234", "5678", "5678", "9012", "9013"] {
-        type_text(&mut h, pin);
-    }
-    h.run_steps(2);
+    type_pins_with_a_mismatch(&mut h);
     assert_text_fits_both(&mut h, "PINs, a mismatch");
-    click(
-        &mut h,
-        "券面事項入力補助用の暗証番号（数字4桁） 確認のためもう一度",
-    );
-    click(&mut h, "1字削除");
-    type_text(&mut h, "2");
-    click(&mut h, "次へ");
+    mend_the_mismatch_and_go_on(&mut h);
     assert_eq!(h.state().kiosk.screen, Screen::Summary);
     assert_text_fits_both(&mut h, "summary");
     click(&mut h, "送信する");
@@ -1823,4 +1821,133 @@ fn without_e_certificates_only_the_two_pins_that_apply_are_set() {
     let sent = fake.with(|s| s.sent.clone());
     assert_eq!(sent[0].pins, Some(vec!["5555".into(), "0606".into()]));
     assert!(!sent[0].cert);
+}
+
+/// On the PIN screen: every PIN typed, the last confirmation one digit off (the
+/// longest state of the screen: a mismatch said in words).
+fn type_pins_with_a_mismatch(h: &mut Harness<'_, KioskApp>) {
+    type_text(h, "ABC987");
+    click(
+        h,
+        "署名用電子証明書のパスワード（英大文字と数字6〜16文字） 確認のためもう一度",
+    );
+    type_text(h, "ABC987");
+    click(h, "利用者証明用電子証明書の暗証番号（数字4桁） 入力");
+    for pin in ["1234", "1234", "5678", "5678", "9012", "9013"] {
+        type_text(h, pin);
+    }
+    h.run_steps(2);
+}
+
+/// After [`type_pins_with_a_mismatch`]: the last digit corrected, on to the summary.
+fn mend_the_mismatch_and_go_on(h: &mut Harness<'_, KioskApp>) {
+    click(
+        h,
+        "券面事項入力補助用の暗証番号（数字4桁） 確認のためもう一度",
+    );
+    click(h, "1字削除");
+    type_text(h, "2");
+    click(h, "次へ");
+}
+
+/// Issue 22: the applicant's screens in the applicant languages, checked on each screen
+/// in each language: a snapshot (committed, `kiosk/tests/snapshots/lang_*`), every text
+/// fits ([`assert_text_fits`]), no text of the table is left in English, and the
+/// clerk's status bar stays in the clerk's language. Back in Japanese to move on.
+fn in_every_applicant_language(h: &mut Harness<'_, KioskApp>, screen: &str) {
+    use shinsei_kiosk::i18n::{Lang, T};
+    for lang in [Lang::Zh, Lang::Ko, Lang::Vi] {
+        click(h, lang.native_name());
+        h.run_steps(2);
+        assert_eq!(h.state().kiosk.applicant_lang(), lang);
+        let what = format!("{screen} ({})", lang.tag());
+        assert_text_fits(h, &what);
+        // Below the status bar, no text is one of the table's English texts (a key
+        // the screen uses without a translation reads in English).
+        let english: Vec<&str> = T::ALL
+            .iter()
+            .map(|t| t.get(Lang::En))
+            .filter(|en| en.len() > 2 && !T::ALL.iter().any(|t| t.get(lang) == *en))
+            .collect();
+        for (text, r, ..) in painted_texts(h) {
+            if r.min.y < 76.0 {
+                continue;
+            }
+            assert!(
+                !english.iter().any(|en| text.contains(en)),
+                "{what}: {text:?} is English"
+            );
+        }
+        assert!(
+            painted_texts(h).iter().any(|t| t.0 == "担当: S001"),
+            "{what}: the clerk's status bar left Japanese"
+        );
+        snapshot(h, &format!("lang_{screen}_{}", lang.tag()));
+    }
+    click(h, "日本語");
+    assert_eq!(h.state().kiosk.applicant_lang(), Lang::Ja);
+}
+
+#[test]
+fn every_applicant_screen_in_every_applicant_language() {
+    use shinsei_kiosk::i18n::{Lang, T};
+    let fake = Fake::new(Profile::Express);
+    let mut h = harness(&fake, Some(counter_camera()));
+    // The glyph check of assert_text_fits can fail: a private-use character has none.
+    assert!(!h
+        .ctx
+        .fonts_mut(|f| f.has_glyph(&egui::FontId::proportional(20.0), '\u{E000}')));
+    login(&mut h, "S001", "correct-horse");
+    // The clerk's screens have no picker; their switch is Japanese/English only.
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
+    assert!(
+        h.query_by_label("한국어").is_none(),
+        "a picker on the clerk's screen"
+    );
+    scan_to_review(&mut h);
+    in_every_applicant_language(&mut h, "review");
+    click(&mut h, "この写真を使う");
+    in_every_applicant_language(&mut h, "choices");
+    // Chosen in Korean, by the Korean words.
+    click(&mut h, "한국어");
+    for (i, t) in [T::Yes, T::No].into_iter().enumerate() {
+        h.get_all_by_label(t.get(Lang::Ko)).nth(i).unwrap().click();
+        h.step();
+    }
+    click(&mut h, T::Next.get(Lang::Ko));
+    assert_eq!(h.state().kiosk.screen, Screen::Pins);
+    assert_eq!(
+        (
+            h.state().kiosk.applicant.cert,
+            h.state().kiosk.applicant.braille
+        ),
+        (Some(true), Some(false))
+    );
+    click(&mut h, "日本語");
+    type_pins_with_a_mismatch(&mut h);
+    // The longest state of the PIN screen: a mismatch said in words.
+    in_every_applicant_language(&mut h, "pins");
+    mend_the_mismatch_and_go_on(&mut h);
+    assert_eq!(h.state().kiosk.screen, Screen::Summary);
+    in_every_applicant_language(&mut h, "summary");
+    click(&mut h, "Tiếng Việt");
+    click(&mut h, T::SendNow.get(Lang::Vi));
+    step_until(&mut h, "the receipt", |k| k.screen == Screen::Receipt);
+    let texts: Vec<String> = painted_texts(&h).into_iter().map(|t| t.0).collect();
+    assert!(
+        texts.iter().any(|t| t == T::Delivered.get(Lang::Vi)),
+        "the receipt in Vietnamese: {texts:?}"
+    );
+    click(&mut h, "日本語");
+    in_every_applicant_language(&mut h, "receipt");
+    // What was sent is what was chosen, whatever the language (an `Application` has
+    // no field for a language).
+    let sent = fake.with(|s| s.sent.clone());
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].cert, sent[0].braille), (true, false));
+    // The next applicant starts in the clerk's language.
+    click(&mut h, "한국어");
+    click(&mut h, T::NextApplicant.get(Lang::Ko));
+    assert_eq!(h.state().kiosk.applicant.lang, None);
+    assert_eq!(h.state().kiosk.applicant_lang(), Lang::Ja);
 }

@@ -19,9 +19,10 @@
 //! cage, XWayland and the kiosk run as `shinsei-agent`, the root is read-only, the active
 //! VT before and after the key presses, the kiosk's restart count.
 //!
-//! `image-boot-screens/` were captured from `shinsei-agent ui --replay-camera DIR` (the
-//! same frame as below) under `Xvfb -screen 0 1280x800x24`, driven by `xdotool` with the
-//! taps below, with `xwd -root | convert xwd:- NAME.png` after each step.
+//! `image-boot-screens/` are made by the tool `ui_window.rs::capture_the_boot_tests_
+//! reference_screens`: `shinsei-agent ui --replay-camera DIR` (the same frame as below)
+//! under `Xvfb -screen 0 1280x800x24`, driven by `xdotool` with the taps below, with
+//! `xwd -root | convert xwd:- NAME.png` after each step.
 //!
 //! Needs root and Debian's `debootstrap`, `e2fsprogs`, `fdisk`, `dosfstools`, `mtools`,
 //! `qemu-system-x86`, `ovmf`, `swtpm`, `cryptsetup-bin`, `nftables`, `util-linux`
@@ -842,12 +843,12 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
         "the photo review",
         step,
     );
-    vm.advance(&shot, &[(1035, 312)], (&r[2], &r[3]), "the choices", step);
+    vm.advance(&shot, &[(1015, 340)], (&r[2], &r[3]), "the choices", step);
     // e-certificate: yes; braille: no; next.
-    let choices = [(153, 308), (427, 468), (417, 584)];
+    let choices = [(160, 336), (435, 496), (425, 612)];
     vm.advance(&shot, &choices, (&r[3], &r[4]), "the summary", step);
     // Sending twice is harmless: the relay keeps one application per ID.
-    let receipt = vm.advance(&shot, &[(673, 574)], (&r[4], &r[5]), "the receipt", step);
+    let receipt = vm.advance(&shot, &[(681, 602)], (&r[4], &r[5]), "the receipt", step);
     receipt.save(keep.join("kiosk-boot-receipt.png")).unwrap();
     // The relay forwards to its spool after the receipt.
     let t = Instant::now();

@@ -330,3 +330,85 @@ fn kiosk_runs_full_screen_under_cage_and_the_compositor_shows_its_login_screen()
         "the compositor shows something else than the kiosk drew (mean difference {mean:.2})"
     );
 }
+
+/// Not a check: the tool that makes the boot test's reference screens
+/// (`tests/tests/image-boot-screens/`, see `image_boot.rs`). Run it by hand after a
+/// change to the applicant's screens, look at the pictures, commit them:
+/// `cargo test -p shinsei-tests --features system-tests --test ui_window -- --ignored
+/// capture_the_boot_tests_reference_screens`. Needs `xdotool`, `x11-apps` (xwd) and
+/// `imagemagick` besides Xvfb. The kiosk runs full screen on a 1280×800 Xvfb with the
+/// boot test's replay camera, on an enrolled tablet and a running relay, driven with
+/// the boot test's taps (keep them equal: `the_image_boots_into_the_kiosk…`).
+#[test]
+#[ignore = "a tool: makes the boot test's reference screens"]
+fn capture_the_boot_tests_reference_screens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ward = Ward::create(tmp.path()).unwrap();
+    let _relay = Relay::start(&ward, "relay").unwrap();
+    let tab = Tablet::enroll(&ward, "TAB-0101", "standard").unwrap();
+    let cam = tmp.path().join("camera");
+    std::fs::create_dir_all(&cam).unwrap();
+    let (w, h, rgb) = shinsei_kiosk::testkit::counter_scene(
+        &shinsei_capture::synth::test_faces_dir().join("astronaut.png"),
+        "31234567890123456789012",
+    );
+    image::RgbImage::from_raw(w, h, rgb)
+        .unwrap()
+        .save(cam.join("frame-0001.png"))
+        .unwrap();
+    let x = Xvfb::start();
+    let mut kiosk = tab
+        .agent()
+        .unwrap()
+        .args(["ui", "--replay-camera"])
+        .arg(&cam)
+        .env("DISPLAY", &x.display)
+        .env("LIBGL_ALWAYS_SOFTWARE", "1")
+        .env_remove("WAYLAND_DISPLAY")
+        .spawn()
+        .unwrap();
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/image-boot-screens");
+    let xdo = |args: &[&str]| {
+        run_ok(
+            Command::new("xdotool")
+                .args(args)
+                .env("DISPLAY", &x.display),
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    let tap = |x: u32, y: u32| {
+        xdo(&["mousemove", &x.to_string(), &y.to_string()]);
+        xdo(&["click", "1"]);
+    };
+    let shot = |name: &str| {
+        std::thread::sleep(Duration::from_secs(4));
+        run_ok(Command::new("sh").arg("-c").arg(format!(
+            "xwd -root -display {} | convert xwd:- {}",
+            x.display,
+            out.join(name).display()
+        )));
+        println!("captured {name}");
+    };
+    std::thread::sleep(Duration::from_secs(8));
+    shot("01_login.png");
+    tap(264, 282);
+    xdo(&["type", shinsei_tests::STAFF_ID]);
+    tap(264, 402);
+    xdo(&["type", shinsei_tests::STAFF_PASSWORD]);
+    tap(164, 508);
+    shot("02_scan.png");
+    tap(917, 399);
+    std::thread::sleep(Duration::from_secs(6));
+    shot("03_review.png");
+    tap(1015, 340);
+    shot("04_choices.png");
+    tap(160, 336); // e-certificate: yes
+    tap(435, 496); // braille: no
+    tap(425, 612);
+    shot("05_summary.png");
+    tap(681, 602);
+    std::thread::sleep(Duration::from_secs(4));
+    shot("06_receipt.png");
+    let _ = kiosk.kill();
+    let _ = kiosk.wait();
+}

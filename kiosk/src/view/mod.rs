@@ -190,7 +190,11 @@ pub(crate) fn status_bar(ui: &mut Ui, k: &mut Kiosk) {
         // rather than slide under the buttons.
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             let wide = Vec2::new(170.0, MIN_TARGET);
-            if ui
+            // On the applicant's screens their own picker sets the language (one
+            // control for it on screen, not two); the clerk's switch keeps its place.
+            if k.screen.is_applicant() {
+                ui.allocate_exact_size(wide, Sense::hover());
+            } else if ui
                 .add(Button::new(lang.switch_label()).min_size(wide))
                 .clicked()
             {

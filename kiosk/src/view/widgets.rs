@@ -251,40 +251,77 @@ pub(crate) fn steps(ui: &mut Ui, lang: Lang, current: Screen, express: bool) {
     ui.scope(|ui| {
         // Text, not touch targets: a row as high as the text (this scope only).
         ui.spacing_mut().interact_size.y = 30.0;
-        ui.horizontal(|ui| {
-            let mut list = vec![
-                (
-                    T::StepScan,
-                    matches!(current, Screen::Scan | Screen::ManualId),
-                ),
-                (
-                    T::StepPhoto,
-                    matches!(current, Screen::Photo | Screen::Review),
-                ),
-                (T::StepChoices, current == Screen::Choices),
-            ];
-            if express {
-                list.push((T::StepPins, current == Screen::Pins));
-            }
-            list.push((T::StepSend, current == Screen::Summary));
-            for (t, on) in list {
-                // Where the applicant is: white on a filled tag, not underlined (an
-                // underline reads as a link, and the steps are not buttons).
-                let txt = RichText::new(t.get(lang)).size(22.0);
-                if on {
-                    Frame::new()
-                        .fill(ACCENT)
-                        .corner_radius(CornerRadius::same(12))
-                        .inner_margin(Margin::symmetric(10, 2))
-                        .show(ui, |ui| ui.label(txt.strong().color(Color32::WHITE)));
-                } else {
-                    ui.label(txt.color(Color32::from_gray(70)));
-                }
-                ui.add_space(16.0);
-            }
-        });
+        ui.horizontal(|ui| step_tags(ui, lang, current, express, false));
         ui.add_space(6.0);
     });
+}
+
+/// The steps of an application, the current one on a filled tag. `compact`: the
+/// others by their circled number only (the applicant's screens share the row with the
+/// language picker).
+fn step_tags(ui: &mut Ui, lang: Lang, current: Screen, express: bool, compact: bool) {
+    let mut list = vec![
+        (
+            T::StepScan,
+            matches!(current, Screen::Scan | Screen::ManualId),
+        ),
+        (
+            T::StepPhoto,
+            matches!(current, Screen::Photo | Screen::Review),
+        ),
+        (T::StepChoices, current == Screen::Choices),
+    ];
+    if express {
+        list.push((T::StepPins, current == Screen::Pins));
+    }
+    list.push((T::StepSend, current == Screen::Summary));
+    for (i, (t, on)) in list.into_iter().enumerate() {
+        // Where the applicant is: white on a filled tag, not underlined (an underline
+        // reads as a link, and the steps are not buttons).
+        // Circled digits: a step is not a key of the keypad (nor read as one).
+        let words = if compact && !on {
+            ['①', '②', '③', '④', '⑤'][i.min(4)].to_string()
+        } else {
+            t.get(lang).to_string()
+        };
+        let txt = RichText::new(words).size(22.0);
+        if on {
+            Frame::new()
+                .fill(ACCENT)
+                .corner_radius(CornerRadius::same(12))
+                .inner_margin(Margin::symmetric(10, 2))
+                .show(ui, |ui| ui.label(txt.strong().color(Color32::WHITE)));
+        } else {
+            ui.label(txt.color(Color32::from_gray(70)));
+        }
+        ui.add_space(if compact { 8.0 } else { 16.0 });
+    }
+}
+
+/// The top row of an applicant's screen: the steps (`with_steps`; the current one
+/// named, the others by number) and the languages, each in its own name, one tap to
+/// choose (the applicant's screens follow at once; the clerk's stay as they were).
+pub(crate) fn applicant_header(ui: &mut Ui, k: &mut Kiosk, with_steps: bool) {
+    let lang = k.applicant_lang();
+    let (screen, express) = (k.screen, is_express(k));
+    let mut chosen = None;
+    ui.horizontal(|ui| {
+        if with_steps {
+            step_tags(ui, lang, screen, express, true);
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.spacing_mut().item_spacing.x = 6.0;
+            for l in Lang::APPLICANT.iter().rev() {
+                if choice_button(ui, l.native_name(), *l == lang, MIN_TARGET) {
+                    chosen = Some(*l);
+                }
+            }
+        });
+    });
+    if let Some(l) = chosen {
+        k.choose_applicant_lang(l);
+    }
+    ui.add_space(6.0);
 }
 
 pub(crate) fn is_express(k: &Kiosk) -> bool {

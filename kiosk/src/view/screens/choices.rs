@@ -8,8 +8,8 @@ use crate::kiosk::Kiosk;
 use crate::view::widgets::*;
 
 pub(crate) fn choices(ui: &mut Ui, k: &mut Kiosk) {
-    let lang = k.lang;
-    steps(ui, lang, k.screen, is_express(k));
+    applicant_header(ui, k, true);
+    let lang = k.applicant_lang();
     yes_no(ui, lang, T::CertQuestion, &mut k.applicant.cert);
     yes_no(ui, lang, T::BrailleQuestion, &mut k.applicant.braille);
     if is_express(k) {

@@ -10,8 +10,8 @@ use crate::view::theme::*;
 use crate::view::widgets::*;
 
 pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
-    let lang = k.lang;
-    steps(ui, lang, k.screen, is_express(k));
+    applicant_header(ui, k, true);
+    let lang = k.applicant_lang();
     ui.label(RichText::new(T::PinsTitle.get(lang)).size(26.0).strong());
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {

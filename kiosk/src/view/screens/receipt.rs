@@ -13,12 +13,13 @@ pub(crate) fn sending(ui: &mut Ui, k: &mut Kiosk) {
     ui.vertical_centered(|ui| {
         ui.add(egui::Spinner::new().size(96.0));
         ui.add_space(24.0);
-        heading(ui, T::Sending.get(k.lang));
+        heading(ui, T::Sending.get(k.applicant_lang()));
     });
 }
 
 pub(crate) fn receipt(ui: &mut Ui, k: &mut Kiosk) {
-    let lang = k.lang;
+    applicant_header(ui, k, false);
+    let lang = k.applicant_lang();
     let Some(r) = k.applicant.receipt.clone() else {
         k.new_applicant();
         return;

@@ -10,8 +10,8 @@ use crate::view::theme::*;
 use crate::view::widgets::*;
 
 pub(crate) fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
-    let lang = k.lang;
-    steps(ui, lang, k.screen, is_express(k));
+    applicant_header(ui, k, true);
+    let lang = k.applicant_lang();
     heading(ui, T::ReviewTitle.get(lang));
     // A photo taken under a supervisor's override says so, with the reason.
     if let Some(r) = k.applicant.overridden {
@@ -52,7 +52,7 @@ pub(crate) fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
             ui.vertical(|ui| {
                 ui.label(T::ReviewCropped.get(lang));
                 // At the printed proportion: 35 wide by 45 high.
-                let (r, _) = ui.allocate_exact_size(Vec2::new(336.0, 432.0), Sense::hover());
+                let (r, _) = ui.allocate_exact_size(Vec2::new(308.0, 396.0), Sense::hover());
                 ui.painter().image(
                     t.id(),
                     r,

@@ -10,8 +10,8 @@ use crate::view::theme::*;
 use crate::view::widgets::*;
 
 pub(crate) fn summary(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
-    let lang = k.lang;
-    steps(ui, lang, k.screen, is_express(k));
+    applicant_header(ui, k, true);
+    let lang = k.applicant_lang();
     heading(ui, T::SummaryTitle.get(lang));
     // The photo that will be sent, beside the facts (35:45, as printed).
     if let Some(c) = &k.applicant.captured {
@@ -39,7 +39,7 @@ pub(crate) fn summary(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
 }
 
 fn summary_facts(ui: &mut Ui, k: &mut Kiosk) {
-    let lang = k.lang;
+    let lang = k.applicant_lang();
     let yes = |b: Option<bool>| {
         if b == Some(true) {
             T::Yes.get(lang)
