@@ -135,6 +135,11 @@ pub enum AuditEvent<'a> {
     Capture {
         staff: &'a str,
     },
+    /// The clerk started the audio guidance for an applicant (issue 22): that it was
+    /// used, by whose session, and nothing else (no language, no key, no prompt).
+    Guidance {
+        staff: &'a str,
+    },
     /// A supervisor (another staff member, who logged in for it) set the photo checks
     /// aside. No photo, no application ID: who, who approved, and why.
     PhotoOverride {
@@ -195,6 +200,7 @@ impl AuditEvent<'_> {
             AuditEvent::Logout { .. } => "logout",
             AuditEvent::Scan { .. } => "scan",
             AuditEvent::Capture { .. } => "capture",
+            AuditEvent::Guidance { .. } => "guidance",
             AuditEvent::PhotoOverride { .. } => "photo_override",
             AuditEvent::Seal { .. } => "seal",
             AuditEvent::Receipt { .. } => "receipt",
@@ -221,7 +227,8 @@ impl AuditEvent<'_> {
         match self {
             AuditEvent::Login { staff }
             | AuditEvent::Logout { staff }
-            | AuditEvent::Capture { staff } => f.staff = Some(staff.to_string()),
+            | AuditEvent::Capture { staff }
+            | AuditEvent::Guidance { staff } => f.staff = Some(staff.to_string()),
             AuditEvent::PhotoOverride {
                 staff,
                 supervisor,

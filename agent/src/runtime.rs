@@ -456,6 +456,14 @@ impl Agent {
         });
     }
 
+    /// Records that the audio guidance was started for an applicant (that it was
+    /// used; nothing of what was said or typed).
+    pub fn record_guidance(&self, session: &Session) {
+        self.record(AuditEvent::Guidance {
+            staff: session.staff_id(),
+        });
+    }
+
     /// Seals the application, queues it durably, destroys the plaintext, and tries to
     /// deliver it.
     pub fn submit(&mut self, session: &mut Session, app: Application) -> Result<SubmitOutcome> {

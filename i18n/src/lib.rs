@@ -15,6 +15,8 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+pub mod guide;
+
 use shinsei_agent::error::AgentError;
 
 /// The plain name of a passed photo check (the table is `shinsei_capture::checks`).
@@ -284,6 +286,8 @@ texts! {
     ErrPhoto => "写真を使えません。撮り直してください。", "The photo cannot be used. Please retake it.";
     ErrCamera => "カメラに問題があります。手入力か、IT担当に連絡してください。", "Camera problem. Type the ID, or contact IT.";
     Ok => "OK", "OK";
+    AudioGuide => "音声案内", "Audio guidance";
+    GuideUnavailable => "この端末では音声案内を使えません（音声合成がありません）。IT担当に連絡してください。", "Audio guidance is not available on this tablet (no speech synthesis). Please contact IT.";
 }
 
 // The applicant's screens in Simplified Chinese, Korean and Vietnamese, translated from
@@ -344,6 +348,7 @@ applicant_texts! {
     ReceiptDelivered => "申请服务器已受理", "신청 서버가 접수했습니다", "máy chủ tiếp nhận đã nhận";
     ReceiptQueued => "待发送（将自动发送）", "전송 대기 (자동으로 전송합니다)", "chờ gửi (sẽ tự động gửi)";
     NextApplicant => "下一位申请人", "다음 신청자", "Người nộp đơn tiếp theo";
+    AudioGuide => "语音引导", "음성 안내", "Hướng dẫn giọng nói";
 }
 
 /// "N 件" / "N".
@@ -537,7 +542,7 @@ mod tests {
     /// untranslated.
     #[test]
     fn every_applicant_text_exists_in_every_applicant_language() {
-        assert_eq!(T::APPLICANT.len(), 54);
+        assert_eq!(T::APPLICANT.len(), 55);
         for t in T::APPLICANT {
             let en = t.get(Lang::En);
             for lang in [Lang::Zh, Lang::Ko, Lang::Vi] {

@@ -51,6 +51,8 @@ pub trait CounterBackend: Send + 'static {
     fn touch(&mut self);
     fn record_scan(&mut self, id: &ApplicationId);
     fn record_capture(&mut self);
+    /// The audio guidance was started (the audit log says it was used, nothing else).
+    fn record_guidance(&mut self) {}
     fn submit(&mut self, app: Application, resend: bool) -> Result<SubmitOutcome>;
     /// Like [`CounterBackend::submit`], calling `queued` as soon as the application is
     /// sealed and durably in the outbox (before the network is tried), so the kiosk can
@@ -230,6 +232,12 @@ impl CounterBackend for AgentBackend {
         }
     }
 
+    fn record_guidance(&mut self) {
+        if let (Some(s), Some(agent)) = (&self.session, &self.agent) {
+            agent.record_guidance(s);
+        }
+    }
+
     fn submit(&mut self, app: Application, resend: bool) -> Result<SubmitOutcome> {
         self.submit_reporting(app, resend, &mut |_| {})
     }
@@ -289,6 +297,7 @@ pub enum Request {
     Touch,
     RecordScan(ApplicationId),
     RecordCapture,
+    RecordGuidance,
     /// A supervisor's approval of a photo the checks refuse.
     ApproveOverride {
         supervisor: String,
@@ -348,6 +357,10 @@ impl Worker {
                         }
                         Request::RecordScan(id) => {
                             backend.record_scan(&id);
+                            None
+                        }
+                        Request::RecordGuidance => {
+                            backend.record_guidance();
                             None
                         }
                         Request::RecordCapture => {

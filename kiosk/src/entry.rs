@@ -279,6 +279,15 @@ impl PinForm {
         }
     }
 
+    /// Field `i` typed again from the start: its entry and confirmation cleared, the
+    /// keypad on its entry (after a confirmation that differs).
+    pub fn restart(&mut self, i: usize) {
+        let (a, b) = &mut self.fields[i];
+        a.clear();
+        b.clear();
+        self.focus = i * 2;
+    }
+
     pub fn clear(&mut self) {
         for (a, b) in &mut self.fields {
             a.clear();

@@ -20,7 +20,10 @@ use zeroize::Zeroizing;
 
 use crate::backend::{LoginInfo, Reply, Request, StatusInfo, Worker};
 use crate::entry::{Entry, Kind, PinForm};
+pub mod guide;
+
 use crate::i18n::{self, Lang, T};
+use guide::{Guide, Key, Say};
 use shinsei_agent::audit::OverrideReason;
 use shinsei_agent::clock::Clock;
 use shinsei_agent::error::AgentError;
@@ -160,6 +163,9 @@ pub struct ReceiptInfo {
 pub struct Kiosk {
     pub lang: Lang,
     pub screen: Screen,
+    /// What the audio guidance has to say, oldest first (the app hands it to the
+    /// speaker and empties it).
+    pub speech: Vec<Say>,
     worker: Worker,
     camera: Option<Camera>,
     clock: Arc<dyn Clock>,
@@ -233,6 +239,8 @@ pub struct Applicant {
     /// lives and dies with the applicant: never logged, never sent (a language can
     /// hint at a nationality, which is not a permitted field).
     pub lang: Option<Lang>,
+    /// The audio guidance, when the clerk started it for this applicant.
+    pub guide: Option<Guide>,
 }
 
 /// The supervisor's approval of a photo the checks refuse: why, which face, and the
@@ -270,6 +278,7 @@ impl Applicant {
             override_form: None,
             overridden: None,
             lang: None,
+            guide: None,
         }
     }
 }
@@ -287,6 +296,7 @@ impl Kiosk {
         Self {
             lang: Lang::Ja,
             screen: Screen::Login,
+            speech: Vec::new(),
             worker,
             camera: vision.and_then(|v| match Camera::spawn(v) {
                 Ok(c) => Some(c),
@@ -377,6 +387,59 @@ impl Kiosk {
         self.applicant.lang = Some(lang);
     }
 
+    /// The clerk starts the audio guidance for this applicant (on the applicant's
+    /// screens): the audit log records that it was used; the keys are announced, then
+    /// the screen's question.
+    pub fn start_guide(&mut self) {
+        if !self.screen.is_applicant() || self.applicant.guide.is_some() {
+            return;
+        }
+        self.worker.send(Request::RecordGuidance);
+        let mut g = Guide::new(self.screen);
+        let intro = i18n::guide::intro(self.applicant_lang());
+        let mut first = g.announce(self);
+        first.text = format!("{intro} {}", first.text);
+        self.speech.push(first);
+        self.applicant.guide = Some(g);
+    }
+
+    /// The guidance cannot speak on this tablet (a synthesiser or the player is
+    /// missing): it stops, and the clerk reads why.
+    pub fn guide_unavailable(&mut self) {
+        self.applicant.guide = None;
+        self.speech.clear();
+        self.show_text(T::GuideUnavailable, true);
+    }
+
+    /// The clerk stops the guidance (the screen works by touch as before).
+    pub fn stop_guide(&mut self) {
+        self.applicant.guide = None;
+    }
+
+    /// A key of the guidance keypad (ignored when the guidance is off).
+    pub fn guide_key(&mut self, key: Key) {
+        if let Some(mut g) = self.applicant.guide.take() {
+            let say = g.press(self, key);
+            self.speech.push(say);
+            // The key may have ended the applicant (never by the guidance's keys
+            // today); the guidance lives as long as the applicant it was started for.
+            if self.screen.is_applicant() && self.applicant.guide.is_none() {
+                self.applicant.guide = Some(g);
+            }
+        }
+    }
+
+    /// A screen the guidance did not cause (sending → receipt) is announced.
+    fn guide_follow(&mut self) {
+        if let Some(mut g) = self.applicant.guide.take() {
+            if g.screen != self.screen {
+                let say = g.announce(self);
+                self.speech.push(say);
+            }
+            self.applicant.guide = Some(g);
+        }
+    }
+
     /// The language of the texts now on screen (the fonts follow it).
     pub fn screen_lang(&self) -> Lang {
         if self.screen.is_applicant() {
@@ -438,6 +501,7 @@ impl Kiosk {
         while let Some(r) = self.worker.poll() {
             self.on_reply(r);
         }
+        self.guide_follow();
         if self.worker.is_dead() && self.screen != Screen::Blocked(Block::Fatal) {
             tracing::error!("the agent worker thread stopped");
             self.block(Block::Fatal);
@@ -1149,8 +1213,10 @@ impl Kiosk {
         // The relay has it (or the outbox does, encrypted): forget the plaintext now.
         // The receipt stays in the applicant's language.
         let lang = self.applicant.lang;
+        let guide = self.applicant.guide.take();
         self.forget_applicant();
         self.applicant.lang = lang;
+        self.applicant.guide = guide;
         self.applicant.receipt = Some(ReceiptInfo {
             masked_id: masked,
             time,

@@ -19,6 +19,8 @@
 //! - [`i18n`] — every text in Japanese and English; the applicant's screens also in
 //!   Simplified Chinese, Korean and Vietnamese.
 //! - [`fonts`] — a font per script, the one of the language on screen first.
+//! - [`guide`] (part of the kiosk's model) — audio guidance by a number keypad;
+//!   [`speech`] speaks it.
 //! - [`entry`] — keypad fields, PIN rules as typed (pure).
 //! - `shinsei_capture::live` — camera frames → preview, QR region, face checks, crop,
 //!   on their own thread, results tagged so stale ones are dropped (no egui).
@@ -39,6 +41,7 @@ pub mod backend;
 pub mod entry;
 pub mod fit;
 pub mod fonts;
+pub mod speech;
 /// Every text (the one message table, shared with the command line).
 pub use shinsei_i18n as i18n;
 pub mod kiosk;
@@ -56,7 +59,7 @@ use shinsei_agent::clock::Clock;
 use shinsei_agent::error::{AgentError, Result};
 
 pub use backend::{AgentBackend, CounterBackend, LoginInfo, StatusInfo, Worker};
-pub use kiosk::{Block, Kiosk, Screen};
+pub use kiosk::{guide, Block, Kiosk, Screen};
 
 /// Where a Japanese font is looked for ([`fonts::JAPANESE`]).
 pub const FONT_CANDIDATES: &[&str] = fonts::JAPANESE;
@@ -128,6 +131,9 @@ pub struct KioskApp {
     shot_requested: bool,
     /// The font leading for the language on screen ([`fonts::follow`]).
     font_lead: Option<fonts::Lead>,
+    /// Where the audio guidance speaks (the tablet's speaker, started at its first
+    /// prompt; tests put a recorder).
+    speech: Option<Box<dyn speech::Sink>>,
     /// Set when the screenshot was written (or failed): the window closes.
     pub done: Option<std::result::Result<PathBuf, String>>,
 }
@@ -140,6 +146,7 @@ impl KioskApp {
             exit,
             shot_requested: false,
             font_lead: None,
+            speech: None,
             done: None,
         }
     }
@@ -148,7 +155,36 @@ impl KioskApp {
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.font_lead = fonts::follow(ui.ctx(), self.kiosk.screen_lang(), self.font_lead);
         view::show(ui, &mut self.kiosk, &mut self.tex);
+        self.speak();
         self.auto_exit(ui.ctx());
+    }
+
+    /// Where the audio guidance speaks, instead of the tablet's speaker.
+    pub fn set_speech(&mut self, sink: Box<dyn speech::Sink>) {
+        self.speech = Some(sink);
+    }
+
+    /// Hands what the guidance has to say to the speaker (started at the first
+    /// prompt; when it cannot start, the guidance stops and the clerk reads why).
+    fn speak(&mut self) {
+        if self.kiosk.speech.is_empty() {
+            return;
+        }
+        if self.speech.is_none() {
+            match speech::Speaker::start() {
+                Ok(s) => self.speech = Some(Box::new(s)),
+                Err(e) => {
+                    tracing::error!("audio guidance: {e}");
+                    self.kiosk.guide_unavailable();
+                    return;
+                }
+            }
+        }
+        if let Some(sink) = &mut self.speech {
+            for s in std::mem::take(&mut self.kiosk.speech) {
+                sink.say(s);
+            }
+        }
     }
 
     fn auto_exit(&mut self, ctx: &egui::Context) {

@@ -191,6 +191,9 @@ impl CounterBackend for Fake {
     fn record_capture(&mut self) {
         self.with(|s| s.log.push("capture".into()));
     }
+    fn record_guidance(&mut self) {
+        self.with(|s| s.log.push("guidance".into()));
+    }
     fn submit_reporting(
         &mut self,
         app: Application,
@@ -1950,4 +1953,202 @@ fn every_applicant_screen_in_every_applicant_language() {
     click(&mut h, T::NextApplicant.get(Lang::Ko));
     assert_eq!(h.state().kiosk.applicant.lang, None);
     assert_eq!(h.state().kiosk.applicant_lang(), Lang::Ja);
+}
+
+/// Where the guidance's prompts go in these tests (the tablet's speaker otherwise).
+struct Recorder(Arc<Mutex<Vec<shinsei_kiosk::guide::Say>>>);
+
+impl shinsei_kiosk::speech::Sink for Recorder {
+    fn say(&mut self, s: shinsei_kiosk::guide::Say) {
+        self.0.lock().unwrap().push(s);
+    }
+}
+
+/// Keys of the number keypad, one by one.
+fn keypad(h: &mut Harness<'_, KioskApp>, keys: &str) {
+    for c in keys.chars() {
+        if c == '\n' {
+            h.event(egui::Event::Key {
+                key: egui::Key::Enter,
+                physical_key: None,
+                pressed: true,
+                repeat: false,
+                modifiers: Default::default(),
+            });
+        } else {
+            h.event(egui::Event::Text(c.to_string()));
+        }
+        h.step();
+    }
+    h.step();
+}
+
+/// Issue 22: an applicant who cannot see the screen answers the choices and sets the
+/// four PINs with the number keypad alone, told each step by the guidance; a wrong
+/// confirmation is said and asked again. No prompt holds a digit or a letter of the
+/// password; each prompt, synthesised (Open JTalk for Japanese), is speech of a length
+/// that fits its words (`sox` statistics); the audit log says the guidance was used.
+#[test]
+fn audio_guidance_sets_four_pins_by_the_keypad_alone() {
+    let fake = Fake::new(Profile::Express);
+    let mut h = harness(&fake, Some(counter_camera()));
+    let said = Arc::new(Mutex::new(Vec::new()));
+    h.state_mut().set_speech(Box::new(Recorder(said.clone())));
+    login(&mut h, "S001", "correct-horse");
+    scan_to_review(&mut h);
+    click(&mut h, "この写真を使う");
+    // The clerk starts the guidance; from here on, keys only.
+    click(&mut h, "音声案内");
+    // Louder, and the question once more; then yes (certificates), no (braille).
+    keypad(&mut h, "+/");
+    keypad(&mut h, "12\n");
+    assert_eq!(h.state().kiosk.screen, Screen::Pins);
+    // Signature password ABC987: letters by their place in the alphabet.
+    keypad(&mut h, "*010203*987\n");
+    keypad(&mut h, "*010203*987\n");
+    // User PIN; resident PIN with a wrong confirmation, then again; card-info PIN.
+    keypad(&mut h, "12341234");
+    keypad(&mut h, "56785679");
+    keypad(&mut h, "56785678");
+    keypad(&mut h, "90129012\n");
+    assert_eq!(h.state().kiosk.screen, Screen::Summary);
+    keypad(&mut h, "\n");
+    step_until(&mut h, "the receipt", |k| k.screen == Screen::Receipt);
+    h.run_steps(3);
+    let sent = fake.with(|s| s.sent.clone());
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].cert, sent[0].braille), (true, false));
+    assert_eq!(
+        sent[0].pins,
+        Some(vec![
+            "ABC987".into(),
+            "1234".into(),
+            "5678".into(),
+            "9012".into()
+        ])
+    );
+    let log = fake.with(|s| s.log.clone());
+    assert_eq!(
+        log.iter().filter(|l| *l == "guidance").count(),
+        1,
+        "{log:?}"
+    );
+
+    let said = said.lock().unwrap().clone();
+    let texts: Vec<&str> = said.iter().map(|s| s.text.as_str()).collect();
+    let all = texts.join("\n");
+    for t in &texts {
+        assert!(
+            !t.chars().any(|c| c.is_ascii_digit()),
+            "a digit is said: {t}"
+        );
+        assert!(!t.contains("ABC"), "the password is said: {t}");
+    }
+    // What an applicant hears, in order, at the steps that matter.
+    use shinsei_kiosk::i18n::{guide as g, Lang};
+    for expected in [
+        g::question(true, Lang::Ja),
+        g::question(false, Lang::Ja),
+        g::field(0, false, Lang::Ja),
+        g::typed(3, Some(4), Lang::Ja),
+        g::mismatch(Lang::Ja),
+        g::all_set(Lang::Ja),
+        g::summary(true, false, true, Lang::Ja),
+        g::done(true, Lang::Ja),
+    ] {
+        assert!(all.contains(&expected), "never said: {expected}\n{all}");
+    }
+    assert!(said.iter().all(|s| s.lang == Lang::Ja));
+    assert_eq!(said[0].volume, 3);
+    assert_eq!(said[1].text, g::volume(true, Lang::Ja));
+    assert_eq!(
+        said[2].text,
+        g::question(true, Lang::Ja),
+        "'/' says it again"
+    );
+    assert!(said[1..].iter().all(|s| s.volume == 4));
+
+    // Each prompt synthesised, in memory, and measured by sox.
+    let synth = shinsei_kiosk::speech::Synth::find()
+        .expect("the guidance's voices are installed by scripts/test");
+    let mut distinct: Vec<shinsei_kiosk::guide::Say> = Vec::new();
+    for s in &said {
+        if !distinct.iter().any(|d| d.text == s.text) {
+            distinct.push(s.clone());
+        }
+    }
+    // And every English text of the guidance (eSpeak NG), at the softest and loudest.
+    for (i, text) in g::all_samples(Lang::En).into_iter().enumerate() {
+        let volume = if i % 2 == 0 {
+            1
+        } else {
+            shinsei_kiosk::guide::VOLUME_MAX
+        };
+        distinct.push(shinsei_kiosk::guide::Say {
+            text,
+            lang: Lang::En,
+            volume,
+        });
+    }
+    // The volume keys change the loudness heard.
+    for lang in [Lang::Ja, Lang::En] {
+        let rms = |volume| {
+            let s = shinsei_kiosk::guide::Say {
+                text: g::all_set(lang),
+                lang,
+                volume,
+            };
+            sox_stat(&synth.wav(&s).unwrap()).1
+        };
+        let (soft, loud) = (rms(1), rms(shinsei_kiosk::guide::VOLUME_MAX));
+        assert!(
+            loud > soft * 2.0,
+            "{lang:?}: RMS {soft} at 1, {loud} at the loudest"
+        );
+    }
+    for s in &distinct {
+        let wav = synth.wav(s).unwrap();
+        let (secs, rms) = sox_stat(&wav);
+        let chars = s.text.chars().filter(|c| !c.is_whitespace()).count() as f64;
+        // Japanese speech runs at about 4–12 characters a second, English at 10–25.
+        let (lo, hi) = if s.lang == Lang::Ja {
+            (0.04, 0.5)
+        } else {
+            (0.02, 0.15)
+        };
+        assert!(
+            secs > chars * lo && secs < chars * hi + 1.0,
+            "{secs:.2} s for {chars} characters: {}",
+            s.text
+        );
+        assert!(rms > 0.005, "silence (RMS {rms}) for: {}", s.text);
+        println!("guidance: {secs:5.2} s, RMS {rms:.3}: {}", s.text);
+    }
+}
+
+/// Length in seconds and RMS amplitude of a WAV, by `sox … -n stat` (read from a
+/// pipe: the audio never touches the disk).
+fn sox_stat(wav: &[u8]) -> (f64, f64) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sox")
+        .args(["-t", "wav", "-", "-n", "stat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sox is installed by scripts/test");
+    let mut stdin = child.stdin.take().unwrap();
+    let wav = wav.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&wav));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    let field = |name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split(':').nth(1))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in sox's statistics: {text}"))
+    };
+    (field("Length (seconds)"), field("RMS     amplitude"))
 }

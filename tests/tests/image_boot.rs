@@ -480,6 +480,7 @@ fn check_overlay(dir: &Path) {
          echo '=== BEGIN kiosk'; systemctl is-active shinsei-kiosk.service; ps -o user:20=,comm= -u shinsei-agent; echo '=== END kiosk'\n\
          echo '=== BEGIN journal'; journalctl -b --no-pager -o short-monotonic -u shinsei-kiosk.service | tail -n 60; echo '=== END journal'\n\
          echo '=== BEGIN root'; findmnt -no OPTIONS /; echo '=== END root'\n\
+         echo '=== BEGIN speech'; echo 'テスト' | open_jtalk -x /var/lib/mecab/dic/open-jtalk/naist-jdic -m /usr/share/hts-voice/nitech-jp-atr503-m001/nitech_jp_atr503_m001.htsvoice -ow /dev/stdout | wc -c; espeak-ng --stdout test | wc -c; command -v aplay; echo '=== END speech'\n\
          echo '=== BEGIN vt-before'; cat /sys/class/tty/tty0/active; systemctl show -p NRestarts --value shinsei-kiosk.service; echo '=== END vt-before'\n\
          # The host presses Ctrl+Alt+F2 and F3 meanwhile.\n\
          sleep 120\n\
@@ -747,6 +748,16 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
             "{p} does not run as shinsei-agent: {kiosk:?}"
         );
     }
+    // The audio guidance's voices are in the image (Japanese and English WAVs made in
+    // memory, the player present).
+    let speech = sec("speech");
+    let bytes = |i: usize| speech.get(i).and_then(|l| l.trim().parse::<u64>().ok());
+    assert!(
+        bytes(0).is_some_and(|n| n > 10_000)
+            && bytes(1).is_some_and(|n| n > 10_000)
+            && speech.get(2).is_some_and(|l| l.ends_with("/aplay")),
+        "no speech in the image: {speech:?}"
+    );
     let rootopts = sec("root");
     assert!(
         rootopts

@@ -118,6 +118,28 @@ pub fn show(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
 pub(crate) fn keyboard(ui: &Ui, k: &mut Kiosk) {
     let events = ui.input(|i| i.events.clone());
     for e in events {
+        // The audio guidance takes the number keypad whole while it runs.
+        if k.applicant.guide.is_some() && k.screen.is_applicant() {
+            use crate::kiosk::guide::Key as G;
+            match e {
+                egui::Event::Text(s) => s
+                    .chars()
+                    .filter_map(G::from_char)
+                    .for_each(|key| k.guide_key(key)),
+                egui::Event::Key {
+                    key: egui::Key::Enter,
+                    pressed: true,
+                    ..
+                } => k.guide_key(G::Enter),
+                egui::Event::Key {
+                    key: egui::Key::Backspace,
+                    pressed: true,
+                    ..
+                } => k.guide_key(G::Delete),
+                _ => {}
+            }
+            continue;
+        }
         match e {
             egui::Event::Text(s) if k.applicant.override_form.is_some() => {
                 for c in s.chars() {

@@ -305,6 +305,8 @@ pub(crate) fn applicant_header(ui: &mut Ui, k: &mut Kiosk, with_steps: bool) {
     let lang = k.applicant_lang();
     let (screen, express) = (k.screen, is_express(k));
     let mut chosen = None;
+    let mut guide = None;
+    let on = k.applicant.guide.is_some();
     ui.horizontal(|ui| {
         if with_steps {
             step_tags(ui, lang, screen, express, true);
@@ -316,10 +318,20 @@ pub(crate) fn applicant_header(ui: &mut Ui, k: &mut Kiosk, with_steps: bool) {
                     chosen = Some(*l);
                 }
             }
+            ui.add_space(12.0);
+            // The clerk starts (or stops) the audio guidance for the applicant.
+            if choice_button(ui, T::AudioGuide.get(lang), on, MIN_TARGET) {
+                guide = Some(!on);
+            }
         });
     });
     if let Some(l) = chosen {
         k.choose_applicant_lang(l);
+    }
+    match guide {
+        Some(true) => k.start_guide(),
+        Some(false) => k.stop_guide(),
+        None => {}
     }
     ui.add_space(6.0);
 }

@@ -601,8 +601,10 @@ WantedBy=multi-user.target\n",
 ///   devices to members of the agent's group only ([`render_seatd_dropin`]). The
 ///   kiosk never opens them itself (bookworm's libseat 0.7 `noop` backend, which would
 ///   let it, never activates the session: tried in the boot test);
-/// - **devices**: the camera, and the GPU's render nodes (`char-drm`, given to the
-///   agent's user by [`render_display_rule`]) for hardware-accelerated drawing;
+/// - **devices**: the camera, the GPU's render nodes (`char-drm`, given to the agent's
+///   user by [`render_display_rule`]) for hardware-accelerated drawing, and the sound
+///   devices (`char-alsa`, given to the agent's user by the same rule) for the
+///   applicant's audio guidance in headphones;
 /// - **`WLR_RENDERER=pixman`**: cage composes on the CPU. Its only work is to show
 ///   one full-screen client (the kiosk draws itself, with the GPU where there is
 ///   one), and cage's GLES2 renderer needs a GPU with a render node, which a plain
@@ -663,7 +665,11 @@ WantedBy=shinsei-kiosk.target\n",
         sandbox = sandbox(
             i,
             &Sandbox {
-                devices: &[format!("{} rw", i.camera), "char-drm rw".into()],
+                devices: &[
+                    format!("{} rw", i.camera),
+                    "char-drm rw".into(),
+                    "char-alsa rw".into(),
+                ],
                 families: "AF_INET AF_INET6 AF_UNIX AF_NETLINK",
                 deny_write_execute: false,
                 allow_again: "setuid setgid",
@@ -715,11 +721,13 @@ pub fn render_camera_rule(i: &FirmwareInput) -> String {
     )
 }
 
-/// udev rule: the GPU's render nodes belong to the agent's user, mode 0600, so the
-/// kiosk can draw with the GPU ([`render_kiosk_unit`]) and no other program can.
+/// udev rule: the GPU's render nodes and the sound devices belong to the agent's user,
+/// mode 0600, so the kiosk can draw with the GPU and speak the audio guidance
+/// ([`render_kiosk_unit`]) and no other program can.
 pub fn render_display_rule(i: &FirmwareInput) -> String {
     format!(
-        "{header}SUBSYSTEM==\"drm\", KERNEL==\"renderD[0-9]*\", OWNER=\"{user}\", GROUP=\"{user}\", MODE=\"0600\"\n",
+        "{header}SUBSYSTEM==\"drm\", KERNEL==\"renderD[0-9]*\", OWNER=\"{user}\", GROUP=\"{user}\", MODE=\"0600\"\n\
+         SUBSYSTEM==\"sound\", KERNEL==\"pcmC*|controlC*\", OWNER=\"{user}\", GROUP=\"{user}\", MODE=\"0600\"\n",
         header = i.header("#", "GPU render node ownership"),
         user = AGENT_USER,
     )
@@ -1082,6 +1090,7 @@ mod tests {
             "Conflicts=shinsei-agent.service getty@tty1.service display-manager.service",
             "DeviceAllow=/dev/video0 rw",
             "DeviceAllow=char-drm rw",
+            "DeviceAllow=char-alsa rw",
             "Environment=LIBSEAT_BACKEND=seatd",
             "Environment=WLR_RENDERER=pixman",
             "Requires=seatd.service",
@@ -1125,6 +1134,10 @@ mod tests {
         assert!(t.contains("shinsei-kiosk.service") && !t.contains("shinsei-agent.service"));
         let r = render_display_rule(&i);
         assert!(r.contains("KERNEL==\"renderD[0-9]*\"") && !r.contains("input"));
+        // The sound devices (audio guidance) go to the agent's user only.
+        assert!(r.lines().any(|l| l.starts_with("SUBSYSTEM==\"sound\"")
+            && l.contains("OWNER=\"shinsei-agent\"")
+            && l.contains("MODE=\"0600\"")));
         assert!(render_seatd_dropin(&i)
             .lines()
             .any(|l| l == "ExecStart=/usr/sbin/seatd -g shinsei-agent"));
