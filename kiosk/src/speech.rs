@@ -1,5 +1,5 @@
 //! Speaking the audio guidance ([`crate::guide`]): Open JTalk for Japanese, eSpeak NG
-//! for English, each run as a child process that writes its WAV to a pipe, played by
+//! for English, Mandarin, Korean and Vietnamese, each run as a child process that writes its WAV to a pipe, played by
 //! ALSA's `aplay` from a pipe. Nothing is written to disk: no audio of anything said to
 //! an applicant exists outside memory and the pipes. A new prompt cuts the one playing
 //! (as a screen reader does), so a quick key press is never answered late.
@@ -142,10 +142,16 @@ impl Synth {
                     s.text.as_bytes(),
                 )
             }
-            _ => {
+            other => {
                 let amplitude = ["30", "60", "100", "140", "180"][step];
+                let voice = match other {
+                    Lang::Zh => "cmn",
+                    Lang::Ko => "ko",
+                    Lang::Vi => "vi",
+                    _ => "en",
+                };
                 pipe_through(
-                    Command::new(&self.espeak).args(["-v", "en", "-a", amplitude, "--stdout"]),
+                    Command::new(&self.espeak).args(["-v", voice, "-a", amplitude, "--stdout"]),
                     "eSpeak NG",
                     s.text.as_bytes(),
                 )

@@ -2077,21 +2077,20 @@ fn audio_guidance_sets_four_pins_by_the_keypad_alone() {
             distinct.push(s.clone());
         }
     }
-    // And every English text of the guidance (eSpeak NG), at the softest and loudest.
-    for (i, text) in g::all_samples(Lang::En).into_iter().enumerate() {
-        let volume = if i % 2 == 0 {
-            1
-        } else {
-            shinsei_kiosk::guide::VOLUME_MAX
-        };
-        distinct.push(shinsei_kiosk::guide::Say {
-            text,
-            lang: Lang::En,
-            volume,
-        });
+    // And every text of the guidance in the other applicant languages (eSpeak NG), at
+    // the softest and the loudest.
+    for lang in [Lang::En, Lang::Zh, Lang::Ko, Lang::Vi] {
+        for (i, text) in g::all_samples(lang).into_iter().enumerate() {
+            let volume = if i % 2 == 0 {
+                1
+            } else {
+                shinsei_kiosk::guide::VOLUME_MAX
+            };
+            distinct.push(shinsei_kiosk::guide::Say { text, lang, volume });
+        }
     }
     // The volume keys change the loudness heard.
-    for lang in [Lang::Ja, Lang::En] {
+    for lang in Lang::APPLICANT {
         let rms = |volume| {
             let s = shinsei_kiosk::guide::Say {
                 text: g::all_set(lang),
@@ -2110,11 +2109,12 @@ fn audio_guidance_sets_four_pins_by_the_keypad_alone() {
         let wav = synth.wav(s).unwrap();
         let (secs, rms) = sox_stat(&wav);
         let chars = s.text.chars().filter(|c| !c.is_whitespace()).count() as f64;
-        // Japanese speech runs at about 4–12 characters a second, English at 10–25.
-        let (lo, hi) = if s.lang == Lang::Ja {
-            (0.04, 0.5)
-        } else {
-            (0.02, 0.15)
+        // Japanese, Chinese and Korean speech runs at about 2–25 characters a second
+        // (a Han character or a Hangul syllable is a syllable), English and Vietnamese
+        // at 5–50 letters.
+        let (lo, hi) = match s.lang {
+            Lang::Ja | Lang::Zh | Lang::Ko => (0.04, 0.5),
+            _ => (0.02, 0.2),
         };
         assert!(
             secs > chars * lo && secs < chars * hi + 1.0,

@@ -16,8 +16,8 @@
 //! - `*`: letters or digits, in the signature password (a letter is two digits, its
 //!   place in the alphabet: A = 01 … Z = 26; nothing says which letter it was).
 //!
-//! Design choice: the guidance speaks Japanese for a Japanese screen and English for
-//! every other language (the other applicant languages have no synthesis set up yet).
+//! The guidance speaks the applicant's language (Open JTalk for Japanese, eSpeak NG's
+//! voices for the others); the clerk's screens stay as they are.
 
 use super::{Kiosk, Screen};
 use crate::entry::Kind;
