@@ -8,14 +8,8 @@
 
 use crate::Lang;
 
-/// The language the guidance speaks for a screen language: the same (each applicant
-/// language has a voice: Open JTalk for Japanese, eSpeak NG for the others).
-pub fn spoken(lang: Lang) -> Lang {
-    lang
-}
-
-const JA_DIGITS: [&str; 10] = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
-const ZH_DIGITS: [&str; 10] = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
+/// Japanese and Chinese numerals (the same characters).
+const HAN_DIGITS: [&str; 10] = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
 const KO_DIGITS: [&str; 10] = ["영", "일", "이", "삼", "사", "오", "육", "칠", "팔", "구"];
 /// Korean native numbers (for "the third", "three left").
 const KO_NATIVE: [&str; 27] = [
@@ -85,13 +79,9 @@ const EN_WORDS: [&str; 27] = [
 pub fn number(n: usize, lang: Lang) -> String {
     let n = n.min(26);
     let (tens, ones) = (n / 10, n % 10);
-    match spoken(lang) {
+    match lang {
         Lang::Ja | Lang::Zh => {
-            let d = if lang == Lang::Ja {
-                JA_DIGITS
-            } else {
-                ZH_DIGITS
-            };
+            let d = HAN_DIGITS;
             match n {
                 0..=9 => d[n].to_string(),
                 _ => format!(
@@ -119,11 +109,11 @@ pub fn number(n: usize, lang: Lang) -> String {
 
 /// The digits of a letter's code said one by one (A = "zero one").
 fn code(n: usize, lang: Lang) -> String {
-    let d = |i: usize| match spoken(lang) {
+    let d = |i: usize| match lang {
         Lang::Ko => KO_DIGITS[i].to_string(),
         _ => number(i, lang),
     };
-    let sep = if matches!(spoken(lang), Lang::Ja | Lang::Zh) {
+    let sep = if matches!(lang, Lang::Ja | Lang::Zh) {
         ""
     } else {
         " "
@@ -133,7 +123,7 @@ fn code(n: usize, lang: Lang) -> String {
 
 /// One text in each language: Japanese, English, Chinese, Korean, Vietnamese.
 fn say(lang: Lang, t: [&str; 5]) -> String {
-    let i = match spoken(lang) {
+    let i = match lang {
         Lang::Ja => 0,
         Lang::En => 1,
         Lang::Zh => 2,
@@ -244,7 +234,7 @@ pub fn field(i: usize, confirmation: bool, lang: Lang) -> String {
                 "서명용 전자증명서 비밀번호입니다. 영문 대문자와 숫자를 각각 한 자 이상 포함한 여섯 자에서 열여섯 자입니다. 영문자는 별표로 영문자로 바꾼 뒤, 알파벳 순서를 두 자리로 누릅니다.",
                 "Mật khẩu chứng thư chữ ký: từ sáu đến mười sáu ký tự gồm chữ in hoa và chữ số, mỗi loại ít nhất một. Để nhập chữ cái, bấm dấu sao để chuyển sang chữ cái, rồi bấm vị trí của nó trong bảng chữ cái bằng hai chữ số.",
             ]),
-            match spoken(lang) {
+            match lang {
                 Lang::Ja => format!("エーは{}、ゼットは{}です。もう一度アスタリスクで数字に戻ります。終わったらエンターを押してください。", code(1, lang), code(26, lang)),
                 Lang::Zh => format!("A是{}，Z是{}。再按星号键回到数字。完成后请按回车键。", code(1, lang), code(26, lang)),
                 Lang::Ko => format!(" A는 {}, Z는 {}입니다. 별표를 다시 누르면 숫자로 돌아갑니다. 끝나면 엔터를 누르십시오.", code(1, lang), code(26, lang)),
@@ -311,7 +301,7 @@ pub fn no_letter(lang: Lang) -> String {
 /// Never the character itself.
 pub fn typed(count: usize, of: Option<usize>, lang: Lang) -> String {
     let n = number(count, lang);
-    match (of.map(|o| number(o, lang)), spoken(lang)) {
+    match (of.map(|o| number(o, lang)), lang) {
         (Some(of), Lang::Ja) => format!("{of}桁のうち、{n}桁目を入力しました。"),
         (None, Lang::Ja) => format!("{n}文字目を入力しました。"),
         (Some(of), Lang::Zh) => format!("{of}位中的第{n}位已输入。"),
@@ -349,7 +339,7 @@ fn vi_ordinal(n: usize) -> String {
 /// One character was deleted; `left` remain.
 pub fn deleted(left: usize, lang: Lang) -> String {
     let n = number(left, lang);
-    match spoken(lang) {
+    match lang {
         Lang::Ja => format!("一文字消しました。残りは{n}文字です。"),
         Lang::Zh => format!("已删除一个。还剩{n}个。"),
         Lang::Ko => format!("한 글자 지웠습니다. {n} 글자 남았습니다."),
@@ -424,13 +414,14 @@ pub fn summary(certificates: bool, braille: bool, pins: bool, lang: Lang) -> Str
         )
     };
     let (c, b) = (yn(certificates), yn(braille));
-    let p = |t: [&str; 5]| if pins { say(lang, t) } else { String::new() };
-    match spoken(lang) {
-        Lang::Ja => format!("送信内容の確認です。電子証明書、{c}。点字表記、{b}。{}送信するにはエンター、直すにはピリオドを押してください。", p(["暗証番号、設定済み。"; 5])),
-        Lang::Zh => format!("确认发送内容。电子证书，{c}。盲文标注，{b}。{}发送请按回车键，修改请按小数点键。", p(["密码，已设置。"; 5])),
-        Lang::Ko => format!("전송 내용 확인입니다. 전자증명서, {c}. 점자 표기, {b}. {}전송하려면 엔터, 고치려면 마침표를 누르십시오.", p(["비밀번호, 설정됨. "; 5])),
-        Lang::Vi => format!("Kiểm tra trước khi gửi: chứng thư điện tử, {c}. Chữ nổi, {b}. {}Bấm Enter để gửi, hoặc dấu chấm để quay lại.", p(["Mã PIN, đã đặt. "; 5])),
-        Lang::En => format!("Before sending: electronic certificates, {c}. Braille label, {b}. {}Press Enter to send, or period to go back.", p(["PINs, set. "; 5])),
+    // "PINs, set." only when the express PINs were asked for.
+    let p = |t: &'static str| if pins { t } else { "" };
+    match lang {
+        Lang::Ja => format!("送信内容の確認です。電子証明書、{c}。点字表記、{b}。{}送信するにはエンター、直すにはピリオドを押してください。", p("暗証番号、設定済み。")),
+        Lang::Zh => format!("确认发送内容。电子证书，{c}。盲文标注，{b}。{}发送请按回车键，修改请按小数点键。", p("密码，已设置。")),
+        Lang::Ko => format!("전송 내용 확인입니다. 전자증명서, {c}. 점자 표기, {b}. {}전송하려면 엔터, 고치려면 마침표를 누르십시오.", p("비밀번호, 설정됨. ")),
+        Lang::Vi => format!("Kiểm tra trước khi gửi: chứng thư điện tử, {c}. Chữ nổi, {b}. {}Bấm Enter để gửi, hoặc dấu chấm để quay lại.", p("Mã PIN, đã đặt. ")),
+        Lang::En => format!("Before sending: electronic certificates, {c}. Braille label, {b}. {}Press Enter to send, or period to go back.", p("PINs, set. ")),
     }
 }
 

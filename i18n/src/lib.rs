@@ -89,7 +89,7 @@ impl Lang {
         }
     }
 
-    /// The BCP 47 tag (for the accessibility tree and the fonts' choice).
+    /// The BCP 47 tag (names the kiosk's per-language snapshots and test messages).
     pub fn tag(self) -> &'static str {
         match self {
             Lang::Ja => "ja",

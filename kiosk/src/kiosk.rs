@@ -20,8 +20,6 @@ use zeroize::Zeroizing;
 
 use crate::backend::{LoginInfo, Reply, Request, StatusInfo, Worker};
 use crate::entry::{Entry, Kind, PinForm};
-pub mod guide;
-
 use crate::i18n::{self, Lang, T};
 use guide::{Guide, Key, Say};
 use shinsei_agent::audit::OverrideReason;
@@ -31,6 +29,8 @@ use shinsei_agent::runtime::SubmitOutcome;
 use shinsei_capture::live::camera::{Camera, Event, Mode};
 use shinsei_capture::live::vision::{Captured, PhotoView, ScanView, Vision};
 use shinsei_capture::CaptureError;
+
+pub mod guide;
 
 /// Seconds between status ticks (check-in, outbox, status bar).
 pub const TICK_SECS: f64 = 10.0;
@@ -375,7 +375,6 @@ impl Kiosk {
         self.banner_text = None;
     }
 
-    /// Switches the language; everything on screen, banners included, follows.
     /// The language of the applicant's screens: the applicant's choice, else the
     /// clerk's.
     pub fn applicant_lang(&self) -> Lang {
@@ -421,9 +420,8 @@ impl Kiosk {
         if let Some(mut g) = self.applicant.guide.take() {
             let say = g.press(self, key);
             self.speech.push(say);
-            // The key may have ended the applicant (never by the guidance's keys
-            // today); the guidance lives as long as the applicant it was started for.
-            if self.screen.is_applicant() && self.applicant.guide.is_none() {
+            // A key that leaves the applicant's screens (back to the photo) ends it.
+            if self.screen.is_applicant() {
                 self.applicant.guide = Some(g);
             }
         }
@@ -449,6 +447,7 @@ impl Kiosk {
         }
     }
 
+    /// Switches the language; everything on screen, banners included, follows.
     pub fn toggle_lang(&mut self) {
         self.lang = self.lang.other();
         if let Some(e) = self.banner_error.take() {

@@ -19,13 +19,15 @@
 //! The guidance speaks the applicant's language (Open JTalk for Japanese, eSpeak NG's
 //! voices for the others); the clerk's screens stay as they are.
 
+use zeroize::Zeroizing;
+
 use super::{Kiosk, Screen};
 use crate::entry::Kind;
 use crate::i18n::guide as g;
 use crate::i18n::Lang;
 
-/// A key of the number keypad.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A key of the number keypad. No `Debug`: a digit may be a PIN's.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Key {
     Digit(u8),
     Enter,
@@ -63,18 +65,15 @@ pub struct Say {
     pub volume: u8,
 }
 
-/// The guidance of one applicant.
-#[derive(Debug, Clone)]
+/// The guidance of one applicant. No `Debug`: it may hold a password's digit.
 pub struct Guide {
     pub volume: u8,
     /// The signature password's keys type letters (two digits each).
     letters: bool,
-    /// The first digit of a letter.
-    pending: Option<u8>,
+    /// The first digit of a letter (a piece of the password: wiped when dropped).
+    pending: Option<Zeroizing<u8>>,
     /// The screen the last prompt was about (a change is announced).
     pub(crate) screen: Screen,
-    /// Everything said, in order. Holds no typed character (see the module doc).
-    pub said: Vec<String>,
 }
 
 impl Guide {
@@ -84,16 +83,13 @@ impl Guide {
             letters: false,
             pending: None,
             screen,
-            said: Vec::new(),
         }
     }
 
     fn say(&mut self, k: &Kiosk, parts: Vec<String>) -> Say {
-        let text = parts.join(" ");
-        self.said.push(text.clone());
         Say {
-            text,
-            lang: g::spoken(k.applicant_lang()),
+            text: parts.join(" "),
+            lang: k.applicant_lang(),
             volume: self.volume,
         }
     }
@@ -211,10 +207,10 @@ impl Guide {
             }
             Key::Digit(d) if self.letters && kind == Kind::SignaturePassword => {
                 let Some(first) = self.pending.take() else {
-                    self.pending = Some(d);
+                    self.pending = Some(Zeroizing::new(d));
                     return self.say(k, vec![g::one_more_digit(lang)]);
                 };
-                let n = first * 10 + d;
+                let n = *first * 10 + d;
                 if !(1..=26).contains(&n) {
                     return self.say(k, vec![g::no_letter(lang)]);
                 }
@@ -311,12 +307,12 @@ mod tests {
 
     #[test]
     fn keypad_characters_map_to_keys() {
-        assert_eq!(Key::from_char('7'), Some(Key::Digit(7)));
-        assert_eq!(Key::from_char('*'), Some(Key::Letters));
-        assert_eq!(Key::from_char('/'), Some(Key::Repeat));
-        assert_eq!(Key::from_char('+'), Some(Key::Louder));
-        assert_eq!(Key::from_char('-'), Some(Key::Softer));
-        assert_eq!(Key::from_char('.'), Some(Key::Back));
-        assert_eq!(Key::from_char('a'), None);
+        assert!(Key::from_char('7') == Some(Key::Digit(7)));
+        assert!(Key::from_char('*') == Some(Key::Letters));
+        assert!(Key::from_char('/') == Some(Key::Repeat));
+        assert!(Key::from_char('+') == Some(Key::Louder));
+        assert!(Key::from_char('-') == Some(Key::Softer));
+        assert!(Key::from_char('.') == Some(Key::Back));
+        assert!(Key::from_char('a').is_none());
     }
 }
