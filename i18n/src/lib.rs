@@ -287,6 +287,7 @@ texts! {
     ErrCamera => "カメラに問題があります。手入力か、IT担当に連絡してください。", "Camera problem. Type the ID, or contact IT.";
     Ok => "OK", "OK";
     AudioGuide => "音声案内", "Audio guidance";
+    LargeText => "大きな文字", "Large text";
     GuideUnavailable => "この端末では音声案内を使えません（音声合成がありません）。IT担当に連絡してください。", "Audio guidance is not available on this tablet (no speech synthesis). Please contact IT.";
 }
 
@@ -349,6 +350,7 @@ applicant_texts! {
     ReceiptQueued => "待发送（将自动发送）", "전송 대기 (자동으로 전송합니다)", "chờ gửi (sẽ tự động gửi)";
     NextApplicant => "下一位申请人", "다음 신청자", "Người nộp đơn tiếp theo";
     AudioGuide => "语音引导", "음성 안내", "Hướng dẫn giọng nói";
+    LargeText => "大字体", "큰 글씨", "Chữ lớn";
 }
 
 /// "N 件" / "N".
@@ -542,7 +544,7 @@ mod tests {
     /// untranslated.
     #[test]
     fn every_applicant_text_exists_in_every_applicant_language() {
-        assert_eq!(T::APPLICANT.len(), 55);
+        assert_eq!(T::APPLICANT.len(), 56);
         for t in T::APPLICANT {
             let en = t.get(Lang::En);
             for lang in [Lang::Zh, Lang::Ko, Lang::Vi] {

@@ -102,6 +102,16 @@ impl Block {
     }
 }
 
+/// How the applicant's screens look (chosen by the applicant, for themselves only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Look {
+    /// Dark on light, the size every screen has.
+    #[default]
+    Standard,
+    /// Large text, high contrast: for applicants with low vision.
+    Large,
+}
+
 /// The screens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -241,6 +251,8 @@ pub struct Applicant {
     pub lang: Option<Lang>,
     /// The audio guidance, when the clerk started it for this applicant.
     pub guide: Option<Guide>,
+    /// How their screens look. Like the language: theirs only, never logged or sent.
+    pub look: Look,
 }
 
 /// The supervisor's approval of a photo the checks refuse: why, which face, and the
@@ -279,6 +291,7 @@ impl Applicant {
             overridden: None,
             lang: None,
             guide: None,
+            look: Look::Standard,
         }
     }
 }
@@ -384,6 +397,24 @@ impl Kiosk {
     /// The applicant chooses the language of their screens (one tap on the picker).
     pub fn choose_applicant_lang(&mut self, lang: Lang) {
         self.applicant.lang = Some(lang);
+    }
+
+    /// The applicant turns large text and high contrast on or off, for their screens.
+    pub fn toggle_look(&mut self) {
+        self.applicant.look = match self.applicant.look {
+            Look::Standard => Look::Large,
+            Look::Large => Look::Standard,
+        };
+    }
+
+    /// The look of the screen now showing: the applicant's on theirs, the standard one
+    /// on the clerk's.
+    pub fn screen_look(&self) -> Look {
+        if self.screen.is_applicant() {
+            self.applicant.look
+        } else {
+            Look::Standard
+        }
     }
 
     /// The clerk starts the audio guidance for this applicant (on the applicant's
@@ -1213,9 +1244,11 @@ impl Kiosk {
         // The receipt stays in the applicant's language.
         let lang = self.applicant.lang;
         let guide = self.applicant.guide.take();
+        let look = self.applicant.look;
         self.forget_applicant();
         self.applicant.lang = lang;
         self.applicant.guide = guide;
+        self.applicant.look = look;
         self.applicant.receipt = Some(ReceiptInfo {
             masked_id: masked,
             time,

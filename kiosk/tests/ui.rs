@@ -1012,6 +1012,35 @@ fn colours_have_high_contrast() {
             "{name}: {r:.1}:1"
         );
     }
+    // Both looks' palettes: every text colour on every fill it is drawn on, at least
+    // 4.5:1 in the standard look and 7:1 in the high-contrast one (the rendered
+    // screens are checked too, `assert_contrast`).
+    use shinsei_kiosk::view::theme::{Look, Palette};
+    for look in [Look::Standard, Look::Large] {
+        let p: &Palette = look.palette();
+        let min = if look == Look::Large { 7.0 } else { 4.5 };
+        for (name, fg, bg) in [
+            ("text", p.ink, p.paper),
+            ("muted", p.muted, p.paper),
+            ("button", p.ink, p.key),
+            ("field", p.ink, p.field),
+            ("primary", p.on_accent, p.accent),
+            ("chosen", p.chosen, p.accent),
+            ("disabled", p.disabled.1, p.disabled.0),
+            ("passed", p.ok, p.paper),
+            ("failed", p.bad, p.paper),
+            ("queued", p.warn, p.paper),
+            ("banner", p.accent, p.banner.0),
+            ("banner text", p.ink, p.banner.0),
+            ("error", p.bad, p.banner.1),
+            ("error text", p.ink, p.banner.1),
+        ] {
+            let r = contrast(fg, bg);
+            assert!(r >= min, "{look:?} {name}: {r:.2}:1");
+        }
+        // A control's frame against the page: 3:1 (WCAG 1.4.11).
+        assert!(contrast(p.ink, p.paper) >= 3.0 && contrast(p.accent, p.paper) >= 3.0);
+    }
 }
 
 #[test]
@@ -1885,6 +1914,7 @@ fn in_every_applicant_language(h: &mut Harness<'_, KioskApp>, screen: &str) {
             painted_texts(h).iter().any(|t| t.0 == "担当: S001"),
             "{what}: the clerk's status bar left Japanese"
         );
+        assert_contrast(h, &what, 4.5);
         snapshot(h, &format!("lang_{screen}_{}", lang.tag()));
     }
     click(h, "日本語");
@@ -2151,4 +2181,191 @@ fn sox_stat(wav: &[u8]) -> (f64, f64) {
             .unwrap_or_else(|| panic!("no {name} in sox's statistics: {text}"))
     };
     (field("Length (seconds)"), field("RMS     amplitude"))
+}
+
+// ------------------------------------------------------------------ issue 22: low vision
+
+/// Every text painted in the last frame: its words, where it is, the colour it was
+/// painted in (with the opacity it was painted at) and its size in points.
+fn painted_text_styles(h: &Harness<'_, KioskApp>) -> Vec<(String, egui::Rect, egui::Color32, f32)> {
+    fn walk(shape: &egui::Shape, out: &mut Vec<(String, egui::Rect, egui::Color32, f32)>) {
+        match shape {
+            egui::Shape::Vec(v) => v.iter().for_each(|s| walk(s, out)),
+            egui::Shape::Text(t) if !t.galley.text().trim().is_empty() => {
+                let section = t.galley.job.sections.first();
+                let colour = t.override_text_color.unwrap_or_else(|| {
+                    section
+                        .map(|s| s.format.color)
+                        .filter(|c| *c != egui::Color32::PLACEHOLDER)
+                        .unwrap_or(t.fallback_color)
+                });
+                let size = section.map_or(0.0, |s| s.format.font_id.size);
+                out.push((
+                    t.galley.text().to_string(),
+                    t.visual_bounding_rect(),
+                    colour.gamma_multiply(t.opacity_factor),
+                    size,
+                ));
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for c in &h.output().shapes {
+        walk(&c.shape, &mut out);
+    }
+    out
+}
+
+/// WCAG 2.2 success criterion 1.4.3 on the rendered screen: every text, the status
+/// bar's included, against what was rendered behind it (the most frequent colour of
+/// the rendered pixels on a ring one to two pixels around its box; inside the box, a
+/// row of "●" covers more than the background) has a contrast of at least `min`. A text
+/// painted with transparency is blended over that background first.
+fn assert_contrast(h: &mut Harness<'_, KioskApp>, what: &str, min: f64) {
+    let img = h.render().expect("rendered");
+    let texts = painted_text_styles(h);
+    assert!(!texts.is_empty(), "{what}: no text");
+    for (t, r, colour, _) in texts {
+        let mut count = std::collections::HashMap::<[u8; 3], usize>::new();
+        let inner = (
+            r.min.x.floor() as i64,
+            r.min.y.floor() as i64,
+            r.max.x.ceil() as i64,
+            r.max.y.ceil() as i64,
+        );
+        for y in inner.1 - 2..inner.3 + 2 {
+            for x in inner.0 - 2..inner.2 + 2 {
+                let on_ring = x < inner.0 || x >= inner.2 || y < inner.1 || y >= inner.3;
+                let (Ok(px), Ok(py)) = (u32::try_from(x), u32::try_from(y)) else {
+                    continue;
+                };
+                if on_ring && px < img.width() && py < img.height() {
+                    let p = img.get_pixel(px, py).0;
+                    *count.entry([p[0], p[1], p[2]]).or_default() += 1;
+                }
+            }
+        }
+        let Some((bg, _)) = count.into_iter().max_by_key(|(_, n)| *n) else {
+            continue;
+        };
+        let bg = egui::Color32::from_rgb(bg[0], bg[1], bg[2]);
+        let a = f32::from(colour.a()) / 255.0;
+        let mix = |f: u8, b: u8| (f32::from(f) * a + f32::from(b) * (1.0 - a)).round() as u8;
+        let fg = if colour.a() == 255 {
+            colour
+        } else {
+            let c = colour.to_srgba_unmultiplied();
+            egui::Color32::from_rgb(mix(c[0], bg.r()), mix(c[1], bg.g()), mix(c[2], bg.b()))
+        };
+        let ratio = contrast(fg, bg);
+        assert!(
+            ratio >= min,
+            "{what}: {t:?} at {r:?} is {fg:?} on {bg:?}, {ratio:.2}:1 (at least {min}:1 asked)"
+        );
+    }
+}
+
+/// Issue 22: the large-text, high-contrast look, which the applicant chooses with one
+/// tap on their own screens. On every applicant screen in every applicant language:
+/// every text fits (nothing cut, nothing overlapping), every text (the clerk's status
+/// bar included) has a contrast of at least 7:1 against what is rendered behind it
+/// (WCAG 2.2 AAA, 1.4.6; the standard look is held to AA, 4.5:1, in
+/// [`in_every_applicant_language`]), and every text of the screen is larger by the
+/// look's scale than in the standard look. Snapshots in Japanese and Vietnamese (the
+/// longest texts), `kiosk/tests/snapshots/large_*`. The look is the applicant's: it
+/// lasts to their receipt, and the next applicant starts in the standard look.
+#[test]
+fn every_applicant_screen_in_large_text_and_high_contrast() {
+    use shinsei_kiosk::i18n::{Lang, T};
+    use shinsei_kiosk::kiosk::Look;
+    let fake = Fake::new(Profile::Express);
+    let mut h = harness(&fake, Some(counter_camera()));
+    login(&mut h, "S001", "correct-horse");
+    step_until(&mut h, "the QR code", |k| k.applicant.found.is_some());
+    // The clerk's screens have no such switch.
+    assert!(h.query_by_label(T::LargeText.get(Lang::Ja)).is_none());
+    scan_to_review(&mut h);
+    assert_eq!(h.state().kiosk.applicant.look, Look::Standard);
+    let in_both_looks = |h: &mut Harness<'_, KioskApp>, screen: &str| {
+        let standard: std::collections::HashMap<String, f32> = painted_text_styles(h)
+            .into_iter()
+            .filter(|t| t.1.min.y >= 76.0)
+            .map(|t| (t.0, t.3))
+            .collect();
+        click(h, T::LargeText.get(Lang::Ja));
+        h.run_steps(2);
+        assert_eq!(h.state().kiosk.applicant.look, Look::Large);
+        // Every text below the status bar grew by the look's scale.
+        let mut compared = 0;
+        for (t, r, _, size) in painted_text_styles(h) {
+            if r.min.y < 76.0 {
+                continue;
+            }
+            if let Some(before) = standard.get(&t) {
+                compared += 1;
+                assert!(
+                    size >= before * shinsei_kiosk::view::theme::LARGE_SCALE - 0.01,
+                    "{screen}: {t:?} is {size} points large, {before} standard"
+                );
+            }
+        }
+        assert!(compared >= 3, "{screen}: {compared} texts compared");
+        for lang in Lang::APPLICANT {
+            click(h, lang.native_name());
+            h.run_steps(2);
+            let what = format!("{screen}, large ({})", lang.tag());
+            assert_text_fits(h, &what);
+            assert_contrast(h, &what, 7.0);
+            if matches!(lang, Lang::Ja | Lang::Vi) {
+                snapshot(h, &format!("large_{screen}_{}", lang.tag()));
+            }
+        }
+        click(h, "日本語");
+        click(h, T::LargeText.get(Lang::Ja));
+        h.run_steps(2);
+        assert_eq!(h.state().kiosk.applicant.look, Look::Standard);
+    };
+    in_both_looks(&mut h, "review");
+    click(&mut h, "この写真を使う");
+    in_both_looks(&mut h, "choices");
+    choose(&mut h, true, true);
+    click(&mut h, "次へ");
+    assert_eq!(h.state().kiosk.screen, Screen::Pins);
+    type_pins_with_a_mismatch(&mut h);
+    in_both_looks(&mut h, "pins");
+    // PINs typed in the large look land in the same fields.
+    click(&mut h, T::LargeText.get(Lang::Ja));
+    mend_the_mismatch_and_go_on(&mut h);
+    assert_eq!(h.state().kiosk.screen, Screen::Summary);
+    assert_eq!(h.state().kiosk.applicant.look, Look::Large);
+    click(&mut h, T::LargeText.get(Lang::Ja));
+    in_both_looks(&mut h, "summary");
+    // A banner (the clerk's words: the longest error, with its detail) fits its slot in
+    // the large look too.
+    click(&mut h, T::LargeText.get(Lang::Ja));
+    for error in [true, false] {
+        h.state_mut().kiosk.banner = Some(shinsei_kiosk::kiosk::Banner {
+            error,
+            text: T::ErrRelayRefused.get(Lang::Ja).to_string(),
+            detail: "relay answered 403: device certificate revoked (serial 0x1F2E3D4C)"
+                .to_string(),
+        });
+        h.run_steps(2);
+        assert_text_fits(&h, &format!("summary, large, banner (error: {error})"));
+        assert_contrast(&mut h, "summary, large, banner", 7.0);
+    }
+    h.state_mut().kiosk.banner = None;
+    click(&mut h, T::LargeText.get(Lang::Ja));
+    click(&mut h, "送信する");
+    step_until(&mut h, "the receipt", |k| k.screen == Screen::Receipt);
+    in_both_looks(&mut h, "receipt");
+    // Chosen on the receipt, it ends with the applicant.
+    click(&mut h, T::LargeText.get(Lang::Ja));
+    assert_eq!(h.state().kiosk.applicant.look, Look::Large);
+    click(&mut h, T::NextApplicant.get(Lang::Ja));
+    assert_eq!(h.state().kiosk.applicant.look, Look::Standard);
+    let sent = fake.with(|s| s.sent.clone());
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].cert, sent[0].braille), (true, true));
 }

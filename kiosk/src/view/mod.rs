@@ -59,6 +59,20 @@ pub fn show(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
         tex.preview_serial = 0;
     }
 
+    // Below the status bar, the look of the screen (the applicant's choice on theirs).
+    let look = k.screen_look();
+    let styled = |ui: &mut Ui| {
+        if look != theme::Look::Standard {
+            ui.set_style(theme::style(ui.style(), look));
+        }
+    };
+    let paper = look.palette().paper;
+    if look != theme::Look::Standard {
+        // The margin around the panels too (the standard look's paper is egui's).
+        ui.painter()
+            .with_clip_rect(ui.ctx().content_rect())
+            .rect_filled(ui.ctx().content_rect(), 0, paper);
+    }
     egui::Panel::top("status")
         .exact_size(76.0)
         .frame(
@@ -73,10 +87,11 @@ pub fn show(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
         .exact_size(BANNER_H)
         .frame(
             Frame::new()
-                .fill(PAPER)
+                .fill(paper)
                 .inner_margin(Margin::symmetric(24, 6)),
         )
         .show_inside(ui, |ui| {
+            styled(ui);
             if let Some(b) = k.banner.clone() {
                 banner(ui, &b.text, &b.detail, b.error);
             }
@@ -84,24 +99,12 @@ pub fn show(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     egui::CentralPanel::default()
         .frame(
             Frame::new()
-                .fill(PAPER)
+                .fill(paper)
                 .inner_margin(Margin::symmetric(24, 8)),
         )
-        .show_inside(ui, |ui| match k.screen {
-            Screen::Login => login(ui, k),
-            Screen::Scan => scan(ui, k, tex),
-            Screen::ManualId => manual_id(ui, k),
-            Screen::Photo => photo(ui, k, tex),
-            Screen::Review => review(ui, k, tex),
-            Screen::Choices => choices(ui, k),
-            Screen::Pins => pins(ui, k),
-            Screen::Summary => summary(ui, k, tex),
-            Screen::Sending => sending(ui, k),
-            Screen::Receipt => receipt(ui, k),
-            Screen::Blocked(b) => {
-                let device = k.status.as_ref().map(|s| s.device_id.clone());
-                blocked(ui, k.lang, b, device.as_deref())
-            }
+        .show_inside(ui, |ui| {
+            styled(ui);
+            screen(ui, k, tex)
         });
     overlays(ui, k);
     if k.animating() {
@@ -110,6 +113,26 @@ pub fn show(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     } else {
         ui.ctx()
             .request_repaint_after(std::time::Duration::from_millis(500));
+    }
+}
+
+/// The screen now showing.
+fn screen(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
+    match k.screen {
+        Screen::Login => login(ui, k),
+        Screen::Scan => scan(ui, k, tex),
+        Screen::ManualId => manual_id(ui, k),
+        Screen::Photo => photo(ui, k, tex),
+        Screen::Review => review(ui, k, tex),
+        Screen::Choices => choices(ui, k),
+        Screen::Pins => pins(ui, k),
+        Screen::Summary => summary(ui, k, tex),
+        Screen::Sending => sending(ui, k),
+        Screen::Receipt => receipt(ui, k),
+        Screen::Blocked(b) => {
+            let device = k.status.as_ref().map(|s| s.device_id.clone());
+            blocked(ui, k.lang, b, device.as_deref())
+        }
     }
 }
 
@@ -214,8 +237,17 @@ pub(crate) fn status_bar(ui: &mut Ui, k: &mut Kiosk) {
             let wide = Vec2::new(170.0, MIN_TARGET);
             // On the applicant's screens their own picker sets the language (one
             // control for it on screen, not two); the clerk's switch keeps its place.
+            // There, the clerk's slot starts (or stops) the audio guidance for the
+            // applicant, in the clerk's words.
             if k.screen.is_applicant() {
-                ui.allocate_exact_size(wide, Sense::hover());
+                let on = k.applicant.guide.is_some();
+                if choice_button(ui, T::AudioGuide.get(lang), on, wide.x) {
+                    if on {
+                        k.stop_guide();
+                    } else {
+                        k.start_guide();
+                    }
+                }
             } else if ui
                 .add(Button::new(lang.switch_label()).min_size(wide))
                 .clicked()

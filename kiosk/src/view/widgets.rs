@@ -15,23 +15,25 @@ use crate::view::theme::*;
 pub(crate) fn big_button(ui: &mut Ui, text: &str, enabled: bool) -> bool {
     ui.add_enabled(
         enabled,
-        Button::new(RichText::new(text).size(28.0)).min_size(Vec2::new(240.0, 80.0)),
+        Button::new(RichText::new(text).size(sz(ui, 28.0))).min_size(Vec2::new(240.0, 80.0)),
     )
     .clicked()
 }
 
 pub(crate) fn primary_button(ui: &mut Ui, text: &str, enabled: bool) -> bool {
     // Disabled: grey, drawn opaque (egui's faded look is too faint for a counter).
+    let p = pal(ui);
     let (fill, ink) = if enabled {
-        (ACCENT, Color32::WHITE)
+        (p.accent, p.on_accent)
     } else {
-        (Color32::from_gray(200), Color32::from_gray(90))
+        p.disabled
     };
+    let size = sz(ui, 28.0);
     ui.scope(|ui| {
         ui.visuals_mut().disabled_alpha = 1.0;
         ui.add_enabled(
             enabled,
-            Button::new(RichText::new(text).size(28.0).color(ink))
+            Button::new(RichText::new(text).size(size).color(ink))
                 .fill(fill)
                 .min_size(Vec2::new(280.0, 80.0)),
         )
@@ -41,15 +43,17 @@ pub(crate) fn primary_button(ui: &mut Ui, text: &str, enabled: bool) -> bool {
 }
 
 pub(crate) fn heading(ui: &mut Ui, t: &str) {
-    ui.label(RichText::new(t).size(HEADING).strong());
+    ui.label(RichText::new(t).size(sz(ui, HEADING)).strong());
 }
 
 pub(crate) fn banner(ui: &mut Ui, text: &str, detail: &str, error: bool) {
+    let p = pal(ui);
     let (fill, ink) = if error {
-        (Color32::from_rgb(0xFD, 0xE7, 0xE9), BAD)
+        (p.banner.1, p.bad)
     } else {
-        (Color32::from_rgb(0xE6, 0xF0, 0xFF), ACCENT)
+        (p.banner.0, p.accent)
     };
+    let (big, small) = (sz(ui, 22.0), sz(ui, 15.0));
     Frame::new()
         .fill(fill)
         .stroke(Stroke::new(2.0, ink))
@@ -58,9 +62,9 @@ pub(crate) fn banner(ui: &mut Ui, text: &str, detail: &str, error: bool) {
         .show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.set_height(ui.available_height());
-            ui.label(RichText::new(text).size(22.0).color(ink).strong());
+            ui.label(RichText::new(text).size(big).color(ink).strong());
             if !detail.is_empty() {
-                ui.label(RichText::new(detail).size(15.0).color(INK));
+                ui.label(RichText::new(detail).size(small).color(p.ink));
             }
         });
 }
@@ -115,7 +119,7 @@ pub(crate) fn field(ui: &mut Ui, label: &str, text: &str, focused: bool, width: 
         egui::Align2::LEFT_TOP,
         label,
         egui::FontId::proportional(TEXT),
-        INK,
+        pal(ui).ink,
     );
     let r = Rect::from_min_max(all.left_top() + Vec2::new(0.0, 34.0), all.right_bottom());
     field_box(ui, r, focused);
@@ -126,7 +130,7 @@ pub(crate) fn field(ui: &mut Ui, label: &str, text: &str, focused: bool, width: 
         egui::Align2::LEFT_CENTER,
         shown,
         font,
-        INK,
+        pal(ui).ink,
     );
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, label));
     resp.clicked()
@@ -155,14 +159,15 @@ pub(crate) fn credential_fields(
     }
 }
 
-/// A white box with a frame, thicker and in the accent colour when it has the keyboard.
+/// A box with a frame, thicker and in the accent colour when it has the keyboard.
 pub(crate) fn field_box(ui: &Ui, r: Rect, focused: bool) {
+    let p = pal(ui);
     let stroke = if focused {
-        Stroke::new(4.0, ACCENT)
+        Stroke::new(4.0, p.accent)
     } else {
-        Stroke::new(2.0, INK)
+        Stroke::new(p.frame, p.ink)
     };
-    ui.painter().rect_filled(r, 6, Color32::WHITE);
+    ui.painter().rect_filled(r, 6, p.field);
     ui.painter().rect_stroke(r, 6, stroke, StrokeKind::Inside);
 }
 
@@ -210,7 +215,8 @@ pub(crate) fn keypad_with(
                     if ui
                         .add_enabled(
                             enabled,
-                            Button::new(RichText::new(c.to_string()).size(30.0)).min_size(key),
+                            Button::new(RichText::new(c.to_string()).size(sz(ui, 30.0)))
+                                .min_size(key),
                         )
                         .clicked()
                     {
@@ -251,15 +257,26 @@ pub(crate) fn steps(ui: &mut Ui, lang: Lang, current: Screen, express: bool) {
     ui.scope(|ui| {
         // Text, not touch targets: a row as high as the text (this scope only).
         ui.spacing_mut().interact_size.y = 30.0;
-        ui.horizontal(|ui| step_tags(ui, lang, current, express, false));
+        ui.horizontal(|ui| step_tags(ui, lang, current, express, Steps::Named));
         ui.add_space(6.0);
     });
 }
 
-/// The steps of an application, the current one on a filled tag. `compact`: the
-/// others by their circled number only (the applicant's screens share the row with the
-/// language picker).
-fn step_tags(ui: &mut Ui, lang: Lang, current: Screen, express: bool, compact: bool) {
+/// How much of the steps a row shows.
+#[derive(Clone, Copy, PartialEq)]
+enum Steps {
+    /// Every step by its name.
+    Named,
+    /// The current step by its name, the others by their circled number (the
+    /// applicant's screens share the row with the language picker).
+    Compact,
+    /// The current step alone (large text: the row has room for nothing more).
+    Current,
+}
+
+/// The steps of an application, the current one on a filled tag.
+fn step_tags(ui: &mut Ui, lang: Lang, current: Screen, express: bool, shown: Steps) {
+    let compact = shown != Steps::Named;
     let mut list = vec![
         (
             T::StepScan,
@@ -276,6 +293,9 @@ fn step_tags(ui: &mut Ui, lang: Lang, current: Screen, express: bool, compact: b
     }
     list.push((T::StepSend, current == Screen::Summary));
     for (i, (t, on)) in list.into_iter().enumerate() {
+        if shown == Steps::Current && !on {
+            continue;
+        }
         // Where the applicant is: white on a filled tag, not underlined (an underline
         // reads as a link, and the steps are not buttons).
         // Circled digits: a step is not a key of the keypad (nor read as one).
@@ -284,32 +304,39 @@ fn step_tags(ui: &mut Ui, lang: Lang, current: Screen, express: bool, compact: b
         } else {
             t.get(lang).to_string()
         };
-        let txt = RichText::new(words).size(22.0);
+        let p = pal(ui);
+        let txt = RichText::new(words).size(sz(ui, 22.0));
         if on {
             Frame::new()
-                .fill(ACCENT)
+                .fill(p.accent)
                 .corner_radius(CornerRadius::same(12))
                 .inner_margin(Margin::symmetric(10, 2))
-                .show(ui, |ui| ui.label(txt.strong().color(Color32::WHITE)));
+                .show(ui, |ui| ui.label(txt.strong().color(p.on_accent)));
         } else {
-            ui.label(txt.color(Color32::from_gray(70)));
+            ui.label(txt.color(p.muted));
         }
         ui.add_space(if compact { 8.0 } else { 16.0 });
     }
 }
 
 /// The top row of an applicant's screen: the steps (`with_steps`; the current one
-/// named, the others by number) and the languages, each in its own name, one tap to
-/// choose (the applicant's screens follow at once; the clerk's stay as they were).
+/// named, the others by number), large text and high contrast on or off, and the
+/// languages, each in its own name. One tap chooses; the applicant's screens follow at
+/// once, the clerk's stay as they were.
 pub(crate) fn applicant_header(ui: &mut Ui, k: &mut Kiosk, with_steps: bool) {
     let lang = k.applicant_lang();
     let (screen, express) = (k.screen, is_express(k));
     let mut chosen = None;
-    let mut guide = None;
-    let on = k.applicant.guide.is_some();
+    let mut look = false;
+    let large = k.applicant.look == crate::kiosk::Look::Large;
     ui.horizontal(|ui| {
         if with_steps {
-            step_tags(ui, lang, screen, express, true);
+            let shown = if large {
+                Steps::Current
+            } else {
+                Steps::Compact
+            };
+            step_tags(ui, lang, screen, express, shown);
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             ui.spacing_mut().item_spacing.x = 6.0;
@@ -319,19 +346,26 @@ pub(crate) fn applicant_header(ui: &mut Ui, k: &mut Kiosk, with_steps: bool) {
                 }
             }
             ui.add_space(12.0);
-            // The clerk starts (or stops) the audio guidance for the applicant.
-            if choice_button(ui, T::AudioGuide.get(lang), on, MIN_TARGET) {
-                guide = Some(!on);
+            let mut t = RichText::new(T::LargeText.get(lang)).size(sz(ui, 20.0));
+            if large {
+                t = t.color(pal(ui).chosen).strong();
             }
+            // On one line: a short name, and the row has room for it in every
+            // language (tested).
+            look = ui
+                .add(
+                    Button::new(t)
+                        .selected(large)
+                        .min_size(Vec2::new(MIN_TARGET, MIN_TARGET)),
+                )
+                .clicked();
         });
     });
     if let Some(l) = chosen {
         k.choose_applicant_lang(l);
     }
-    match guide {
-        Some(true) => k.start_guide(),
-        Some(false) => k.stop_guide(),
-        None => {}
+    if look {
+        k.toggle_look();
     }
     ui.add_space(6.0);
 }
@@ -381,9 +415,9 @@ pub(crate) fn case_and_symbols(
 
 /// A choice among several (selected: filled), at least a touch target high.
 pub(crate) fn choice_button(ui: &mut Ui, text: &str, selected: bool, width: f32) -> bool {
-    let mut t = RichText::new(text).size(20.0);
+    let mut t = RichText::new(text).size(sz(ui, 20.0));
     if selected {
-        t = t.color(Color32::WHITE).strong();
+        t = t.color(pal(ui).chosen).strong();
     }
     ui.add(
         Button::new(t)
@@ -395,13 +429,14 @@ pub(crate) fn choice_button(ui: &mut Ui, text: &str, selected: bool, width: f32)
 }
 
 pub(crate) fn yes_no(ui: &mut Ui, lang: Lang, question: T, value: &mut Option<bool>) {
-    ui.label(RichText::new(question.get(lang)).size(28.0).strong());
+    let size = sz(ui, 28.0);
+    ui.label(RichText::new(question.get(lang)).size(size).strong());
     ui.horizontal(|ui| {
         for (v, t) in [(true, T::Yes), (false, T::No)] {
             let selected = *value == Some(v);
-            let mut text = RichText::new(t.get(lang)).size(28.0);
+            let mut text = RichText::new(t.get(lang)).size(size);
             if selected {
-                text = text.color(Color32::WHITE).strong();
+                text = text.color(pal(ui).chosen).strong();
             }
             let b = Button::new(text)
                 .selected(selected)
@@ -417,15 +452,16 @@ pub(crate) fn yes_no(ui: &mut Ui, lang: Lang, question: T, value: &mut Option<bo
 pub(crate) fn rules_line(ui: &mut Ui, lang: Lang, rules: &[(T, bool)]) {
     // Text only, not a row of touch targets: rows as high as the text. Each rule is
     // kept whole (a rule that does not fit goes to the next row, it is not broken).
-    ui.spacing_mut().interact_size.y = 22.0;
+    ui.spacing_mut().interact_size.y = sz(ui, 22.0);
+    let (p, size) = (pal(ui), sz(ui, 16.0));
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing = Vec2::new(10.0, 2.0);
         for (t, ok) in rules {
-            let (mark, color) = if *ok { ("✔", OK) } else { ("・", BAD) };
+            let (mark, color) = if *ok { ("✔", p.ok) } else { ("・", p.bad) };
             ui.add(
                 egui::Label::new(
                     RichText::new(format!("{mark} {}", t.get(lang)))
-                        .size(16.0)
+                        .size(size)
                         .color(color),
                 )
                 .wrap_mode(egui::TextWrapMode::Extend),

@@ -5,6 +5,7 @@ use egui::{RichText, Ui};
 use crate::i18n::T;
 use crate::kiosk::Kiosk;
 
+use crate::view::theme::sz;
 use crate::view::widgets::*;
 
 pub(crate) fn choices(ui: &mut Ui, k: &mut Kiosk) {
@@ -13,7 +14,7 @@ pub(crate) fn choices(ui: &mut Ui, k: &mut Kiosk) {
     yes_no(ui, lang, T::CertQuestion, &mut k.applicant.cert);
     yes_no(ui, lang, T::BrailleQuestion, &mut k.applicant.braille);
     if is_express(k) {
-        ui.label(RichText::new(T::ExpressNote.get(lang)).size(22.0));
+        ui.label(RichText::new(T::ExpressNote.get(lang)).size(sz(ui, 22.0)));
     }
     ui.horizontal(|ui| {
         if big_button(ui, T::Back.get(lang), true) {

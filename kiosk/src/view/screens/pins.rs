@@ -1,10 +1,10 @@
 //! Express issuance: the PINs on the keypad, rules checked as typed.
 
-use egui::{Button, Color32, RichText, Sense, Ui, Vec2};
+use egui::{Button, RichText, Sense, Ui, Vec2};
 
 use crate::entry::{Kind, PinForm};
 use crate::i18n::T;
-use crate::kiosk::Kiosk;
+use crate::kiosk::{Kiosk, Look};
 
 use crate::view::theme::*;
 use crate::view::widgets::*;
@@ -12,14 +12,29 @@ use crate::view::widgets::*;
 pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
     applicant_header(ui, k, true);
     let lang = k.applicant_lang();
-    ui.label(RichText::new(T::PinsTitle.get(lang)).size(26.0).strong());
+    ui.label(
+        RichText::new(T::PinsTitle.get(lang))
+            .size(sz(ui, 26.0))
+            .strong(),
+    );
+    let p = pal(ui);
+    let field_h = sz(ui, MIN_TARGET);
+    // Large text: the PIN being typed alone, the others behind a row of tabs (four at
+    // that size do not fit beside the keypad), and the way on under it.
+    let large = k.applicant.look == Look::Large;
     ui.horizontal_top(|ui| {
         ui.vertical(|ui| {
             ui.set_width(560.0);
             ui.spacing_mut().item_spacing.y = 2.0;
-            for i in k.applicant.pins.visible() {
+            let shown: Vec<usize> = if large {
+                pin_tabs(ui, k);
+                vec![k.applicant.pins.focus / 2]
+            } else {
+                k.applicant.pins.visible().collect()
+            };
+            for i in shown {
                 let label = PinForm::LABELS[i].get(lang);
-                ui.label(RichText::new(label).size(18.0).strong());
+                ui.label(RichText::new(label).size(sz(ui, 18.0)).strong());
                 ui.horizontal(|ui| {
                     for j in 0..2 {
                         let idx = i * 2 + j;
@@ -36,21 +51,21 @@ pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
                         };
                         let text = e.display();
                         let (r, resp) =
-                            ui.allocate_exact_size(Vec2::new(270.0, MIN_TARGET), Sense::click());
+                            ui.allocate_exact_size(Vec2::new(270.0, field_h), Sense::click());
                         field_box(ui, r, focused);
                         ui.painter().text(
                             r.left_top() + Vec2::new(8.0, 4.0),
                             egui::Align2::LEFT_TOP,
                             name,
-                            egui::FontId::proportional(15.0),
-                            Color32::from_gray(60),
+                            egui::FontId::proportional(sz(ui, 15.0)),
+                            p.muted,
                         );
                         ui.painter().text(
                             r.left_bottom() + Vec2::new(10.0, -6.0),
                             egui::Align2::LEFT_BOTTOM,
                             text,
-                            egui::FontId::proportional(26.0),
-                            INK,
+                            egui::FontId::proportional(sz(ui, 26.0)),
+                            p.ink,
                         );
                         let label = format!("{label} {name}");
                         resp.widget_info(|| {
@@ -66,14 +81,18 @@ pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
                     // A confirmation that differs, said in words (not only a red rule).
                     ui.label(
                         RichText::new(T::PinMismatch.get(lang))
-                            .size(18.0)
+                            .size(sz(ui, 18.0))
                             .strong()
-                            .color(BAD),
+                            .color(p.bad),
                     );
                 } else {
                     ui.scope(|ui| rules_line(ui, lang, &rules));
                 }
                 ui.add_space(4.0);
+            }
+            if large {
+                ui.add_space(24.0);
+                back_and_next(ui, k);
             }
         });
         ui.add_space(12.0);
@@ -88,19 +107,42 @@ pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
                     other => apply_key(k.applicant.pins.focused(), other),
                 }
             }
-            ui.add_space(12.0);
-            ui.horizontal(|ui| {
-                if ui
-                    .add(Button::new(T::Back.get(lang)).min_size(Vec2::new(150.0, 80.0)))
-                    .clicked()
-                {
-                    k.back();
-                }
-                // The same primary button as every screen's (grey while disabled).
-                if primary_button(ui, T::Next.get(lang), k.applicant.pins.all_ok()) {
-                    k.after_pins();
-                }
-            });
+            if !large {
+                ui.add_space(12.0);
+                back_and_next(ui, k);
+            }
         });
+    });
+}
+
+fn back_and_next(ui: &mut Ui, k: &mut Kiosk) {
+    let lang = k.applicant_lang();
+    ui.horizontal(|ui| {
+        if ui
+            .add(Button::new(T::Back.get(lang)).min_size(Vec2::new(150.0, 80.0)))
+            .clicked()
+        {
+            k.back();
+        }
+        // The same primary button as every screen's (grey while disabled).
+        if primary_button(ui, T::Next.get(lang), k.applicant.pins.all_ok()) {
+            k.after_pins();
+        }
+    });
+}
+
+/// One tab per PIN, by its number among the screen's PINs, ticked when it is done;
+/// a tap moves to its first field.
+fn pin_tabs(ui: &mut Ui, k: &mut Kiosk) {
+    let pins = &mut k.applicant.pins;
+    let current = pins.focus / 2;
+    ui.horizontal(|ui| {
+        for (n, i) in pins.visible().enumerate() {
+            let number = ['①', '②', '③', '④'][n.min(3)];
+            let tick = if pins.field_ok(i) { " ✔" } else { "" };
+            if choice_button(ui, &format!("{number}{tick}"), i == current, 110.0) {
+                pins.focus = i * 2;
+            }
+        }
     });
 }

@@ -1,6 +1,6 @@
 //! Sending, then the receipt (delivered, or queued to send automatically).
 
-use egui::{Color32, Frame, Margin, RichText, Stroke, Ui, Vec2};
+use egui::{Frame, Margin, RichText, Stroke, Ui, Vec2};
 
 use crate::i18n::T;
 use crate::kiosk::Kiosk;
@@ -25,29 +25,34 @@ pub(crate) fn receipt(ui: &mut Ui, k: &mut Kiosk) {
         return;
     };
     ui.vertical_centered(|ui| {
+        let p = pal(ui);
         let (t, color) = if r.delivered {
-            (T::Delivered, OK)
+            (T::Delivered, p.ok)
         } else {
-            (T::Queued, Color32::from_rgb(0x8A, 0x4B, 0x00))
+            (T::Queued, p.warn)
         };
         ui.label(
             RichText::new(t.get(lang))
-                .size(HEADING)
+                .size(sz(ui, HEADING))
                 .strong()
                 .color(color),
         );
         ui.add_space(16.0);
         Frame::new()
-            .stroke(Stroke::new(2.0, INK))
-            .fill(Color32::WHITE)
+            .stroke(Stroke::new(p.frame, p.ink))
+            .fill(p.field)
             .inner_margin(Margin::same(24))
             .show(ui, |ui| {
-                ui.label(RichText::new(T::ReceiptTitle.get(lang)).size(28.0).strong());
+                ui.label(
+                    RichText::new(T::ReceiptTitle.get(lang))
+                        .size(sz(ui, 28.0))
+                        .strong(),
+                );
                 egui::Grid::new("receipt")
                     .spacing(Vec2::new(40.0, 14.0))
                     .show(ui, |ui| {
                         ui.label(T::SummaryId.get(lang));
-                        ui.label(RichText::new(&r.masked_id).monospace().size(28.0));
+                        ui.label(RichText::new(&r.masked_id).monospace().size(sz(ui, 28.0)));
                         ui.end_row();
                         ui.label(T::ReceiptTime.get(lang));
                         ui.label(format!("{} JST", r.time));

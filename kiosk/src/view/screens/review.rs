@@ -21,9 +21,9 @@ pub(crate) fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
                 T::OverrideApproved.get(lang),
                 crate::i18n::override_reason(r, lang)
             ))
-            .size(20.0)
+            .size(sz(ui, 20.0))
             .strong()
-            .color(BAD),
+            .color(pal(ui).bad),
         );
     }
     let Some(c) = &k.applicant.captured else {
@@ -44,7 +44,7 @@ pub(crate) fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
                 let (r, s) = preview_image(ui, t, Vec2::new(460.0, 420.0));
                 let cr = to_screen(&crop.scale(scale), r.min, s);
                 ui.painter()
-                    .rect_stroke(cr, 2, Stroke::new(4.0, OK), StrokeKind::Outside);
+                    .rect_stroke(cr, 2, Stroke::new(4.0, pal(ui).ok), StrokeKind::Outside);
             });
         }
         ui.add_space(24.0);
@@ -60,7 +60,7 @@ pub(crate) fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
                     Color32::WHITE,
                 );
                 ui.painter()
-                    .rect_stroke(r, 0, Stroke::new(2.0, INK), StrokeKind::Outside);
+                    .rect_stroke(r, 0, Stroke::new(2.0, pal(ui).ink), StrokeKind::Outside);
             });
         }
         ui.add_space(24.0);

@@ -30,8 +30,12 @@ pub(crate) fn summary(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
                 egui::Rect::from_min_max(egui::Pos2::ZERO, egui::Pos2::new(1.0, 1.0)),
                 egui::Color32::WHITE,
             );
-            ui.painter()
-                .rect_stroke(r, 0, egui::Stroke::new(2.0, INK), egui::StrokeKind::Outside);
+            ui.painter().rect_stroke(
+                r,
+                0,
+                egui::Stroke::new(2.0, pal(ui).ink),
+                egui::StrokeKind::Outside,
+            );
             ui.add_space(32.0);
         }
         ui.vertical(|ui| summary_facts(ui, k));
@@ -60,7 +64,7 @@ fn summary_facts(ui: &mut Ui, k: &mut Kiosk) {
                         .unwrap_or_default(),
                 )
                 .monospace()
-                .size(28.0),
+                .size(sz(ui, 28.0)),
             );
             ui.end_row();
             ui.label(T::SummaryCert.get(lang));
