@@ -35,7 +35,8 @@ pub fn check_failure(c: &shinsei_capture::CheckResult, lang: Lang) -> &str {
 
 /// A display language. The clerk's screens are in Japanese or English ([`Lang::Ja`],
 /// [`Lang::En`]); the applicant's screens (photo review, choices, PINs, summary,
-/// receipt) also in Simplified Chinese, Korean and Vietnamese ([`Lang::APPLICANT`]).
+/// receipt) also in Simplified Chinese, Korean, Vietnamese and Nepali
+/// ([`Lang::APPLICANT`]).
 /// A key without a translation in an applicant language reads in English (the kiosk's
 /// tests fail when an applicant screen shows one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,11 +50,13 @@ pub enum Lang {
     Ko,
     /// Vietnamese (Tiếng Việt).
     Vi,
+    /// Nepali (नेपाली), in Devanagari: the kiosk shapes its text itself (egui cannot).
+    Ne,
 }
 
 impl Lang {
     /// The languages an applicant can choose, in the order the picker shows them.
-    pub const APPLICANT: [Lang; 5] = [Lang::Ja, Lang::En, Lang::Zh, Lang::Ko, Lang::Vi];
+    pub const APPLICANT: [Lang; 6] = [Lang::Ja, Lang::En, Lang::Zh, Lang::Ko, Lang::Vi, Lang::Ne];
 
     /// The clerk's other language (Japanese ⇄ English; an applicant language goes to
     /// Japanese).
@@ -86,6 +89,7 @@ impl Lang {
             Lang::Zh => "简体中文",
             Lang::Ko => "한국어",
             Lang::Vi => "Tiếng Việt",
+            Lang::Ne => "नेपाली",
         }
     }
 
@@ -97,6 +101,7 @@ impl Lang {
             Lang::Zh => "zh-Hans",
             Lang::Ko => "ko",
             Lang::Vi => "vi",
+            Lang::Ne => "ne",
         }
     }
 
@@ -131,7 +136,7 @@ macro_rules! texts {
 }
 
 macro_rules! applicant_texts {
-    ($($key:ident => $zh:literal, $ko:literal, $vi:literal;)*) => {
+    ($($key:ident => $zh:literal, $ko:literal, $vi:literal, $ne:literal;)*) => {
         impl T {
             /// The keys the applicant's screens use: each has every applicant language.
             pub const APPLICANT: &'static [T] = &[$(T::$key),*];
@@ -142,6 +147,7 @@ macro_rules! applicant_texts {
                         (T::$key, Lang::Zh) => Some($zh),
                         (T::$key, Lang::Ko) => Some($ko),
                         (T::$key, Lang::Vi) => Some($vi),
+                        (T::$key, Lang::Ne) => Some($ne),
                     )*
                     _ => None,
                 }
@@ -291,66 +297,66 @@ texts! {
     GuideUnavailable => "この端末では音声案内を使えません（音声合成がありません）。IT担当に連絡してください。", "Audio guidance is not available on this tablet (no speech synthesis). Please contact IT.";
 }
 
-// The applicant's screens in Simplified Chinese, Korean and Vietnamese, translated from
+// The applicant's screens in Simplified Chinese, Korean, Vietnamese and Nepali, translated from
 // the Japanese (the ward's wording) and checked against the English. They need review
 // by native speakers before a ward uses them (README, "Languages").
 applicant_texts! {
-    StepScan => "1. 申请书二维码", "1. 신청서 QR코드", "1. Mã QR của đơn";
-    StepPhoto => "2. 照片", "2. 얼굴 사진", "2. Ảnh chân dung";
-    StepChoices => "3. 选择", "3. 희망 사항", "3. Lựa chọn";
-    StepPins => "4. 密码", "4. 비밀번호", "4. Mã PIN";
-    StepSend => "发送", "전송", "Gửi";
-    ReviewTitle => "确认照片（高45毫米×宽35毫米）", "사진 확인 (세로 45mm × 가로 35mm)", "Kiểm tra ảnh (cao 45 mm × rộng 35 mm)";
-    ReviewOriginal => "拍摄的图像", "촬영한 이미지", "Ảnh đã chụp";
-    ReviewCropped => "申请用照片", "신청용 사진", "Ảnh dùng cho đơn";
-    UsePhoto => "使用这张照片", "이 사진 사용", "Dùng ảnh này";
-    Retake => "重新拍摄", "다시 찍기", "Chụp lại";
-    OverrideApproved => "已批准例外", "예외 승인", "Ngoại lệ đã được duyệt";
-    ReasonInfant => "婴幼儿（由监护人抱着）", "영유아 (보호자가 안고 있음)", "Trẻ nhỏ (cha mẹ bế)";
-    ReasonDisability => "因残疾或疾病无法保持姿势", "장애·질병으로 자세를 유지할 수 없음", "Khuyết tật hoặc bệnh: không giữ được tư thế";
-    ReasonHeadCovering => "因医疗或宗教原因佩戴头饰", "의료·종교상 이유의 머리 가리개", "Đội khăn/mũ vì lý do y tế hoặc tôn giáo";
-    ReasonOther => "其他（由负责人判断）", "기타 (관리자 판단)", "Khác (người phụ trách quyết định)";
-    CertQuestion => "您是否希望发行电子证书？", "전자증명서 발급을 희망하십니까?", "Quý vị có muốn cấp chứng thư điện tử không?";
-    BrailleQuestion => "您是否希望标注盲文？", "점자 표기를 희망하십니까?", "Quý vị có muốn in chữ nổi (braille) không?";
-    Yes => "希望", "희망함", "Có";
-    No => "不希望", "희망하지 않음", "Không";
-    ExpressNote => "特急发行：在下一个画面设置密码。", "특급 발급: 다음 화면에서 비밀번호를 설정합니다.", "Cấp nhanh: mã PIN được đặt ở màn hình tiếp theo.";
-    Back => "返回", "뒤로", "Quay lại";
-    Next => "下一步", "다음", "Tiếp";
-    PinsTitle => "设置密码（请申请人本人输入）", "비밀번호 설정 (신청자 본인이 입력해 주십시오)", "Đặt mã PIN (người nộp đơn tự nhập)";
-    PinSignature => "签名用电子证书的密码（大写英文字母和数字，6〜16位）", "서명용 전자증명서 비밀번호 (영문 대문자와 숫자 6~16자)", "Mật khẩu chứng thư chữ ký (6–16 chữ in hoa A–Z và số)";
-    PinUser => "用户证明用电子证书的密码（4位数字）", "이용자증명용 전자증명서 비밀번호 (숫자 4자리)", "Mã PIN chứng thư xác thực người dùng (4 chữ số)";
-    PinResident => "居民基本台账用密码（4位数字）", "주민기본대장용 비밀번호 (숫자 4자리)", "Mã PIN sổ đăng ký cư trú (4 chữ số)";
-    PinCardInfo => "卡面信息输入辅助用密码（4位数字）", "카드 기재사항 입력보조용 비밀번호 (숫자 4자리)", "Mã PIN hỗ trợ nhập thông tin thẻ (4 chữ số)";
-    PinEnter => "输入", "입력", "Nhập";
-    PinConfirm => "再输入一次以确认", "확인을 위해 한 번 더", "Nhập lại để xác nhận";
-    RuleLength6to16 => "6〜16位", "6~16자", "6–16 ký tự";
-    RuleLetter => "至少1个字母", "영문자 1자 이상", "ít nhất 1 chữ cái";
-    RuleDigit => "至少1个数字", "숫자 1자 이상", "ít nhất 1 chữ số";
-    Rule4Digits => "4位数字", "숫자 4자리", "4 chữ số";
-    RuleMatch => "两次输入一致", "확인 입력 일치", "nhập lại khớp";
-    PinMismatch => "两次输入不一致。请重新输入。", "확인 입력이 일치하지 않습니다. 다시 입력해 주십시오.", "Hai lần nhập không khớp. Vui lòng nhập lại.";
-    Clear => "清除", "지우기", "Xóa hết";
-    Backspace => "删除1位", "한 글자 삭제", "Xóa 1 ký tự";
-    SummaryTitle => "确认发送内容", "전송 내용 확인", "Kiểm tra trước khi gửi";
-    SummaryId => "申请书ID", "신청서 ID", "Mã số đơn";
-    SummaryCert => "电子证书", "전자증명서", "Chứng thư điện tử";
-    SummaryBraille => "盲文标注", "점자 표기", "Chữ nổi (braille)";
-    SummaryPins => "密码", "비밀번호", "Mã PIN";
-    PinsSet => "已设置（不显示）", "설정됨 (표시하지 않음)", "đã đặt (không hiển thị)";
-    SendNow => "发送", "전송하기", "Gửi đi";
-    SendAgain => "用重新拍摄的照片再次发送", "다시 찍은 사진으로 재전송", "Gửi lại với ảnh mới";
-    Sending => "正在加密并发送…", "암호화하여 전송하고 있습니다…", "Đang mã hóa và gửi…";
-    Delivered => "已发送", "전송했습니다", "Đã gửi";
-    Queued => "已保存为待发送。连接恢复后将自动发送。", "전송 대기에 저장했습니다. 연결이 복구되면 자동으로 전송합니다.", "Đã lưu chờ gửi. Đơn sẽ tự động được gửi khi có kết nối trở lại.";
-    ReceiptTitle => "受理单", "접수증", "Phiếu tiếp nhận";
-    ReceiptTime => "时间", "시각", "Thời gian";
-    ReceiptStatus => "状态", "상태", "Trạng thái";
-    ReceiptDelivered => "申请服务器已受理", "신청 서버가 접수했습니다", "máy chủ tiếp nhận đã nhận";
-    ReceiptQueued => "待发送（将自动发送）", "전송 대기 (자동으로 전송합니다)", "chờ gửi (sẽ tự động gửi)";
-    NextApplicant => "下一位申请人", "다음 신청자", "Người nộp đơn tiếp theo";
-    AudioGuide => "语音引导", "음성 안내", "Hướng dẫn giọng nói";
-    LargeText => "大字体", "큰 글씨", "Chữ lớn";
+    StepScan => "1. 申请书二维码", "1. 신청서 QR코드", "1. Mã QR của đơn", "1. आवेदन फारामको QR कोड";
+    StepPhoto => "2. 照片", "2. 얼굴 사진", "2. Ảnh chân dung", "2. फोटो";
+    StepChoices => "3. 选择", "3. 희망 사항", "3. Lựa chọn", "3. छनोट";
+    StepPins => "4. 密码", "4. 비밀번호", "4. Mã PIN", "4. पिन नम्बर";
+    StepSend => "发送", "전송", "Gửi", "पठाउने";
+    ReviewTitle => "确认照片（高45毫米×宽35毫米）", "사진 확인 (세로 45mm × 가로 35mm)", "Kiểm tra ảnh (cao 45 mm × rộng 35 mm)", "फोटो जाँच (उचाइ 45 mm × चौडाइ 35 mm)";
+    ReviewOriginal => "拍摄的图像", "촬영한 이미지", "Ảnh đã chụp", "खिचिएको तस्बिर";
+    ReviewCropped => "申请用照片", "신청용 사진", "Ảnh dùng cho đơn", "आवेदनको फोटो";
+    UsePhoto => "使用这张照片", "이 사진 사용", "Dùng ảnh này", "यो फोटो प्रयोग गर्ने";
+    Retake => "重新拍摄", "다시 찍기", "Chụp lại", "फेरि खिच्ने";
+    OverrideApproved => "已批准例外", "예외 승인", "Ngoại lệ đã được duyệt", "अपवाद स्वीकृत";
+    ReasonInfant => "婴幼儿（由监护人抱着）", "영유아 (보호자가 안고 있음)", "Trẻ nhỏ (cha mẹ bế)", "शिशु (अभिभावकले बोकेको)";
+    ReasonDisability => "因残疾或疾病无法保持姿势", "장애·질병으로 자세를 유지할 수 없음", "Khuyết tật hoặc bệnh: không giữ được tư thế", "अपाङ्गता वा रोगका कारण मुद्रा राख्न नसक्ने";
+    ReasonHeadCovering => "因医疗或宗教原因佩戴头饰", "의료·종교상 이유의 머리 가리개", "Đội khăn/mũ vì lý do y tế hoặc tôn giáo", "स्वास्थ्य वा धार्मिक कारणले टाउको ढाकेको";
+    ReasonOther => "其他（由负责人判断）", "기타 (관리자 판단)", "Khác (người phụ trách quyết định)", "अन्य (जिम्मेवार कर्मचारीको निर्णय)";
+    CertQuestion => "您是否希望发行电子证书？", "전자증명서 발급을 희망하십니까?", "Quý vị có muốn cấp chứng thư điện tử không?", "के तपाईं विद्युतीय प्रमाणपत्र जारी गराउन चाहनुहुन्छ?";
+    BrailleQuestion => "您是否希望标注盲文？", "점자 표기를 희망하십니까?", "Quý vị có muốn in chữ nổi (braille) không?", "के तपाईं ब्रेल (braille) अंकन चाहनुहुन्छ?";
+    Yes => "希望", "희망함", "Có", "चाहन्छु";
+    No => "不希望", "희망하지 않음", "Không", "चाहन्नँ";
+    ExpressNote => "特急发行：在下一个画面设置密码。", "특급 발급: 다음 화면에서 비밀번호를 설정합니다.", "Cấp nhanh: mã PIN được đặt ở màn hình tiếp theo.", "छिटो जारी: अर्को स्क्रिनमा पिन नम्बर राखिन्छ।";
+    Back => "返回", "뒤로", "Quay lại", "पछाडि";
+    Next => "下一步", "다음", "Tiếp", "अर्को";
+    PinsTitle => "设置密码（请申请人本人输入）", "비밀번호 설정 (신청자 본인이 입력해 주십시오)", "Đặt mã PIN (người nộp đơn tự nhập)", "पिन नम्बर राख्नुहोस् (आवेदक आफैंले प्रविष्ट गर्नुहोस्)";
+    PinSignature => "签名用电子证书的密码（大写英文字母和数字，6〜16位）", "서명용 전자증명서 비밀번호 (영문 대문자와 숫자 6~16자)", "Mật khẩu chứng thư chữ ký (6–16 chữ in hoa A–Z và số)", "हस्ताक्षर प्रमाणपत्रको पासवर्ड (ठूला अङ्ग्रेजी अक्षर र अङ्क, 6–16 वटा)";
+    PinUser => "用户证明用电子证书的密码（4位数字）", "이용자증명용 전자증명서 비밀번호 (숫자 4자리)", "Mã PIN chứng thư xác thực người dùng (4 chữ số)", "प्रयोगकर्ता प्रमाणीकरण प्रमाणपत्रको पिन (4 अङ्क)";
+    PinResident => "居民基本台账用密码（4位数字）", "주민기본대장용 비밀번호 (숫자 4자리)", "Mã PIN sổ đăng ký cư trú (4 chữ số)", "बासिन्दा आधारभूत दर्ताको पिन (4 अङ्क)";
+    PinCardInfo => "卡面信息输入辅助用密码（4位数字）", "카드 기재사항 입력보조용 비밀번호 (숫자 4자리)", "Mã PIN hỗ trợ nhập thông tin thẻ (4 chữ số)", "कार्ड विवरण प्रविष्टि सहायताको पिन (4 अङ्क)";
+    PinEnter => "输入", "입력", "Nhập", "प्रविष्टि";
+    PinConfirm => "再输入一次以确认", "확인을 위해 한 번 더", "Nhập lại để xác nhận", "पुष्टिका लागि फेरि";
+    RuleLength6to16 => "6〜16位", "6~16자", "6–16 ký tự", "6–16 वटा";
+    RuleLetter => "至少1个字母", "영문자 1자 이상", "ít nhất 1 chữ cái", "कम्तीमा 1 अक्षर";
+    RuleDigit => "至少1个数字", "숫자 1자 이상", "ít nhất 1 chữ số", "कम्तीमा 1 अङ्क";
+    Rule4Digits => "4位数字", "숫자 4자리", "4 chữ số", "4 अङ्क";
+    RuleMatch => "两次输入一致", "확인 입력 일치", "nhập lại khớp", "दुवै प्रविष्टि मिले";
+    PinMismatch => "两次输入不一致。请重新输入。", "확인 입력이 일치하지 않습니다. 다시 입력해 주십시오.", "Hai lần nhập không khớp. Vui lòng nhập lại.", "दुई प्रविष्टि मिलेनन्। कृपया फेरि प्रविष्ट गर्नुहोस्।";
+    Clear => "清除", "지우기", "Xóa hết", "सबै मेटाउने";
+    Backspace => "删除1位", "한 글자 삭제", "Xóa 1 ký tự", "1 अक्षर मेटाउने";
+    SummaryTitle => "确认发送内容", "전송 내용 확인", "Kiểm tra trước khi gửi", "पठाउनुअघि जाँच";
+    SummaryId => "申请书ID", "신청서 ID", "Mã số đơn", "आवेदन ID";
+    SummaryCert => "电子证书", "전자증명서", "Chứng thư điện tử", "विद्युतीय प्रमाणपत्र";
+    SummaryBraille => "盲文标注", "점자 표기", "Chữ nổi (braille)", "ब्रेल अंकन";
+    SummaryPins => "密码", "비밀번호", "Mã PIN", "पिन नम्बर";
+    PinsSet => "已设置（不显示）", "설정됨 (표시하지 않음)", "đã đặt (không hiển thị)", "राखिसकियो (देखाइँदैन)";
+    SendNow => "发送", "전송하기", "Gửi đi", "पठाउने";
+    SendAgain => "用重新拍摄的照片再次发送", "다시 찍은 사진으로 재전송", "Gửi lại với ảnh mới", "नयाँ फोटोसहित फेरि पठाउने";
+    Sending => "正在加密并发送…", "암호화하여 전송하고 있습니다…", "Đang mã hóa và gửi…", "इन्क्रिप्ट गरेर पठाउँदै…";
+    Delivered => "已发送", "전송했습니다", "Đã gửi", "पठाइयो";
+    Queued => "已保存为待发送。连接恢复后将自动发送。", "전송 대기에 저장했습니다. 연결이 복구되면 자동으로 전송합니다.", "Đã lưu chờ gửi. Đơn sẽ tự động được gửi khi có kết nối trở lại.", "पठाउन बाँकीमा सुरक्षित गरियो। जडान फर्किएपछि आफैं पठाइनेछ।";
+    ReceiptTitle => "受理单", "접수증", "Phiếu tiếp nhận", "प्राप्ति रसिद";
+    ReceiptTime => "时间", "시각", "Thời gian", "समय";
+    ReceiptStatus => "状态", "상태", "Trạng thái", "अवस्था";
+    ReceiptDelivered => "申请服务器已受理", "신청 서버가 접수했습니다", "máy chủ tiếp nhận đã nhận", "आवेदन सर्भरमा प्राप्त भयो";
+    ReceiptQueued => "待发送（将自动发送）", "전송 대기 (자동으로 전송합니다)", "chờ gửi (sẽ tự động gửi)", "पठाउन बाँकी (आफैं पठाइनेछ)";
+    NextApplicant => "下一位申请人", "다음 신청자", "Người nộp đơn tiếp theo", "अर्को आवेदक";
+    AudioGuide => "语音引导", "음성 안내", "Hướng dẫn giọng nói", "ध्वनि निर्देशन";
+    LargeText => "大字体", "큰 글씨", "Chữ lớn", "ठूला अक्षर";
 }
 
 /// "N 件" / "N".
@@ -547,7 +553,7 @@ mod tests {
         assert_eq!(T::APPLICANT.len(), 56);
         for t in T::APPLICANT {
             let en = t.get(Lang::En);
-            for lang in [Lang::Zh, Lang::Ko, Lang::Vi] {
+            for lang in [Lang::Zh, Lang::Ko, Lang::Vi, Lang::Ne] {
                 let s = t.get(lang);
                 assert!(!s.trim().is_empty(), "{t:?} {lang:?}");
                 assert_ne!(s, en, "{t:?} is not translated to {lang:?}");
@@ -558,6 +564,7 @@ mod tests {
             // Vietnamese is Latin with tone marks: each text has at least one letter
             // outside ASCII (a text of plain ASCII would be English or untoned).
             assert!(!t.get(Lang::Vi).is_ascii(), "{t:?} vi");
+            assert!(has(t.get(Lang::Ne), '\u{0900}'..='\u{097F}'), "{t:?} ne");
         }
         // A clerk's text keeps Japanese and English only: in an applicant language it
         // reads in English.
@@ -570,7 +577,14 @@ mod tests {
         let names: Vec<_> = Lang::APPLICANT.iter().map(|l| l.native_name()).collect();
         assert_eq!(
             names,
-            ["日本語", "English", "简体中文", "한국어", "Tiếng Việt"]
+            [
+                "日本語",
+                "English",
+                "简体中文",
+                "한국어",
+                "Tiếng Việt",
+                "नेपाली"
+            ]
         );
         let tags: std::collections::BTreeSet<_> = Lang::APPLICANT.iter().map(|l| l.tag()).collect();
         assert_eq!(tags.len(), Lang::APPLICANT.len());

@@ -7,8 +7,9 @@
 //! a Korean screen puts NanumGothic first (Hangul, and its spaces and digits in the same
 //! design); a Vietnamese screen puts DejaVu Sans first, so that a word's letters and tone
 //! marks come from one font.
-//! egui lays text out without shaping, which these scripts do not need (Devanagari
-//! would: Nepali is not offered until it is shaped).
+//! egui lays text out without shaping, which these scripts do not need. Devanagari
+//! does: Nepali text is shaped and drawn by [`crate::shaping`] from [`DEVANAGARI`],
+//! which egui's fonts never get.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,6 +42,13 @@ pub const KOREAN: &[&str] = &[
 /// Latin with Vietnamese tone marks (Debian `fonts-dejavu-core`).
 pub const LATIN: &[&str] = &["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"];
 
+/// Devanagari, for Nepali (Debian `fonts-lohit-deva`, or `fonts-noto-core`): shaped by
+/// [`crate::shaping`], not given to egui.
+pub const DEVANAGARI: &[&str] = &[
+    "/usr/share/fonts/truetype/lohit-devanagari/Lohit-Devanagari.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf",
+];
+
 /// Which font leads the proportional family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lead {
@@ -56,7 +64,9 @@ impl Lead {
             Lang::Zh => Lead::Chinese,
             Lang::Ko => Lead::Korean,
             Lang::Vi => Lead::Latin,
-            Lang::Ja | Lang::En => Lead::Japanese,
+            // Nepali's Devanagari is shaped apart (`shaping`); what egui draws on
+            // its screens (digits, "QR", the clerk's bar) is Japanese or Latin.
+            Lang::Ja | Lang::En | Lang::Ne => Lead::Japanese,
         }
     }
 }
@@ -64,6 +74,8 @@ impl Lead {
 /// The kiosk's fonts, loaded once.
 pub struct FontBook {
     base: FontDefinitions,
+    /// Devanagari, shaped apart from egui.
+    pub devanagari: Arc<crate::shaping::Shaper>,
     /// The Japanese font's file (reported by `setup_context`).
     pub japanese: PathBuf,
 }
@@ -114,12 +126,24 @@ impl FontBook {
                 LATIN,
             )
         })?;
+        let deva = find(None, DEVANAGARI)
+            .ok_or_else(|| missing("no font for Nepali (नेपाली)", "fonts-lohit-deva", DEVANAGARI))?;
+        let devanagari = std::fs::read(&deva)
+            .map_err(|e| AgentError::file(&deva, e))
+            .and_then(|b| {
+                crate::shaping::Shaper::new(b)
+                    .map_err(|e| AgentError::Internal(format!("{}: {e}", deva.display())))
+            })?;
         let mut base = FontDefinitions::default();
         base.font_data.insert("japanese".into(), read(&japanese)?);
         base.font_data.insert("chinese".into(), read(&chinese)?);
         base.font_data.insert("korean".into(), read(&korean)?);
         base.font_data.insert("latin".into(), read(&latin)?);
-        Ok(Self { base, japanese })
+        Ok(Self {
+            base,
+            japanese,
+            devanagari: Arc::new(devanagari),
+        })
     }
 
     /// The font definitions for a screen in `lang`: the leading font first, the
@@ -159,6 +183,12 @@ fn key() -> egui::Id {
 pub fn install(ctx: &egui::Context, book: FontBook) {
     ctx.set_fonts(book.definitions(Lang::Ja));
     ctx.data_mut(|d| d.insert_temp(key(), Arc::new(book)));
+}
+
+/// The Devanagari shaper of the context's book.
+pub fn shaper(ctx: &egui::Context) -> Option<Arc<crate::shaping::Shaper>> {
+    let book: Arc<FontBook> = ctx.data(|d| d.get_temp(key()))?;
+    Some(book.devanagari.clone())
 }
 
 /// Puts the font of `lang` first when it is not already; returns the lead now in

@@ -17,8 +17,9 @@
 //!
 //! # Layout
 //! - [`i18n`] — every text in Japanese and English; the applicant's screens also in
-//!   Simplified Chinese, Korean and Vietnamese.
+//!   Simplified Chinese, Korean, Vietnamese and Nepali.
 //! - [`fonts`] — a font per script, the one of the language on screen first.
+//! - [`shaping`] — Devanagari (Nepali) shaped and drawn, which egui cannot lay out.
 //! - [`guide`] (part of the kiosk's model) — audio guidance by a number keypad;
 //!   [`speech`] speaks it.
 //! - [`entry`] — keypad fields, PIN rules as typed (pure).
@@ -41,6 +42,7 @@ pub mod backend;
 pub mod entry;
 pub mod fit;
 pub mod fonts;
+pub mod shaping;
 pub mod speech;
 /// Every text (the one message table, shared with the command line).
 pub use shinsei_i18n as i18n;

@@ -148,6 +148,7 @@ impl Synth {
                     Lang::Zh => "cmn",
                     Lang::Ko => "ko",
                     Lang::Vi => "vi",
+                    Lang::Ne => "ne",
                     _ => "en",
                 };
                 pipe_through(

@@ -1515,6 +1515,10 @@ fn painted_texts(h: &Harness<'_, KioskApp>) -> Vec<(String, egui::Rect, egui::Re
     for c in &h.output().shapes {
         walk(&c.shape, c.clip_rect, &mut out);
     }
+    // Nepali is shaped apart from egui's text and painted as a picture of it.
+    for t in shinsei_kiosk::view::words::painted(&h.ctx) {
+        out.push((t.text, t.rect, t.clip, t.lines, t.last_line_chars));
+    }
     out
 }
 
@@ -1531,11 +1535,13 @@ fn assert_text_fits_with(h: &Harness<'_, KioskApp>, what: &str, overlaps: bool) 
     let texts = painted_texts(h);
     assert!(!texts.is_empty(), "{what}: no text painted");
     for (t, r, clip, rows, last) in &texts {
-        // Every character has a glyph in the installed fonts (no empty boxes).
+        // Every character has a glyph in the installed fonts (no empty boxes; a
+        // shaped text is checked against its own font below).
         let missing: String = t
             .chars()
             .filter(|c| {
                 !c.is_whitespace()
+                    && !shinsei_kiosk::shaping::needs_shaping(t)
                     && !h
                         .ctx
                         .fonts_mut(|f| f.has_glyph(&egui::FontId::proportional(20.0), *c))
@@ -1553,6 +1559,27 @@ fn assert_text_fits_with(h: &Harness<'_, KioskApp>, what: &str, overlaps: bool) 
             *rows < 2 || *last > 2,
             "{what}: {t:?} leaves {last} character(s) alone on its last line"
         );
+    }
+    // Shaped text: every character has a glyph in the Devanagari font, and no
+    // Devanagari reaches egui's own text (it would be drawn unshaped, letters in the
+    // wrong order).
+    for t in shinsei_kiosk::view::words::painted(&h.ctx) {
+        assert!(
+            t.missing.is_empty(),
+            "{what}: {:?} has no glyph for {:?} in the Devanagari font",
+            t.text,
+            t.missing
+        );
+    }
+    for c in &h.output().shapes {
+        let mut texts = Vec::new();
+        collect_egui_texts(&c.shape, &mut texts);
+        for t in texts {
+            assert!(
+                !shinsei_kiosk::shaping::needs_shaping(&t),
+                "{what}: {t:?} is Devanagari drawn by egui, unshaped"
+            );
+        }
     }
     for n in h
         .query_all_by_role(egui::accesskit::Role::Button)
@@ -1573,6 +1600,14 @@ fn assert_text_fits_with(h: &Harness<'_, KioskApp>, what: &str, overlaps: bool) 
                 "{what}: {a:?} at {ra:?} overlaps {b:?} at {rb:?}"
             );
         }
+    }
+}
+
+fn collect_egui_texts(shape: &egui::Shape, out: &mut Vec<String>) {
+    match shape {
+        egui::Shape::Vec(v) => v.iter().for_each(|s| collect_egui_texts(s, out)),
+        egui::Shape::Text(t) => out.push(t.galley.text().to_string()),
+        _ => {}
     }
 }
 
@@ -1888,7 +1923,7 @@ fn mend_the_mismatch_and_go_on(h: &mut Harness<'_, KioskApp>) {
 /// clerk's status bar stays in the clerk's language. Back in Japanese to move on.
 fn in_every_applicant_language(h: &mut Harness<'_, KioskApp>, screen: &str) {
     use shinsei_kiosk::i18n::{Lang, T};
-    for lang in [Lang::Zh, Lang::Ko, Lang::Vi] {
+    for lang in [Lang::Zh, Lang::Ko, Lang::Vi, Lang::Ne] {
         click(h, lang.native_name());
         h.run_steps(2);
         assert_eq!(h.state().kiosk.applicant_lang(), lang);
@@ -1994,6 +2029,33 @@ impl shinsei_kiosk::speech::Sink for Recorder {
     }
 }
 
+/// The PINs the guidance tests type by the keypad (the password's letters as codes).
+const GUIDED_PINS: [&str; 4] = ["ABC987", "1234", "5678", "9012"];
+
+/// An express application at its choices screen, the applicant's screens in `lang`,
+/// the guidance started by the clerk (from here on, keys only): the backend, the
+/// harness and what the guidance says.
+fn guided(
+    lang: shinsei_kiosk::i18n::Lang,
+) -> (
+    Fake,
+    Harness<'static, KioskApp>,
+    Arc<Mutex<Vec<shinsei_kiosk::guide::Say>>>,
+) {
+    let fake = Fake::new(Profile::Express);
+    let mut h = harness(&fake, Some(counter_camera()));
+    let said = Arc::new(Mutex::new(Vec::new()));
+    h.state_mut().set_speech(Box::new(Recorder(said.clone())));
+    login(&mut h, "S001", "correct-horse");
+    scan_to_review(&mut h);
+    click(&mut h, "この写真を使う");
+    if lang != h.state().kiosk.applicant_lang() {
+        click(&mut h, lang.native_name());
+    }
+    click(&mut h, "音声案内");
+    (fake, h, said)
+}
+
 /// Keys of the number keypad, one by one.
 fn keypad(h: &mut Harness<'_, KioskApp>, keys: &str) {
     for c in keys.chars() {
@@ -2020,15 +2082,7 @@ fn keypad(h: &mut Harness<'_, KioskApp>, keys: &str) {
 /// that fits its words (`sox` statistics); the audit log says the guidance was used.
 #[test]
 fn audio_guidance_sets_four_pins_by_the_keypad_alone() {
-    let fake = Fake::new(Profile::Express);
-    let mut h = harness(&fake, Some(counter_camera()));
-    let said = Arc::new(Mutex::new(Vec::new()));
-    h.state_mut().set_speech(Box::new(Recorder(said.clone())));
-    login(&mut h, "S001", "correct-horse");
-    scan_to_review(&mut h);
-    click(&mut h, "この写真を使う");
-    // The clerk starts the guidance; from here on, keys only.
-    click(&mut h, "音声案内");
+    let (fake, mut h, said) = guided(shinsei_kiosk::i18n::Lang::Ja);
     // Louder, and the question once more; then yes (certificates), no (braille).
     keypad(&mut h, "+/");
     keypad(&mut h, "12\n");
@@ -2048,15 +2102,7 @@ fn audio_guidance_sets_four_pins_by_the_keypad_alone() {
     let sent = fake.with(|s| s.sent.clone());
     assert_eq!(sent.len(), 1);
     assert_eq!((sent[0].cert, sent[0].braille), (true, false));
-    assert_eq!(
-        sent[0].pins,
-        Some(vec![
-            "ABC987".into(),
-            "1234".into(),
-            "5678".into(),
-            "9012".into()
-        ])
-    );
+    assert_eq!(sent[0].pins, Some(GUIDED_PINS.map(String::from).to_vec()));
     let log = fake.with(|s| s.log.clone());
     assert_eq!(
         log.iter().filter(|l| *l == "guidance").count(),
@@ -2109,7 +2155,7 @@ fn audio_guidance_sets_four_pins_by_the_keypad_alone() {
     }
     // And every text of the guidance in the other applicant languages (eSpeak NG), at
     // the softest and the loudest.
-    for lang in [Lang::En, Lang::Zh, Lang::Ko, Lang::Vi] {
+    for lang in [Lang::En, Lang::Zh, Lang::Ko, Lang::Vi, Lang::Ne] {
         for (i, text) in g::all_samples(lang).into_iter().enumerate() {
             let volume = if i % 2 == 0 {
                 1
@@ -2153,6 +2199,62 @@ fn audio_guidance_sets_four_pins_by_the_keypad_alone() {
         );
         assert!(rms > 0.005, "silence (RMS {rms}) for: {}", s.text);
         println!("guidance: {secs:5.2} s, RMS {rms:.3}: {}", s.text);
+    }
+}
+
+/// The same keys in every other applicant language: the applicant chose their
+/// language on the screen, the clerk started the guidance, and from there the keys
+/// alone set the choices and the four PINs and send, every prompt in that language (and
+/// said by its voice: each is synthesised and measured).
+#[test]
+fn audio_guidance_leads_the_keypad_flow_in_every_applicant_language() {
+    use shinsei_kiosk::i18n::{guide as g, Lang};
+    let synth = shinsei_kiosk::speech::Synth::find()
+        .expect("the guidance's voices are installed by scripts/test");
+    for lang in [Lang::En, Lang::Zh, Lang::Ko, Lang::Vi, Lang::Ne] {
+        let (fake, mut h, said) = guided(lang);
+        keypad(&mut h, "11\n");
+        keypad(&mut h, "*010203*987\n*010203*987\n");
+        keypad(&mut h, "1234123456785678");
+        keypad(&mut h, "90129013");
+        keypad(&mut h, "90129012\n");
+        assert_eq!(h.state().kiosk.screen, Screen::Summary, "{lang:?}");
+        keypad(&mut h, "\n");
+        step_until(&mut h, "the receipt", |k| k.screen == Screen::Receipt);
+        h.run_steps(3);
+        let sent = fake.with(|s| s.sent.clone());
+        assert_eq!(sent.len(), 1, "{lang:?}");
+        assert_eq!((sent[0].cert, sent[0].braille), (true, true), "{lang:?}");
+        let pins = Some(GUIDED_PINS.map(String::from).to_vec());
+        assert_eq!(sent[0].pins, pins, "{lang:?}");
+        let said = said.lock().unwrap().clone();
+        assert!(said.iter().all(|s| s.lang == lang), "{lang:?}");
+        let all: Vec<&str> = said.iter().map(|s| s.text.as_str()).collect();
+        let joined = all.join("\n");
+        for expected in [
+            g::intro(lang),
+            g::question(true, lang),
+            g::chosen(true, lang),
+            g::field(0, false, lang),
+            g::typed(2, Some(4), lang),
+            g::mismatch(lang),
+            g::summary(true, true, true, lang),
+            g::done(true, lang),
+        ] {
+            assert!(
+                joined.contains(&expected),
+                "{lang:?} never said: {expected}\n{joined}"
+            );
+        }
+        for s in &said {
+            assert!(!s.text.chars().any(|c| c.is_ascii_digit()), "{}", s.text);
+            let (secs, rms) = sox_stat(&synth.wav(s).unwrap());
+            assert!(
+                secs > 0.3 && rms > 0.005,
+                "{lang:?}: {secs} s, RMS {rms}: {}",
+                s.text
+            );
+        }
     }
 }
 
@@ -2213,6 +2315,9 @@ fn painted_text_styles(h: &Harness<'_, KioskApp>) -> Vec<(String, egui::Rect, eg
     let mut out = Vec::new();
     for c in &h.output().shapes {
         walk(&c.shape, &mut out);
+    }
+    for t in shinsei_kiosk::view::words::painted(&h.ctx) {
+        out.push((t.text, t.rect, t.color, t.size));
     }
     out
 }

@@ -13,6 +13,7 @@ mod preview;
 mod screens;
 pub mod theme;
 mod widgets;
+pub mod words;
 
 pub use preview::Textures;
 pub use theme::{
@@ -29,6 +30,7 @@ use crate::view::widgets::*;
 
 /// The whole screen.
 pub fn show(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
+    words::new_frame(ui.ctx());
     let now = ui.input(|i| i.time);
     let activity = ui.input(|i| {
         i.events.iter().any(|e| {

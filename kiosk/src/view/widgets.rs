@@ -11,13 +11,17 @@ use crate::i18n::{Lang, T};
 use crate::kiosk::{Kiosk, Screen};
 
 use crate::view::theme::*;
+use crate::view::words::{self, Words};
 
 pub(crate) fn big_button(ui: &mut Ui, text: &str, enabled: bool) -> bool {
-    ui.add_enabled(
-        enabled,
-        Button::new(RichText::new(text).size(sz(ui, 28.0))).min_size(Vec2::new(240.0, 80.0)),
-    )
-    .clicked()
+    let w = Words::new(text, sz(ui, 28.0));
+    words::button(ui, w, enabled, Vec2::new(240.0, 80.0), |b| b).clicked()
+}
+
+/// A button in the style's button text (the keypad's edit keys, "back").
+pub(crate) fn plain_button(ui: &mut Ui, text: &str, min: Vec2) -> bool {
+    let w = Words::styled(text);
+    words::button(ui, w, true, min, |b| b).clicked()
 }
 
 pub(crate) fn primary_button(ui: &mut Ui, text: &str, enabled: bool) -> bool {
@@ -28,22 +32,16 @@ pub(crate) fn primary_button(ui: &mut Ui, text: &str, enabled: bool) -> bool {
     } else {
         p.disabled
     };
-    let size = sz(ui, 28.0);
+    let w = Words::new(text, sz(ui, 28.0)).color(ink);
     ui.scope(|ui| {
         ui.visuals_mut().disabled_alpha = 1.0;
-        ui.add_enabled(
-            enabled,
-            Button::new(RichText::new(text).size(size).color(ink))
-                .fill(fill)
-                .min_size(Vec2::new(280.0, 80.0)),
-        )
-        .clicked()
+        words::button(ui, w, enabled, Vec2::new(280.0, 80.0), |b| b.fill(fill)).clicked()
     })
     .inner
 }
 
 pub(crate) fn heading(ui: &mut Ui, t: &str) {
-    ui.label(RichText::new(t).size(sz(ui, HEADING)).strong());
+    words::label(ui, Words::new(t, sz(ui, HEADING)).strong());
 }
 
 pub(crate) fn banner(ui: &mut Ui, text: &str, detail: &str, error: bool) {
@@ -226,16 +224,10 @@ pub(crate) fn keypad_with(
             });
         }
         ui.horizontal(|ui| {
-            if ui
-                .add(Button::new(T::Backspace.get(lang)).min_size(Vec2::new(150.0, 72.0)))
-                .clicked()
-            {
+            if plain_button(ui, T::Backspace.get(lang), Vec2::new(150.0, 72.0)) {
                 out = Some(KeyPress::Backspace);
             }
-            if ui
-                .add(Button::new(T::Clear.get(lang)).min_size(Vec2::new(150.0, 72.0)))
-                .clicked()
-            {
+            if plain_button(ui, T::Clear.get(lang), Vec2::new(150.0, 72.0)) {
                 out = Some(KeyPress::Clear);
             }
         });
@@ -299,21 +291,21 @@ fn step_tags(ui: &mut Ui, lang: Lang, current: Screen, express: bool, shown: Ste
         // Where the applicant is: white on a filled tag, not underlined (an underline
         // reads as a link, and the steps are not buttons).
         // Circled digits: a step is not a key of the keypad (nor read as one).
-        let words = if compact && !on {
+        let text = if compact && !on {
             ['①', '②', '③', '④', '⑤'][i.min(4)].to_string()
         } else {
             t.get(lang).to_string()
         };
         let p = pal(ui);
-        let txt = RichText::new(words).size(sz(ui, 22.0));
+        let txt = Words::new(&text, sz(ui, 22.0));
         if on {
             Frame::new()
                 .fill(p.accent)
                 .corner_radius(CornerRadius::same(12))
                 .inner_margin(Margin::symmetric(10, 2))
-                .show(ui, |ui| ui.label(txt.strong().color(p.on_accent)));
+                .show(ui, |ui| words::label(ui, txt.strong().color(p.on_accent)));
         } else {
-            ui.label(txt.color(p.muted));
+            words::label(ui, txt.color(p.muted));
         }
         ui.add_space(if compact { 8.0 } else { 16.0 });
     }
@@ -346,18 +338,13 @@ pub(crate) fn applicant_header(ui: &mut Ui, k: &mut Kiosk, with_steps: bool) {
                 }
             }
             ui.add_space(12.0);
-            let mut t = RichText::new(T::LargeText.get(lang)).size(sz(ui, 20.0));
+            let mut t = Words::new(T::LargeText.get(lang), sz(ui, 20.0));
             if large {
                 t = t.color(pal(ui).chosen).strong();
             }
             // On one line: a short name, and the row has room for it in every
             // language (tested).
-            look = ui
-                .add(
-                    Button::new(t)
-                        .selected(large)
-                        .min_size(Vec2::new(MIN_TARGET, MIN_TARGET)),
-                )
+            look = words::button(ui, t, true, Vec2::splat(MIN_TARGET), |b| b.selected(large))
                 .clicked();
         });
     });
@@ -415,33 +402,28 @@ pub(crate) fn case_and_symbols(
 
 /// A choice among several (selected: filled), at least a touch target high.
 pub(crate) fn choice_button(ui: &mut Ui, text: &str, selected: bool, width: f32) -> bool {
-    let mut t = RichText::new(text).size(sz(ui, 20.0));
+    let mut t = Words::new(text, sz(ui, 20.0)).wrap();
     if selected {
         t = t.color(pal(ui).chosen).strong();
     }
-    ui.add(
-        Button::new(t)
-            .selected(selected)
-            .wrap_mode(egui::TextWrapMode::Wrap)
-            .min_size(Vec2::new(width, MIN_TARGET)),
-    )
+    words::button(ui, t, true, Vec2::new(width, MIN_TARGET), |b| {
+        b.selected(selected)
+    })
     .clicked()
 }
 
 pub(crate) fn yes_no(ui: &mut Ui, lang: Lang, question: T, value: &mut Option<bool>) {
     let size = sz(ui, 28.0);
-    ui.label(RichText::new(question.get(lang)).size(size).strong());
+    words::label(ui, Words::new(question.get(lang), size).strong());
     ui.horizontal(|ui| {
         for (v, t) in [(true, T::Yes), (false, T::No)] {
             let selected = *value == Some(v);
-            let mut text = RichText::new(t.get(lang)).size(size);
+            let mut text = Words::new(t.get(lang), size);
             if selected {
                 text = text.color(pal(ui).chosen).strong();
             }
-            let b = Button::new(text)
-                .selected(selected)
-                .min_size(Vec2::new(260.0, 84.0));
-            if ui.add(b).clicked() {
+            let min = Vec2::new(260.0, 84.0);
+            if words::button(ui, text, true, min, |b| b.selected(selected)).clicked() {
                 *value = Some(v);
             }
         }
@@ -458,14 +440,19 @@ pub(crate) fn rules_line(ui: &mut Ui, lang: Lang, rules: &[(T, bool)]) {
         ui.spacing_mut().item_spacing = Vec2::new(10.0, 2.0);
         for (t, ok) in rules {
             let (mark, color) = if *ok { ("✔", p.ok) } else { ("・", p.bad) };
-            ui.add(
-                egui::Label::new(
-                    RichText::new(format!("{mark} {}", t.get(lang)))
-                        .size(size)
-                        .color(color),
-                )
-                .wrap_mode(egui::TextWrapMode::Extend),
-            );
+            let text = t.get(lang);
+            if crate::shaping::needs_shaping(text) {
+                // The mark from egui's fonts, the words shaped (the Devanagari font
+                // has no ✔).
+                ui.scope(|ui| {
+                    ui.spacing_mut().item_spacing.x = 4.0;
+                    words::label(ui, Words::new(mark, size).color(color).one_line());
+                    words::label(ui, Words::new(text, size).color(color).one_line());
+                });
+            } else {
+                let line = format!("{mark} {text}");
+                words::label(ui, Words::new(&line, size).color(color).one_line());
+            }
         }
     });
 }

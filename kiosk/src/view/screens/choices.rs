@@ -1,12 +1,13 @@
 //! The applicant's wishes: e-certificates and braille.
 
-use egui::{RichText, Ui};
+use egui::Ui;
 
 use crate::i18n::T;
 use crate::kiosk::Kiosk;
 
 use crate::view::theme::sz;
 use crate::view::widgets::*;
+use crate::view::words::{self, Words};
 
 pub(crate) fn choices(ui: &mut Ui, k: &mut Kiosk) {
     applicant_header(ui, k, true);
@@ -14,7 +15,7 @@ pub(crate) fn choices(ui: &mut Ui, k: &mut Kiosk) {
     yes_no(ui, lang, T::CertQuestion, &mut k.applicant.cert);
     yes_no(ui, lang, T::BrailleQuestion, &mut k.applicant.braille);
     if is_express(k) {
-        ui.label(RichText::new(T::ExpressNote.get(lang)).size(sz(ui, 22.0)));
+        words::label(ui, Words::new(T::ExpressNote.get(lang), sz(ui, 22.0)));
     }
     ui.horizontal(|ui| {
         if big_button(ui, T::Back.get(lang), true) {

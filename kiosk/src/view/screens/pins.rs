@@ -1,6 +1,6 @@
 //! Express issuance: the PINs on the keypad, rules checked as typed.
 
-use egui::{Button, RichText, Sense, Ui, Vec2};
+use egui::{Sense, Ui, Vec2};
 
 use crate::entry::{Kind, PinForm};
 use crate::i18n::T;
@@ -8,14 +8,14 @@ use crate::kiosk::{Kiosk, Look};
 
 use crate::view::theme::*;
 use crate::view::widgets::*;
+use crate::view::words::{self, Words};
 
 pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
     applicant_header(ui, k, true);
     let lang = k.applicant_lang();
-    ui.label(
-        RichText::new(T::PinsTitle.get(lang))
-            .size(sz(ui, 26.0))
-            .strong(),
+    words::label(
+        ui,
+        Words::new(T::PinsTitle.get(lang), sz(ui, 26.0)).strong(),
     );
     let p = pal(ui);
     let field_h = sz(ui, MIN_TARGET);
@@ -34,7 +34,7 @@ pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
             };
             for i in shown {
                 let label = PinForm::LABELS[i].get(lang);
-                ui.label(RichText::new(label).size(sz(ui, 18.0)).strong());
+                words::label(ui, Words::new(label, sz(ui, 18.0)).strong());
                 ui.horizontal(|ui| {
                     for j in 0..2 {
                         let idx = i * 2 + j;
@@ -53,12 +53,11 @@ pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
                         let (r, resp) =
                             ui.allocate_exact_size(Vec2::new(270.0, field_h), Sense::click());
                         field_box(ui, r, focused);
-                        ui.painter().text(
+                        words::paint_at(
+                            ui,
                             r.left_top() + Vec2::new(8.0, 4.0),
                             egui::Align2::LEFT_TOP,
-                            name,
-                            egui::FontId::proportional(sz(ui, 15.0)),
-                            p.muted,
+                            Words::new(name, sz(ui, 15.0)).color(p.muted),
                         );
                         ui.painter().text(
                             r.left_bottom() + Vec2::new(10.0, -6.0),
@@ -79,9 +78,9 @@ pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
                 let rules = k.applicant.pins.rules(i);
                 if k.applicant.pins.mismatch(i) {
                     // A confirmation that differs, said in words (not only a red rule).
-                    ui.label(
-                        RichText::new(T::PinMismatch.get(lang))
-                            .size(sz(ui, 18.0))
+                    words::label(
+                        ui,
+                        Words::new(T::PinMismatch.get(lang), sz(ui, 18.0))
                             .strong()
                             .color(p.bad),
                     );
@@ -118,10 +117,7 @@ pub(crate) fn pins(ui: &mut Ui, k: &mut Kiosk) {
 fn back_and_next(ui: &mut Ui, k: &mut Kiosk) {
     let lang = k.applicant_lang();
     ui.horizontal(|ui| {
-        if ui
-            .add(Button::new(T::Back.get(lang)).min_size(Vec2::new(150.0, 80.0)))
-            .clicked()
-        {
+        if plain_button(ui, T::Back.get(lang), Vec2::new(150.0, 80.0)) {
             k.back();
         }
         // The same primary button as every screen's (grey while disabled).

@@ -7,6 +7,7 @@ use crate::kiosk::Kiosk;
 
 use crate::view::theme::*;
 use crate::view::widgets::*;
+use crate::view::words::{self, Words};
 
 pub(crate) fn sending(ui: &mut Ui, k: &mut Kiosk) {
     ui.add_space(120.0);
@@ -31,9 +32,9 @@ pub(crate) fn receipt(ui: &mut Ui, k: &mut Kiosk) {
         } else {
             (T::Queued, p.warn)
         };
-        ui.label(
-            RichText::new(t.get(lang))
-                .size(sz(ui, HEADING))
+        words::label(
+            ui,
+            Words::new(t.get(lang), sz(ui, HEADING))
                 .strong()
                 .color(color),
         );
@@ -43,26 +44,26 @@ pub(crate) fn receipt(ui: &mut Ui, k: &mut Kiosk) {
             .fill(p.field)
             .inner_margin(Margin::same(24))
             .show(ui, |ui| {
-                ui.label(
-                    RichText::new(T::ReceiptTitle.get(lang))
-                        .size(sz(ui, 28.0))
-                        .strong(),
+                words::label(
+                    ui,
+                    Words::new(T::ReceiptTitle.get(lang), sz(ui, 28.0)).strong(),
                 );
                 egui::Grid::new("receipt")
                     .spacing(Vec2::new(40.0, 14.0))
                     .show(ui, |ui| {
-                        ui.label(T::SummaryId.get(lang));
+                        words::label(ui, Words::styled(T::SummaryId.get(lang)));
                         ui.label(RichText::new(&r.masked_id).monospace().size(sz(ui, 28.0)));
                         ui.end_row();
-                        ui.label(T::ReceiptTime.get(lang));
+                        words::label(ui, Words::styled(T::ReceiptTime.get(lang)));
                         ui.label(format!("{} JST", r.time));
                         ui.end_row();
-                        ui.label(T::ReceiptStatus.get(lang));
-                        ui.label(if r.delivered {
-                            T::ReceiptDelivered.get(lang)
+                        words::label(ui, Words::styled(T::ReceiptStatus.get(lang)));
+                        let status = if r.delivered {
+                            T::ReceiptDelivered
                         } else {
-                            T::ReceiptQueued.get(lang)
-                        });
+                            T::ReceiptQueued
+                        };
+                        words::label(ui, Words::styled(status.get(lang)));
                         ui.end_row();
                     });
             });

@@ -1,6 +1,6 @@
 //! Reviewing the photo: the source with the crop box, and the result at 35:45.
 
-use egui::{Color32, Pos2, Rect, RichText, Sense, Stroke, StrokeKind, Ui, Vec2};
+use egui::{Color32, Pos2, Rect, Sense, Stroke, StrokeKind, Ui, Vec2};
 
 use crate::i18n::T;
 use crate::kiosk::{Kiosk, Screen};
@@ -8,6 +8,7 @@ use crate::kiosk::{Kiosk, Screen};
 use crate::view::preview::*;
 use crate::view::theme::*;
 use crate::view::widgets::*;
+use crate::view::words::{self, Words};
 
 pub(crate) fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     applicant_header(ui, k, true);
@@ -15,16 +16,13 @@ pub(crate) fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     heading(ui, T::ReviewTitle.get(lang));
     // A photo taken under a supervisor's override says so, with the reason.
     if let Some(r) = k.applicant.overridden {
-        ui.label(
-            RichText::new(format!(
-                "{}: {}",
-                T::OverrideApproved.get(lang),
-                crate::i18n::override_reason(r, lang)
-            ))
-            .size(sz(ui, 20.0))
-            .strong()
-            .color(pal(ui).bad),
+        let text = format!(
+            "{}: {}",
+            T::OverrideApproved.get(lang),
+            crate::i18n::override_reason(r, lang)
         );
+        let bad = pal(ui).bad;
+        words::label(ui, Words::new(&text, sz(ui, 20.0)).strong().color(bad));
     }
     let Some(c) = &k.applicant.captured else {
         k.retake();
@@ -40,7 +38,7 @@ pub(crate) fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     ui.horizontal_top(|ui| {
         if let Some(t) = &tex.original {
             ui.vertical(|ui| {
-                ui.label(T::ReviewOriginal.get(lang));
+                words::label(ui, Words::styled(T::ReviewOriginal.get(lang)));
                 let (r, s) = preview_image(ui, t, Vec2::new(460.0, 420.0));
                 let cr = to_screen(&crop.scale(scale), r.min, s);
                 ui.painter()
@@ -50,7 +48,7 @@ pub(crate) fn review(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
         ui.add_space(24.0);
         if let Some(t) = &tex.cropped {
             ui.vertical(|ui| {
-                ui.label(T::ReviewCropped.get(lang));
+                words::label(ui, Words::styled(T::ReviewCropped.get(lang)));
                 // At the printed proportion: 35 wide by 45 high.
                 let (r, _) = ui.allocate_exact_size(Vec2::new(308.0, 396.0), Sense::hover());
                 ui.painter().image(

@@ -8,6 +8,7 @@ use crate::kiosk::Kiosk;
 use crate::view::preview::*;
 use crate::view::theme::*;
 use crate::view::widgets::*;
+use crate::view::words::{self, Words};
 
 pub(crate) fn summary(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
     applicant_header(ui, k, true);
@@ -54,7 +55,7 @@ fn summary_facts(ui: &mut Ui, k: &mut Kiosk) {
     egui::Grid::new("summary")
         .spacing(Vec2::new(40.0, 16.0))
         .show(ui, |ui| {
-            ui.label(T::SummaryId.get(lang));
+            words::label(ui, Words::styled(T::SummaryId.get(lang)));
             ui.label(
                 RichText::new(
                     k.applicant
@@ -67,15 +68,15 @@ fn summary_facts(ui: &mut Ui, k: &mut Kiosk) {
                 .size(sz(ui, 28.0)),
             );
             ui.end_row();
-            ui.label(T::SummaryCert.get(lang));
-            ui.label(yes(k.applicant.cert));
+            words::label(ui, Words::styled(T::SummaryCert.get(lang)));
+            words::label(ui, Words::styled(yes(k.applicant.cert)));
             ui.end_row();
-            ui.label(T::SummaryBraille.get(lang));
-            ui.label(yes(k.applicant.braille));
+            words::label(ui, Words::styled(T::SummaryBraille.get(lang)));
+            words::label(ui, Words::styled(yes(k.applicant.braille)));
             ui.end_row();
             if is_express(k) {
-                ui.label(T::SummaryPins.get(lang));
-                ui.label(T::PinsSet.get(lang));
+                words::label(ui, Words::styled(T::SummaryPins.get(lang)));
+                words::label(ui, Words::styled(T::PinsSet.get(lang)));
                 ui.end_row();
             }
         });
