@@ -1,5 +1,5 @@
 //! Speaking the audio guidance ([`crate::guide`]): Open JTalk for Japanese, eSpeak NG
-//! for English, Mandarin, Korean and Vietnamese, each run as a child process that writes its WAV to a pipe, played by
+//! for English, Mandarin, Korean, Vietnamese and Nepali, each run as a child process that writes its WAV to a pipe, played by
 //! ALSA's `aplay` from a pipe. Nothing is written to disk: no audio of anything said to
 //! an applicant exists outside memory and the pipes. A new prompt cuts the one playing
 //! (as a screen reader does), so a quick key press is never answered late.
@@ -171,15 +171,25 @@ pub struct Speaker {
     tx: mpsc::Sender<Say>,
 }
 
+/// The ALSA device the guidance plays on, when not the default one (a ward's USB
+/// headset on a tablet whose default is its loudspeaker: `plughw:Headset`).
+pub const DEVICE_ENV: &str = "SHINSEI_GUIDANCE_DEVICE";
+
 impl Speaker {
-    /// Starts the speaker; fails when a synthesiser or the player is missing.
+    /// Starts the speaker on ALSA's default device, or the one [`DEVICE_ENV`] names;
+    /// fails when a synthesiser or the player is missing.
     pub fn start() -> Result<Self, SpeechError> {
+        Self::start_on(std::env::var(DEVICE_ENV).ok().filter(|d| !d.is_empty()))
+    }
+
+    /// [`Speaker::start`] on the ALSA device `device` (`None`: the default one).
+    pub fn start_on(device: Option<String>) -> Result<Self, SpeechError> {
         let synth = Synth::find()?;
         let aplay = need(on_path("aplay"), "ALSA's player (aplay)", "alsa-utils")?;
         let (tx, rx) = mpsc::channel::<Say>();
         std::thread::Builder::new()
             .name("speech".into())
-            .spawn(move || speak_loop(&synth, &aplay, &rx))
+            .spawn(move || speak_loop(&synth, &aplay, device.as_deref(), &rx))
             .map_err(|e| SpeechError::Failed {
                 what: "the speech thread",
                 detail: e.to_string(),
@@ -194,7 +204,7 @@ impl Sink for Speaker {
     }
 }
 
-fn speak_loop(synth: &Synth, aplay: &Path, rx: &mpsc::Receiver<Say>) {
+fn speak_loop(synth: &Synth, aplay: &Path, device: Option<&str>, rx: &mpsc::Receiver<Say>) {
     let mut playing: Option<Child> = None;
     while let Ok(mut s) = rx.recv() {
         // Only the newest prompt matters.
@@ -212,7 +222,11 @@ fn speak_loop(synth: &Synth, aplay: &Path, rx: &mpsc::Receiver<Say>) {
                 continue;
             }
         };
-        match Command::new(aplay)
+        let mut cmd = Command::new(aplay);
+        if let Some(d) = device {
+            cmd.args(["-D", d]);
+        }
+        match cmd
             .args(["-q", "-"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
