@@ -45,6 +45,9 @@ const MIN_FINDER_CONTRAST: i32 = 12;
 /// Frames whose longer side is at most this are also located on a 2× enlargement (3×
 /// up to half of it) at thorough effort.
 const UPSCALE_MAX_SIDE: usize = 640;
+/// Shorter side of the half-size frame rxing gets a second look at, at least (a code
+/// needs some 60 px to be read at all).
+const RXING_MIN_HALF_SIDE: usize = 60;
 
 /// Finder-pattern candidate (full-resolution coordinates).
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +93,8 @@ pub enum Stage {
     LocatedUpscaled,
     WholeFrame,
     WholeFrameGreyscale,
+    /// rxing's own detection and decoding on the whole frame.
+    WholeFrameRxing,
 }
 
 /// How far to go before giving up on a frame.
@@ -248,6 +253,32 @@ fn scan_accepting(
         }
     }
 
+    // ZXing's detector and decoder (through rxing) before our slower last resorts: it
+    // reads in about a millisecond what they take hundreds for, and modes rqrr lacks.
+    // Then on the frame at half size, where averaging smooths print halftones, paper
+    // texture and sensor noise that break its binarizer at full size.
+    if effort == Effort::Thorough {
+        let whole = Found {
+            region: Rect::new(0.0, 0.0, width as f64, height as f64),
+            inverted: false,
+            module: 0.0,
+            finders: None,
+            stage: Stage::WholeFrameRxing,
+        };
+        match super::rxing::detect(luma, width, height, accept) {
+            Ok(p) => return Ok((p, whole)),
+            Err(e) => outcome.note(e),
+        }
+        if width.min(height) >= 2 * RXING_MIN_HALF_SIDE {
+            let (hw, hh) = (width / 2, height / 2);
+            let half = imgops::resize_luma(luma, width, height, hw, hh);
+            match super::rxing::detect(&half, hw, hh, accept) {
+                Ok(p) => return Ok((p, whole)),
+                Err(e) => outcome.note(e),
+            }
+        }
+    }
+
     // A small frame (a code of a few hundred pixels, modules of 2–3 px): located and
     // sampled again on a bilinear enlargement, where the finder search's integer run
     // lengths and the outline's rays have room.
@@ -283,6 +314,20 @@ fn scan_accepting(
                 ..at
             };
             return Ok((p, at));
+        }
+        // A code of a few dozen pixels: rxing on the enlargement too.
+        match super::rxing::detect(&big, uw, uh, accept) {
+            Ok(p) => {
+                let at = Found {
+                    region: Rect::new(0.0, 0.0, width as f64, height as f64),
+                    inverted: false,
+                    module: 0.0,
+                    finders: None,
+                    stage: Stage::WholeFrameRxing,
+                };
+                return Ok((p, at));
+            }
+            Err(e) => outcome.note(e),
         }
     }
 
@@ -449,7 +494,7 @@ impl QrTracker {
                 self.misses = 0;
                 // Whole-frame hits carry no useful region.
                 self.last = match hit.stage {
-                    Stage::WholeFrame | Stage::WholeFrameGreyscale => None,
+                    Stage::WholeFrame | Stage::WholeFrameGreyscale | Stage::WholeFrameRxing => None,
                     // Keep the located region (the hint was a grown copy of it).
                     Stage::Tracked => self.last,
                     _ => Some(Hint {

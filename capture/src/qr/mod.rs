@@ -8,6 +8,8 @@
 //! - `locate` — finding finder patterns in a frame, the effort levels, [`QrTracker`].
 //! - `grid` — reading the module grid from the finders (projective fit, sampling).
 //! - `rqrr` — the one door to rqrr's decoder (panic guard, zeroizing payload, ID parse).
+//! - `rxing` — the second door: rxing (ZXing's port) on the whole frame, at thorough
+//!   effort, after our own passes, for modes rqrr lacks and grids our locator misses.
 //! - `text` — a raw payload's bytes as text (UTF-8, else Shift_JIS), for the raw reader.
 
 use std::io::Read;
@@ -21,6 +23,7 @@ use crate::raster::LumaRef;
 mod grid;
 mod locate;
 mod rqrr;
+mod rxing;
 pub mod text;
 
 pub use locate::{
