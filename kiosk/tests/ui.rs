@@ -1516,7 +1516,7 @@ fn painted_texts(h: &Harness<'_, KioskApp>) -> Vec<(String, egui::Rect, egui::Re
         walk(&c.shape, c.clip_rect, &mut out);
     }
     // Nepali is shaped apart from egui's text and painted as a picture of it.
-    for t in shinsei_kiosk::view::words::painted(&h.ctx) {
+    for t in shinsei_kiosk::view::words::painted(&h.ctx, &h.output().shapes) {
         out.push((t.text, t.rect, t.clip, t.lines, t.last_line_chars));
     }
     out
@@ -1563,7 +1563,7 @@ fn assert_text_fits_with(h: &Harness<'_, KioskApp>, what: &str, overlaps: bool) 
     // Shaped text: every character has a glyph in the Devanagari font, and no
     // Devanagari reaches egui's own text (it would be drawn unshaped, letters in the
     // wrong order).
-    for t in shinsei_kiosk::view::words::painted(&h.ctx) {
+    for t in shinsei_kiosk::view::words::painted(&h.ctx, &h.output().shapes) {
         assert!(
             t.missing.is_empty(),
             "{what}: {:?} has no glyph for {:?} in the Devanagari font",
@@ -1950,6 +1950,14 @@ fn in_every_applicant_language(h: &mut Harness<'_, KioskApp>, screen: &str) {
             "{what}: the clerk's status bar left Japanese"
         );
         assert_contrast(h, &what, 4.5);
+        // The shaped texts are found among the frame's shapes (the picker's नेपाली is
+        // on every applicant screen), so the checks above saw them.
+        assert!(
+            shinsei_kiosk::view::words::painted(&h.ctx, &h.output().shapes)
+                .iter()
+                .any(|t| t.text == Lang::Ne.native_name()),
+            "{what}: no shaped text found"
+        );
         snapshot(h, &format!("lang_{screen}_{}", lang.tag()));
     }
     click(h, "日本語");
@@ -2367,7 +2375,7 @@ fn painted_text_styles(h: &Harness<'_, KioskApp>) -> Vec<(String, egui::Rect, eg
     for c in &h.output().shapes {
         walk(&c.shape, &mut out);
     }
-    for t in shinsei_kiosk::view::words::painted(&h.ctx) {
+    for t in shinsei_kiosk::view::words::painted(&h.ctx, &h.output().shapes) {
         out.push((t.text, t.rect, t.color, t.size));
     }
     out

@@ -204,6 +204,20 @@ struct Found {
     finders: Option<Finders>,
 }
 
+impl Found {
+    /// Read by a stage that looks at the whole `width` × `height` frame (no region, no
+    /// finders worth keeping).
+    fn whole(width: usize, height: usize, inverted: bool, stage: Stage) -> Self {
+        Self {
+            region: Rect::new(0.0, 0.0, width as f64, height as f64),
+            inverted,
+            module: 0.0,
+            finders: None,
+            stage,
+        }
+    }
+}
+
 /// Every stage, in order, until a payload that `accept` takes is read.
 fn scan_accepting(
     img: LumaRef<'_>,
@@ -258,13 +272,7 @@ fn scan_accepting(
     // Then on the frame at half size, where averaging smooths print halftones, paper
     // texture and sensor noise that break its binarizer at full size.
     if effort == Effort::Thorough {
-        let whole = Found {
-            region: Rect::new(0.0, 0.0, width as f64, height as f64),
-            inverted: false,
-            module: 0.0,
-            finders: None,
-            stage: Stage::WholeFrameRxing,
-        };
+        let whole = Found::whole(width, height, false, Stage::WholeFrameRxing);
         match super::rxing::detect(luma, width, height, accept) {
             Ok(p) => return Ok((p, whole)),
             Err(e) => outcome.note(e),
@@ -318,13 +326,7 @@ fn scan_accepting(
         // A code of a few dozen pixels: rxing on the enlargement too.
         match super::rxing::detect(&big, uw, uh, accept) {
             Ok(p) => {
-                let at = Found {
-                    region: Rect::new(0.0, 0.0, width as f64, height as f64),
-                    inverted: false,
-                    module: 0.0,
-                    finders: None,
-                    stage: Stage::WholeFrameRxing,
-                };
+                let at = Found::whole(width, height, false, Stage::WholeFrameRxing);
                 return Ok((p, at));
             }
             Err(e) => outcome.note(e),
@@ -332,14 +334,7 @@ fn scan_accepting(
     }
 
     if effort == Effort::Thorough {
-        let whole = Rect::new(0.0, 0.0, width as f64, height as f64);
-        let at = |inverted, stage| Found {
-            region: whole,
-            inverted,
-            module: 0.0,
-            finders: None,
-            stage,
-        };
+        let at = |inverted, stage| Found::whole(width, height, inverted, stage);
         let r = (width.min(height) / 16).max(8);
         let bin = imgops::adaptive_binarize(luma, width, height, r, 10);
         for inverted in [false, true] {

@@ -30,7 +30,6 @@ use crate::view::widgets::*;
 
 /// The whole screen.
 pub fn show(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
-    words::new_frame(ui.ctx());
     let now = ui.input(|i| i.time);
     let activity = ui.input(|i| {
         i.events.iter().any(|e| {

@@ -5,8 +5,9 @@
 //! A shaped text is a texture of its coverage, tinted with the text's colour, cached
 //! by text, size and wrap width (a screen draws the same texts frame after frame). It
 //! is given to AccessKit by its words, like a label or a button of egui's (tests and
-//! screen readers find it by them), and every shaped text painted in a frame is listed
-//! for the tests' layout and contrast checks ([`painted`]).
+//! screen readers find it by them). Nothing is recorded as it is painted: [`painted`]
+//! finds the shaped texts among a frame's output shapes (the meshes with a shaped
+//! text's texture), for the tests' layout and contrast checks.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -90,7 +91,7 @@ impl<'a> Words<'a> {
     }
 }
 
-/// A shaped text as painted in a frame.
+/// A shaped text as painted in a frame ([`painted`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShapedText {
     pub text: String,
@@ -112,6 +113,9 @@ pub struct ShapedText {
 #[derive(Clone)]
 struct Picture {
     texture: egui::TextureHandle,
+    text: String,
+    /// Its size, points.
+    points: f32,
     /// The text's box (advance × lines), points.
     size: Vec2,
     /// Where the ink's top-left lies from the box's, and its size, points.
@@ -124,7 +128,6 @@ struct Picture {
 #[derive(Default)]
 struct State {
     cache: HashMap<(String, u32, u32), Picture>,
-    painted: Vec<ShapedText>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -136,19 +139,47 @@ fn state(ctx: &egui::Context) -> Shared {
     })
 }
 
-/// Forgets the last frame's list of shaped texts (called as a frame starts).
-pub(crate) fn new_frame(ctx: &egui::Context) {
-    if let Ok(mut s) = state(ctx).lock() {
-        s.painted.clear();
+/// The shaped texts among a frame's output `shapes`: each mesh textured with a shaped
+/// text, where it was painted, its clip rect and its tint (the text's colour).
+pub fn painted(ctx: &egui::Context, shapes: &[egui::epaint::ClippedShape]) -> Vec<ShapedText> {
+    fn walk(
+        shape: &egui::Shape,
+        clip: Rect,
+        pictures: &HashMap<egui::TextureId, Picture>,
+        out: &mut Vec<ShapedText>,
+    ) {
+        match shape {
+            egui::Shape::Vec(v) => v.iter().for_each(|s| walk(s, clip, pictures, out)),
+            egui::Shape::Mesh(m) => {
+                if let (Some(p), Some(v)) = (pictures.get(&m.texture_id), m.vertices.first()) {
+                    out.push(ShapedText {
+                        text: p.text.clone(),
+                        rect: m.calc_bounds(),
+                        clip,
+                        color: v.color,
+                        size: p.points,
+                        lines: p.lines,
+                        last_line_chars: p.last_line_chars,
+                        missing: p.missing.clone(),
+                    });
+                }
+            }
+            _ => {}
+        }
     }
-}
-
-/// The shaped texts painted in the frame drawn last.
-pub fn painted(ctx: &egui::Context) -> Vec<ShapedText> {
-    state(ctx)
-        .lock()
-        .map(|s| s.painted.clone())
-        .unwrap_or_default()
+    let Ok(s) = state(ctx).lock().map(|s| {
+        s.cache
+            .values()
+            .map(|p| (p.texture.id(), p.clone()))
+            .collect::<HashMap<_, _>>()
+    }) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for c in shapes {
+        walk(&c.shape, c.clip_rect, &s, &mut out);
+    }
+    out
 }
 
 /// The size of `w` in points: its own, or that of the text style `style`.
@@ -202,6 +233,8 @@ fn picture(ui: &Ui, w: &Words<'_>, size: f32, max_width: Option<f32>) -> Option<
         .map_or(0, |l| l.text.chars().filter(|c| !c.is_whitespace()).count());
     let picture = Picture {
         texture,
+        text: w.text.to_string(),
+        points: size,
         size: Vec2::new(block.width(), block.height()) / ppp,
         ink: Rect::from_min_size(
             Pos2::new(mask.offset.0, mask.offset.1) / ppp,
@@ -220,8 +253,8 @@ fn picture(ui: &Ui, w: &Words<'_>, size: f32, max_width: Option<f32>) -> Option<
     Some(picture)
 }
 
-/// Paints `p` (`w` at `size` points) with its box's top-left at `at`, and lists it.
-fn paint(ui: &Ui, p: &Picture, at: Pos2, w: &Words<'_>, size: f32, color: Color32) {
+/// Paints `p` with its box's top-left at `at`.
+fn paint(ui: &Ui, p: &Picture, at: Pos2, color: Color32) {
     let ink = p.ink.translate(at.to_vec2());
     ui.painter().image(
         p.texture.id(),
@@ -229,18 +262,6 @@ fn paint(ui: &Ui, p: &Picture, at: Pos2, w: &Words<'_>, size: f32, color: Color3
         Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
         color,
     );
-    if let Ok(mut s) = state(ui.ctx()).lock() {
-        s.painted.push(ShapedText {
-            text: w.text.to_string(),
-            rect: ink,
-            clip: ui.clip_rect(),
-            color,
-            size,
-            lines: p.lines,
-            last_line_chars: p.last_line_chars,
-            missing: p.missing.clone(),
-        });
-    }
 }
 
 fn text_color(ui: &Ui, w: &Words<'_>) -> Color32 {
@@ -264,7 +285,7 @@ pub(crate) fn label(ui: &mut Ui, w: Words<'_>) -> Response {
         return ui.label(w.rich());
     };
     let (rect, resp) = ui.allocate_exact_size(p.size, Sense::hover());
-    paint(ui, &p, rect.min, &w, size, text_color(ui, &w));
+    paint(ui, &p, rect.min, text_color(ui, &w));
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Label, true, w.text));
     resp
 }
@@ -280,7 +301,7 @@ pub(crate) fn paint_at(ui: &Ui, pos: Pos2, align: Align2, w: Words<'_>) {
     }
     if let Some(p) = picture(ui, &w, size, None) {
         let at = align.anchor_size(pos, p.size).min;
-        paint(ui, &p, at, &w, size, color);
+        paint(ui, &p, at, color);
     }
 }
 
@@ -315,7 +336,7 @@ pub(crate) fn button(
     let at = Align2::CENTER_CENTER
         .anchor_size(resp.rect.center(), p.size)
         .min;
-    paint(ui, &p, at, &w, size, color);
+    paint(ui, &p, at, color);
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, enabled, w.text));
     resp
 }
