@@ -31,6 +31,9 @@ pub enum SpeechError {
     },
     /// A synthesiser or the player failed.
     Failed { what: &'static str, detail: String },
+    /// The configured device would not be a sound device (ALSA's `file` plugin writes
+    /// what it plays to disk).
+    Device(String),
 }
 
 impl std::fmt::Display for SpeechError {
@@ -40,6 +43,10 @@ impl std::fmt::Display for SpeechError {
                 write!(f, "{what} is not installed (Debian package {package})")
             }
             SpeechError::Failed { what, detail } => write!(f, "{what} failed: {detail}"),
+            SpeechError::Device(d) => write!(
+                f,
+                "{DEVICE_ENV}={d:?} is not a sound device: the guidance never plays into a file"
+            ),
         }
     }
 }
@@ -179,10 +186,18 @@ impl Speaker {
     /// Starts the speaker on ALSA's default device, or the one [`DEVICE_ENV`] names;
     /// fails when a synthesiser or the player is missing.
     pub fn start() -> Result<Self, SpeechError> {
-        Self::start_on(std::env::var(DEVICE_ENV).ok().filter(|d| !d.is_empty()))
+        let device = std::env::var(DEVICE_ENV).ok().filter(|d| !d.is_empty());
+        if let Some(d) = &device {
+            if !plays_aloud(d) {
+                return Err(SpeechError::Device(d.clone()));
+            }
+        }
+        Self::start_on(device)
     }
 
-    /// [`Speaker::start`] on the ALSA device `device` (`None`: the default one).
+    /// [`Speaker::start`] on the ALSA device `device` (`None`: the default one), taken
+    /// as given: the tests play into ALSA's `file` plugin to hear what was played, which
+    /// [`Speaker::start`] refuses from the configuration.
     pub fn start_on(device: Option<String>) -> Result<Self, SpeechError> {
         let synth = Synth::find()?;
         let aplay = need(on_path("aplay"), "ALSA's player (aplay)", "alsa-utils")?;
@@ -202,6 +217,17 @@ impl Sink for Speaker {
     fn say(&mut self, s: Say) {
         let _ = self.tx.send(s);
     }
+}
+
+/// Whether an ALSA device name can be a sound device: no `file` plugin (it writes what
+/// is played to disk: the guidance says an applicant's choices), nothing but the
+/// characters of card and plugin names.
+fn plays_aloud(device: &str) -> bool {
+    device.len() <= 64
+        && device
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":,=_.-".contains(c))
+        && !device.to_ascii_lowercase().contains("file")
 }
 
 fn speak_loop(synth: &Synth, aplay: &Path, device: Option<&str>, rx: &mpsc::Receiver<Say>) {
@@ -248,5 +274,20 @@ fn speak_loop(synth: &Synth, aplay: &Path, device: Option<&str>, rx: &mpsc::Rece
     if let Some(mut c) = playing {
         let _ = c.kill();
         let _ = c.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configured_device_never_plays_into_a_file() {
+        assert!(plays_aloud("plughw:Headset"));
+        assert!(plays_aloud("default"));
+        assert!(plays_aloud("hw:1,0"));
+        assert!(!plays_aloud("file:FILE=/tmp/a.wav,FORMAT=wav"));
+        assert!(!plays_aloud("plug:'file:/tmp/x'"));
+        assert!(!plays_aloud(&"h".repeat(65)));
     }
 }
