@@ -681,13 +681,16 @@ WantedBy=shinsei-kiosk.target\n",
 /// The kiosk session: the default target of the tablet. It starts the firewall, the
 /// network, time synchronisation, security updates, the malware scanner and the agent,
 /// and nothing that gives a login: no getty, no display manager, no SSH, no rescue shell.
+/// `systemd-logind` runs for the power button ([`render_logind`]: a press powers the
+/// tablet off cleanly; it starts no getty and reserves no VT); the kiosk's seat comes
+/// from seatd, not from logind.
 pub fn render_kiosk_target(i: &FirmwareInput) -> String {
     format!(
         "{header}\n\
 [Unit]\n\
 Description=shinsei kiosk session: the kiosk and nothing else\n\
 Requires=basic.target\n\
-Wants=nftables.service NetworkManager.service systemd-timesyncd.service shinsei-kiosk.service\n\
+Wants=nftables.service NetworkManager.service systemd-timesyncd.service systemd-logind.service shinsei-kiosk.service\n\
 Wants=unattended-upgrades.service clamav-freshclam.service clamav-daemon.service\n\
 After=basic.target nftables.service NetworkManager.service\n\
 Conflicts=getty@tty1.service serial-getty@ttyS0.service autovt@tty2.service display-manager.service ssh.service rescue.service rescue.target emergency.service\n\
