@@ -1,23 +1,31 @@
 //! The tablet image booted in a virtual machine (issue 20): `scripts/build-image` makes
-//! one GPT disk (EFI system partition with systemd-boot, read-only root, data partition
-//! seed) from Debian packages, the agent binary, an enrolled tablet's data and the files
-//! `shinsei-provision firmware render` made for it; QEMU (KVM when `/dev/kvm` can run a
-//! stock kernel, else TCG with longer limits) boots it through UEFI (OVMF) with `swtpm`
-//! as its TPM, a virtual screen, keyboard and touch tablet, and user-mode networking to a
-//! relay started by this test on the host.
+//! one GPT disk (EFI system partition with one unified kernel image signed with the
+//! test's Secure Boot key, read-only root verified by dm-verity and its hash tree, data
+//! partition seed with the hidden-SSID Wi-Fi profile) from Debian packages, the agent
+//! binary, an enrolled tablet's data and the files `shinsei-provision firmware render`
+//! made for it; QEMU (KVM when `/dev/kvm` can run a stock kernel, else TCG with longer
+//! limits) boots it through UEFI (OVMF in Secure Boot mode, the test's certificate as its
+//! only keys) with `swtpm` as its TPM, a virtual screen, keyboard and touch tablet, and
+//! user-mode networking to a relay started by this test on the host.
 //!
-//! Checked from outside: the screen (QEMU's `screendump`) shows the kiosk's login screen
+//! Checked from outside: the root matches its hash tree and one changed block is found;
+//! the screen (QEMU's `screendump`) shows the kiosk's login screen
 //! (compared with the kiosk's full-screen rendering in `tests/tests/image-boot-screens/`
 //! below the status bar, within a tolerance; the picture is kept for the README) with the
 //! network light green; Ctrl+Alt+F2/F3 change nothing; after the kiosk is killed the
 //! login screen comes back; a whole application is made on the booted kiosk by taps and
 //! key presses and arrives at the relay; the data partition, read from the disk image, is
-//! LUKS2 with one key slot bound to the TPM and holds nothing of its plaintext seed.
+//! LUKS2 with one key slot bound to the TPM and holds nothing of its plaintext seed (the
+//! Wi-Fi password included, which is never on the root); a second boot opens it through
+//! the TPM alone; a copy of the disk whose signed command line was changed is refused by
+//! the firmware.
 //! Checked from inside, by a one-shot unit that only this test adds (`--overlay`) and
 //! that prints to the serial console: `nft list ruleset` equals the rendered ruleset
 //! loaded on the host, nothing listens but the DHCP client, no getty or SSH unit runs,
-//! cage, XWayland and the kiosk run as `shinsei-agent`, the root is read-only, the active
-//! VT before and after the key presses, the kiosk's restart count.
+//! cage, XWayland and the kiosk run as `shinsei-agent`, NetworkManager's profiles (the
+//! Wi-Fi one from memory, hidden, applied to a virtual radio), the root is the verified
+//! dm-verity device and read-only, Secure Boot is on, the active VT before and after the
+//! key presses, the kiosk's restart count.
 //!
 //! `image-boot-screens/` are made by the tool `ui_window.rs::capture_the_boot_tests_
 //! reference_screens`: `shinsei-agent ui --replay-camera DIR` (the same frame as below)
@@ -25,9 +33,10 @@
 //! `xwd -root | convert xwd:- NAME.png` after each step.
 //!
 //! Needs root and Debian's `debootstrap`, `e2fsprogs`, `fdisk`, `dosfstools`, `mtools`,
-//! `qemu-system-x86`, `ovmf`, `swtpm`, `cryptsetup-bin`, `nftables`, `util-linux`
-//! (installed by `scripts/test`). The Debian base is downloaded once and cached
-//! (`SHINSEI_IMAGE_CACHE`, see `scripts/build-image`).
+//! `binutils`, `sbsigntool`, `openssl`, `qemu-system-x86`, `ovmf`, `swtpm`,
+//! `cryptsetup-bin`, `nftables`, `util-linux`, and `python3-virt-firmware` (bookworm-
+//! backports) (installed by `scripts/test`). The Debian base is downloaded once a week
+//! and cached (`SHINSEI_IMAGE_CACHE`, see `scripts/build-image`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{Read, Write};
@@ -43,6 +52,13 @@ use shinsei_tests::{Relay, Tablet, Ward};
 const SCREEN: (u32, u32) = (1280, 800);
 /// The marker the seed's filler file repeats (see the data-partition checks).
 const FILLER: &[u8] = b"SHINSEI-SEED-PLAINTEXT-MARKER-";
+/// The hidden network's name and password rendered into the test image's Wi-Fi profile.
+const WIFI_SSID: &str = "shinsei-tablets";
+const WIFI_PASSWORD: &str = "boot-test-wifi-passphrase-7Q2xK9";
+/// OVMF built with Secure Boot (and SMM, which keeps the variables from the OS).
+const OVMF_SECURE_BOOT_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
+/// The owner GUID of the test's Secure Boot keys in the firmware's variables.
+const SB_OWNER: &str = "5f1e3b5a-2c4d-4e6f-8a9b-0c1d2e3f4a5b";
 
 /// The application ID on the replay camera's form.
 const APP_ID: &str = "31234567890123456789012";
@@ -348,6 +364,20 @@ impl Qemu {
         image::open(png).ok().map(|i| i.to_rgb8())
     }
 
+    /// Presses the power button (ACPI) and waits for QEMU to end (`-no-reboot`): true
+    /// if it did within `limit`.
+    fn power_button(&mut self, limit: Duration) -> bool {
+        let _ = self.monitor("system_powerdown");
+        let t = Instant::now();
+        while t.elapsed() < limit {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        false
+    }
+
     fn serial_text(&self) -> String {
         String::from_utf8_lossy(&std::fs::read(&self.serial).unwrap_or_default()).into_owned()
     }
@@ -397,6 +427,20 @@ fn partition(disk: &Path, name: &str) -> Vec<u8> {
     let mut buf = vec![0u8; usize::try_from(size).unwrap()];
     f.read_exact(&mut buf).unwrap();
     buf
+}
+
+/// The byte offset of the GPT partition named `name` in the disk image.
+fn partition_start(disk: &Path, name: &str) -> u64 {
+    let out = run_ok(Command::new("sfdisk").arg("--json").arg(disk));
+    let table: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    table["partitiontable"]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .and_then(|p| p["start"].as_u64())
+        .unwrap_or_else(|| panic!("no partition {name}: {table}"))
+        * 512
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -453,6 +497,104 @@ fn difference_below_bar(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
     sum as f64 / (f64::from(w) * f64::from(h - bar) * 3.0)
 }
 
+/// Starts the tablet's TPM (swtpm) on its state directory; waits for its socket.
+fn start_swtpm(swtpm: &Path, dir: &Path) -> Killed {
+    let sock = dir.join("swtpm.sock");
+    let _ = std::fs::remove_file(&sock);
+    let child = Killed(
+        Command::new(swtpm)
+            .args(["socket", "--tpm2", "--tpmstate"])
+            .arg(format!("dir={}", dir.display()))
+            .arg("--ctrl")
+            .arg(format!("type=unixio,path={}", sock.display()))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t = Instant::now();
+    while !sock.exists() {
+        assert!(t.elapsed() < Duration::from_secs(20), "swtpm did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+/// Boots `disk` in QEMU as the tablet: UEFI in Secure Boot mode (OVMF's Secure Boot
+/// build with SMM, the variable store `vars`), the TPM in `tpm` if any, `virtio-vga` at
+/// 1280×800, a virtual keyboard and touch tablet, user-mode networking to the host.
+/// Sockets and the serial log are named by `tag` in `dir`.
+fn start_qemu(
+    qemu_bin: &Path,
+    kvm: bool,
+    dir: &Path,
+    tag: &str,
+    disk: &Path,
+    vars: &Path,
+    tpm: Option<&Path>,
+) -> Qemu {
+    let monitor = dir.join(format!("monitor.{tag}.sock"));
+    let qmp = dir.join(format!("qmp.{tag}.sock"));
+    let serial = dir.join(format!("serial.{tag}.log"));
+    let mut c = Command::new(qemu_bin);
+    if kvm {
+        c.args(["-accel", "kvm"]);
+    } else {
+        c.args(["-accel", "tcg,thread=multi", "-cpu", "max"]);
+    }
+    c.args(["-global", "driver=cfi.pflash01,property=secure,value=on"])
+        .args(["-global", "ICH9-LPC.disable_s3=1"])
+        .arg("-drive")
+        .arg(format!(
+            "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_SECURE_BOOT_CODE}"
+        ))
+        .arg("-drive")
+        .arg(format!(
+            "if=pflash,format=raw,unit=1,file={}",
+            vars.display()
+        ));
+    if let Some(tpm) = tpm {
+        c.arg("-chardev")
+            .arg(format!(
+                "socket,id=chrtpm,path={}",
+                tpm.join("swtpm.sock").display()
+            ))
+            .args(["-tpmdev", "emulator,id=tpm0,chardev=chrtpm"])
+            .args(["-device", "tpm-tis,tpmdev=tpm0"]);
+    }
+    c.args([
+        "-machine",
+        "q35,smm=on",
+        "-m",
+        "2048",
+        "-smp",
+        "2",
+        "-no-reboot",
+        "-display",
+        "none",
+    ])
+    .arg("-drive")
+    .arg(format!("file={},if=virtio,format=raw", disk.display()))
+    .args(["-vga", "none", "-device", "virtio-vga,xres=1280,yres=800"])
+    .args(["-nic", "user,model=virtio-net-pci"])
+    .arg("-serial")
+    .arg(format!("file:{}", serial.display()))
+    .arg("-monitor")
+    .arg(format!("unix:{},server,nowait", monitor.display()))
+    .arg("-qmp")
+    .arg(format!("unix:{},server,nowait", qmp.display()))
+    .args(["-device", "virtio-tablet-pci"])
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    Qemu {
+        child: c.spawn().unwrap(),
+        monitor,
+        qmp,
+        serial,
+        settle: Duration::from_secs(if kvm { 1 } else { 4 }),
+    }
+}
+
 /// The test's overlay: a one-shot unit that waits for the kiosk and prints what is
 /// checked from inside to the serial console.
 fn check_overlay(dir: &Path) {
@@ -501,6 +643,20 @@ fn check_overlay(dir: &Path) {
          echo '=== BEGIN logins'; systemctl list-units --all --plain --no-legend --state=active 'getty*' 'serial-getty*' 'autovt*' 'console-getty*' 'ssh*' 'display-manager*'; echo '=== END logins'\n\
          echo '=== BEGIN kiosk'; systemctl is-active shinsei-kiosk.service; ps -o user:20=,comm= -u shinsei-agent; echo '=== END kiosk'\n\
          echo '=== BEGIN journal'; journalctl -b --no-pager -o short-monotonic -u shinsei-kiosk.service | tail -n 60; echo '=== END journal'\n\
+         echo '=== BEGIN wifi'; modprobe mac80211_hwsim radios=1\n\
+         i=0; while [ $i -lt 60 ] && ! nmcli -c no -t -f TYPE,STATE device | grep -q '^wifi:\\(disconnected\\|connecting\\|connected\\)'; do sleep 1; i=$((i+1)); done\n\
+         nmcli -c no -t -f NAME,TYPE,FILENAME connection show\n\
+         nmcli -c no -t -f DEVICE,TYPE,STATE device\n\
+         echo ssid=$(nmcli -c no -g 802-11-wireless.ssid connection show shinsei-wifi)\n\
+         echo hidden=$(nmcli -c no -g 802-11-wireless.hidden connection show shinsei-wifi)\n\
+         echo key-mgmt=$(nmcli -c no -g 802-11-wireless-security.key-mgmt connection show shinsei-wifi)\n\
+         nmcli -c no -g NAME connection show --active | sed 's/^/active=/'\n\
+         for f in /etc/NetworkManager/system-connections/*; do echo \"etc:$f\"; done\n\
+         cmp -s /run/NetworkManager/system-connections/shinsei-wifi.nmconnection /var/lib/shinsei/network/shinsei-wifi.nmconnection && echo same=yes\n\
+         echo '=== END wifi'\n\
+         echo '=== BEGIN verity'; findmnt -no SOURCE /; veritysetup status shinsei-root | awk -F': *' '/status:|root hash:/ {sub(/^ +/, \"\", $1); print $1 \"=\" $2}'\n\
+         od -An -tx1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c | awk '{print \"secureboot=\" $NF}'; echo '=== END verity'\n\
+         echo '=== BEGIN failed'; systemctl --failed --plain --no-legend; echo '=== END failed'\n\
          echo '=== BEGIN root'; findmnt -no OPTIONS /; echo '=== END root'\n\
          echo '=== BEGIN speech'; echo 'テスト' | open_jtalk -x /var/lib/mecab/dic/open-jtalk/naist-jdic -m /usr/share/hts-voice/nitech-jp-atr503-m001/nitech_jp_atr503_m001.htsvoice -ow /dev/stdout 2>/dev/null | wc -c; espeak-ng --stdout test 2>/dev/null | wc -c; command -v aplay; echo '=== END speech'\n\
          echo '=== BEGIN vt-before'; cat /sys/class/tty/tty0/active; systemctl show -p NRestarts --value shinsei-kiosk.service; echo '=== END vt-before'\n\
@@ -531,23 +687,39 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     let cryptsetup = require_tool("cryptsetup", "cryptsetup-bin");
     let nft = require_tool("nft", "nftables");
     let unshare = require_tool("unshare", "util-linux");
+    let veritysetup = require_tool("veritysetup", "cryptsetup-bin");
+    require_tool("sbsign", "sbsigntool");
+    require_tool("objcopy", "binutils");
+    let openssl = require_tool("openssl", "openssl");
+    let virt_fw_vars = require_tool("virt-fw-vars", "python3-virt-firmware (bookworm-backports)");
 
     let tmp = tempfile::tempdir().unwrap();
     let ward = Ward::create(tmp.path()).unwrap();
     let relay = Relay::start(&ward, "relay").unwrap();
     let tab = Tablet::enroll(&ward, "TAB-0201", "standard").unwrap();
 
-    // The tablet's files, rendered from its bundle as IT would.
+    // The tablet's files, rendered from its bundle as IT would, with the hidden-SSID
+    // Wi-Fi profile (its password on standard input).
     let fw = tmp.path().join("firmware");
-    run_ok(
-        ward.provision()
-            .unwrap()
-            .args(["firmware", "render", "--bundle"])
-            .arg(ward.dir.join("TAB-0201.bundle.json"))
-            .arg("--out")
-            .arg(&fw)
-            .args(["--relay-ip", HOST_FROM_GUEST, "--dns", GUEST_DNS]),
-    );
+    let mut render = ward
+        .provision()
+        .unwrap()
+        .args(["firmware", "render", "--bundle"])
+        .arg(ward.dir.join("TAB-0201.bundle.json"))
+        .arg("--out")
+        .arg(&fw)
+        .args(["--relay-ip", HOST_FROM_GUEST, "--dns", GUEST_DNS])
+        .args(["--wifi-ssid", WIFI_SSID, "--wifi-password-stdin"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    render
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{WIFI_PASSWORD}\n").as_bytes())
+        .unwrap();
+    assert!(render.wait().unwrap().success(), "firmware render failed");
     let overlay = tmp.path().join("overlay");
     check_overlay(&overlay);
     // 24 MiB of marker in the seed (see the data-partition checks).
@@ -557,23 +729,52 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     )
     .unwrap();
 
+    // The ward's Secure Boot key, as IT makes it once (the image is signed with it and
+    // its certificate is the tablets' firmware's only db entry).
+    let sb_key = tmp.path().join("secure-boot.key");
+    let sb_cert = tmp.path().join("secure-boot.crt");
+    run_ok(
+        Command::new(&openssl)
+            .args([
+                "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256",
+            ])
+            .args([
+                "-days",
+                "3650",
+                "-subj",
+                "/CN=shinsei boot test Secure Boot key/",
+            ])
+            .arg("-keyout")
+            .arg(&sb_key)
+            .arg("-out")
+            .arg(&sb_cert),
+    );
     let img = tmp.path().join("image");
     let t0 = Instant::now();
-    let st = Command::new(workspace().join("scripts/build-image"))
-        .env(
+    // The same parts for the first image and for the update built later.
+    let build_image = |out: &Path| {
+        let mut c = Command::new(workspace().join("scripts/build-image"));
+        c.env(
             "SHINSEI_IMAGE_CMDLINE",
             "console=ttyS0 panic=-1 systemd.show_status=1",
         )
         .arg("--out")
-        .arg(&img)
+        .arg(out)
         .arg("--agent-bin")
         .arg(shinsei_tests::bin("shinsei-agent").unwrap())
         .arg("--firmware")
         .arg(&fw)
-        .arg("--agent-data")
-        .arg(&tab.data)
         .arg("--overlay")
         .arg(&overlay)
+        .arg("--sb-key")
+        .arg(&sb_key)
+        .arg("--sb-cert")
+        .arg(&sb_cert);
+        c
+    };
+    let st = build_image(&img)
+        .arg("--agent-data")
+        .arg(&tab.data)
         .status()
         .unwrap();
     assert!(st.success(), "scripts/build-image failed");
@@ -596,34 +797,9 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
         }
     };
     let limit = Duration::from_secs(if kvm { 300 } else { 1500 });
-    let monitor = tmp.path().join("monitor.sock");
-    let qmp = tmp.path().join("qmp.sock");
-    let serial = tmp.path().join("serial.log");
-    let mut c = Command::new(&qemu_bin);
-    if kvm {
-        c.args(["-accel", "kvm"]);
-    } else {
-        c.args(["-accel", "tcg,thread=multi", "-cpu", "max"]);
-    }
-    // The tablet's TPM: swtpm, its state in the test's directory.
+    // The tablet's TPM: swtpm, its state in the test's directory (kept across boots).
     let tpm_dir = tmp.path().join("tpm");
     std::fs::create_dir_all(&tpm_dir).unwrap();
-    let tpm_sock = tpm_dir.join("swtpm.sock");
-    let _swtpm = Killed(
-        Command::new(&swtpm)
-            .args(["socket", "--tpm2", "--tpmstate"])
-            .arg(format!("dir={}", tpm_dir.display()))
-            .arg("--ctrl")
-            .arg(format!("type=unixio,path={}", tpm_sock.display()))
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t = Instant::now();
-    while !tpm_sock.exists() {
-        assert!(t.elapsed() < Duration::from_secs(20), "swtpm did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
     // The seed on the data partition is plaintext before the first boot (the control
     // for the scan after it): the tablet's ID, and a marker file large enough to lie
     // beyond the 16 MiB that formatting LUKS2 overwrites by itself, so only the
@@ -643,55 +819,94 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
         deep > 16 << 20,
         "control: the marker ends before 16 MiB ({deep})"
     );
+    assert!(
+        contains(&before, WIFI_PASSWORD.as_bytes()),
+        "control: the seed does not hold the Wi-Fi profile before the first boot"
+    );
     drop(before);
-    // UEFI firmware (OVMF) with its own variable store: the disk boots through its
-    // EFI system partition and systemd-boot, as on a tablet.
-    let vars = tmp.path().join("OVMF_VARS.fd");
-    std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars).expect("OVMF (apt-get install ovmf)");
-    c.arg("-drive")
-        .arg("if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd")
-        .arg("-drive")
-        .arg(format!(
-            "if=pflash,format=raw,unit=1,file={}",
-            vars.display()
-        ));
-    c.arg("-chardev")
-        .arg(format!("socket,id=chrtpm,path={}", tpm_sock.display()))
-        .args(["-tpmdev", "emulator,id=tpm0,chardev=chrtpm"])
-        .args(["-device", "tpm-tis,tpmdev=tpm0"]);
-    c.args([
-        "-machine",
-        "q35",
-        "-m",
-        "2048",
-        "-smp",
-        "2",
-        "-no-reboot",
-        "-display",
-        "none",
-    ])
-    .arg("-drive")
-    .arg(format!("file={},if=virtio,format=raw", disk.display()))
-    .args(["-vga", "none", "-device", "virtio-vga,xres=1280,yres=800"])
-    .args(["-nic", "user,model=virtio-net-pci"])
-    .arg("-serial")
-    .arg(format!("file:{}", serial.display()))
-    .arg("-monitor")
-    .arg(format!("unix:{},server,nowait", monitor.display()))
-    .arg("-qmp")
-    .arg(format!("unix:{},server,nowait", qmp.display()))
-    .args(["-device", "virtio-tablet-pci"])
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
-    let t_boot = Instant::now();
-    let vm = Qemu {
-        child: c.spawn().unwrap(),
-        monitor,
-        qmp,
-        serial,
-        settle: Duration::from_secs(if kvm { 1 } else { 4 }),
+    let root_part = || partition(&disk, "shinsei-root");
+    assert!(
+        !contains(&root_part(), WIFI_PASSWORD.as_bytes()),
+        "the Wi-Fi password is on the (unencrypted) root partition"
+    );
+
+    // The root is covered by its hash tree (dm-verity) and the root hash is the one in
+    // the signed image; one changed byte anywhere in the root is found.
+    let root_hash = std::fs::read_to_string(img.join("root-hash")).unwrap();
+    let root_hash = root_hash.trim();
+    let esp = partition(&disk, "esp");
+    assert!(
+        contains(&esp, format!(",{root_hash} panic=10 ").as_bytes()),
+        "the UKI's command line does not carry the root hash"
+    );
+    let root_copy = tmp.path().join("root-partition.img");
+    let verity_copy = tmp.path().join("root-verity.img");
+    std::fs::write(&root_copy, root_part()).unwrap();
+    std::fs::write(&verity_copy, partition(&disk, "shinsei-root-verity")).unwrap();
+    let verify = |what: &str| {
+        Command::new(&veritysetup)
+            .arg("verify")
+            .arg(&root_copy)
+            .arg(&verity_copy)
+            .arg(root_hash)
+            .output()
+            .unwrap_or_else(|e| panic!("veritysetup ({what}): {e}"))
     };
+    let ok = verify("as built");
+    assert!(
+        ok.status.success(),
+        "the root does not match its hash tree: {ok:?}"
+    );
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&root_copy)
+            .unwrap();
+        std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(700 << 20)).unwrap();
+        f.write_all(b"tampered").unwrap();
+    }
+    let bad = verify("one block changed");
+    assert!(
+        !bad.status.success(),
+        "dm-verity did not notice a changed block of the root"
+    );
+    std::fs::remove_file(&root_copy).unwrap();
+    std::fs::remove_file(&verity_copy).unwrap();
+
+    // UEFI firmware (OVMF) in Secure Boot mode with the ward's key as its only PK, KEK
+    // and db entry (a tablet's firmware set up by IT): only images signed with it run.
+    let sb_vars = tmp.path().join("OVMF_VARS.secure-boot.fd");
+    run_ok(
+        Command::new(&virt_fw_vars)
+            .args(["--input", "/usr/share/OVMF/OVMF_VARS_4M.fd", "--output"])
+            .arg(&sb_vars)
+            .args(["--set-pk", SB_OWNER])
+            .arg(&sb_cert)
+            .args(["--add-kek", SB_OWNER])
+            .arg(&sb_cert)
+            .args(["--add-db", SB_OWNER])
+            .arg(&sb_cert)
+            .arg("--secure-boot"),
+    );
+    let boot = |tag: &str, disk: &Path, tpm: bool| -> (Qemu, Option<Killed>) {
+        let vars = tmp.path().join(format!("OVMF_VARS.{tag}.fd"));
+        if !vars.exists() {
+            std::fs::copy(&sb_vars, &vars).unwrap();
+        }
+        let swtpm = tpm.then(|| start_swtpm(&swtpm, &tpm_dir));
+        let vm = start_qemu(
+            &qemu_bin,
+            kvm,
+            tmp.path(),
+            tag,
+            disk,
+            &vars,
+            tpm.then_some(tpm_dir.as_path()),
+        );
+        (vm, swtpm)
+    };
+    let t_boot = Instant::now();
+    let (mut vm, swtpm_first) = boot("first", &disk, true);
 
     // Outside: the screen, until it shows the login screen.
     let reference = screen_ref("01_login.png");
@@ -714,7 +929,7 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     // Inside: the check unit's report on the serial console.
     let deadline = Instant::now() + Duration::from_secs(240);
     let mut serial_text = vm.serial_text();
-    while section(&serial_text, "root").is_none() && Instant::now() < deadline {
+    while section(&serial_text, "speech").is_none() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_secs(2));
         serial_text = vm.serial_text();
     }
@@ -739,7 +954,7 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
         expected,
         "the booted tablet's ruleset is not the rendered one"
     );
-    // Nothing listens but the DHCP client's socket (systemd-networkd, UDP 68 on the
+    // Nothing listens but the DHCP client's socket (NetworkManager's, UDP 68 on the
     // leased address: the firewall lets in only a server's replies from port 67).
     let listening = sec("ss");
     let others: Vec<&String> = listening
@@ -748,7 +963,7 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
             let f: Vec<&str> = l.split_whitespace().collect();
             !(f.first() == Some(&"udp")
                 && f.get(4).is_some_and(|a| a.ends_with(":68"))
-                && l.contains("\"systemd-network\""))
+                && l.contains("\"NetworkManager\""))
         })
         .collect();
     assert!(
@@ -779,6 +994,61 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
             && bytes(1).is_some_and(|n| n > 10_000)
             && speech.get(2).is_some_and(|l| l.ends_with("/aplay")),
         "no speech in the image: {speech:?}"
+    );
+    // NetworkManager runs the network: the wired port by its profile, and the rendered
+    // hidden-SSID profile, given to it in memory from the encrypted partition, applies
+    // to a Wi-Fi device (mac80211_hwsim's virtual radio: QEMU has no Wi-Fi card).
+    let wifi = sec("wifi");
+    let rendered_wifi = std::fs::read_to_string(fw.join("shinsei-wifi.nmconnection")).unwrap();
+    assert!(rendered_wifi.contains("hidden=true"), "{rendered_wifi}");
+    for want in [
+        "shinsei-wifi:802-11-wireless:/run/NetworkManager/system-connections/shinsei-wifi.nmconnection",
+        "shinsei-wired:802-3-ethernet:/etc/NetworkManager/system-connections/shinsei-wired.nmconnection",
+        "ssid=shinsei-tablets",
+        "hidden=yes",
+        "key-mgmt=sae",
+        "active=shinsei-wired",
+        "same=yes",
+    ] {
+        assert!(
+            wifi.iter().any(|l| l == want),
+            "NetworkManager on the booted tablet: no {want:?} in {wifi:?}"
+        );
+    }
+    assert!(
+        wifi.iter().any(|l| l.starts_with("wlan")
+            && l.contains(":wifi:")
+            && !l.ends_with(":unmanaged")
+            && !l.ends_with(":unavailable")),
+        "NetworkManager does not manage the Wi-Fi device: {wifi:?}"
+    );
+    assert!(
+        !wifi
+            .iter()
+            .any(|l| l.starts_with("etc:") && l.contains("shinsei-wifi")),
+        "the Wi-Fi profile is under /etc: {wifi:?}"
+    );
+    // Booted in Secure Boot mode, from the root that dm-verity checks against the hash
+    // in the signed command line.
+    let verity = sec("verity");
+    for want in [
+        "/dev/mapper/shinsei-root".to_string(),
+        "status=verified".to_string(),
+        format!("root hash={root_hash}"),
+        "secureboot=01".to_string(),
+    ] {
+        assert!(verity.contains(&want), "no {want:?} in {verity:?}");
+    }
+    assert!(
+        serial_text.contains("secureboot: Secure boot enabled"),
+        "the kernel did not report Secure Boot"
+    );
+    // Every unit started (timesyncd, logind and rfkill did not while /var/lib/systemd
+    // was read-only).
+    assert_eq!(
+        sec("failed"),
+        Vec::<String>::new(),
+        "units failed on the tablet"
     );
     let rootopts = sec("root");
     assert!(
@@ -929,6 +1199,14 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
         "the tablet's ID is still readable on the data disk"
     );
     assert!(
+        !contains(&after, WIFI_PASSWORD.as_bytes()),
+        "the Wi-Fi password is still readable on the data disk"
+    );
+    assert!(
+        !contains(&root_part(), WIFI_PASSWORD.as_bytes()),
+        "the Wi-Fi password reached the root partition"
+    );
+    assert!(
         !contains(&after, FILLER),
         "the seed's marker file is still readable below the encryption"
     );
@@ -939,4 +1217,150 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
         log.contains("TAB-0201"),
         "the relay never heard from the tablet:\n{log}"
     );
+
+    // An update: a newer image for this tablet (`--update-of`: the same partition IDs)
+    // is written over its EFI system partition, root and hash tree (scripts/update-disk)
+    // while the data partition stays. On the next boot the TPM (same state; PCR 7 holds
+    // the same Secure Boot keys) opens the data partition without any key on the disk,
+    // the enrolled kiosk comes back, and the root is the new one. First the power
+    // button (ACPI): logind powers the tablet off and QEMU ends (`-no-reboot`).
+    let t_off = Instant::now();
+    assert!(
+        vm.power_button(Duration::from_secs(if kvm { 60 } else { 240 })),
+        "the power button did not switch the tablet off:\n{}",
+        vm.serial_tail(3000)
+    );
+    println!("switched off by its power button in {:?}", t_off.elapsed());
+    drop(vm);
+    drop(swtpm_first);
+    let img2 = tmp.path().join("image-update");
+    let t_update = Instant::now();
+    let st = build_image(&img2)
+        .arg("--update-of")
+        .arg(&img)
+        .status()
+        .unwrap();
+    assert!(st.success(), "scripts/build-image --update-of failed");
+    let root_hash2 = std::fs::read_to_string(img2.join("root-hash")).unwrap();
+    let root_hash2 = root_hash2.trim().to_owned();
+    assert_ne!(root_hash2, root_hash, "the update has the same root");
+    let data_before_update = data_part();
+    run_ok(
+        Command::new(workspace().join("scripts/update-disk"))
+            .arg(&img2)
+            .arg(&disk),
+    );
+    assert!(
+        data_part() == data_before_update,
+        "scripts/update-disk changed the data partition"
+    );
+    drop(data_before_update);
+    // Another tablet's drive (its own data partition ID) is refused, and not written.
+    let other = tmp.path().join("other-tablet.img");
+    run_ok(
+        Command::new("cp")
+            .arg("--sparse=always")
+            .arg(&disk)
+            .arg(&other),
+    );
+    run_ok(
+        Command::new("sfdisk")
+            .args(["--quiet", "--part-uuid"])
+            .arg(&other)
+            .args(["4", "0d1b2c3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d"]),
+    );
+    let before_other = partition(&other, "shinsei-root");
+    let refused = Command::new(workspace().join("scripts/update-disk"))
+        .arg(&img2)
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success()
+            && String::from_utf8_lossy(&refused.stderr).contains("data partition's ID differs"),
+        "update-disk wrote another tablet's drive: {refused:?}"
+    );
+    assert!(
+        partition(&other, "shinsei-root") == before_other,
+        "the other drive was written"
+    );
+    drop(before_other);
+    std::fs::remove_file(&other).unwrap();
+    println!("update built and written in {:?}", t_update.elapsed());
+    let t_second = Instant::now();
+    let (vm, swtpm_second) = boot("updated", &disk, true);
+    let again = vm.wait_screen(
+        &shot,
+        &reference,
+        "the login screen after the update",
+        limit,
+    );
+    again.save(keep.join("kiosk-boot-updated.png")).unwrap();
+    let second = vm.wait_section("verity", Duration::from_secs(240));
+    for want in [
+        "status=verified".to_string(),
+        format!("root hash={root_hash2}"),
+        "secureboot=01".to_string(),
+    ] {
+        assert!(
+            second.contains(&want),
+            "after the update: no {want:?} in {second:?}"
+        );
+    }
+    let serial2 = vm.serial_text();
+    let _ = std::fs::write(keep.join("kiosk-boot-updated-serial.log"), &serial2);
+    assert!(
+        !serial2.contains("first boot: encrypting"),
+        "the boot after the update formatted the data partition again"
+    );
+    println!(
+        "login screen after the update in {:?} (the TPM opened the data partition)",
+        t_second.elapsed()
+    );
+    drop(vm);
+    drop(swtpm_second);
+
+    // Someone edits the kernel command line on the (unencrypted) EFI system partition,
+    // one byte: the firmware refuses the image, the kernel never starts.
+    let evil = tmp.path().join("tampered.img");
+    run_ok(
+        Command::new("cp")
+            .arg("--sparse=always")
+            .arg(&disk)
+            .arg(&evil),
+    );
+    let esp_start = partition_start(&evil, "esp");
+    let esp = partition(&evil, "esp");
+    let at = esp
+        .windows(b"panic=10 ".len())
+        .position(|w| w == b"panic=10 ")
+        .expect("the UKI's command line on the EFI system partition");
+    {
+        let mut f = std::fs::OpenOptions::new().write(true).open(&evil).unwrap();
+        std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(esp_start + at as u64 + 6)).unwrap();
+        f.write_all(b"99").unwrap();
+    }
+    let (vm, _) = boot("tampered", &evil, false);
+    let t = Instant::now();
+    let mut refused = false;
+    while t.elapsed() < Duration::from_secs(if kvm { 60 } else { 300 }) {
+        let text = vm.serial_text();
+        if text.contains("Access Denied") {
+            refused = true;
+            break;
+        }
+        assert!(
+            !text.contains("Linux version"),
+            "the firmware started a kernel whose command line was changed"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // A little longer: nothing else on the disk starts either.
+    std::thread::sleep(Duration::from_secs(if kvm { 5 } else { 20 }));
+    let text = vm.serial_text();
+    assert!(
+        refused && !text.contains("Linux version"),
+        "the firmware did not refuse the changed image:\n{text}"
+    );
+    println!("the image with a changed command line was refused (Access Denied)");
 }
