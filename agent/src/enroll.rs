@@ -7,6 +7,7 @@
 //! | file             | content                                    | mode |
 //! |------------------|--------------------------------------------|------|
 //! | `device.key`     | device private key, PKCS#8 DER (P-256)     | 0600 |
+//! | `next-device.key`| the tablet's own key while an enrollment ticket is installed | 0600 |
 //! | `device-id`      | the device ID, text                        | 0600 |
 //! | `root-ca.der`    | the pinned ward root CA certificate        | 0600 |
 //! | `device.csr.pem` | the last CSR made                          | 0600 |
@@ -15,6 +16,16 @@
 //!
 //! All parsing and verification is in `shinsei_protocol::{signed, bundle, staff}`;
 //! this module only reads and writes files.
+//!
+//! # Enrollment tickets (a freshly imaged tablet)
+//! An image's data partition may hold an **enrollment ticket** instead of an enrollment:
+//! a key and bundle made on the imaging workstation whose certificate (OU `shinsei
+//! device enrollment`) can only ask for the tablet's own certificate. On its first
+//! start with it the tablet makes its own key (`next-device.key`, [`own_key_request`]),
+//! asks for it at check-in, and shows its fingerprint until IT approves it; the bundle
+//! IT signs for that key replaces the ticket ([`install_bundle`]), and the ticket's key
+//! file is replaced by the tablet's own (a rename: the ticket's key is gone from the
+//! file system at that moment).
 
 use std::{
     fs::{self, DirBuilder, OpenOptions},
@@ -40,6 +51,7 @@ const KEY_FILE: &str = "device.key";
 const ID_FILE: &str = "device-id";
 const ROOT_FILE: &str = "root-ca.der";
 const CSR_FILE: &str = "device.csr.pem";
+const NEXT_KEY_FILE: &str = "next-device.key";
 const BUNDLE_FILE: &str = "bundle.json";
 const STAFF_FILE: &str = "staff-list.json";
 /// Largest file read here.
@@ -209,6 +221,50 @@ pub fn renewal_csr(data_dir: &Path) -> Result<String> {
     csr_pem(&local.key_pkcs8, &local.device_id)
 }
 
+/// The tablet's request for its own key while an enrollment ticket is installed: makes
+/// the key on first use (`next-device.key`, kept across restarts until its certificate
+/// arrives) and returns a CSR for it and the fingerprint IT compares
+/// ([`shinsei_protocol::csr::fingerprint_text`]).
+pub fn own_key_request(data_dir: &Path) -> Result<(String, String)> {
+    let local = load_local(data_dir)?;
+    let path = local.dir.join(NEXT_KEY_FILE);
+    let pkcs8 = match read_opt(&path)? {
+        Some(k) => {
+            SigningKey::from_pkcs8(&k)?;
+            k
+        }
+        None => {
+            let (k, _) = SigningKey::generate()?;
+            write_new_secret(&path, &k)?;
+            k
+        }
+    };
+    let csr = csr_pem(&pkcs8, &local.device_id)?;
+    let facts = shinsei_protocol::csr::read_csr(&csr)
+        .map_err(|_| EnrollError::Corrupt(local.dir.join(CSR_FILE)))?;
+    Ok((
+        csr,
+        shinsei_protocol::csr::fingerprint_text(&facts.spki_sha256),
+    ))
+}
+
+/// The public key of `next-device.key`, if there is one.
+fn next_public_key(dir: &Path) -> Result<Option<VerifyingKey>> {
+    match read_opt(&dir.join(NEXT_KEY_FILE))? {
+        Some(k) => Ok(Some(SigningKey::from_pkcs8(&k)?.public_key())),
+        None => Ok(None),
+    }
+}
+
+/// The tablet's own key becomes the device key (an atomic rename over the ticket's).
+fn promote_next_key(dir: &Path) -> Result<()> {
+    let (next, cur) = (dir.join(NEXT_KEY_FILE), dir.join(KEY_FILE));
+    fs::rename(&next, &cur).map_err(|e| io(&cur, e))?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io(dir, e))
+}
+
 struct Local {
     dir: PathBuf,
     device_id: DeviceId,
@@ -252,7 +308,22 @@ pub struct InstalledBundle {
 pub fn install_bundle(data_dir: &Path, bundle_bytes: &[u8], now: u64) -> Result<InstalledBundle> {
     let local = load_local(data_dir)?;
     let bundle = DeviceBundle::verify(bundle_bytes, &local.root_der, now)?;
-    bundle.check_device(&local.device_id, &local.public_key)?;
+    // The ticket's key, or (replacing a ticket) the tablet's own key made for it.
+    let for_own_key = match bundle.check_device(&local.device_id, &local.public_key) {
+        Ok(()) => false,
+        Err(BundleError::KeyMismatch) => match next_public_key(&local.dir)? {
+            Some(next) => {
+                bundle.check_device(&local.device_id, &next)?;
+                true
+            }
+            None => return Err(BundleError::KeyMismatch.into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    if for_own_key && bundle.is_enrollment_ticket() {
+        // The own key is never to be a ticket again.
+        return Err(BundleError::KeyMismatch.into());
+    }
     let path = local.dir.join(BUNDLE_FILE);
     if let Some(old) = read_opt(&path)? {
         let old_issued = SignedDocument::parse(&old)
@@ -264,6 +335,10 @@ pub fn install_bundle(data_dir: &Path, bundle_bytes: &[u8], now: u64) -> Result<
         }
     }
     replace_secret(&path, bundle_bytes)?;
+    if for_own_key {
+        // After the bundle: a crash between the two is finished by `load_enrollment`.
+        promote_next_key(&local.dir)?;
+    }
     Ok(InstalledBundle {
         device_id: bundle.device_id.clone(),
         relay_url: bundle.relay_url.to_string(),
@@ -293,6 +368,9 @@ pub struct Enrollment {
     pub cert_not_after: i64,
     /// Device certificate start (unix seconds).
     pub cert_not_before: i64,
+    /// The certificate is an enrollment ticket: the tablet must get its own key
+    /// certified ([`own_key_request`]) before it takes applications.
+    pub ticket: bool,
 }
 
 /// Loads the installed enrollment. The stored bundle is verified again (signature,
@@ -307,10 +385,21 @@ pub fn load_enrollment(data_dir: &Path) -> Result<Enrollment> {
         .and_then(|d| DeviceBundle::parse(d.unverified_payload()).ok())
         .ok_or_else(|| EnrollError::Corrupt(path.clone()))?;
     let bundle = DeviceBundle::verify(&bytes, &local.root_der, unverified.issued_at)?;
-    bundle.check_device(&local.device_id, &local.public_key)?;
+    if let Err(e) = bundle.check_device(&local.device_id, &local.public_key) {
+        // Interrupted after the tablet's own bundle was written: finish the key swap.
+        let next = next_public_key(&local.dir)?;
+        if !matches!(e, BundleError::KeyMismatch)
+            || next.is_none_or(|k| bundle.check_device(&local.device_id, &k).is_err())
+        {
+            return Err(e.into());
+        }
+        promote_next_key(&local.dir)?;
+        return load_enrollment(data_dir);
+    }
     let cert_not_before = shinsei_protocol::signed::summarize_cert(&bundle.device_cert_der)
         .map_or(0, |c| c.not_before);
     Ok(Enrollment {
+        ticket: bundle.is_enrollment_ticket(),
         cert_not_after: bundle.device_cert_not_after().unwrap_or(0),
         cert_not_before,
         device_id: bundle.device_id,
@@ -416,11 +505,15 @@ mod tests {
 
     /// What `shinsei-provision device sign` does, in miniature.
     fn sign_csr(p: &Pki, csr_pem: &str, id: &str, issued_at: u64) -> Vec<u8> {
+        sign_as(p, csr_pem, id, issued_at, DEVICE_OU)
+    }
+
+    fn sign_as(p: &Pki, csr_pem: &str, id: &str, issued_at: u64, ou: &str) -> Vec<u8> {
         let mut csr = CertificateSigningRequestParams::from_pem(csr_pem).unwrap();
         csr.params.distinguished_name = DistinguishedName::new();
         csr.params
             .distinguished_name
-            .push(DnType::OrganizationalUnitName, DEVICE_OU);
+            .push(DnType::OrganizationalUnitName, ou);
         csr.params.distinguished_name.push(DnType::CommonName, id);
         csr.params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let cert = csr.signed_by(&p.dca).unwrap();
@@ -495,6 +588,115 @@ mod tests {
             install_bundle(d.path(), &bundle, NOW + 10),
             Err(EnrollError::BundleRolledBack)
         ));
+    }
+
+    /// Every regular file under `dir`, read raw.
+    fn all_bytes(dir: &Path) -> Vec<u8> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(all_bytes(&p));
+            } else {
+                out.extend(fs::read(&p).unwrap());
+            }
+        }
+        out
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn a_ticket_is_replaced_by_the_tablets_own_key_and_certificate() {
+        let p = pki();
+        let d = tempfile::tempdir().unwrap();
+        let id = DeviceId::parse("TAB-0009").unwrap();
+        // The imaging workstation: the ticket's key and bundle.
+        let csr = create_key_and_csr(d.path(), &id, p.root_pem.as_bytes()).unwrap();
+        let ticket = sign_as(
+            &p,
+            &csr,
+            "TAB-0009",
+            NOW,
+            shinsei_protocol::signed::ENROLLMENT_OU,
+        );
+        install_bundle(d.path(), &ticket, NOW).unwrap();
+        assert!(load_enrollment(d.path()).unwrap().ticket);
+        let ticket_key = fs::read(d.path().join(ENROLL_DIR).join(KEY_FILE)).unwrap();
+
+        // First boot: the tablet's own key, the same request on every restart.
+        let (own_csr, fp) = own_key_request(d.path()).unwrap();
+        // (ECDSA signatures differ each time: the key is what stays.)
+        assert_eq!(own_key_request(d.path()).unwrap().1, fp);
+        let facts = shinsei_protocol::csr::read_csr(&own_csr).unwrap();
+        assert!(shinsei_protocol::csr::fingerprint_matches(
+            &facts.spki_sha256,
+            &fp
+        ));
+        let own_key = fs::read(d.path().join(ENROLL_DIR).join(NEXT_KEY_FILE)).unwrap();
+        assert_ne!(own_key, ticket_key);
+
+        // A ticket for the own key is refused (it would never leave ticket mode).
+        let own_ticket = sign_as(
+            &p,
+            &own_csr,
+            "TAB-0009",
+            NOW + 5,
+            shinsei_protocol::signed::ENROLLMENT_OU,
+        );
+        assert!(install_bundle(d.path(), &own_ticket, NOW + 5).is_err());
+        // A certificate for somebody else's key: refused.
+        let (_k, stranger) = {
+            let o = tempfile::tempdir().unwrap();
+            (
+                o.path().to_owned(),
+                create_key_and_csr(o.path(), &id, p.root_pem.as_bytes()).unwrap(),
+            )
+        };
+        let theirs = sign_csr(&p, &stranger, "TAB-0009", NOW + 5);
+        assert!(matches!(
+            install_bundle(d.path(), &theirs, NOW + 5),
+            Err(EnrollError::Bundle(BundleError::KeyMismatch))
+        ));
+        assert!(load_enrollment(d.path()).unwrap().ticket);
+
+        // Control: the ticket's key is on the disk before.
+        assert!(contains(&all_bytes(d.path()), &ticket_key));
+        // IT approved: the own key's certificate replaces the ticket.
+        let own = sign_csr(&p, &own_csr, "TAB-0009", NOW + 10);
+        install_bundle(d.path(), &own, NOW + 10).unwrap();
+        let e = load_enrollment(d.path()).unwrap();
+        assert!(!e.ticket);
+        assert_eq!(e.device_key_pkcs8.as_slice(), own_key.as_slice());
+        assert!(!d.path().join(ENROLL_DIR).join(NEXT_KEY_FILE).exists());
+        // The ticket's key is in no file any more.
+        assert!(!contains(&all_bytes(d.path()), &ticket_key));
+    }
+
+    #[test]
+    fn a_key_swap_cut_short_is_finished_at_the_next_start() {
+        let p = pki();
+        let d = tempfile::tempdir().unwrap();
+        let id = DeviceId::parse("TAB-0010").unwrap();
+        let csr = create_key_and_csr(d.path(), &id, p.root_pem.as_bytes()).unwrap();
+        let ticket = sign_as(
+            &p,
+            &csr,
+            "TAB-0010",
+            NOW,
+            shinsei_protocol::signed::ENROLLMENT_OU,
+        );
+        install_bundle(d.path(), &ticket, NOW).unwrap();
+        let (own_csr, _) = own_key_request(d.path()).unwrap();
+        let own = sign_csr(&p, &own_csr, "TAB-0010", NOW + 10);
+        // Power lost after the bundle was written, before the key file was renamed.
+        replace_secret(&d.path().join(ENROLL_DIR).join(BUNDLE_FILE), &own).unwrap();
+        let e = load_enrollment(d.path()).unwrap();
+        assert!(!e.ticket);
+        assert!(!d.path().join(ENROLL_DIR).join(NEXT_KEY_FILE).exists());
+        assert!(load_enrollment(d.path()).is_ok());
     }
 
     #[test]

@@ -11,6 +11,10 @@ use std::path::PathBuf;
 pub enum AgentError {
     #[error("not enrolled: {0}")]
     NotEnrolled(String),
+    /// The tablet holds an enrollment ticket and waits for IT to approve the key it
+    /// made (the fingerprint IT compares, as [`shinsei_protocol::csr::fingerprint_text`]).
+    #[error("waiting for IT to approve this tablet's own key (fingerprint {0})")]
+    AwaitingApproval(String),
     #[error("wiped: the tablet must be enrolled again")]
     Wiped,
     #[error("disabled by IT")]
@@ -73,6 +77,7 @@ impl AgentError {
     pub fn kind(&self) -> &'static str {
         match self {
             AgentError::NotEnrolled(_) => "not_enrolled",
+            AgentError::AwaitingApproval(_) => "awaiting_approval",
             AgentError::Wiped => "wiped",
             AgentError::Disabled => "disabled",
             AgentError::OfflineLocked => "offline_locked",

@@ -185,6 +185,9 @@ pub struct StatusReport {
     pub lease: String,
     pub relay: String,
     pub profile: String,
+    /// An enrollment ticket is installed: the fingerprint of the tablet's own key,
+    /// which IT compares before approving it.
+    pub awaiting_approval: Option<String>,
 }
 
 /// The agent of one data directory.
@@ -211,6 +214,9 @@ pub struct Agent {
     staff_seq: Option<u64>,
     /// A sequence the relay offered whose list did not verify (not fetched again).
     staff_refused: Option<u64>,
+    /// With an enrollment ticket: the request for the tablet's own key (CSR) and its
+    /// fingerprint.
+    own_key: Option<(String, String)>,
 }
 
 /// File of the relay's key schedule (public; verified again whenever it is loaded).
@@ -245,6 +251,17 @@ impl Agent {
         })?;
         let signer = SigningKey::from_pkcs8(&en.device_key_pkcs8)
             .map_err(|e| AgentError::Enroll(e.to_string()))?;
+        let own_key = if en.ticket {
+            let (csr, fp) =
+                enroll::own_key_request(data_dir).map_err(|e| AgentError::Enroll(e.to_string()))?;
+            tracing::info!(
+                fingerprint = %fp,
+                "enrollment ticket: this tablet made its own key; IT approves it by this fingerprint"
+            );
+            Some((csr, fp))
+        } else {
+            None
+        };
         let outbox = Outbox::open(data_dir).map_err(|e| match e {
             AgentError::CorruptOutbox(m) if m.contains("WouldBlock") || m.contains("lock") => {
                 AgentError::Internal(
@@ -282,6 +299,7 @@ impl Agent {
             last_report: None,
             staff_seq: None,
             staff_refused: None,
+            own_key,
         })
     }
 
@@ -344,6 +362,9 @@ impl Agent {
             LeaseVerdict::Ok { .. } => {}
         }
         self.check_certificate()?;
+        if let Some((_, fp)) = &self.own_key {
+            return Err(AgentError::AwaitingApproval(fp.clone()));
+        }
         match self.local.state {
             DeviceState::Active => Ok(()),
             _ => Err(AgentError::Disabled),
@@ -688,7 +709,8 @@ impl Agent {
                 tracing::warn!("renewed certificate not installed: {e}");
             }
         }
-        if let Some(seq) = st.staff_list {
+        // (An enrollment ticket may not read the staff list; the seed's list serves.)
+        if let Some(seq) = st.staff_list.filter(|_| self.own_key.is_none()) {
             if let Err(e) = self.update_staff_list(seq) {
                 tracing::warn!("staff list {seq} not installed: {e}");
             }
@@ -717,7 +739,23 @@ impl Agent {
         let en = enroll::load_enrollment(&self.data_dir)
             .map_err(|e| AgentError::Enroll(e.to_string()))?;
         self.client = RelayClient::new(&en, self.relay_addr)?;
+        // The same key for a renewal; the tablet's own instead of the ticket's.
+        self.signer = SigningKey::from_pkcs8(&en.device_key_pkcs8)
+            .map_err(|e| AgentError::Enroll(e.to_string()))?;
         let not_after = u64::try_from(en.cert_not_after).unwrap_or(0);
+        if en.ticket {
+            if self.own_key.is_none() {
+                self.own_key = Some(
+                    enroll::own_key_request(&self.data_dir)
+                        .map_err(|e| AgentError::Enroll(e.to_string()))?,
+                );
+            }
+        } else if self.own_key.take().is_some() {
+            tracing::info!(
+                not_after,
+                "this tablet's own key is certified: enrollment done"
+            );
+        }
         self.en = en;
         self.record(AuditEvent::CertificateRenewed { not_after });
         tracing::info!(not_after, "renewed device certificate installed");
@@ -765,13 +803,18 @@ impl Agent {
     /// The tablet's figures for IT, with a renewal request in the last third of the
     /// certificate's life; at most every [`REPORT_EVERY_SECS`]. Failures only log.
     fn send_report(&mut self, now: u64) {
-        if self
-            .last_report
-            .is_some_and(|t| now < t.saturating_add(REPORT_EVERY_SECS))
+        // With a ticket the request goes with every check-in (IT approves while the
+        // tablet shows its fingerprint; the relay keeps one request per key).
+        if self.own_key.is_none()
+            && self
+                .last_report
+                .is_some_and(|t| now < t.saturating_add(REPORT_EVERY_SECS))
         {
             return;
         }
-        let renewal_csr = if renewal_due(self.en.cert_not_before, self.en.cert_not_after, now) {
+        let renewal_csr = if let Some((csr, _)) = &self.own_key {
+            Some(csr.clone())
+        } else if renewal_due(self.en.cert_not_before, self.en.cert_not_after, now) {
             match enroll::renewal_csr(&self.data_dir) {
                 Ok(c) => Some(c),
                 Err(e) => {
@@ -949,6 +992,7 @@ impl Agent {
             lease,
             relay: format!("{}:{}", self.en.relay_host, self.en.relay_port),
             profile: self.en.policy.profile.as_str().into(),
+            awaiting_approval: self.own_key.as_ref().map(|(_, fp)| fp.clone()),
         })
     }
 

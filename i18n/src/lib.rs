@@ -272,6 +272,10 @@ texts! {
     ErrLoginFailed => "職員IDまたはパスワードが違います。", "Wrong staff ID or password.";
     ErrLoginLastAttempt => "職員IDまたはパスワードが違います。あと1回間違えると、このIDはしばらくロックされます。", "Wrong staff ID or password. One more wrong attempt locks this ID for a while.";
     ErrLoginRequired => "ログインが必要です。", "Please log in.";
+    ErrAwaitingApproval => "この端末の登録はIT担当の承認待ちです。", "This tablet waits for IT to approve its enrollment.";
+    BlockedAwaitingApproval => "登録の承認待ち", "Waiting for IT to approve this tablet";
+    BlockedAwaitingApprovalWhat => "IT担当に下の指紋を伝えてください。承認されると、この画面はログイン画面に変わります。", "Tell IT the fingerprint below. Once they approve it, this screen turns into the login screen.";
+    KeyFingerprint => "鍵の指紋", "Key fingerprint";
     ErrNotEnrolled => "この端末は登録されていません。IT担当に連絡してください。", "This tablet is not enrolled. Please contact IT.";
     ErrWiped => "この端末のデータは消去されました。再登録が必要です。", "This tablet has been wiped and must be enrolled again.";
     ErrCertExpired => "この端末の証明書の有効期限が切れました。何も送信していません（送信待ちに残っています）。IT担当に連絡してください。", "This tablet's certificate has expired. Nothing was sent (kept in the outbox). Please contact IT.";
@@ -450,6 +454,7 @@ pub fn error_text(e: &AgentError, lang: Lang) -> (String, String) {
         AgentError::Wiped => T::ErrWiped,
         AgentError::OfflineLocked => T::ErrOfflineLocked,
         AgentError::NotEnrolled(_) => T::ErrNotEnrolled,
+        AgentError::AwaitingApproval(_) => T::ErrAwaitingApproval,
         AgentError::Enroll(_) => T::ErrEnroll,
         AgentError::RelayUnreachable(_) => T::ErrRelayUnreachable,
         AgentError::UntrustedRelay(_) => T::ErrUntrustedRelay,

@@ -63,6 +63,9 @@ pub enum Block {
     Wiped,
     OfflineLocked,
     NotEnrolled,
+    /// A freshly imaged tablet with an enrollment ticket: it made its own key and waits
+    /// for IT to approve it by the fingerprint on this screen ([`Kiosk::fingerprint`]).
+    AwaitingApproval,
     /// The tablet's own certificate ended (it was not renewed in time).
     CertificateExpired,
     Fatal,
@@ -75,6 +78,7 @@ impl Block {
             Block::Wiped => T::BlockedWiped,
             Block::OfflineLocked => T::BlockedOffline,
             Block::NotEnrolled => T::BlockedNotEnrolled,
+            Block::AwaitingApproval => T::BlockedAwaitingApproval,
             Block::CertificateExpired => T::BlockedCertExpired,
             Block::Fatal => T::BlockedFatal,
         }
@@ -85,6 +89,7 @@ impl Block {
         match self {
             Block::OfflineLocked => T::BlockedOfflineWhat,
             Block::CertificateExpired => T::BlockedCertExpiredWhat,
+            Block::AwaitingApproval => T::BlockedAwaitingApprovalWhat,
             _ => T::BlockedContactIt,
         }
     }
@@ -96,6 +101,7 @@ impl Block {
             AgentError::OfflineLocked => Some(Block::OfflineLocked),
             AgentError::CertificateExpired(_) => Some(Block::CertificateExpired),
             AgentError::NotEnrolled(_) | AgentError::Enroll(_) => Some(Block::NotEnrolled),
+            AgentError::AwaitingApproval(_) => Some(Block::AwaitingApproval),
             AgentError::CorruptOutbox(_) | AgentError::AuditBroken(_) => Some(Block::Fatal),
             _ => None,
         }
@@ -202,6 +208,8 @@ pub struct Kiosk {
     last_touch_sent: f64,
     last_tick: Option<f64>,
     pub status: Option<StatusInfo>,
+    /// The fingerprint of the tablet's own key while it waits for IT's approval.
+    pub fingerprint: Option<String>,
     pub camera_error: Option<String>,
     /// When the camera last failed (kiosk time): it is asked again after
     /// [`CAMERA_RETRY_SECS`].
@@ -335,6 +343,7 @@ impl Kiosk {
             last_touch_sent: 0.0,
             last_tick: None,
             status: None,
+            fingerprint: None,
             camera_error: None,
             camera_failed_at: 0.0,
             queued: None,
@@ -748,11 +757,15 @@ impl Kiosk {
             Reply::Tick(r) => match r {
                 Ok(s) => {
                     if let Screen::Blocked(b) = self.screen {
-                        // IT re-enabled the tablet, or it came back online.
-                        if matches!(b, Block::Disabled | Block::OfflineLocked)
-                            && s.device_state == DeviceState::Active
+                        // IT re-enabled the tablet, or it came back online, or IT
+                        // approved its own key (the tick passed the agent's checks).
+                        if matches!(
+                            b,
+                            Block::Disabled | Block::OfflineLocked | Block::AwaitingApproval
+                        ) && s.device_state == DeviceState::Active
                         {
                             self.screen = Screen::Login;
+                            self.fingerprint = None;
                             self.clear_banner();
                         }
                     }
@@ -777,6 +790,9 @@ impl Kiosk {
 
     /// An error: a blocking one ends the session and shows the blocked screen.
     fn fail(&mut self, e: AgentError) {
+        if let AgentError::AwaitingApproval(fp) = &e {
+            self.fingerprint = Some(fp.clone());
+        }
         match Block::of(&e) {
             Some(b) => self.block(b),
             None => self.show_error(e),

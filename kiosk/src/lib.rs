@@ -88,6 +88,7 @@ impl Unavailable {
             Block::Disabled => AgentError::Disabled,
             Block::OfflineLocked => AgentError::OfflineLocked,
             Block::NotEnrolled => AgentError::NotEnrolled("not enrolled".into()),
+            Block::AwaitingApproval => AgentError::AwaitingApproval(String::new()),
             Block::CertificateExpired => AgentError::CertificateExpired(0),
             Block::Fatal => AgentError::CorruptOutbox("cannot open the agent".into()),
         }

@@ -118,6 +118,8 @@ struct FakeState {
     wiped: bool,
     offline_locked: bool,
     cert_expired: bool,
+    /// An enrollment ticket: the fingerprint of the key waiting for IT's approval.
+    awaiting: Option<String>,
     /// Each send takes this long (a slow mobile line).
     send_delay_ms: u64,
     /// The next status tick panics (a bug in the agent).
@@ -143,6 +145,7 @@ impl Fake {
             log: Vec::new(),
             wiped: false,
             offline_locked: false,
+            awaiting: None,
             cert_expired: false,
             send_delay_ms: 0,
             panic_on_tick: false,
@@ -158,6 +161,9 @@ impl CounterBackend for Fake {
     fn login(&mut self, staff_id: &str, password: &[u8]) -> Result<LoginInfo> {
         self.with(|s| {
             s.log.push(format!("login {staff_id}"));
+            if let Some(fp) = &s.awaiting {
+                return Err(AgentError::AwaitingApproval(fp.clone()));
+            }
             let fails = s.fails.entry(staff_id.to_string()).or_default();
             if *fails >= 3 {
                 return Err(AgentError::LockedOut(60));
@@ -281,6 +287,9 @@ impl CounterBackend for Fake {
             }
             if s.offline_locked {
                 return Err(AgentError::OfflineLocked);
+            }
+            if let Some(fp) = &s.awaiting {
+                return Err(AgentError::AwaitingApproval(fp.clone()));
             }
             if s.cert_expired {
                 return Err(AgentError::CertificateExpired(1_790_000_000));
@@ -975,6 +984,33 @@ fn offline_too_long_locks_until_the_tablet_is_back_online() {
     snapshot(&mut h, "16_blocked_offline");
     fake.with(|s| s.offline_locked = false);
     step_until(&mut h, "the login screen", |k| k.screen == Screen::Login);
+}
+
+#[test]
+fn a_freshly_imaged_tablet_shows_its_key_fingerprint_until_it_is_approved() {
+    let fake = Fake::new(Profile::Standard);
+    fake.with(|s| s.awaiting = Some("3F2A 9C01 77B4 E5D0 1A2B".into()));
+    let mut h = harness(&fake, Some(counter_camera()));
+    step_until(&mut h, "the approval screen", |k| {
+        k.screen == Screen::Blocked(Block::AwaitingApproval)
+    });
+    let labels = all_labels(&h);
+    assert!(labels.iter().any(|l| l == "登録の承認待ち"), "{labels:?}");
+    assert!(
+        labels.iter().any(|l| l == "3F2A 9C01 77B4 E5D0 1A2B"),
+        "{labels:?}"
+    );
+    assert!(
+        labels.iter().any(|l| l.contains("指紋を伝えて")),
+        "{labels:?}"
+    );
+    // No login field on this screen: nothing to type a password into.
+    assert!(h.state().kiosk.login.is_none());
+    snapshot(&mut h, "19_awaiting_approval");
+    // IT approved the key; the tablet installed its certificate: the login screen.
+    fake.with(|s| s.awaiting = None);
+    step_until(&mut h, "the login screen", |k| k.screen == Screen::Login);
+    assert!(h.state().kiosk.fingerprint.is_none());
 }
 
 /// WCAG 2 contrast ratio of two sRGB colours.

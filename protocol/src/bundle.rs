@@ -30,7 +30,9 @@ use crate::{
     device::DeviceId,
     hpke_suite::KEY_LEN,
     keys::{KeyId, RelayPublicKey, SigningKey, VerifyingKey},
-    signed::{self, DocumentKind, SignedDocument, SignedError, DEVICE_OU, MAX_DOCUMENT_LEN},
+    signed::{
+        self, DocumentKind, SignedDocument, SignedError, DEVICE_OU, ENROLLMENT_OU, MAX_DOCUMENT_LEN,
+    },
 };
 
 /// The only bundle version.
@@ -450,7 +452,8 @@ impl DeviceBundle {
             return Err(BundleError::DeviceCertNotValidNow);
         }
         let client_auth = matches!(cert.extended_key_usage(), Ok(Some(e)) if e.value.client_auth);
-        if cert.is_ca() || !client_auth || signed::subject_ou(&cert) != Some(DEVICE_OU) {
+        let ou = signed::subject_ou(&cert);
+        if cert.is_ca() || !client_auth || !matches!(ou, Some(DEVICE_OU | ENROLLMENT_OU)) {
             return Err(BundleError::DeviceCertWrongUsage);
         }
         if signed::subject_cn(&cert) != Some(self.device_id.as_str()) {
@@ -478,6 +481,13 @@ impl DeviceBundle {
             return Err(BundleError::KeyMismatch);
         }
         Ok(())
+    }
+
+    /// Whether the device certificate is an enrollment ticket (OU
+    /// [`ENROLLMENT_OU`]): the tablet must replace its key before it takes applications.
+    pub fn is_enrollment_ticket(&self) -> bool {
+        signed::parse_cert(&self.device_cert_der)
+            .is_some_and(|c| signed::subject_ou(&c) == Some(ENROLLMENT_OU))
     }
 
     /// The device certificate's `notAfter` (unix seconds).

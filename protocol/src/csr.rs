@@ -61,6 +61,39 @@ pub fn read_csr(pem: &str) -> Result<CsrFacts, CsrError> {
     })
 }
 
+/// Hex digits of a key fingerprint shown on a tablet's screen and typed by IT to
+/// approve a new key (80 bits: finding another key with the same digits is a 2^80
+/// search).
+pub const FINGERPRINT_DIGITS: usize = 20;
+
+/// The fingerprint of a key as a tablet shows it to IT: the first
+/// [`FINGERPRINT_DIGITS`] hex digits of its SPKI SHA-256, upper case, in groups of four
+/// (`"3F2A 9C01 77B4 E5D0 1A2B"`).
+pub fn fingerprint_text(spki_sha256: &[u8; 32]) -> String {
+    let hex = hex::encode_upper(spki_sha256);
+    let digits = hex.get(..FINGERPRINT_DIGITS).unwrap_or(&hex);
+    let groups: Vec<&str> = digits
+        .as_bytes()
+        .chunks(4)
+        .filter_map(|c| std::str::from_utf8(c).ok())
+        .collect();
+    groups.join(" ")
+}
+
+/// Whether `typed` (what IT copied from the tablet's screen; spaces, `:` and `-`
+/// ignored, any case) names this key: at least [`FINGERPRINT_DIGITS`] hex digits, all
+/// of them a prefix of the key's SPKI SHA-256 in hex.
+pub fn fingerprint_matches(spki_sha256: &[u8; 32], typed: &str) -> bool {
+    let digits: String = typed
+        .chars()
+        .filter(|c| !matches!(c, ' ' | ':' | '-'))
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    digits.len() >= FINGERPRINT_DIGITS
+        && digits.chars().all(|c| c.is_ascii_hexdigit())
+        && hex::encode(spki_sha256).starts_with(&digits)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -107,5 +140,22 @@ mod tests {
             Err(CsrError::Signature | CsrError::Malformed)
         ));
         assert_eq!(read_csr(&format!("{good}trailing")), Err(CsrError::NotPem));
+    }
+
+    #[test]
+    fn a_fingerprint_is_shown_in_groups_and_matched_as_typed() {
+        let mut d = [0u8; 32];
+        for (i, b) in d.iter_mut().enumerate() {
+            *b = u8::try_from(i * 17 % 256).unwrap();
+        }
+        assert_eq!(fingerprint_text(&d), "0011 2233 4455 6677 8899");
+        assert!(fingerprint_matches(&d, "0011 2233 4455 6677 8899"));
+        assert!(fingerprint_matches(&d, "00:11:22:33:44:55:66:77:88:99:aa"));
+        assert!(fingerprint_matches(&d, &hex::encode(d)));
+        // Too short, wrong digit, not hex.
+        assert!(!fingerprint_matches(&d, "0011 2233 4455 6677 889"));
+        assert!(!fingerprint_matches(&d, "0011 2233 4455 6677 8898"));
+        assert!(!fingerprint_matches(&d, "0011 2233 4455 6677 889Z"));
+        assert!(!fingerprint_matches(&d, ""));
     }
 }

@@ -49,6 +49,10 @@ pub const MAX_CHAIN_LEN: usize = 3;
 pub const DEVICE_CA_OU: &str = "shinsei device CA";
 /// Organizational unit of device client certificates.
 pub const DEVICE_OU: &str = "shinsei device";
+/// Organizational unit of enrollment tickets: device client certificates that can only
+/// ask for the tablet's own certificate (made on the imaging workstation for a fresh
+/// image; the tablet replaces the ticket's key with one it makes on its first boot).
+pub const ENROLLMENT_OU: &str = "shinsei device enrollment";
 /// Organizational unit of the relay's TLS server certificate.
 pub const RELAY_OU: &str = "shinsei relay";
 /// Organizational unit of IT administrators' client certificates.

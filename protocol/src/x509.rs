@@ -4,8 +4,8 @@
 //! certificate that the TLS layer (or [`crate::signed`]) has verified against the
 //! matching trust anchor — the device CA for devices, the root CA for administrators.
 //!
-//! Rules: not a CA; subject OU [`DEVICE_OU`] with a CN that is a canonical device ID
-//! and an ECDSA P-256 key, or OU [`ADMIN_OU`] with a CN of 1 to 64 bytes and at most
+//! Rules: not a CA; subject OU [`DEVICE_OU`] (or [`ENROLLMENT_OU`], an enrollment
+//! ticket) with a CN that is a canonical device ID and an ECDSA P-256 key, or OU [`ADMIN_OU`] with a CN of 1 to 64 bytes and at most
 //! one subject `title` naming its [`AdminRole`].
 //!
 //! # Why the role is in the certificate
@@ -19,7 +19,7 @@
 
 use crate::device::DeviceId;
 use crate::keys::VerifyingKey;
-pub use crate::signed::{summarize_cert, CertSummary, ADMIN_OU, DEVICE_OU};
+pub use crate::signed::{summarize_cert, CertSummary, ADMIN_OU, DEVICE_OU, ENROLLMENT_OU};
 
 /// The subject attribute that names an admin certificate's role: `title`, 2.5.4.12.
 pub const ROLE_TITLE_OID: [u64; 4] = [2, 5, 4, 12];
@@ -87,6 +87,9 @@ pub enum ClientIdentity {
         fingerprint: Fingerprint,
         /// The certificate's end (unix seconds).
         not_after: i64,
+        /// An enrollment ticket ([`ENROLLMENT_OU`]): it may only ask for the tablet's
+        /// own certificate, never submit or read the staff list.
+        ticket: bool,
     },
     /// An IT administrator (the certificate's CN) and the role its `title` names.
     Admin {
@@ -108,13 +111,14 @@ pub fn classify_client_cert(der: &[u8]) -> Option<ClientIdentity> {
     };
     let cn = s.common_name?;
     match s.organizational_unit.as_deref() {
-        Some(DEVICE_OU) => {
+        Some(ou @ (DEVICE_OU | ENROLLMENT_OU)) => {
             let device_id = DeviceId::parse(&cn).ok().filter(|d| d.as_str() == cn)?;
             Some(ClientIdentity::Device {
                 device_id,
                 key: s.p256_public_key?,
                 fingerprint,
                 not_after: s.not_after,
+                ticket: ou == ENROLLMENT_OU,
             })
         }
         Some(ADMIN_OU) if !cn.is_empty() && cn.len() <= MAX_ADMIN_NAME_LEN => {
@@ -184,5 +188,31 @@ mod tests {
         }
         assert!(AdminRole::Viewer < AdminRole::Operator);
         assert!(AdminRole::Operator < AdminRole::SecurityOfficer);
+    }
+
+    fn device_cert(cn: &str, ou: &str) -> Vec<u8> {
+        let mut p = CertificateParams::default();
+        p.distinguished_name = rcgen::DistinguishedName::new();
+        p.distinguished_name
+            .push(DnType::OrganizationalUnitName, ou);
+        p.distinguished_name.push(DnType::CommonName, cn);
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        p.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn an_enrollment_ticket_is_a_device_certificate_marked_as_a_ticket() {
+        let ticket = |der: &[u8]| match classify_client_cert(der) {
+            Some(ClientIdentity::Device { ticket, .. }) => Some(ticket),
+            _ => None,
+        };
+        assert_eq!(ticket(&device_cert("TAB-0001", DEVICE_OU)), Some(false));
+        assert_eq!(ticket(&device_cert("TAB-0001", ENROLLMENT_OU)), Some(true));
+        // Not a device ID, or another unit: nobody.
+        assert_eq!(ticket(&device_cert("tab 1", ENROLLMENT_OU)), None);
+        assert_eq!(
+            ticket(&device_cert("TAB-0001", "shinsei device enrolment")),
+            None
+        );
     }
 }

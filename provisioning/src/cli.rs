@@ -248,6 +248,9 @@ pub enum DeviceCommand {
         /// 端末証明書の有効日数 / device certificate validity in days
         #[arg(long, default_value_t = DEFAULT_DEVICE_DAYS)]
         days: u32,
+        /// 登録チケット：端末が初回起動時に自分の鍵を作り、その証明書を求めることだけができる証明書 / an enrollment ticket: a certificate that can only ask for the tablet's own key (made on its first boot) to be certified
+        #[arg(long)]
+        ticket: bool,
         /// 出力する端末バンドル / output bundle file
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
@@ -338,6 +341,9 @@ pub struct RenewOpts {
     /// 記録に運用プロファイルがない端末（更新機能より前の登録）のプロファイル。省略時はその端末を拒否 / the profile of devices with none on record (enrolled before renewals); without it they are refused
     #[arg(long, value_enum)]
     pub default_profile: Option<ProfileArg>,
+    /// 登録チケットの端末が初回起動時に作った鍵を承認：端末の画面の指紋と照合してから / approve the key a ticket-enrolled tablet made on its first boot, after comparing the fingerprint on its screen
+    #[arg(long, value_name = "ID=FINGERPRINT")]
+    pub approve: Vec<String>,
     #[command(flatten)]
     pub fleet: FleetOpts,
 }
@@ -477,6 +483,7 @@ pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -
             device_id,
             profile,
             days,
+            ticket,
             out,
         }) => {
             let id = DeviceId::parse(device_id)?;
@@ -487,6 +494,7 @@ pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -
                 &SignOptions {
                     profile: (*profile).into(),
                     days: *days,
+                    ticket: *ticket,
                 },
                 out,
                 now,
@@ -513,6 +521,7 @@ pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -
                 &SignOptions {
                     profile: (*profile).into(),
                     days: *days,
+                    ticket: false,
                 },
                 now,
                 |i, n, item| {
@@ -539,11 +548,17 @@ pub fn run(cli: &Cli, stdin: &mut dyn BufRead, progress: &mut dyn FnMut(&str)) -
         Command::Device(DeviceCommand::Renew(o)) => {
             let f = &o.fleet;
             let c = AdminClient::from_pki(&l, f.admin_cert.as_deref(), f.admin_url.as_deref())?;
+            let approvals = o
+                .approve
+                .iter()
+                .map(|a| shinsei_provisioning::renewal::Approval::parse(a))
+                .collect::<Result<Vec<_>>>()?;
             let done = shinsei_provisioning::renewal::renew_all(
                 &l,
                 &c,
                 o.days,
                 o.default_profile.map(Profile::from),
+                &approvals,
                 now,
             )?;
             let rows: Vec<Vec<String>> = done

@@ -25,6 +25,9 @@ pub const DEFAULT_DEVICE_DAYS: u32 = 30;
 pub struct SignOptions {
     pub profile: Profile,
     pub days: u32,
+    /// An enrollment ticket (OU `shinsei device enrollment`): the tablet may only ask
+    /// for its own certificate with it (see `renewal`).
+    pub ticket: bool,
 }
 
 /// A signed bundle and facts about it.
@@ -138,7 +141,7 @@ fn sign_one(
     policy
         .validate()
         .map_err(shinsei_protocol::bundle::BundleError::from)?;
-    let cert = pki::issue_device_cert(dca, csr, device_id, o.days, now)?;
+    let cert = pki::issue_device_cert(dca, csr, device_id, o.days, o.ticket, now)?;
     let bundle = DeviceBundle {
         device_id: device_id.clone(),
         issued_at: now,

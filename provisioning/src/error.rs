@@ -38,6 +38,8 @@ pub enum ProvisionError {
     CsrKeyType,
     #[error("CSR の CN「{csr_cn}」が端末ID「{device_id}」と一致しません / the CSR's CN '{csr_cn}' is not the device ID '{device_id}'")]
     CsrDeviceIdMismatch { csr_cn: String, device_id: String },
+    #[error("承認の指定が不正です / bad approval: {0}")]
+    BadApproval(String),
     #[error("端末IDが不正です / bad device ID: {0}")]
     DeviceId(#[from] DeviceIdError),
     #[error("名前が不正です（英数字と . _ - で1〜32文字） / bad name '{0}': use 1-32 characters of A-Z a-z 0-9 . _ -")]

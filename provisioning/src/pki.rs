@@ -14,7 +14,9 @@ use rustls_pki_types::{CertificateDer, CertificateSigningRequestDer};
 use shinsei_protocol::{
     device::DeviceId,
     keys::SigningKey,
-    signed::{summarize_cert, ADMIN_OU, DEVICE_CA_OU, DEVICE_OU, RELAY_OU, ROOT_CA_OU},
+    signed::{
+        summarize_cert, ADMIN_OU, DEVICE_CA_OU, DEVICE_OU, ENROLLMENT_OU, RELAY_OU, ROOT_CA_OU,
+    },
     x509::{AdminRole, ROLE_TITLE_OID},
 };
 use time::OffsetDateTime;
@@ -390,19 +392,22 @@ pub fn check_csr(csr_pem: &[u8], device_id: &DeviceId) -> Result<CheckedCsr> {
     Ok(CheckedCsr { params })
 }
 
-/// Issues a device certificate for a checked CSR from the device CA: OU `shinsei device`,
-/// CN = device ID, EKU clientAuth, `days` of validity (capped at the device CA's end).
-/// Requested extensions are ignored.
+/// Issues a device certificate for a checked CSR from the device CA: OU `shinsei device`
+/// (`shinsei device enrollment` for an enrollment ticket), CN = device ID, EKU
+/// clientAuth, `days` of validity (capped at the device CA's end). Requested extensions
+/// are ignored.
 pub fn issue_device_cert(
     dca: &LoadedCa,
     csr: CheckedCsr,
     device_id: &DeviceId,
     days: u32,
+    ticket: bool,
     now: u64,
 ) -> Result<CertificateDer<'static>> {
     check_days(days)?;
+    let ou = if ticket { ENROLLMENT_OU } else { DEVICE_OU };
     let mut p = base_params(
-        dn(device_id.as_str(), DEVICE_OU, None),
+        dn(device_id.as_str(), ou, None),
         now,
         days,
         Some(dca.not_after),

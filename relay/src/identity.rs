@@ -34,6 +34,9 @@ pub struct DeviceIdentity {
     pub verifying_key: VerifyingKey,
     /// When the certificate expires (unix seconds): shown to IT, warned of ahead.
     pub not_after: u64,
+    /// An enrollment ticket: it may check in, report (asking for the tablet's own
+    /// key to be certified) and fetch that bundle, nothing else.
+    pub ticket: bool,
 }
 
 impl DeviceIdentity {
@@ -45,11 +48,13 @@ impl DeviceIdentity {
                 key,
                 fingerprint,
                 not_after,
+                ticket,
             } => Some(Self {
                 device_id,
                 fingerprint: fingerprint.into(),
                 verifying_key: key,
                 not_after: u64::try_from(not_after).unwrap_or(0),
+                ticket,
             }),
             ClientIdentity::Admin { .. } => None,
         }

@@ -233,9 +233,11 @@ impl Registry {
         }
         let mut created = false;
         let mut unchanged = None;
+        let mut replaced = Vec::new();
         let written = self.store.update_device(dev, &mut |cur| {
             created = cur.is_none();
             unchanged = None;
+            replaced.clear();
             let mut r = match cur {
                 Some(r) => r,
                 None => DeviceRecord::new(dev, now, "relay"),
@@ -260,6 +262,14 @@ impl Registry {
             {
                 tracing::info!(device_id = %dev, "renewed certificate in use");
                 r.renewal = None;
+                // A certificate for a new key (an enrollment ticket replaced by the
+                // tablet's own key): the old key's certificates are done with.
+                replaced = r
+                    .certs
+                    .iter()
+                    .filter(|c| c.spki_sha256_hex != id.fingerprint.spki_sha256_hex)
+                    .cloned()
+                    .collect();
             }
             Some(r)
         })?;
@@ -268,6 +278,10 @@ impl Registry {
             .ok_or_else(|| StoreError::Backend("device update wrote nothing".into()))?;
         if created {
             tracing::info!(device_id = %dev, "device registered on first contact");
+        }
+        for old in &replaced {
+            tracing::info!(device_id = %dev, spki = %old.spki_sha256_hex, "replaced key denied");
+            self.deny_cert(dev, old)?;
         }
         if r.state.is_denied() {
             self.deny_cert(dev, &id.fingerprint)?;
@@ -776,6 +790,7 @@ mod tests {
                 spki_sha256_hex: format!("{serial}ff"),
             },
             verifying_key: k.public_key(),
+            ticket: false,
         }
     }
 

@@ -37,7 +37,15 @@ pub fn check_request(csr_pem: &str, who: &DeviceIdentity, now: u64) -> Result<Re
         ));
     }
     let spki = hex::encode(facts.spki_sha256);
-    if spki != who.fingerprint.spki_sha256_hex {
+    // A renewal keeps the key; an enrollment ticket asks for a new one (made on the
+    // tablet), which IT approves by its fingerprint on the tablet's screen.
+    if who.ticket && spki == who.fingerprint.spki_sha256_hex {
+        return Err((
+            "ticket_same_key",
+            "an enrollment ticket's own key is never certified for good".into(),
+        ));
+    }
+    if !who.ticket && spki != who.fingerprint.spki_sha256_hex {
         return Err((
             "renewal_other_key",
             "the request is not for the key this tablet connected with".into(),

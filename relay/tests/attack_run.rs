@@ -124,6 +124,7 @@ fn enrol_bulk(env: &Env, ids: &[String]) -> Vec<Tablet> {
         &shinsei_provisioning::device::SignOptions {
             profile: shinsei_protocol::bundle::Profile::Standard,
             days: 30,
+            ticket: false,
         },
         now() - 60,
         |_, _, _| {},

@@ -46,6 +46,7 @@ fn bundle(pki: &Pki, csr: &str, id: &str) -> Vec<u8> {
         &SignOptions {
             profile: Profile::Standard,
             days: 30,
+            ticket: false,
         },
         now(),
     )
@@ -229,4 +230,81 @@ async fn only_the_tablets_own_key_is_renewed_and_only_through_an_operator() {
         ),
         "{actions:#?}"
     );
+}
+
+/// An enrollment ticket (a freshly imaged tablet's certificate from the imaging
+/// workstation) may only ask for the tablet's own, new key: it can neither submit nor
+/// read the staff list, nor get its own key certified; once the tablet connects with
+/// its own certificate, the ticket is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrollment_ticket_only_asks_for_the_tablets_own_key_and_is_then_refused() {
+    let (env, relay) = Env::started().await;
+    let root = env.pki.root.clone();
+    let t = shinsei_testkit::pki::ticket(&env.pki, "TAB-0007");
+    let dev = client(&root, Some(&t.ident), false);
+    let (dv, ad) = (relay.device_addr, relay.admin_addr);
+
+    // What a tablet does with its certificate, refused to a ticket.
+    let r = dev
+        .post(url(dv, "/v1/envelopes"))
+        .body(vec![0u8; 64])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status_and_code(r).await, (403, "enrollment_ticket".into()));
+    let r = get(&dev, dv, "/v1/staff-list").await.unwrap();
+    assert_eq!(status_and_code(r).await, (403, "enrollment_ticket".into()));
+    // Check-in works (the tablet learns of its bundle this way).
+    assert_eq!(get_json(&dev, dv, "/v1/status").await["state"], "active");
+
+    // The ticket's own key: never.
+    let own_ticket = csr_for(&t.ident.key_der, "TAB-0007");
+    let r = post(&dev, dv, "/v1/report", Some(&report(Some(&own_ticket)))).await;
+    assert_eq!(status_and_code(r).await, (400, "ticket_same_key".into()));
+    // The key the tablet made: kept for IT.
+    let own_key = rcgen::KeyPair::generate().unwrap().serialize_der();
+    let own_csr = csr_for(&own_key, "TAB-0007");
+    let r = post(&dev, dv, "/v1/report", Some(&report(Some(&own_csr)))).await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["renewal"], "requested");
+
+    // IT signs it (after comparing fingerprints, `shinsei-provision device renew
+    // --approve`); the relay takes the bundle for the requested key.
+    let op = client(
+        &root,
+        Some(&admin_as(&env.pki, "otto", AdminRole::Operator)),
+        false,
+    );
+    let signed = bundle(&env.pki, &own_csr, "TAB-0007");
+    let (s, _) = post_bundle(&op, ad, "TAB-0007", signed.clone()).await;
+    assert_eq!(s, 200);
+    let got = get(&dev, dv, "/v1/bundle").await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().to_vec(), signed);
+
+    // The tablet connects with its own certificate: it may submit now (the refusal is
+    // about the envelope, not the certificate) and the ticket is refused from then on.
+    let cert = shinsei_pki::layout::read_cert_pem(&env.pki.layout.device_cert("TAB-0007")).unwrap();
+    let own = client(
+        &root,
+        Some(&Identity {
+            cert,
+            key_der: own_key,
+        }),
+        false,
+    );
+    assert_eq!(get_json(&own, dv, "/v1/status").await["state"], "active");
+    let r = own
+        .post(url(dv, "/v1/envelopes"))
+        .body(vec![0u8; 64])
+        .send()
+        .await
+        .unwrap();
+    let (s, code) = status_and_code(r).await;
+    assert!(s == 400 && code != "enrollment_ticket", "{s} {code}");
+    let r = get(&dev, dv, "/v1/status").await;
+    let refused = match r {
+        Err(_) => true,
+        Ok(r) => r.status().as_u16() == 403,
+    };
+    assert!(refused, "the replaced ticket still checks in");
 }

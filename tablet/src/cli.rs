@@ -512,6 +512,11 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
                 ));
                 out(&format!("オフライン期限 / offline lease: {}", s.lease));
                 out(&format!("中継サーバー / relay: {}", s.relay));
+                if let Some(fp) = &s.awaiting_approval {
+                    out(&format!(
+                        "登録の承認待ち・鍵の指紋 / waiting for IT to approve the key, fingerprint: {fp}"
+                    ));
+                }
             }
             Ok(())
         }

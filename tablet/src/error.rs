@@ -91,7 +91,7 @@ fn agent_exit_code(e: &AgentError) -> i32 {
         | AgentError::LoginLastAttempt
         | AgentError::LoginRequired
         | AgentError::LockedOut(_) => 3,
-        AgentError::NotEnrolled(_) | AgentError::Enroll(_) => 4,
+        AgentError::NotEnrolled(_) | AgentError::Enroll(_) | AgentError::AwaitingApproval(_) => 4,
         AgentError::Disabled
         | AgentError::OfflineLocked
         | AgentError::CertificateRefused(_)

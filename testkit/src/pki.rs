@@ -163,6 +163,16 @@ pub fn csr(cn: &str) -> (rcgen::KeyPair, String) {
 /// Enrols tablet `id` through the provisioning path (CSR → device CA, standard
 /// profile), a certificate for `days` issued at `at`.
 pub fn device(layout: &PkiLayout, id: &str, days: u32, at: u64) -> Tablet {
+    device_as(layout, id, days, at, false)
+}
+
+/// An enrollment ticket for tablet `id` (OU `shinsei device enrollment`), 30 days,
+/// issued a minute ago: it may only ask for the tablet's own key to be certified.
+pub fn ticket(pki: &Pki, id: &str) -> Tablet {
+    device_as(&pki.layout, id, 30, now() - 60, true)
+}
+
+fn device_as(layout: &PkiLayout, id: &str, days: u32, at: u64, ticket: bool) -> Tablet {
     let (key, csr) = csr(id);
     let did = DeviceId::parse(id).unwrap();
     pdevice::sign_csr(
@@ -172,6 +182,7 @@ pub fn device(layout: &PkiLayout, id: &str, days: u32, at: u64) -> Tablet {
         &SignOptions {
             profile: Profile::Standard,
             days,
+            ticket,
         },
         at,
     )

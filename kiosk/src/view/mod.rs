@@ -132,7 +132,7 @@ fn screen(ui: &mut Ui, k: &mut Kiosk, tex: &mut Textures) {
         Screen::Receipt => receipt(ui, k),
         Screen::Blocked(b) => {
             let device = k.status.as_ref().map(|s| s.device_id.clone());
-            blocked(ui, k.lang, b, device.as_deref())
+            blocked(ui, k.lang, b, device.as_deref(), k.fingerprint.as_deref())
         }
     }
 }

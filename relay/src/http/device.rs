@@ -58,6 +58,16 @@ async fn device_route(
         ));
     }
     let m = req.method().clone();
+    // An enrollment ticket asks for the tablet's own certificate and nothing more: it
+    // never submits, never reads the staff list (its key was made on the imaging
+    // workstation, not on the tablet).
+    if who.ticket && matches!(req.uri().path(), api::PATH_ENVELOPES | api::PATH_STAFF_LIST) {
+        return Err(Refusal::new(
+            RefusalKind::Forbidden,
+            "enrollment_ticket",
+            "an enrollment ticket may only ask for the tablet's own certificate",
+        ));
+    }
     match (req.uri().path(), m) {
         (api::PATH_ENVELOPES, Method::POST) => post_envelope(core, who, req).await,
         (api::PATH_STATUS, Method::GET) => status(core, who, req).await,

@@ -1,4 +1,5 @@
-//! A disabled, wiped, offline-locked or unenrolled tablet: contact IT.
+//! A disabled, wiped, offline-locked or unenrolled tablet: contact IT. A tablet waiting
+//! for IT to approve its own key shows the key's fingerprint, large, for IT to compare.
 
 use egui::{Color32, RichText, Ui};
 
@@ -6,7 +7,13 @@ use crate::i18n::{Lang, T};
 
 use crate::view::theme::*;
 
-pub(crate) fn blocked(ui: &mut Ui, lang: Lang, b: crate::kiosk::Block, device: Option<&str>) {
+pub(crate) fn blocked(
+    ui: &mut Ui,
+    lang: Lang,
+    b: crate::kiosk::Block,
+    device: Option<&str>,
+    fingerprint: Option<&str>,
+) {
     let r = ui.max_rect();
     ui.painter()
         .rect_filled(r, 0, Color32::from_rgb(0xFF, 0xF4, 0xE5));
@@ -29,6 +36,11 @@ pub(crate) fn blocked(ui: &mut Ui, lang: Lang, b: crate::kiosk::Block, device: O
                     .size(28.0)
                     .monospace(),
             );
+        }
+        if let Some(fp) = fingerprint.filter(|_| b == crate::kiosk::Block::AwaitingApproval) {
+            ui.add_space(24.0);
+            ui.label(RichText::new(T::KeyFingerprint.get(lang)).size(28.0));
+            ui.label(RichText::new(fp).size(44.0).strong().monospace());
         }
     });
 }
