@@ -254,9 +254,10 @@ impl Agent {
         let own_key = if en.ticket {
             let (csr, fp) =
                 enroll::own_key_request(data_dir).map_err(|e| AgentError::Enroll(e.to_string()))?;
-            tracing::info!(
-                fingerprint = %fp,
-                "enrollment ticket: this tablet made its own key; IT approves it by this fingerprint"
+            // Warn: the tablet cannot be used until IT acts (the text is grepped for by
+            // IT in the journal, and by the boot test).
+            tracing::warn!(
+                "enrollment ticket: waiting for IT to approve this tablet's own key, fingerprint {fp}"
             );
             Some((csr, fp))
         } else {

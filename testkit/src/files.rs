@@ -39,16 +39,23 @@ pub fn names(dir: &Path) -> Vec<String> {
 
 /// Does `hay` contain `needle`? (An empty needle is never found.)
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && memchr::memmem::find(hay, needle).is_some()
 }
 
-/// Every offset at which `needle` starts in `hay`.
+/// Every offset at which `needle` starts in `hay` (overlapping ones too).
 pub fn find_all(hay: &[u8], needle: &[u8]) -> Vec<usize> {
-    hay.windows(needle.len())
-        .enumerate()
-        .filter(|(_, w)| *w == needle)
-        .map(|(i, _)| i)
-        .collect()
+    if needle.is_empty() {
+        return Vec::new();
+    }
+    // (memmem's own iterator skips overlapping occurrences.)
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(i) = hay.get(at..).and_then(|rest| finder.find(rest)) {
+        found.push(at + i);
+        at += i + 1;
+    }
+    found
 }
 
 /// The subdirectories of `dir` whose names do not start with a dot, sorted (the

@@ -30,7 +30,9 @@
 //! `image-boot-screens/` are made by the tool `ui_window.rs::capture_the_boot_tests_
 //! reference_screens`: `shinsei-agent ui --replay-camera DIR` (the same frame as below)
 //! under `Xvfb -screen 0 1280x800x24`, driven by `xdotool` with the taps below, with
-//! `xwd -root | convert xwd:- NAME.png` after each step.
+//! `xwd -root | convert xwd:- NAME.png` after each step. `00_awaiting_approval.png` is
+//! the booted tablet's own approval screen (QEMU's `screendump`, 2026-12-02), kept after
+//! a person looked at it: that tool has no enrollment ticket to show it.
 //!
 //! Needs root and Debian's `debootstrap`, `e2fsprogs`, `fdisk`, `dosfstools`, `mtools`,
 //! `binutils`, `sbsigntool`, `openssl`, `qemu-system-x86`, `ovmf`, `swtpm`,
@@ -46,7 +48,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use shinsei_testkit::sys::{require_root, require_tool, run_ok};
-use shinsei_tests::{Relay, Tablet, Ward};
+use shinsei_tests::{contains, Relay, Tablet, Ward};
 
 /// The virtual screen (the tablets' panel).
 const SCREEN: (u32, u32) = (1280, 800);
@@ -408,8 +410,9 @@ impl Drop for Killed {
     }
 }
 
-/// The bytes of the GPT partition named `name` in the disk image (`sfdisk --json`).
-fn partition(disk: &Path, name: &str) -> Vec<u8> {
+/// The byte offset and length of the GPT partition named `name` in the disk image
+/// (`sfdisk --json`).
+fn partition_range(disk: &Path, name: &str) -> (u64, u64) {
     let out = run_ok(Command::new("sfdisk").arg("--json").arg(disk));
     let table: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let part = table["partitiontable"]["partitions"]
@@ -418,10 +421,15 @@ fn partition(disk: &Path, name: &str) -> Vec<u8> {
         .iter()
         .find(|p| p["name"] == name)
         .unwrap_or_else(|| panic!("no partition {name}: {table}"));
-    let (start, size) = (
+    (
         part["start"].as_u64().unwrap() * 512,
         part["size"].as_u64().unwrap() * 512,
-    );
+    )
+}
+
+/// The bytes of the GPT partition named `name` in the disk image.
+fn partition(disk: &Path, name: &str) -> Vec<u8> {
+    let (start, size) = partition_range(disk, name);
     let mut f = std::fs::File::open(disk).unwrap();
     std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(start)).unwrap();
     let mut buf = vec![0u8; usize::try_from(size).unwrap()];
@@ -431,20 +439,7 @@ fn partition(disk: &Path, name: &str) -> Vec<u8> {
 
 /// The byte offset of the GPT partition named `name` in the disk image.
 fn partition_start(disk: &Path, name: &str) -> u64 {
-    let out = run_ok(Command::new("sfdisk").arg("--json").arg(disk));
-    let table: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    table["partitiontable"]["partitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == name)
-        .and_then(|p| p["start"].as_u64())
-        .unwrap_or_else(|| panic!("no partition {name}: {table}"))
-        * 512
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    partition_range(disk, name).0
 }
 
 /// Whether the region has the status bar's green light (not amber, not red).
@@ -637,6 +632,15 @@ fn check_overlay(dir: &Path) {
         "#!/bin/sh\n\
          # Wait until the kiosk's processes run (at most 3 minutes).\n\
          i=0; while [ $i -lt 180 ] && ! pgrep -u shinsei-agent -x shinsei-agent >/dev/null; do sleep 1; i=$((i+1)); done\n\
+         # The seed holds an enrollment ticket: the key the kiosk made, as it logs it.\n\
+         echo '=== BEGIN enrollment'\n\
+         i=0; while [ $i -lt 120 ] && ! journalctl -b -o cat -u shinsei-kiosk.service | grep -q 'fingerprint [0-9A-F]'; do sleep 1; i=$((i+1)); done\n\
+         journalctl -b -o cat -u shinsei-kiosk.service | grep -m1 -o 'fingerprint [0-9A-F]\\{4\\}\\( [0-9A-F]\\{4\\}\\)\\{4\\}'\n\
+         ls -1 /var/lib/shinsei-agent/enrollment\n\
+         echo '=== END enrollment'\n\
+         # Until IT approved it and the kiosk installed its certificate (at most 10 minutes).\n\
+         i=0; while [ $i -lt 600 ] && [ -e /var/lib/shinsei-agent/enrollment/next-device.key ]; do sleep 1; i=$((i+1)); done\n\
+         echo '=== BEGIN enrolled'; ls -1 /var/lib/shinsei-agent/enrollment; echo '=== END enrolled'\n\
          sleep 5\n\
          echo '=== BEGIN nft'; nft list ruleset; echo '=== END nft'\n\
          echo '=== BEGIN ss'; ss -Hlntup; echo '=== END ss'\n\
@@ -696,7 +700,17 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     let tmp = tempfile::tempdir().unwrap();
     let ward = Ward::create(tmp.path()).unwrap();
     let relay = Relay::start(&ward, "relay").unwrap();
-    let tab = Tablet::enroll(&ward, "TAB-0201", "standard").unwrap();
+    // An enrollment ticket in the seed: the tablet makes its own key on its first boot.
+    let tab = Tablet::enroll_with(&ward, "TAB-0201", "standard", &["--ticket"]).unwrap();
+    let ticket_key = std::fs::read(tab.data.join("enrollment/device.key")).unwrap();
+    run_ok(ward.provision().unwrap().args([
+        "admin",
+        "issue",
+        "--name",
+        "it-enroller",
+        "--role",
+        "operator",
+    ]));
 
     // The tablet's files, rendered from its bundle as IT would, with the hidden-SSID
     // Wi-Fi profile (its password on standard input).
@@ -811,6 +825,10 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
         contains(&before, b"TAB-0201"),
         "control: the seed does not hold the tablet's ID before the first boot"
     );
+    assert!(
+        contains(&before, &ticket_key),
+        "control: the seed does not hold the ticket's key before the first boot"
+    );
     let deep = before
         .windows(FILLER.len())
         .rposition(|w| w == FILLER)
@@ -825,8 +843,9 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     );
     drop(before);
     let root_part = || partition(&disk, "shinsei-root");
+    let root = root_part();
     assert!(
-        !contains(&root_part(), WIFI_PASSWORD.as_bytes()),
+        !contains(&root, WIFI_PASSWORD.as_bytes()),
         "the Wi-Fi password is on the (unencrypted) root partition"
     );
 
@@ -841,7 +860,8 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     );
     let root_copy = tmp.path().join("root-partition.img");
     let verity_copy = tmp.path().join("root-verity.img");
-    std::fs::write(&root_copy, root_part()).unwrap();
+    std::fs::write(&root_copy, &root).unwrap();
+    drop(root);
     std::fs::write(&verity_copy, partition(&disk, "shinsei-root-verity")).unwrap();
     let verify = |what: &str| {
         Command::new(&veritysetup)
@@ -907,12 +927,88 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     };
     let t_boot = Instant::now();
     let (mut vm, swtpm_first) = boot("first", &disk, true);
-
-    // Outside: the screen, until it shows the login screen.
-    let reference = screen_ref("01_login.png");
-    let shot = tmp.path().join("screen.png");
     let keep = workspace().join("target/ui-screenshots");
     std::fs::create_dir_all(&keep).unwrap();
+
+    // The first boot: the kiosk made the tablet's own key and shows its fingerprint
+    // (the check unit prints what the kiosk logged). The screen is the approval
+    // screen, not the login screen.
+    let enrollment = vm.wait_section("enrollment", limit);
+    let fp = enrollment
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("fingerprint "))
+        .unwrap_or_else(|| panic!("no fingerprint logged by the kiosk: {enrollment:?}"))
+        .to_owned();
+    assert!(
+        enrollment.iter().any(|l| l.trim() == "next-device.key"),
+        "{enrollment:?}"
+    );
+    let approval_ref = screen_ref("00_awaiting_approval.png");
+    let login_ref = screen_ref("01_login.png");
+    let shot = tmp.path().join("screen.png");
+    // The approval screen as a booted tablet showed it (2026-12-02, looked at by a
+    // person: `00_awaiting_approval.png`), with another key's fingerprint: a looser bar
+    // than [`matches`] (other digits cost about 1.4 grey levels; the login screen is
+    // 22.7 away, a black screen far more), and nearer to it than to the login screen.
+    let deadline = Instant::now() + limit;
+    let mut best = f64::MAX;
+    let approval = loop {
+        if let Some(s) = vm.screendump(&shot) {
+            if s.dimensions() == approval_ref.dimensions() {
+                let d = difference_below_bar(&s, &approval_ref);
+                best = best.min(d);
+                if d < 8.0 && d < difference_below_bar(&s, &login_ref) {
+                    println!("approval screen: mean difference below the status bar {d:.2}");
+                    break s;
+                }
+            }
+        }
+        vm.assert_running();
+        if Instant::now() > deadline {
+            vm.screen_failure(&shot, "the approval screen", limit, best);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    approval.save(keep.join("kiosk-boot-approval.png")).unwrap();
+    println!(
+        "approval screen after {:?}, fingerprint {fp}: {}",
+        t_boot.elapsed(),
+        keep.join("kiosk-boot-approval.png").display()
+    );
+    // IT's signer: the tablet's request reached the relay; without an approval it is
+    // refused with the requested key's fingerprint, which is the one on the screen.
+    let renew = |approve: Option<&str>| {
+        let mut c = ward.provision().unwrap();
+        c.args(["device", "renew", "--admin-cert", "it-enroller"]);
+        if let Some(a) = approve {
+            c.args(["--approve", a]);
+        }
+        String::from_utf8_lossy(&run_ok(&mut c).stdout).into_owned()
+    };
+    let deadline = Instant::now() + limit;
+    let refused = loop {
+        let out = renew(None);
+        if out.contains("a new key") {
+            break out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no request from the tablet: {out}"
+        );
+        std::thread::sleep(Duration::from_secs(5));
+    };
+    assert!(refused.contains(&fp), "{refused}\nscreen: {fp}");
+    let issued = renew(Some(&format!("TAB-0201={fp}")));
+    assert!(issued.contains("issued,"), "{issued}");
+    let enrolled = vm.wait_section("enrolled", limit);
+    assert!(
+        !enrolled.iter().any(|l| l.trim() == "next-device.key"),
+        "{enrolled:?}"
+    );
+    println!("own certificate installed after {:?}", t_boot.elapsed());
+
+    // Outside: the screen, until it shows the login screen.
+    let reference = login_ref;
     let screen = vm.wait_screen(&shot, &reference, "the login screen", limit);
     let best = difference_below_bar(&screen, &reference);
     let _ = std::fs::write(keep.join("kiosk-boot-serial.log"), vm.serial_text());
@@ -1209,6 +1305,10 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
     assert!(
         !contains(&after, FILLER),
         "the seed's marker file is still readable below the encryption"
+    );
+    assert!(
+        !contains(&after, &ticket_key),
+        "the enrollment ticket's key is still readable below the encryption"
     );
 
     // The relay saw the tablet (its check-in came through the firewall).
