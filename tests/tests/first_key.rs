@@ -36,8 +36,10 @@ fn checkin(t: &Tablet) {
 }
 
 fn awaiting(t: &Tablet) -> Option<String> {
-    let out = ok(t.agent().unwrap().args(["status", "--json"]), "").unwrap();
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // Standard output only: the agent warns of the waiting key on standard error.
+    let o = shinsei_tests::run(t.agent().unwrap().args(["status", "--json"]), "").unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     v["awaiting_approval"].as_str().map(str::to_owned)
 }
 
