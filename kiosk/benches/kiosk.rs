@@ -49,6 +49,7 @@ impl CounterBackend for Backend {
             device_state: DeviceState::Active,
             outbox: 0,
             relay: "relay.ward.example".into(),
+            awaiting_approval: None,
         })
     }
 }

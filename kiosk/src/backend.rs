@@ -41,6 +41,9 @@ pub struct StatusInfo {
     pub outbox: usize,
     /// The relay's host name.
     pub relay: String,
+    /// A freshly imaged tablet waiting for IT to approve its own key: the key's
+    /// fingerprint. The kiosk shows its approval screen, with the device ID, while set.
+    pub awaiting_approval: Option<String>,
 }
 
 /// Everything the kiosk needs from the agent. Blocking; called on the worker thread.
@@ -145,6 +148,7 @@ impl AgentBackend {
             device_state: r.state,
             outbox: r.outbox,
             relay,
+            awaiting_approval: r.awaiting_approval,
         })
     }
 
@@ -163,7 +167,16 @@ impl AgentBackend {
                 false
             }
         };
-        agent.check_allowed()?;
+        match agent.check_allowed() {
+            Ok(()) => {}
+            // Waiting for IT: the status (device ID, fingerprint) for the approval
+            // screen; nothing else runs until the tablet's own certificate is in.
+            Err(AgentError::AwaitingApproval(_)) => {
+                self.online = online;
+                return self.status_info();
+            }
+            Err(e) => return Err(e),
+        }
         if online && !agent.outbox().is_empty() {
             match agent.flush_outbox(false) {
                 Err(e @ AgentError::Wiped) => return Err(e),

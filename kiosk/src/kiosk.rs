@@ -756,7 +756,13 @@ impl Kiosk {
             }
             Reply::Tick(r) => match r {
                 Ok(s) => {
-                    if let Screen::Blocked(b) = self.screen {
+                    if let Some(fp) = &s.awaiting_approval {
+                        // A freshly imaged tablet: its key waits for IT's approval.
+                        if self.screen != Screen::Blocked(Block::AwaitingApproval) {
+                            self.fingerprint = Some(fp.clone());
+                            self.block(Block::AwaitingApproval);
+                        }
+                    } else if let Screen::Blocked(b) = self.screen {
                         // IT re-enabled the tablet, or it came back online, or IT
                         // approved its own key (the tick passed the agent's checks).
                         if matches!(

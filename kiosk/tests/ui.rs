@@ -288,9 +288,6 @@ impl CounterBackend for Fake {
             if s.offline_locked {
                 return Err(AgentError::OfflineLocked);
             }
-            if let Some(fp) = &s.awaiting {
-                return Err(AgentError::AwaitingApproval(fp.clone()));
-            }
             if s.cert_expired {
                 return Err(AgentError::CertificateExpired(1_790_000_000));
             }
@@ -304,6 +301,7 @@ impl CounterBackend for Fake {
                 device_state: s.device_state,
                 outbox: s.outbox,
                 relay: "relay.ward.example".into(),
+                awaiting_approval: s.awaiting.clone(),
             })
         })
     }
@@ -1003,6 +1001,11 @@ fn a_freshly_imaged_tablet_shows_its_key_fingerprint_until_it_is_approved() {
     assert!(
         labels.iter().any(|l| l.contains("指紋を伝えて")),
         "{labels:?}"
+    );
+    // Which tablet: the person at it reads the ID to IT with the fingerprint.
+    assert!(
+        labels.iter().any(|l| l.contains("TAB-0001")),
+        "no device ID on the approval screen: {labels:?}"
     );
     // No login field on this screen: nothing to type a password into.
     assert!(h.state().kiosk.login.is_none());

@@ -578,6 +578,14 @@ fn start_qemu(
     .arg("-qmp")
     .arg(format!("unix:{},server,nowait", qmp.display()))
     .args(["-device", "virtio-tablet-pci"])
+    // A USB stick at the counter (a raw 8 MiB disk on an xHCI controller): the image
+    // blocks USB storage, so the guest must see the device on the bus and no disk.
+    .args(["-device", "qemu-xhci,id=xhci", "-drive"])
+    .arg(format!(
+        "if=none,id=stick,format=raw,file={}",
+        usb_stick(dir).display()
+    ))
+    .args(["-device", "usb-storage,bus=xhci.0,drive=stick"])
     .stdin(Stdio::null())
     .stdout(Stdio::null())
     .stderr(Stdio::piped());
@@ -588,6 +596,17 @@ fn start_qemu(
         serial,
         settle: Duration::from_secs(if kvm { 1 } else { 4 }),
     }
+}
+
+/// The USB stick's disk (made once per test directory): 8 MiB of a marker.
+fn usb_stick(dir: &Path) -> PathBuf {
+    let p = dir.join("usb-stick.img");
+    if !p.exists() {
+        let mut bytes = b"shinsei-usb-stick".repeat(1 << 19);
+        bytes.truncate(8 << 20);
+        std::fs::write(&p, bytes).unwrap();
+    }
+    p
 }
 
 /// The test's overlay: a one-shot unit that waits for the kiosk and prints what is
@@ -661,6 +680,10 @@ fn check_overlay(dir: &Path) {
          echo '=== BEGIN verity'; findmnt -no SOURCE /; veritysetup status shinsei-root | awk -F': *' '/status:|root hash:/ {sub(/^ +/, \"\", $1); print $1 \"=\" $2}'\n\
          od -An -tx1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c | awk '{print \"secureboot=\" $NF}'; echo '=== END verity'\n\
          echo '=== BEGIN failed'; systemctl --failed --plain --no-legend; echo '=== END failed'\n\
+         echo '=== BEGIN usb'; for d in /sys/bus/usb/devices/*; do [ -f $d/idVendor ] && echo device=$(cat $d/idVendor):$(cat $d/idProduct); done\n\
+         lsblk -dn -o NAME,TRAN | sed 's/^/disk=/'\n\
+         modprobe usb-storage 2>/dev/null; echo modprobe=$?; grep -c '^usb_storage ' /proc/modules | sed 's/^/loaded=/'\n\
+         echo '=== END usb'\n\
          echo '=== BEGIN root'; findmnt -no OPTIONS /; echo '=== END root'\n\
          echo '=== BEGIN speech'; echo 'テスト' | open_jtalk -x /var/lib/mecab/dic/open-jtalk/naist-jdic -m /usr/share/hts-voice/nitech-jp-atr503-m001/nitech_jp_atr503_m001.htsvoice -ow /dev/stdout 2>/dev/null | wc -c; espeak-ng --stdout test 2>/dev/null | wc -c; command -v aplay; echo '=== END speech'\n\
          echo '=== BEGIN vt-before'; cat /sys/class/tty/tty0/active; systemctl show -p NRestarts --value shinsei-kiosk.service; echo '=== END vt-before'\n\
@@ -1033,6 +1056,24 @@ fn the_image_boots_into_the_kiosk_behind_its_firewall() {
         section(&serial_text, n)
             .unwrap_or_else(|| panic!("no {n} report on the serial console:\n{serial_text}"))
     };
+    // A USB stick plugged in: on the bus (QEMU's storage device, 46f4:0001), but the
+    // driver cannot load (`install usb-storage /bin/false`) and no disk appears.
+    let usb = sec("usb");
+    assert!(
+        usb.iter().any(|l| l.trim() == "device=46f4:0001"),
+        "control: the USB stick is not on the guest's bus: {usb:?}"
+    );
+    assert!(
+        !usb.iter().any(|l| l.trim() == "modprobe=0") && usb.iter().any(|l| l.trim() == "loaded=0"),
+        "usb-storage loads: {usb:?}"
+    );
+    assert!(
+        usb.iter()
+            .filter_map(|l| l.trim().strip_prefix("disk="))
+            .all(|d| !d.contains("usb")),
+        "a USB disk appeared: {usb:?}"
+    );
+
     // The firewall in force is the rendered one, as nft prints it after loading it.
     let expected = run_ok(Command::new(&unshare).args(["-n", "sh", "-c"]).arg(format!(
         "{} -f {} && {} list ruleset",
