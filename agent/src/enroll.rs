@@ -590,22 +590,19 @@ mod tests {
         ));
     }
 
-    /// Every regular file under `dir`, read raw.
-    fn all_bytes(dir: &Path) -> Vec<u8> {
-        let mut out = Vec::new();
-        for e in fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                out.extend(all_bytes(&p));
-            } else {
-                out.extend(fs::read(&p).unwrap());
-            }
-        }
-        out
+    /// Some file under `dir` holds `needle`, read raw.
+    fn on_disk(dir: &Path, needle: &[u8]) -> bool {
+        shinsei_testkit::files::walk(dir)
+            .iter()
+            .any(|(_, b)| shinsei_testkit::files::contains(b, needle))
     }
 
-    fn contains(hay: &[u8], needle: &[u8]) -> bool {
-        hay.windows(needle.len()).any(|w| w == needle)
+    /// The imaging workstation's part: a ticket (its key and bundle) installed in `dir`.
+    fn installed_ticket(p: &Pki, dir: &Path, id: &str) {
+        let device = DeviceId::parse(id).unwrap();
+        let csr = create_key_and_csr(dir, &device, p.root_pem.as_bytes()).unwrap();
+        let ticket = sign_as(p, &csr, id, NOW, shinsei_protocol::signed::ENROLLMENT_OU);
+        install_bundle(dir, &ticket, NOW).unwrap();
     }
 
     #[test]
@@ -614,15 +611,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let id = DeviceId::parse("TAB-0009").unwrap();
         // The imaging workstation: the ticket's key and bundle.
-        let csr = create_key_and_csr(d.path(), &id, p.root_pem.as_bytes()).unwrap();
-        let ticket = sign_as(
-            &p,
-            &csr,
-            "TAB-0009",
-            NOW,
-            shinsei_protocol::signed::ENROLLMENT_OU,
-        );
-        install_bundle(d.path(), &ticket, NOW).unwrap();
+        installed_ticket(&p, d.path(), "TAB-0009");
         assert!(load_enrollment(d.path()).unwrap().ticket);
         let ticket_key = fs::read(d.path().join(ENROLL_DIR).join(KEY_FILE)).unwrap();
 
@@ -663,7 +652,7 @@ mod tests {
         assert!(load_enrollment(d.path()).unwrap().ticket);
 
         // Control: the ticket's key is on the disk before.
-        assert!(contains(&all_bytes(d.path()), &ticket_key));
+        assert!(on_disk(d.path(), &ticket_key));
         // IT approved: the own key's certificate replaces the ticket.
         let own = sign_csr(&p, &own_csr, "TAB-0009", NOW + 10);
         install_bundle(d.path(), &own, NOW + 10).unwrap();
@@ -672,23 +661,14 @@ mod tests {
         assert_eq!(e.device_key_pkcs8.as_slice(), own_key.as_slice());
         assert!(!d.path().join(ENROLL_DIR).join(NEXT_KEY_FILE).exists());
         // The ticket's key is in no file any more.
-        assert!(!contains(&all_bytes(d.path()), &ticket_key));
+        assert!(!on_disk(d.path(), &ticket_key));
     }
 
     #[test]
     fn a_key_swap_cut_short_is_finished_at_the_next_start() {
         let p = pki();
         let d = tempfile::tempdir().unwrap();
-        let id = DeviceId::parse("TAB-0010").unwrap();
-        let csr = create_key_and_csr(d.path(), &id, p.root_pem.as_bytes()).unwrap();
-        let ticket = sign_as(
-            &p,
-            &csr,
-            "TAB-0010",
-            NOW,
-            shinsei_protocol::signed::ENROLLMENT_OU,
-        );
-        install_bundle(d.path(), &ticket, NOW).unwrap();
+        installed_ticket(&p, d.path(), "TAB-0010");
         let (own_csr, _) = own_key_request(d.path()).unwrap();
         let own = sign_csr(&p, &own_csr, "TAB-0010", NOW + 10);
         // Power lost after the bundle was written, before the key file was renamed.

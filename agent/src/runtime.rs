@@ -190,6 +190,23 @@ pub struct StatusReport {
     pub awaiting_approval: Option<String>,
 }
 
+/// With an enrollment ticket installed: the request (CSR PEM) for the tablet's own key
+/// and its fingerprint, the key made on first use and kept across restarts. `None`
+/// for a tablet with its own certificate.
+fn own_key_for(en: &Enrollment, data_dir: &Path) -> Result<Option<(String, String)>> {
+    if !en.ticket {
+        return Ok(None);
+    }
+    let (csr, fp) =
+        enroll::own_key_request(data_dir).map_err(|e| AgentError::Enroll(e.to_string()))?;
+    // Warn: the tablet cannot be used until IT acts (the text is grepped for by IT in
+    // the journal, and by the boot test).
+    tracing::warn!(
+        "enrollment ticket: waiting for IT to approve this tablet's own key, fingerprint {fp}"
+    );
+    Ok(Some((csr, fp)))
+}
+
 /// The agent of one data directory.
 pub struct Agent {
     data_dir: PathBuf,
@@ -251,18 +268,7 @@ impl Agent {
         })?;
         let signer = SigningKey::from_pkcs8(&en.device_key_pkcs8)
             .map_err(|e| AgentError::Enroll(e.to_string()))?;
-        let own_key = if en.ticket {
-            let (csr, fp) =
-                enroll::own_key_request(data_dir).map_err(|e| AgentError::Enroll(e.to_string()))?;
-            // Warn: the tablet cannot be used until IT acts (the text is grepped for by
-            // IT in the journal, and by the boot test).
-            tracing::warn!(
-                "enrollment ticket: waiting for IT to approve this tablet's own key, fingerprint {fp}"
-            );
-            Some((csr, fp))
-        } else {
-            None
-        };
+        let own_key = own_key_for(&en, data_dir)?;
         let outbox = Outbox::open(data_dir).map_err(|e| match e {
             AgentError::CorruptOutbox(m) if m.contains("WouldBlock") || m.contains("lock") => {
                 AgentError::Internal(
@@ -746,10 +752,7 @@ impl Agent {
         let not_after = u64::try_from(en.cert_not_after).unwrap_or(0);
         if en.ticket {
             if self.own_key.is_none() {
-                self.own_key = Some(
-                    enroll::own_key_request(&self.data_dir)
-                        .map_err(|e| AgentError::Enroll(e.to_string()))?,
-                );
+                self.own_key = own_key_for(&en, &self.data_dir)?;
             }
         } else if self.own_key.take().is_some() {
             tracing::info!(

@@ -54,6 +54,16 @@ fn bundle(pki: &Pki, csr: &str, id: &str) -> Vec<u8> {
     .bytes
 }
 
+/// 64 bytes posted as an envelope: refused, and the refusal's code says why (the
+/// certificate, or the envelope).
+async fn post_junk_envelope(c: &reqwest::Client, dv: std::net::SocketAddr) -> reqwest::Response {
+    c.post(url(dv, "/v1/envelopes"))
+        .body(vec![0u8; 64])
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn post_bundle(
     c: &reqwest::Client,
     addr: std::net::SocketAddr,
@@ -245,12 +255,7 @@ async fn an_enrollment_ticket_only_asks_for_the_tablets_own_key_and_is_then_refu
     let (dv, ad) = (relay.device_addr, relay.admin_addr);
 
     // What a tablet does with its certificate, refused to a ticket.
-    let r = dev
-        .post(url(dv, "/v1/envelopes"))
-        .body(vec![0u8; 64])
-        .send()
-        .await
-        .unwrap();
+    let r = post_junk_envelope(&dev, dv).await;
     assert_eq!(status_and_code(r).await, (403, "enrollment_ticket".into()));
     let r = get(&dev, dv, "/v1/staff-list").await.unwrap();
     assert_eq!(status_and_code(r).await, (403, "enrollment_ticket".into()));
@@ -293,12 +298,7 @@ async fn an_enrollment_ticket_only_asks_for_the_tablets_own_key_and_is_then_refu
         false,
     );
     assert_eq!(get_json(&own, dv, "/v1/status").await["state"], "active");
-    let r = own
-        .post(url(dv, "/v1/envelopes"))
-        .body(vec![0u8; 64])
-        .send()
-        .await
-        .unwrap();
+    let r = post_junk_envelope(&own, dv).await;
     let (s, code) = status_and_code(r).await;
     assert!(s == 400 && code != "enrollment_ticket", "{s} {code}");
     let r = get(&dev, dv, "/v1/status").await;

@@ -96,14 +96,19 @@ pub fn run(cmd: &mut Command, stdin: &str) -> Result<Output> {
     child.wait_with_output().map_err(|e| e.to_string())
 }
 
-/// Runs and requires success.
-pub fn ok(cmd: &mut Command, stdin: &str) -> Result<String> {
-    let o = run(cmd, stdin)?;
-    let text = format!(
+/// A finished command's standard output followed by its standard error, as text.
+pub fn text(o: &Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
-    );
+    )
+}
+
+/// Runs and requires success.
+pub fn ok(cmd: &mut Command, stdin: &str) -> Result<String> {
+    let o = run(cmd, stdin)?;
+    let text = text(&o);
     if o.status.success() {
         Ok(text)
     } else {
@@ -428,6 +433,40 @@ impl Tablet {
             "",
         )?;
         Ok(t)
+    }
+
+    /// A tablet's seed made as the imaging workstation makes it: `scripts/make-seed`
+    /// (an enrollment ticket and the staff list), with this build's binaries. The
+    /// ticket's bundle is written to `<ward>/<id>.bundle.json`, as [`Tablet::enroll`]
+    /// writes its bundle.
+    pub fn from_make_seed(ward: &Ward, device_id: &str) -> Result<Self> {
+        Self::from_make_seed_with(ward, device_id, &ward.staff_list)
+    }
+
+    /// [`Tablet::from_make_seed`] with another staff list file.
+    pub fn from_make_seed_with(ward: &Ward, device_id: &str, staff_list: &Path) -> Result<Self> {
+        let data = ward.dir.join(format!("tablet-{device_id}"));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/make-seed");
+        ok(
+            Command::new("bash")
+                .arg(script)
+                .args(["--device-id", device_id, "--seed"])
+                .arg(&data)
+                .arg("--pki")
+                .arg(&ward.pki)
+                .arg("--staff-list")
+                .arg(staff_list)
+                .arg("--bundle-out")
+                .arg(ward.dir.join(format!("{device_id}.bundle.json")))
+                .env("SHINSEI_AGENT", bin("shinsei-agent")?)
+                .env("SHINSEI_PROVISION", bin("shinsei-provision")?),
+            "",
+        )?;
+        Ok(Self {
+            data,
+            device_id: device_id.to_string(),
+            relay_addr: SocketAddr::from(([127, 0, 0, 1], ward.port)),
+        })
     }
 
     pub fn agent(&self) -> Result<Command> {

@@ -8,7 +8,7 @@
 
 use std::process::{Command, Output};
 
-use shinsei_tests::{ok, write_photo, Relay, Tablet, Ward};
+use shinsei_tests::{ok, text, write_photo, Relay, Tablet, Ward};
 
 const DAY: u64 = 86_400;
 
@@ -19,14 +19,6 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 const RENEWER: &str = "it-renewer";
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// The tablet's agent with its clock `days` ahead (test hook; the relay and IT are on
 /// the real clock).
