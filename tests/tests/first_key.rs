@@ -4,22 +4,13 @@
 //! fingerprint and asks for it at check-in; it takes no application meanwhile. IT's
 //! signer signs the new key only with the fingerprint approved (`device renew
 //! --approve ID=FINGERPRINT`); the tablet installs its certificate at the next
-//! check-in and submits, and the ticket's key is in none of its files.
+//! check-in and submits, and the ticket's key is in none of its files. The seed is made
+//! by the imaging workstation's script, `scripts/make-seed`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Output;
-
-use shinsei_tests::{contains, ok, write_photo, Relay, Tablet, Ward};
+use shinsei_tests::{contains, ok, text, write_photo, Relay, Tablet, Ward};
 
 const IT: &str = "it-enroller";
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn renew(ward: &Ward, approve: &[&str]) -> String {
     let mut c = ward.provision().unwrap();
@@ -55,7 +46,25 @@ fn a_ticket_enrolled_tablet_makes_its_own_key_and_works_once_it_approves() {
     )
     .unwrap();
     let _relay = Relay::start(&ward, "relay").unwrap();
-    let tab = Tablet::enroll_with(&ward, "TAB-0061", "standard", &["--ticket"]).unwrap();
+    // A seed cut short (here: a staff list that is not one) is removed, bundle and
+    // all: half a seed must never be imaged.
+    let bad = tmp.path().join("not-a-staff-list.json");
+    std::fs::write(&bad, b"{ not json").unwrap();
+    let cut = Tablet::from_make_seed_with(&ward, "TAB-0061", &bad)
+        .err()
+        .unwrap_or_default();
+    assert!(cut.contains("staff-list"), "{cut}");
+    assert!(!ward.dir.join("tablet-TAB-0061").exists(), "{cut}");
+    assert!(!ward.dir.join("TAB-0061.bundle.json").exists(), "{cut}");
+    // The imaging workstation's script makes the seed (a ticket and the staff list).
+    let tab = Tablet::from_make_seed(&ward, "TAB-0061").unwrap();
+    assert!(ward.dir.join("TAB-0061.bundle.json").is_file());
+    // A seed is made once: the script refuses to overwrite it, and leaves it whole.
+    let again = Tablet::from_make_seed(&ward, "TAB-0061")
+        .err()
+        .unwrap_or_default();
+    assert!(again.contains("a seed is made once"), "{again}");
+    assert!(tab.data.join("enrollment/device.key").is_file());
     let key_file = tab.data.join("enrollment/device.key");
     let ticket_key = std::fs::read(&key_file).unwrap();
 
