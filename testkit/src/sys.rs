@@ -103,13 +103,43 @@ pub fn run_with_stdin(cmd: &mut Command, input: &str) -> Output {
 
 /// Starts `cmd` (whose standard input must be piped), writes `input` to it and closes
 /// it; the child keeps running.
+///
+/// A child that exits without reading its input (a command refusing its arguments
+/// first) closes the pipe: the write's `BrokenPipe` is no failure of the test, whose
+/// verdict is the child's exit status and output (CI saw `render_refuses_bad_inputs`
+/// panic here when the refusal won the race).
 pub fn spawn_with_stdin(cmd: &mut Command, input: &str) -> Child {
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    child
+    let mut stdin = child
         .stdin
         .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+        .expect("spawn_with_stdin: stdin must be piped");
+    match stdin.write_all(input.as_bytes()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => panic!("writing to {cmd:?}'s standard input: {e}"),
+    }
     child
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A child that refuses before reading its input: more input than a pipe holds makes
+    /// the write fail with `BrokenPipe` every time (the race CI lost once, made certain).
+    #[test]
+    fn a_child_that_exits_without_reading_its_input_is_judged_by_its_exit() {
+        let input = "x".repeat(1 << 20);
+        let out = run_with_stdin(
+            Command::new("sh").args(["-c", "echo refused >&2; exit 3"]),
+            &input,
+        );
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "refused");
+        // Control: a child that reads its input gets all of it.
+        let out = run_with_stdin(&mut Command::new("wc").arg("-c"), &input);
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1048576");
+    }
 }
