@@ -257,6 +257,7 @@ texts! {
     DeviceActive => "有効", "active";
     DeviceDisabled => "停止", "disabled";
     DeviceWiped => "消去", "wiped";
+    DeviceAwaitingApproval => "承認待ち", "awaiting approval";
     Staff => "担当", "Staff";
     NotLoggedIn => "未ログイン", "not logged in";
     BlockedDisabled => "この端末は停止されています", "This tablet has been disabled";

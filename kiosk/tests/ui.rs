@@ -1007,6 +1007,12 @@ fn a_freshly_imaged_tablet_shows_its_key_fingerprint_until_it_is_approved() {
         labels.iter().any(|l| l.contains("TAB-0001")),
         "no device ID on the approval screen: {labels:?}"
     );
+    // The status bar does not call a tablet awaiting IT's approval active.
+    assert!(
+        labels.iter().any(|l| l == "端末: 承認待ち"),
+        "status bar: {labels:?}"
+    );
+    assert!(!labels.iter().any(|l| l == "端末: 有効"), "{labels:?}");
     // No login field on this screen: nothing to type a password into.
     assert!(h.state().kiosk.login.is_none());
     snapshot(&mut h, "19_awaiting_approval");
@@ -1014,6 +1020,7 @@ fn a_freshly_imaged_tablet_shows_its_key_fingerprint_until_it_is_approved() {
     fake.with(|s| s.awaiting = None);
     step_until(&mut h, "the login screen", |k| k.screen == Screen::Login);
     assert!(h.state().kiosk.fingerprint.is_none());
+    assert!(all_labels(&h).iter().any(|l| l == "端末: 有効"));
 }
 
 /// WCAG 2 contrast ratio of two sRGB colours.

@@ -285,6 +285,11 @@ pub(crate) fn status_bar(ui: &mut Ui, k: &mut Kiosk) {
                     )));
                     ui.separator();
                     let st = match s.device_state {
+                        // A freshly imaged tablet whose own key waits for IT: not yet
+                        // a working tablet, whatever state its ticket has.
+                        _ if s.awaiting_approval.is_some() => {
+                            T::DeviceAwaitingApproval.get(lang).to_string()
+                        }
                         shinsei_protocol::api::DeviceState::Active => {
                             T::DeviceActive.get(lang).to_string()
                         }
