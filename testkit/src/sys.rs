@@ -138,7 +138,7 @@ mod tests {
         assert_eq!(out.status.code(), Some(3));
         assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "refused");
         // Control: a child that reads its input gets all of it.
-        let out = run_with_stdin(&mut Command::new("wc").arg("-c"), &input);
+        let out = run_with_stdin(Command::new("wc").arg("-c"), &input);
         assert!(out.status.success());
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1048576");
     }
